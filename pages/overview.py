@@ -1,0 +1,29 @@
+"""Overview: live counts from table state and the event buffer."""
+
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from rtdata import ui, views
+
+collector = ui.collector()
+ui.sidebar(collector)
+st.title("Overview")
+
+
+@st.fragment(run_every=collector.settings.refresh_s)
+def live_counts() -> None:
+    now = datetime.now(UTC)
+    tables = {name: collector.table(name) for name in collector.tables.names}
+    events = collector.buffer.snapshot(since=now - views.EVENTS_WINDOW, kinds=["postgres_changes"])
+    counts = views.overview_counts(tables, events, now)
+    cols = st.columns(4)
+    cols[0].metric("Active emergencies", counts.active_emergencies)
+    cols[1].metric("Pending verifications", counts.pending_verifications)
+    cols[2].metric("Users", counts.total_users)
+    cols[3].metric("Events per minute", counts.events_per_minute)
+    st.subheader("Latest vitals")
+    st.dataframe(counts.latest_vitals, hide_index=True, width="stretch")
+
+
+live_counts()

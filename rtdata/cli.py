@@ -1,0 +1,186 @@
+"""The ``rtdata`` command: ``serve``, ``simulate`` and ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from rtdata.server import DEFAULT_PORT, LocalServer
+from rtdata.server.auth import DEFAULT_JWT_SECRET, Keys
+from rtdata.simulate import Simulator
+
+__all__ = ["main"]
+
+log = logging.getLogger("rtdata")
+
+DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
+DASHBOARD_PORT = 8501
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``rtdata`` command line; return the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        status: int = args.run(args)
+    except KeyboardInterrupt:
+        status = 130
+    except (OSError, ValueError) as exc:
+        print(f"rtdata {args.command}: {exc}", file=sys.stderr)
+        status = 2
+    return status
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rtdata", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the local Supabase stand-in (realtime + REST)")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default 54321)")
+    serve.add_argument("--schema", type=Path, help="migrations file or folder (default: hospital)")
+    serve.set_defaults(run=_serve)
+
+    simulate = sub.add_parser("simulate", help="write the hospital scenario to a server over REST")
+    simulate.add_argument("--url", default=DEFAULT_URL, help=f"project URL (default {DEFAULT_URL})")
+    simulate.add_argument(
+        "--key", help="API key (default: $SUPABASE_KEY, else the local demo service key)"
+    )
+    simulate.add_argument(
+        "--rate", type=float, default=20.0, help="changes per second (default 20)"
+    )
+    simulate.add_argument("--duration", type=float, help="seconds to run (default: until Ctrl-C)")
+    simulate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    simulate.set_defaults(run=_simulate)
+
+    demo = sub.add_parser("demo", help="local server + simulator + dashboard, stopped by Ctrl-C")
+    demo.add_argument("--port", type=int, default=DEFAULT_PORT, help="server port (default 54321)")
+    demo.add_argument(
+        "--dashboard-port", type=int, default=DASHBOARD_PORT, help="dashboard port (default 8501)"
+    )
+    demo.add_argument("--rate", type=float, default=10.0, help="changes per second (default 10)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def _wait_for_signal() -> threading.Event:
+    """Return an event that SIGINT or SIGTERM sets."""
+    done = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return done
+
+
+def _serve(args: argparse.Namespace) -> int:
+    done = _wait_for_signal()
+    with LocalServer(args.host, args.port, schema=args.schema) as server:
+        for warning in server.schema.warnings:
+            log.warning("%s", warning)
+        print(f"rtdata local server listening on {server.url}")
+        print(f"  realtime  {server.url.replace('http', 'ws', 1)}/realtime/v1/websocket")
+        print(f"  rest      {server.url}/rest/v1/<table>")
+        print(f"  anon key          {server.anon_key}")
+        print(f"  service_role key  {server.service_key}")
+        print(f"  tables            {', '.join(server.schema.tables)}")
+        print("Press Ctrl-C to stop.", flush=True)
+        done.wait()
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    key = args.key or os.environ.get("SUPABASE_KEY") or Keys.for_secret(DEFAULT_JWT_SECRET).service
+    simulator = Simulator(
+        args.url, key, rate_per_s=args.rate, duration_s=args.duration, seed=args.seed
+    )
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        simulator.stop()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    print(
+        f"simulating the hospital scenario at {args.rate:g} changes/s into {args.url}", flush=True
+    )
+    simulator.run()
+    print(f"wrote {simulator.writes_ok} changes ({simulator.writes_failed} failed)")
+    return 0 if simulator.writes_ok or not simulator.writes_failed else 1
+
+
+def _free_port(preferred: int) -> int:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+            return int(probe.getsockname()[1])
+
+
+def _app_path() -> Path:
+    for candidate in (Path.cwd() / "app.py", Path(__file__).resolve().parent.parent / "app.py"):
+        if candidate.is_file():
+            return candidate
+    raise OSError("app.py not found: run `rtdata demo` from the rtdata checkout")
+
+
+def _demo(args: argparse.Namespace) -> int:
+    app = _app_path()
+    port = _free_port(args.port)
+    if port != args.port:
+        log.warning("port %d is busy; the local server uses %d instead", args.port, port)
+    dashboard_port = _free_port(args.dashboard_port)
+    done = _wait_for_signal()
+    with LocalServer("127.0.0.1", port) as server:
+        simulator = Simulator(server.url, server.service_key, rate_per_s=args.rate, seed=args.seed)
+        simulator.start()
+        env = {**os.environ, "SUPABASE_URL": server.url, "SUPABASE_KEY": server.service_key}
+        command = [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(app),
+            "--server.port",
+            str(dashboard_port),
+            "--server.headless",
+            "true",
+        ]
+        dashboard = subprocess.Popen(command, cwd=app.parent, env=env)
+
+        def watch() -> None:
+            dashboard.wait()
+            done.set()
+
+        threading.Thread(target=watch, name="rtdata-demo-watch", daemon=True).start()
+        print(f"rtdata demo: dashboard on http://localhost:{dashboard_port}", flush=True)
+        print(f"             local server on {server.url} (Ctrl-C stops everything)", flush=True)
+        try:
+            done.wait()
+        finally:
+            if dashboard.poll() is None:
+                dashboard.terminate()
+                try:
+                    dashboard.wait(10)
+                except subprocess.TimeoutExpired:
+                    dashboard.kill()
+            simulator.stop()
+    return 0 if dashboard.returncode in (0, -signal.SIGTERM, None) else 1

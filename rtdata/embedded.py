@@ -1,0 +1,76 @@
+"""The embedded default: a local server and the hospital simulator, started in this process.
+
+Used when no ``SUPABASE_URL`` is configured, so ``streamlit run app.py`` and notebooks work on
+a fresh machine with no account. The collector then talks to it exactly as to a real project.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from rtdata.server import LocalServer
+from rtdata.settings import Settings
+from rtdata.simulate import Simulator
+
+__all__ = ["EmbeddedStack"]
+
+
+class EmbeddedStack:
+    """A :class:`rtdata.server.LocalServer` plus a :class:`rtdata.simulate.Simulator`.
+
+    Args:
+        host: Interface the server binds.
+        port: Server port; 0 picks a free one.
+        rate_per_s: Simulated writes per second.
+        seed: Simulator seed.
+    """
+
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 0, rate_per_s: float = 10.0, seed: int = 0
+    ) -> None:
+        self.server = LocalServer(host, port)
+        self.rate_per_s = rate_per_s
+        self.seed = seed
+        self.simulator: Simulator | None = None
+
+    @property
+    def url(self) -> str:
+        """The server's base URL."""
+        return self.server.url
+
+    def settings(self, base: Settings | None = None) -> Settings:
+        """Return ``base`` (or default settings) pointed at this server with its service key.
+
+        The service key is used because the collector runs server-side, never in a browser.
+        """
+        return (base or Settings()).with_project(self.server.url, self.server.service_key)
+
+    def start(self) -> EmbeddedStack:
+        """Start the server (not yet the simulator) and return once it listens."""
+        self.server.start()
+        return self
+
+    def start_simulator(self) -> None:
+        """Start writing simulated changes (call after the collector subscribed)."""
+        if self.simulator is None:
+            self.simulator = Simulator(
+                self.server.url, self.server.service_key, rate_per_s=self.rate_per_s, seed=self.seed
+            )
+            self.simulator.start()
+
+    def stop(self) -> None:
+        """Stop the simulator, then the server; safe to call twice."""
+        if self.simulator is not None:
+            self.simulator.stop()
+        self.server.stop()
+
+    def __enter__(self) -> EmbeddedStack:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,193 @@
+"""Event rows: what the collector records for every change, message and status transition.
+
+Pure functions turn a client payload into an :class:`Event`; the clock is a parameter.
+Records are kept as compact JSON text so a million events fit in memory and export as-is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any, Final
+
+import orjson
+
+__all__ = [
+    "COLUMNS",
+    "KINDS",
+    "SOURCES",
+    "Event",
+    "EventError",
+    "event_from_change",
+    "event_from_row",
+    "parse_commit_timestamp_ns",
+    "row_key",
+]
+
+KINDS: Final = ("postgres_changes", "broadcast", "presence", "system", "status")
+"""Values of :attr:`Event.kind`."""
+
+SOURCES: Final = ("realtime", "snapshot", "resync", "poll")
+"""Values of :attr:`Event.source`: how the event reached the collector."""
+
+COLUMNS: Final = (
+    "received_at",
+    "commit_ts",
+    "latency_ms",
+    "kind",
+    "channel",
+    "table",
+    "op",
+    "key",
+    "record",
+    "old_record",
+    "source",
+)
+"""Column names of :meth:`rtdata.EventBuffer.snapshot`, in order."""
+
+
+class EventError(ValueError):
+    """A payload that cannot become an event; the text names what is missing or wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One recorded event.
+
+    Attributes:
+        received_at_ns: When the collector received it, nanoseconds since the epoch (UTC).
+        commit_ns: Commit time reported by the server in nanoseconds, or ``None``.
+        kind: One of :data:`KINDS`.
+        channel: Channel name without the ``realtime:`` prefix.
+        table: Table name, or ``None`` when not a table change.
+        op: ``INSERT``, ``UPDATE``, ``DELETE``, ``SNAPSHOT``, a broadcast event name,
+            ``join``/``leave`` for presence, or a state name for ``status`` events.
+        key: Primary-key value as text (composite keys joined with ``|``), or ``None``.
+        record: New row as JSON text, or ``None``.
+        old_record: Old row (as the server sent it) as JSON text, or ``None``.
+        source: One of :data:`SOURCES`.
+    """
+
+    received_at_ns: int
+    commit_ns: int | None
+    kind: str
+    channel: str
+    table: str | None
+    op: str
+    key: str | None
+    record: str | None
+    old_record: str | None
+    source: str = "realtime"
+
+    @property
+    def latency_ms(self) -> float | None:
+        """Commit → receive latency in milliseconds, or ``None`` without a commit time."""
+        if self.commit_ns is None:
+            return None
+        return (self.received_at_ns - self.commit_ns) / 1e6
+
+
+def parse_commit_timestamp_ns(text: str) -> int:
+    """Parse a ``commit_timestamp`` such as ``2024-05-01T10:00:00.123Z`` to epoch nanoseconds.
+
+    Raises:
+        EventError: The text is not an ISO 8601 timestamp.
+    """
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        raise EventError(f"commit_timestamp {text!r} is not an ISO 8601 timestamp") from None
+    whole = int(parsed.timestamp())
+    return whole * 1_000_000_000 + parsed.microsecond * 1_000
+
+
+def row_key(row: Mapping[str, Any], primary_key: Sequence[str]) -> str:
+    """Return the primary key of ``row`` as text; composite keys are joined with ``|``.
+
+    Raises:
+        EventError: A primary-key column is missing or null.
+    """
+    parts = []
+    for column in primary_key:
+        value = row.get(column)
+        if value is None:
+            raise EventError(f"row has no value for primary key column {column!r}")
+        parts.append(str(value))
+    return "|".join(parts)
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def event_from_change(
+    payload: Mapping[str, Any], channel: str, received_at_ns: int, primary_key: Sequence[str]
+) -> Event:
+    """Turn a postgres_changes callback payload into an event.
+
+    Args:
+        payload: What realtime-py passes to the callback: ``{"data": {...}, "ids": [...]}``.
+        channel: Channel name without prefix.
+        received_at_ns: Receive time in epoch nanoseconds.
+        primary_key: Primary-key columns of the table.
+
+    Raises:
+        EventError: The payload lacks its data, type, table or primary key.
+    """
+    data = payload.get("data")
+    if not isinstance(data, Mapping):
+        raise EventError("postgres_changes payload has no 'data' object")
+    raw_type = data.get("type")
+    # realtime-py gives a (str, Enum) member, whose str() is its name rather than its value.
+    op = (raw_type.value if isinstance(raw_type, Enum) else str(raw_type or "")).upper()
+    if op not in {"INSERT", "UPDATE", "DELETE"}:
+        raise EventError(f"postgres_changes type {data.get('type')!r} is not INSERT/UPDATE/DELETE")
+    table = data.get("table")
+    if not isinstance(table, str) or not table:
+        raise EventError("postgres_changes data has no table")
+    record = data.get("record") if op != "DELETE" else None
+    old_record = data.get("old_record") if op != "INSERT" else None
+    keyed = record if record else old_record
+    if not isinstance(keyed, Mapping):
+        raise EventError(f"{op} on {table} carries no record to take the primary key from")
+    commit = data.get("commit_timestamp")
+    return Event(
+        received_at_ns=received_at_ns,
+        commit_ns=parse_commit_timestamp_ns(commit) if isinstance(commit, str) else None,
+        kind="postgres_changes",
+        channel=channel,
+        table=table,
+        op=op,
+        key=row_key(keyed, primary_key),
+        record=_json(record),
+        old_record=_json(old_record),
+    )
+
+
+def event_from_row(
+    row: Mapping[str, Any],
+    table: str,
+    received_at_ns: int,
+    primary_key: Sequence[str],
+    *,
+    source: str = "snapshot",
+) -> Event:
+    """Turn a row read over REST (snapshot, resync or poll) into an ``op="SNAPSHOT"`` event.
+
+    Raises:
+        EventError: The row lacks its primary key.
+    """
+    return Event(
+        received_at_ns=received_at_ns,
+        commit_ns=None,
+        kind="postgres_changes",
+        channel="",
+        table=table,
+        op="SNAPSHOT",
+        key=row_key(row, primary_key),
+        record=_json(row),
+        old_record=None,
+        source=source,
+    )

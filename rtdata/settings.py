@@ -1,0 +1,134 @@
+"""Where rtdata connects and what it subscribes to.
+
+Credentials come from the environment (``SUPABASE_URL``, ``SUPABASE_KEY``) or, failing that,
+from ``.streamlit/secrets.toml``. With no URL configured, rtdata uses the embedded default: a
+local server and the simulator started in-process. The key never appears in a repr or message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Final
+
+__all__ = ["DEFAULT_TABLES", "Settings", "SettingsError"]
+
+DEFAULT_TABLES: Final[Mapping[str, tuple[str, ...]]] = {
+    "emergency_requests": ("id",),
+    "vital_signs": ("id",),
+    "profiles": ("id",),
+    "verification_requests": ("id",),
+    "hospitals": ("id",),
+}
+"""The hospital scenario's tables and their primary keys, subscribed by default."""
+
+_SECRETS_PATH: Final = Path(".streamlit") / "secrets.toml"
+_TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class SettingsError(ValueError):
+    """Configuration that cannot be used; the text names the source, the key and the problem."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Connection and subscription settings of a collector.
+
+    Attributes:
+        url: Project URL such as ``https://<ref>.supabase.co``; ``None`` means the embedded
+            default.
+        key: API key (anon or service_role); never shown in ``repr``.
+        tables: Subscribed tables and their primary-key columns.
+        schema: Postgres schema of the tables.
+        channel: Name of the channel carrying the postgres_changes bindings.
+        buffer_max_rows: Bound of the event buffer.
+        refresh_s: Refresh interval of live page regions, in seconds.
+        connect_timeout_s: How long ``Collector.start(wait=True)`` waits for SUBSCRIBED.
+    """
+
+    url: str | None = None
+    key: str | None = field(default=None, repr=False)
+    tables: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_TABLES))
+    schema: str = "public"
+    channel: str = "rtdata-tables"
+    buffer_max_rows: int = 1_000_000
+    refresh_s: float = 2.0
+    connect_timeout_s: float = 20.0
+
+    def __post_init__(self) -> None:
+        if self.url is not None and not re.match(r"^https?://[^\s/]+", self.url):
+            raise SettingsError(f"SUPABASE_URL {self.url!r} must start with http:// or https://")
+        if self.url is not None and not self.key:
+            raise SettingsError("SUPABASE_URL is set but SUPABASE_KEY is missing")
+        for name, pk in self.tables.items():
+            if not _TABLE_NAME.match(name):
+                raise SettingsError(f"table name {name!r} is not a valid identifier")
+            if not pk:
+                raise SettingsError(f"table {name!r} needs at least one primary-key column")
+        if self.buffer_max_rows < 1:
+            raise SettingsError("buffer_max_rows must be at least 1")
+        if self.refresh_s <= 0:
+            raise SettingsError("refresh_s must be positive")
+
+    @property
+    def embedded(self) -> bool:
+        """True when no project is configured and the embedded default is used."""
+        return self.url is None
+
+    def with_project(self, url: str, key: str) -> Settings:
+        """Return a copy pointing at another project (used to attach to the embedded server)."""
+        return replace(self, url=url.rstrip("/"), key=key)
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        secrets_path: str | Path | None = None,
+    ) -> Settings:
+        """Read settings from the environment, then from ``.streamlit/secrets.toml``.
+
+        ``SUPABASE_URL`` and ``SUPABASE_KEY`` are read from ``env`` first; missing ones are
+        taken from the secrets file (top-level keys of the same names, or ``url`` and ``key``
+        in a ``[supabase]`` table). ``RTDATA_TABLES`` (comma-separated ``table`` or
+        ``table:pk1+pk2``) overrides the subscribed tables.
+
+        Raises:
+            SettingsError: The secrets file is not valid TOML or a value is unusable.
+        """
+        env = os.environ if env is None else env
+        secrets = _read_secrets(Path(secrets_path) if secrets_path else _SECRETS_PATH)
+        raw_section = secrets.get("supabase")
+        section: dict[str, Any] = raw_section if isinstance(raw_section, dict) else {}
+        url = env.get("SUPABASE_URL") or secrets.get("SUPABASE_URL") or section.get("url")
+        key = env.get("SUPABASE_KEY") or secrets.get("SUPABASE_KEY") or section.get("key")
+        kwargs: dict[str, Any] = {}
+        if env.get("RTDATA_TABLES"):
+            kwargs["tables"] = _parse_tables(env["RTDATA_TABLES"])
+        return cls(
+            url=str(url).rstrip("/") if url else None, key=str(key) if key else None, **kwargs
+        )
+
+
+def _read_secrets(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _parse_tables(text: str) -> dict[str, tuple[str, ...]]:
+    tables: dict[str, tuple[str, ...]] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name, _, pk = item.partition(":")
+        tables[name.strip()] = tuple(p.strip() for p in pk.split("+") if p.strip()) or ("id",)
+    if not tables:
+        raise SettingsError("RTDATA_TABLES is set but names no table")
+    return tables

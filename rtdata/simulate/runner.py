@@ -1,0 +1,256 @@
+"""Thin I/O shell that sends :class:`~rtdata.simulate.hospital.HospitalScenario` writes over REST.
+
+:class:`Simulator` drives a scenario against a PostgREST-shaped API (``<url>/rest/v1/<table>``)
+with :class:`httpx.Client`, paced on a monotonic clock. Failed requests are counted and logged,
+never raised: the simulator is a background load generator and keeps going until stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import httpx
+
+from rtdata.simulate.hospital import HospitalScenario, Write
+
+__all__ = ["Simulator"]
+
+logger = logging.getLogger(__name__)
+
+THREAD_NAME: Final = "rtdata-simulator"
+"""Name of the thread :meth:`Simulator.start` runs in."""
+
+_MAX_LAG_S: Final = 0.5
+"""How far pacing may fall behind schedule before it stops trying to catch up."""
+
+
+class Simulator:
+    """Send scenario writes to a REST API at a steady rate until stopped.
+
+    Counters are updated only by the thread running :meth:`run`; reading them from another
+    thread is safe.
+
+    Attributes:
+        scenario: The scenario that produces the writes.
+        writes_ok: Writes the server accepted (2xx).
+        writes_failed: Writes that failed: network error, timeout, 4xx/5xx answer, or an
+            unexpected error while producing or sending the write.
+        last_error: Text of the most recent failure, or ``None`` if none happened yet.
+
+    Args:
+        url: Project URL, for example ``http://127.0.0.1:54321``; ``/rest/v1`` is appended.
+        key: API key, sent as ``apikey`` and as a bearer token; never logged.
+        rate_per_s: Target writes per second, averaged; must be positive and finite.
+        duration_s: Stop after this many seconds; ``None`` runs until :meth:`stop`.
+        seed: Seed of the scenario.
+        timeout_s: Timeout of each HTTP request.
+        transport: httpx transport to use instead of the network (tests use
+            :class:`httpx.MockTransport`).
+
+    Raises:
+        ValueError: ``rate_per_s``, ``duration_s`` or ``timeout_s`` is out of range.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        key: str,
+        *,
+        rate_per_s: float = 20.0,
+        duration_s: float | None = None,
+        seed: int = 0,
+        timeout_s: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        """Create a stopped simulator; nothing is sent until :meth:`run` or :meth:`start`."""
+        if not (math.isfinite(rate_per_s) and rate_per_s > 0):
+            raise ValueError(f"rate_per_s must be positive and finite, got {rate_per_s!r}")
+        if duration_s is not None and not (math.isfinite(duration_s) and duration_s >= 0):
+            raise ValueError(f"duration_s must be None or >= 0, got {duration_s!r}")
+        if not (math.isfinite(timeout_s) and timeout_s > 0):
+            raise ValueError(f"timeout_s must be positive and finite, got {timeout_s!r}")
+        self.scenario = HospitalScenario(seed)
+        self.writes_ok = 0
+        self.writes_failed = 0
+        self.last_error: str | None = None
+        self._base_url = url.rstrip("/") + "/rest/v1"
+        self._key = key
+        self._rate_per_s = rate_per_s
+        self._duration_s = duration_s
+        self._timeout_s = timeout_s
+        self._transport = transport
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._failure_streak = 0
+
+    @property
+    def running(self) -> bool:
+        """Whether the background thread started by :meth:`start` is alive."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    def run(self) -> None:
+        """Send writes at ``rate_per_s`` until :meth:`stop` or ``duration_s``; never raises.
+
+        Blocks the calling thread. Waits use :meth:`threading.Event.wait`, so :meth:`stop`
+        interrupts them at once; a request already in flight finishes (or times out) first.
+        When the server is slower than the rate, pacing catches up for at most half a second
+        of backlog and then restarts its schedule from now.
+        """
+        interval_s = 1.0 / self._rate_per_s
+        start_s = time.monotonic()
+        deadline_s = math.inf if self._duration_s is None else start_s + self._duration_s
+        due_s = start_s
+        try:
+            with self._client() as client:
+                while not self._stop.is_set():
+                    now_s = time.monotonic()
+                    if now_s >= deadline_s:
+                        break
+                    wait_s = min(due_s, deadline_s) - now_s
+                    if wait_s > 0 and self._stop.wait(wait_s):
+                        break
+                    if time.monotonic() >= deadline_s:
+                        break
+                    self._step(client)
+                    due_s = _next_due_s(due_s, time.monotonic(), interval_s, max_lag_s=_MAX_LAG_S)
+        except Exception as exc:  # the loop must never take the thread down
+            self._record_failure(f"simulator stopped: {type(exc).__name__}: {exc}")
+            logger.exception("simulator loop failed")
+
+    def start(self) -> None:
+        """Run :meth:`run` in a daemon thread named ``rtdata-simulator``; no-op if running."""
+        with self._lock:
+            if self.running:
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(target=self.run, name=THREAD_NAME, daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the loop to stop and wait for the background thread; safe to call repeatedly.
+
+        Called from the simulator's own thread (or with no thread started) it only signals.
+        """
+        self._stop.set()
+        with self._lock:
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    # ------------------------------------------------------------ internals
+
+    def _client(self) -> httpx.Client:
+        headers = {
+            "apikey": self._key,
+            "Authorization": f"Bearer {self._key}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+        return httpx.Client(
+            base_url=self._base_url,
+            headers=headers,
+            timeout=self._timeout_s,
+            transport=self._transport,
+        )
+
+    def _step(self, client: httpx.Client) -> None:
+        try:
+            write = self.scenario.next_write(datetime.now(UTC))
+        except Exception as exc:
+            self._record_failure(f"scenario failed: {type(exc).__name__}: {exc}")
+            logger.exception("scenario failed to produce a write")
+            return
+        try:
+            response = client.request(
+                write.method,
+                f"/{write.table}",
+                params=write.query_params(),
+                json=write.body,
+                headers={
+                    "Prefer": "return=representation" if write.returning else "return=minimal"
+                },
+            )
+        except httpx.HTTPError as exc:
+            self._fail(write, f"{type(exc).__name__}: {exc}")
+            return
+        if response.status_code >= 400:
+            self._fail(write, f"HTTP {response.status_code}: {_error_text(response)}")
+            return
+        self._succeed()
+        if write.returning:
+            rows = _rows(response)
+            if rows is None:
+                logger.warning(
+                    "%s %s: answer is not a JSON array of rows; ids not learned",
+                    write.method,
+                    write.table,
+                )
+                return
+            try:
+                self.scenario.apply_result(write, rows)
+            except Exception:
+                logger.exception(
+                    "scenario failed to apply the result of %s %s", write.method, write.table
+                )
+
+    def _succeed(self) -> None:
+        self.writes_ok += 1
+        if self._failure_streak:
+            logger.info("simulator writes succeed again after %d failures", self._failure_streak)
+            self._failure_streak = 0
+
+    def _fail(self, write: Write, reason: str) -> None:
+        self._record_failure(f"{write.method} {write.table}: {reason}")
+        # First failure of a streak at WARNING, the rest at DEBUG: a dead server at 20 writes/s
+        # must not flood the log.
+        level = logging.WARNING if self._failure_streak == 1 else logging.DEBUG
+        logger.log(level, "simulator write failed: %s %s: %s", write.method, write.table, reason)
+
+    def _record_failure(self, text: str) -> None:
+        self.writes_failed += 1
+        self._failure_streak += 1
+        self.last_error = text
+
+
+def _next_due_s(due_s: float, now_s: float, interval_s: float, *, max_lag_s: float) -> float:
+    """Return when the next write is due, given when the last one was due and the time now.
+
+    The schedule advances by ``interval_s`` so short stalls are made up for; once it lags
+    ``now_s`` by more than ``max_lag_s`` it restarts from ``now_s`` instead of piling up a
+    backlog.
+    """
+    next_s = due_s + interval_s
+    return now_s if now_s - next_s > max_lag_s else next_s
+
+
+def _rows(response: httpx.Response) -> list[dict[str, Any]] | None:
+    if not response.content:
+        return []
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
+        return None
+    return data
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:200] or response.reason_phrase
+    if isinstance(data, dict):
+        parts = [str(data[k]) for k in ("code", "message", "details", "hint") if data.get(k)]
+        if parts:
+            return ": ".join(parts)[:500]
+    return str(data)[:200]

@@ -1,0 +1,95 @@
+"""Live table state: the current rows of each subscribed table, kept by primary key.
+
+The collector thread applies snapshots and changes; readers get DataFrame copies they own.
+:class:`LiveTables` holds one lock for every table, so a reader never sees a half-applied
+snapshot.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import orjson
+import pandas as pd
+
+from rtdata.events import Event, row_key
+
+__all__ = ["LiveTables"]
+
+
+class LiveTables:
+    """Current rows of every subscribed table.
+
+    Invariants:
+        * ``_lock`` protects ``_rows`` and ``_versions``; the collector thread is the only writer.
+        * Rows are stored as dicts keyed by primary-key text (see :func:`rtdata.events.row_key`).
+
+    Args:
+        primary_keys: Primary-key columns by table name.
+    """
+
+    def __init__(self, primary_keys: Mapping[str, Sequence[str]]) -> None:
+        self.primary_keys = {name: tuple(pk) for name, pk in primary_keys.items()}
+        self._lock = threading.Lock()
+        self._rows: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in primary_keys}
+        self._versions: dict[str, int] = dict.fromkeys(primary_keys, 0)
+
+    @property
+    def names(self) -> list[str]:
+        """Names of the tables kept."""
+        return list(self.primary_keys)
+
+    def version(self, table: str) -> int:
+        """A counter that changes whenever ``table`` changes (for caching views)."""
+        with self._lock:
+            return self._versions.get(table, 0)
+
+    def load(self, table: str, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Replace the whole content of ``table`` with ``rows`` (a REST snapshot)."""
+        pk = self.primary_keys[table]
+        fresh = {row_key(row, pk): dict(row) for row in rows}
+        with self._lock:
+            self._rows[table] = fresh
+            self._versions[table] += 1
+
+    def apply(self, event: Event) -> bool:
+        """Apply one postgres_changes or snapshot event; return whether it changed a table.
+
+        Events for tables not kept, and events of other kinds, are ignored.
+        """
+        if event.kind != "postgres_changes" or event.table not in self._rows or event.key is None:
+            return False
+        with self._lock:
+            rows = self._rows[event.table]
+            if event.op == "DELETE":
+                rows.pop(event.key, None)
+            elif event.record is not None:
+                record = orjson.loads(event.record)
+                if event.op == "UPDATE":
+                    # A key change arrives as UPDATE with the old key in old_record.
+                    old = orjson.loads(event.old_record) if event.old_record else None
+                    if old:
+                        try:
+                            old_key = row_key(old, self.primary_keys[event.table])
+                        except ValueError:
+                            old_key = event.key
+                        if old_key != event.key:
+                            rows.pop(old_key, None)
+                rows[event.key] = record
+            else:
+                return False
+            self._versions[event.table] += 1
+        return True
+
+    def frame(self, table: str) -> pd.DataFrame:
+        """Return the current rows of ``table`` as a new DataFrame (empty if unknown)."""
+        with self._lock:
+            rows = list(self._rows.get(table, {}).values())
+        return pd.DataFrame.from_records(rows) if rows else pd.DataFrame()
+
+    def count(self, table: str) -> int:
+        """Return the number of rows currently in ``table``."""
+        with self._lock:
+            return len(self._rows.get(table, {}))
