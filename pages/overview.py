@@ -23,7 +23,14 @@ def live_counts() -> None:
     cols[2].metric("Users", counts.total_users)
     cols[3].metric("Events per minute", counts.events_per_minute)
     st.subheader("Latest vitals")
-    st.dataframe(counts.latest_vitals, hide_index=True, width="stretch")
+    st.dataframe(
+        counts.latest_vitals,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "recorded_at": st.column_config.DatetimeColumn("recorded", format="HH:mm:ss")
+        },
+    )
 
 
 live_counts()

@@ -34,6 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # One line per HTTP request drowns everything else; keep httpx to warnings and errors.
+    logging.getLogger("httpx").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:
         status: int = args.run(args)
     except KeyboardInterrupt:
@@ -71,6 +73,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=DEFAULT_PORT, help="server port (default 54321)")
     demo.add_argument(
         "--dashboard-port", type=int, default=DASHBOARD_PORT, help="dashboard port (default 8501)"
+    )
+    demo.add_argument(
+        "--dashboard-host",
+        default="127.0.0.1",
+        help="interface the dashboard binds (default 127.0.0.1; 0.0.0.0 for wall displays)",
     )
     demo.add_argument("--rate", type=float, default=10.0, help="changes per second (default 10)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -126,13 +133,13 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _free_port(preferred: int) -> int:
+    """Return ``preferred`` if it can be bound, else (or when it is 0) a free port."""
     with socket.socket() as probe:
         try:
             probe.bind(("127.0.0.1", preferred))
-            return preferred
         except OSError:
             probe.bind(("127.0.0.1", 0))
-            return int(probe.getsockname()[1])
+        return int(probe.getsockname()[1])
 
 
 def _app_path() -> Path:
@@ -145,7 +152,7 @@ def _app_path() -> Path:
 def _demo(args: argparse.Namespace) -> int:
     app = _app_path()
     port = _free_port(args.port)
-    if port != args.port:
+    if args.port and port != args.port:
         log.warning("port %d is busy; the local server uses %d instead", args.port, port)
     dashboard_port = _free_port(args.dashboard_port)
     done = _wait_for_signal()
@@ -161,6 +168,8 @@ def _demo(args: argparse.Namespace) -> int:
             str(app),
             "--server.port",
             str(dashboard_port),
+            "--server.address",
+            args.dashboard_host,
             "--server.headless",
             "true",
         ]
@@ -171,7 +180,10 @@ def _demo(args: argparse.Namespace) -> int:
             done.set()
 
         threading.Thread(target=watch, name="rtdata-demo-watch", daemon=True).start()
-        print(f"rtdata demo: dashboard on http://localhost:{dashboard_port}", flush=True)
+        host = (
+            "localhost" if args.dashboard_host in ("127.0.0.1", "0.0.0.0") else args.dashboard_host
+        )
+        print(f"rtdata demo: dashboard on http://{host}:{dashboard_port}", flush=True)
         print(f"             local server on {server.url} (Ctrl-C stops everything)", flush=True)
         try:
             done.wait()
@@ -184,3 +196,7 @@ def _demo(args: argparse.Namespace) -> int:
                     dashboard.kill()
             simulator.stop()
     return 0 if dashboard.returncode in (0, -signal.SIGTERM, None) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+import httpx
 from realtime import RealtimeSubscribeStates
 from realtime.types import PostgresChangesPayload, RealtimePostgresChangesListenEvent
-from supabase import AsyncClient, acreate_client
+from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 from rtdata.buffer import EventBuffer
 from rtdata.events import Event, EventError, event_from_change, event_from_row
@@ -209,27 +210,48 @@ class Collector:
         assert self.settings.url is not None
         assert self.settings.key is not None
         self._set_state(ConnectionState.CONNECTING, "connecting")
-        client = await acreate_client(self.settings.url, self.settings.key)
+        # We own the HTTP client: supabase-py then skips its deprecated timeout path, and we
+        # can close it on stop.
+        http = httpx.AsyncClient(timeout=self.settings.connect_timeout_s)
+        options = AsyncClientOptions(httpx_client=http)
+        client = await acreate_client(self.settings.url, self.settings.key, options=options)
         self._client = client
+        # Connecting and subscribing run as a task so stop() can interrupt them mid-retry.
+        connect = asyncio.create_task(self._subscribe(client))
+        connect.add_done_callback(self._on_connect_done)
         try:
-            channel = client.channel(self.settings.channel)
-            for table, pk in self.settings.tables.items():
-                channel.on_postgres_changes(
-                    RealtimePostgresChangesListenEvent.All,
-                    schema=self.settings.schema,
-                    table=table,
-                    callback=self._callback(pk),
-                )
-            await channel.subscribe(self._on_subscribe_state)
             await self._stop_event.wait()
         finally:
+            connect.cancel()
+            with contextlib.suppress(BaseException):
+                await connect
             with contextlib.suppress(Exception):
                 await client.remove_all_channels()
             with contextlib.suppress(Exception):
                 await client.realtime.close()
             with contextlib.suppress(Exception):
-                await client.postgrest.aclose()
+                await http.aclose()
             self._client = None
+
+    async def _subscribe(self, client: AsyncClient) -> None:
+        channel = client.channel(self.settings.channel)
+        for table, pk in self.settings.tables.items():
+            channel.on_postgres_changes(
+                RealtimePostgresChangesListenEvent.All,
+                schema=self.settings.schema,
+                table=table,
+                callback=self._callback(pk),
+            )
+        await channel.subscribe(self._on_subscribe_state)
+
+    def _on_connect_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            self._set_state(
+                ConnectionState.FAILED, f"cannot connect: {type(error).__name__}: {error}"
+            )
 
     def _callback(self, primary_key: tuple[str, ...]) -> Callable[[PostgresChangesPayload], None]:
         channel = self.settings.channel

@@ -89,6 +89,12 @@ class LiveTables:
             rows = list(self._rows.get(table, {}).values())
         return pd.DataFrame.from_records(rows) if rows else pd.DataFrame()
 
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        """Return copies of the current rows of ``table`` exactly as received (no dtype changes)."""
+        with self._lock:
+            rows = list(self._rows.get(table, {}).values())
+        return [dict(row) for row in rows]
+
     def count(self, table: str) -> int:
         """Return the number of rows currently in ``table``."""
         with self._lock:

@@ -94,8 +94,14 @@ def latest_vitals(vitals: pd.DataFrame, limit: int = 10) -> pd.DataFrame:
     if vitals.empty or "recorded_at" not in vitals:
         return pd.DataFrame(columns=_VITAL_COLUMNS)
     columns = [c for c in _VITAL_COLUMNS if c in vitals]
-    ordered = vitals.assign(_t=pd.to_datetime(vitals["recorded_at"], utc=True, format="ISO8601"))
-    return ordered.sort_values("_t", ascending=False).head(limit)[columns].reset_index(drop=True)
+    ordered = vitals.assign(
+        recorded_at=pd.to_datetime(vitals["recorded_at"], utc=True, format="ISO8601")
+    )
+    return (
+        ordered.sort_values("recorded_at", ascending=False)
+        .head(limit)[columns]
+        .reset_index(drop=True)
+    )
 
 
 def overview_counts(

@@ -1,0 +1,167 @@
+"""Contract: every frame kind the local server emits validates with the official client's models.
+
+A raw websocket (aiohttp's client) drives the server through each path, and each captured frame
+goes through ``realtime.message.ServerMessageAdapter`` from the installed realtime-py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import httpx
+import orjson
+import pytest
+from pydantic import ValidationError
+from realtime.message import ServerMessageAdapter
+
+from rtdata.server import LocalServer
+from tests.support import timeout_s
+
+ROW = {
+    "hospital_id": 1,
+    "patient_name": "Ana",
+    "emergency_type": "cardiac",
+    "lat": 38.7,
+    "lon": -9.1,
+    "pickup_address": "Rua A 1",
+}
+
+
+class Socket:
+    """A raw vsn 1.0.0 client that records every frame it receives."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.frames: list[str] = []
+
+    async def send(self, topic: str, event: str, payload: dict[str, Any], ref: str | None) -> None:
+        frame = {"topic": topic, "event": event, "payload": payload, "ref": ref, "join_ref": ref}
+        await self.ws.send_str(orjson.dumps(frame).decode())
+
+    async def expect(self, event: str, topic: str | None = None) -> dict[str, Any]:
+        """Receive frames until one with ``event`` (and ``topic``) arrives; return it."""
+        async with asyncio.timeout(timeout_s(5)):
+            while True:
+                text = await self.ws.receive_str()
+                self.frames.append(text)
+                frame: dict[str, Any] = orjson.loads(text)
+                if frame["event"] == event and (topic is None or frame["topic"] == topic):
+                    return frame
+
+
+async def _capture(server: LocalServer) -> list[str]:
+    url = f"{server.url}/realtime/v1/websocket?apikey={server.anon_key}&vsn=1.0.0"
+    headers = {"apikey": server.service_key, "Authorization": f"Bearer {server.service_key}"}
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        sock = Socket(ws)
+        await sock.send("phoenix", "heartbeat", {}, None)
+        await sock.expect("phx_reply", "phoenix")
+        bindings = [
+            {"event": "*", "schema": "public", "table": "emergency_requests"},
+            {
+                "event": "UPDATE",
+                "schema": "public",
+                "table": "emergency_requests",
+                "filter": "priority=eq.3",
+            },
+        ]
+        join = {"config": {"postgres_changes": bindings}, "access_token": server.anon_key}
+        await sock.send("realtime:room", "phx_join", join, "1")
+        reply = await sock.expect("phx_reply", "realtime:room")
+        assert [b["id"] > 0 for b in reply["payload"]["response"]["postgres_changes"]] == [
+            True,
+            True,
+        ]
+        system = await sock.expect("system", "realtime:room")
+        assert system["payload"]["message"] == "Subscribed to PostgreSQL"
+
+        async with httpx.AsyncClient(base_url=f"{server.url}/rest/v1", headers=headers) as rest:
+            created = await rest.post(
+                "/emergency_requests", json=ROW, headers={"Prefer": "return=representation"}
+            )
+            row_id = created.json()[0]["id"]
+            insert = await sock.expect("postgres_changes")
+            await rest.patch(f"/emergency_requests?id=eq.{row_id}", json={"status": "accepted"})
+            update = await sock.expect("postgres_changes")
+            await rest.delete(f"/emergency_requests?id=eq.{row_id}")
+            delete = await sock.expect("postgres_changes")
+        assert [f["payload"]["data"]["type"] for f in (insert, update, delete)] == [
+            "INSERT",
+            "UPDATE",
+            "DELETE",
+        ]
+        # Both bindings match the UPDATE (priority 3 is the default); only '*' the others.
+        assert len(update["payload"]["ids"]) == 2
+        assert len(insert["payload"]["ids"]) == 1
+
+        bad = {
+            "config": {"postgres_changes": [{"event": "*", "schema": "public", "table": "nope"}]}
+        }
+        await sock.send("realtime:bad", "phx_join", bad, "2")
+        await sock.expect("phx_reply", "realtime:bad")
+        error = await sock.expect("system", "realtime:bad")
+        assert error["payload"]["status"] == "error"
+
+        await sock.send("realtime:", "phx_join", {"config": {}}, "3")
+        refused = await sock.expect("phx_reply", "realtime:")
+        assert refused["payload"]["status"] == "error"
+
+        await sock.send("realtime:never-joined", "broadcast", {}, "4")
+        unmatched = await sock.expect("phx_reply", "realtime:never-joined")
+        assert unmatched["payload"]["response"]["reason"] == "unmatched topic"
+
+        await sock.send("realtime:room", "phx_leave", {}, "5")
+        await sock.expect("phx_reply", "realtime:room")
+        close = await sock.expect("phx_close", "realtime:room")
+        assert close["ref"] == "1"  # the join ref
+        return sock.frames
+
+
+def test_every_emitted_frame_validates_with_the_official_models(server: LocalServer) -> None:
+    frames = asyncio.run(_capture(server))
+    kinds = set()
+    for frame in frames:
+        message = ServerMessageAdapter.validate_json(frame)
+        kinds.add(type(message).__name__)
+        assert "join_ref" not in orjson.loads(frame)  # V1 server frames carry four keys
+    assert {
+        "ReplyMessage",
+        "SystemMessage",
+        "PostgresChangesMessage",
+        "ChannelCloseMessage",
+    } <= kinds
+
+
+def test_the_validator_rejects_a_broken_frame() -> None:
+    """Guards the contract test itself: a postgres_changes frame without ids must not pass."""
+    broken = {
+        "topic": "realtime:room",
+        "event": "postgres_changes",
+        "payload": {"data": {"schema": "public"}},
+        "ref": None,
+    }
+    with pytest.raises(ValidationError):
+        ServerMessageAdapter.validate_json(orjson.dumps(broken))
+
+
+def test_bad_api_key_refuses_the_handshake_with_401(server: LocalServer) -> None:
+    response = httpx.get(f"{server.url}/realtime/v1/websocket?apikey=not-a-jwt&vsn=1.0.0")
+    assert response.status_code == 401
+    assert "error" in response.json()
+
+
+def test_malformed_frames_are_counted_and_the_socket_keeps_serving(server: LocalServer) -> None:
+    async def run() -> None:
+        url = f"{server.url}/socket/websocket?apikey={server.anon_key}&vsn=1.0.0"
+        async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+            sock = Socket(ws)
+            await ws.send_str("{not json")
+            await ws.send_str('{"topic": 1}')
+            await sock.send("phoenix", "heartbeat", {}, "9")
+            reply = await sock.expect("phx_reply", "phoenix")
+            assert reply["ref"] == "9"
+
+    asyncio.run(run())
+    assert server.hub.bad_input["malformed frame"] == 2

@@ -1,0 +1,115 @@
+"""AppTest: the router and every page render on a pre-filled collector and on an empty one."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from rtdata import Collector, Settings, ui
+from rtdata.events import Event, event_from_row
+
+ROOT = Path(__file__).resolve().parent.parent
+NOW_NS = time.time_ns()
+
+
+def _change(table: str, op: str, row: dict[str, object], age_s: float = 1.0) -> Event:
+    received = NOW_NS - int(age_s * 1e9)
+    return Event(
+        received,
+        received - 2_000_000,
+        "postgres_changes",
+        "rtdata-tables",
+        table,
+        op,
+        str(row["id"]),
+        orjson.dumps(row).decode(),
+        None,
+    )
+
+
+def _filled() -> Collector:
+    collector = Collector(Settings(url="http://127.0.0.1:9", key="unused"))
+    emergencies = [
+        {"id": i, "status": status, "priority": 1 + i % 5, "hospital_id": 1}
+        for i, status in enumerate(
+            ["pending", "accepted", "en_route", "on_scene", "completed", "cancelled", "pending"]
+        )
+    ]
+    for row in emergencies:
+        collector.ingest(event_from_row(row, "emergency_requests", NOW_NS, ("id",)))
+    for i, status in enumerate(["pending", "pending", "approved"]):
+        collector.ingest(_change("verification_requests", "INSERT", {"id": i, "status": status}))
+    for i in range(4):
+        collector.ingest(_change("profiles", "INSERT", {"id": f"u{i}", "role": "nurse"}, age_s=120))
+    for i in range(12):
+        vitals = {
+            "id": i,
+            "patient_id": f"P-{i:04d}",
+            "heart_rate": 70 + i,
+            "systolic": 120,
+            "diastolic": 80,
+            "spo2": 98,
+            "temperature": 36.8,
+            "recorded_at": f"2026-01-01T00:00:{i:02d}+00:00",
+        }
+        collector.ingest(_change("vital_signs", "INSERT", vitals))
+    return collector
+
+
+@pytest.fixture
+def filled() -> Iterator[Collector]:
+    collector = _filled()
+    ui.use_collector(collector)
+    yield collector
+    ui.use_collector(None)
+
+
+@pytest.fixture
+def empty() -> Iterator[Collector]:
+    collector = Collector(Settings(url="http://127.0.0.1:9", key="unused"))
+    ui.use_collector(collector)
+    yield collector
+    ui.use_collector(None)
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+@pytest.mark.usefixtures("filled")
+def test_app_routes_to_overview_with_live_counts() -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    assert not at.exception
+    assert at.title[0].value == "Overview"
+    metrics = _metrics(at)
+    assert metrics["Active emergencies"] == "5"  # pending x2, accepted, en_route, on_scene
+    assert metrics["Pending verifications"] == "2"
+    assert metrics["Users"] == "4"
+    # 3 verification + 12 vitals changes in the last minute; profiles are 2 minutes old and
+    # snapshot rows are not realtime events.
+    assert metrics["Events per minute"] == "15"
+
+
+@pytest.mark.usefixtures("filled")
+def test_overview_shows_the_newest_vitals_first() -> None:
+    at = AppTest.from_file(str(ROOT / "pages" / "overview.py"), default_timeout=30).run()
+    assert not at.exception
+    vitals = at.dataframe[0].value
+    assert len(vitals) == 10
+    assert vitals["patient_id"].iloc[0] == "P-0011"
+
+
+@pytest.mark.usefixtures("empty")
+def test_overview_renders_on_an_empty_collector() -> None:
+    at = AppTest.from_file(str(ROOT / "pages" / "overview.py"), default_timeout=30).run()
+    assert not at.exception
+    assert set(_metrics(at).values()) == {"0"}
+    assert at.dataframe[0].value.empty
+    sidebar_text = " ".join(m.value for m in at.sidebar.markdown)
+    assert "disconnected" in sidebar_text
+    assert "no events yet" in sidebar_text

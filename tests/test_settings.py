@@ -1,0 +1,69 @@
+"""Settings from the environment and .streamlit/secrets.toml; secrets never shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rtdata.settings import DEFAULT_TABLES, Settings, SettingsError
+
+SECRET = "eyJ-very-secret-key"
+
+
+def test_no_url_means_the_embedded_default(tmp_path: Path) -> None:
+    settings = Settings.from_env({}, tmp_path / "missing.toml")
+    assert settings.embedded
+    assert dict(settings.tables) == dict(DEFAULT_TABLES)
+
+
+def test_environment_wins_over_secrets_file(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('SUPABASE_URL = "https://file.supabase.co"\nSUPABASE_KEY = "file-key"\n')
+    settings = Settings.from_env({"SUPABASE_URL": "https://env.supabase.co/"}, secrets)
+    assert settings.url == "https://env.supabase.co"
+    assert settings.key == "file-key"
+    assert not settings.embedded
+
+
+def test_secrets_file_supabase_section(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[supabase]\nurl = "https://x.supabase.co"\nkey = "k"\n')
+    settings = Settings.from_env({}, secrets)
+    assert (settings.url, settings.key) == ("https://x.supabase.co", "k")
+
+
+def test_key_never_appears_in_repr_or_errors(tmp_path: Path) -> None:
+    settings = Settings(url="https://x.supabase.co", key=SECRET)
+    assert SECRET not in repr(settings)
+    assert SECRET not in str(settings)
+    with pytest.raises(SettingsError) as info:
+        Settings(url="ftp://x", key=SECRET)
+    assert SECRET not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [
+        ({"url": "x.supabase.co", "key": "k"}, "must start with http"),
+        ({"url": "https://x.supabase.co"}, "SUPABASE_KEY is missing"),
+        ({"tables": {"bad name": ("id",)}}, "not a valid identifier"),
+        ({"tables": {"t": ()}}, "primary-key"),
+        ({"refresh_s": 0}, "refresh_s"),
+    ],
+)
+def test_bad_settings_name_the_problem(kwargs: dict[str, object], problem: str) -> None:
+    with pytest.raises(SettingsError, match=problem):
+        Settings(**kwargs)  # type: ignore[arg-type]
+
+
+def test_bad_secrets_file_names_the_file(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text("SUPABASE_URL = \n")
+    with pytest.raises(SettingsError, match=r"secrets\.toml: not valid TOML"):
+        Settings.from_env({}, secrets)
+
+
+def test_rtdata_tables_override(tmp_path: Path) -> None:
+    settings = Settings.from_env({"RTDATA_TABLES": "orders, items:order_id+line"}, tmp_path / "x")
+    assert dict(settings.tables) == {"orders": ("id",), "items": ("order_id", "line")}
