@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import httpx
+import pandas as pd
 from realtime import RealtimeSubscribeStates
 from realtime.types import PostgresChangesPayload, RealtimePostgresChangesListenEvent
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
@@ -118,7 +119,7 @@ class Collector:
                 self._errors_total,
             )
 
-    def table(self, name: str) -> Any:
+    def table(self, name: str) -> pd.DataFrame:
         """Return the current rows of table ``name`` as a DataFrame the caller owns."""
         return self.tables.frame(name)
 

@@ -20,6 +20,7 @@ from rtdata.server.auth import DEFAULT_JWT_SECRET, AuthError, Keys, decode_token
 from rtdata.server.realtime import RealtimeHub
 from rtdata.server.schema import Schema, load_schema
 from rtdata.server.store import TableStore
+from rtdata.simulate import MIGRATIONS_DIR
 
 __all__ = ["DEFAULT_PORT", "IDLE_TIMEOUT_S", "LocalServer", "build_app"]
 
@@ -36,12 +37,6 @@ _MAX_FRAME_BYTES: Final = 1 << 20
 _HUB: Final = web.AppKey("hub", RealtimeHub)
 _STORE: Final = web.AppKey("store", TableStore)
 _SECRET: Final = web.AppKey("secret", str)
-
-
-def _default_schema() -> Schema:
-    from rtdata.simulate import MIGRATIONS_DIR
-
-    return load_schema(MIGRATIONS_DIR)
 
 
 def build_app(store: TableStore, hub: RealtimeHub, jwt_secret: str) -> web.Application:
@@ -146,7 +141,7 @@ class LocalServer:
         self.host = host
         self.port = port
         if schema is None:
-            schema = _default_schema()
+            schema = load_schema(MIGRATIONS_DIR)
         elif not isinstance(schema, Schema):
             schema = load_schema(schema)
         self.schema = schema
