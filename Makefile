@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint typecheck pytest fast bench chromium clean
+.PHONY: demo test lint typecheck pytest fast bench chromium jsdeps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict rtdata
 
-pytest: $(STAMP) chromium
+# The official JavaScript client (vsn 2.0.0 tests); skipped when npm is missing.
+jsdeps: tests/js/node_modules/.package-lock.json
+
+tests/js/node_modules/.package-lock.json: tests/js/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix tests/js --no-audit --no-fund --loglevel=error; \
+	else echo "npm missing: JavaScript client tests will be skipped"; fi
+
+pytest: $(STAMP) chromium jsdeps
 	$(BIN)/python -m pytest
 
 fast: $(STAMP)

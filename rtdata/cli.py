@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -14,8 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from rtdata import bench as bench_module
 from rtdata.server import DEFAULT_PORT, LocalServer
 from rtdata.server.auth import DEFAULT_JWT_SECRET, Keys
+from rtdata.server.realtime import DEFAULT_MAX_RECORD_BYTES
 from rtdata.simulate import Simulator
 
 __all__ = ["main"]
@@ -55,6 +58,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default 54321)")
     serve.add_argument("--schema", type=Path, help="migrations file or folder (default: hospital)")
+    serve.add_argument(
+        "--jwt-secret",
+        default=os.environ.get("RTDATA_JWT_SECRET", DEFAULT_JWT_SECRET),
+        help="HS256 secret for keys and tokens (default: $RTDATA_JWT_SECRET, else the local"
+        " Supabase stack's default, so its demo keys work)",
+    )
+    serve.add_argument(
+        "--max-record-bytes",
+        type=int,
+        default=DEFAULT_MAX_RECORD_BYTES,
+        help="records larger than this are trimmed with error 413 (default 1048576)",
+    )
     serve.set_defaults(run=_serve)
 
     simulate = sub.add_parser("simulate", help="write the hospital scenario to a server over REST")
@@ -68,6 +83,16 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--duration", type=float, help="seconds to run (default: until Ctrl-C)")
     simulate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     simulate.set_defaults(run=_simulate)
+
+    bench = sub.add_parser("bench", help="run the benchmarks; figures beside their baselines")
+    bench.add_argument("--json", action="store_true", help="print JSON instead of a markdown table")
+    bench.add_argument(
+        "--only",
+        action="append",
+        choices=bench_module.SECTIONS,
+        help="run only this section (repeatable)",
+    )
+    bench.set_defaults(run=_bench)
 
     demo = sub.add_parser("demo", help="local server + simulator + dashboard, stopped by Ctrl-C")
     demo.add_argument("--port", type=int, default=DEFAULT_PORT, help="server port (default 54321)")
@@ -99,12 +124,20 @@ def _wait_for_signal() -> threading.Event:
 
 def _serve(args: argparse.Namespace) -> int:
     done = _wait_for_signal()
-    with LocalServer(args.host, args.port, schema=args.schema) as server:
+    server = LocalServer(
+        args.host,
+        args.port,
+        schema=args.schema,
+        jwt_secret=args.jwt_secret,
+        max_record_bytes=args.max_record_bytes,
+    )
+    with server:
         for warning in server.schema.warnings:
             log.warning("%s", warning)
         print(f"rtdata local server listening on {server.url}")
         print(f"  realtime  {server.url.replace('http', 'ws', 1)}/realtime/v1/websocket")
         print(f"  rest      {server.url}/rest/v1/<table>")
+        print(f"  auth      {server.url}/auth/v1  (faults: {server.url}/rtdata/v1/faults)")
         print(f"  anon key          {server.anon_key}")
         print(f"  service_role key  {server.service_key}")
         print(f"  tables            {', '.join(server.schema.tables)}")
@@ -130,6 +163,16 @@ def _simulate(args: argparse.Namespace) -> int:
     simulator.run()
     print(f"wrote {simulator.writes_ok} changes ({simulator.writes_failed} failed)")
     return 0 if simulator.writes_ok or not simulator.writes_failed else 1
+
+
+def _bench(args: argparse.Namespace) -> int:
+    sections = args.only or bench_module.SECTIONS
+    figures = bench_module.run(sections, progress=lambda name: log.info("bench: running %s", name))
+    if args.json:
+        print(json.dumps(bench_module.to_json(figures), indent=2))
+    else:
+        print(bench_module.render_markdown(figures))
+    return 0
 
 
 def _free_port(preferred: int) -> int:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import orjson
 
 TIMEOUT_SCALE = float(os.environ.get("RTDATA_TEST_TIMEOUT_SCALE", "1"))
 """Multiply every test timeout by this on slow machines."""
@@ -26,3 +31,41 @@ def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s(timeout):.1f} s waiting for {what}")
         pause.wait(0.02)
+
+
+class Socket:
+    """A raw vsn 1.0.0 client that records every frame it receives (for exact wire checks)."""
+
+    @staticmethod
+    def url(server_url: str, key: str, path: str = "/realtime/v1/websocket") -> str:
+        """Return the websocket URL of a local server for API key ``key``."""
+        return f"{server_url}{path}?apikey={key}&vsn=1.0.0"
+
+    async def nothing(self, within_s: float) -> None:
+        """Assert that no frame arrives within ``within_s`` (for faults that stop traffic)."""
+        try:
+            async with asyncio.timeout(timeout_s(within_s)):
+                text = await self.ws.receive_str()
+        except TimeoutError:
+            return
+        raise AssertionError(f"expected silence, got {text[:200]}")
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.frames: list[str] = []
+
+    async def send(self, topic: str, event: str, payload: dict[str, Any], ref: str | None) -> None:
+        frame = {"topic": topic, "event": event, "payload": payload, "ref": ref, "join_ref": ref}
+        await self.ws.send_str(orjson.dumps(frame).decode())
+
+    async def expect(
+        self, event: str, topic: str | None = None, within_s: float = 5
+    ) -> dict[str, Any]:
+        """Receive frames until one with ``event`` (and ``topic``) arrives; return it."""
+        async with asyncio.timeout(timeout_s(within_s)):
+            while True:
+                text = await self.ws.receive_str()
+                self.frames.append(text)
+                frame: dict[str, Any] = orjson.loads(text)
+                if frame["event"] == event and (topic is None or frame["topic"] == topic):
+                    return frame

@@ -7,7 +7,6 @@ goes through ``realtime.message.ServerMessageAdapter`` from the installed realti
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import aiohttp
 import httpx
@@ -17,7 +16,7 @@ from pydantic import ValidationError
 from realtime.message import ServerMessageAdapter
 
 from rtdata.server import LocalServer
-from tests.support import timeout_s
+from tests.support import Socket
 
 ROW = {
     "hospital_id": 1,
@@ -27,28 +26,6 @@ ROW = {
     "lon": -9.1,
     "pickup_address": "Rua A 1",
 }
-
-
-class Socket:
-    """A raw vsn 1.0.0 client that records every frame it receives."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-        self.frames: list[str] = []
-
-    async def send(self, topic: str, event: str, payload: dict[str, Any], ref: str | None) -> None:
-        frame = {"topic": topic, "event": event, "payload": payload, "ref": ref, "join_ref": ref}
-        await self.ws.send_str(orjson.dumps(frame).decode())
-
-    async def expect(self, event: str, topic: str | None = None) -> dict[str, Any]:
-        """Receive frames until one with ``event`` (and ``topic``) arrives; return it."""
-        async with asyncio.timeout(timeout_s(5)):
-            while True:
-                text = await self.ws.receive_str()
-                self.frames.append(text)
-                frame: dict[str, Any] = orjson.loads(text)
-                if frame["event"] == event and (topic is None or frame["topic"] == topic):
-                    return frame
 
 
 async def _capture(server: LocalServer) -> list[str]:
@@ -112,10 +89,31 @@ async def _capture(server: LocalServer) -> list[str]:
         unmatched = await sock.expect("phx_reply", "realtime:never-joined")
         assert unmatched["payload"]["response"]["reason"] == "unmatched topic"
 
+        presence = {
+            "config": {"presence": {"key": "k", "enabled": True}, "broadcast": {"self": True}}
+        }
+        await sock.send("realtime:live", "phx_join", presence, "6")
+        await sock.expect("presence_state", "realtime:live")
+        await sock.send("realtime:live", "presence", {"event": "track", "payload": {"u": 1}}, "7")
+        await sock.expect("presence_diff", "realtime:live")
+        body = {"type": "broadcast", "event": "ping", "payload": {"n": 1}}
+        await sock.send("realtime:live", "broadcast", body, "8")
+        await sock.expect("broadcast", "realtime:live")
+        async with httpx.AsyncClient(headers=headers) as http:
+            sent = await http.post(
+                f"{server.url}/realtime/v1/api/broadcast/live/events/e", json={"a": 1}
+            )
+            assert sent.status_code == 202
+        http_broadcast = await sock.expect("broadcast", "realtime:live")
+        assert http_broadcast["payload"]["meta"]["id"]
+
         await sock.send("realtime:room", "phx_leave", {}, "5")
         await sock.expect("phx_reply", "realtime:room")
         close = await sock.expect("phx_close", "realtime:room")
         assert close["ref"] == "1"  # the join ref
+        await asyncio.to_thread(server.fault, "expire_tokens")
+        expired = await sock.expect("system", "realtime:live")
+        assert expired["payload"]["extension"] == "system"
         return sock.frames
 
 

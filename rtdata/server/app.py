@@ -7,17 +7,23 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
+import orjson
 from aiohttp import WSMsgType, web
 
 from rtdata import protocol
+from rtdata.protocol import ProtocolError
 from rtdata.server import rest
 from rtdata.server.auth import DEFAULT_JWT_SECRET, AuthError, Keys, decode_token
-from rtdata.server.realtime import RealtimeHub
+from rtdata.server.connections import SERIALIZERS, Connection, Connections
+from rtdata.server.faults import FaultError, Faults
+from rtdata.server.gotrue import UserStore, add_routes
+from rtdata.server.realtime import DEFAULT_MAX_RECORD_BYTES, RealtimeHub
 from rtdata.server.schema import Schema, load_schema
 from rtdata.server.store import TableStore
 from rtdata.simulate import MIGRATIONS_DIR
@@ -33,19 +39,31 @@ DEFAULT_PORT: Final = 54321
 IDLE_TIMEOUT_S: Final = 60.0
 """A websocket that sends nothing for this long is closed (Phoenix's default timeout)."""
 
+TOKEN_CHECK_INTERVAL_S: Final = 1.0
+"""How often joined channels' tokens are checked for expiry."""
+
 _MAX_FRAME_BYTES: Final = 1 << 20
 _HUB: Final = web.AppKey("hub", RealtimeHub)
 _STORE: Final = web.AppKey("store", TableStore)
 _SECRET: Final = web.AppKey("secret", str)
+_CONNECTIONS: Final = web.AppKey("connections", Connections)
+_FAULTS: Final = web.AppKey("faults", Faults)
 
 
-def build_app(store: TableStore, hub: RealtimeHub, jwt_secret: str) -> web.Application:
-    """Assemble the routes: realtime websocket and REST on the given store and hub."""
+def build_app(
+    store: TableStore, hub: RealtimeHub, connections: Connections, users: UserStore | None = None
+) -> web.Application:
+    """Assemble the routes: realtime websocket and HTTP broadcast, REST, auth, faults admin."""
     app = web.Application(client_max_size=16 * _MAX_FRAME_BYTES)
-    app[_STORE], app[_HUB], app[_SECRET] = store, hub, jwt_secret
+    app[_STORE], app[_HUB], app[_SECRET] = store, hub, hub.jwt_secret
+    app[_CONNECTIONS], app[_FAULTS] = connections, Faults(hub, connections)
     app.router.add_get("/realtime/v1/websocket", _websocket)
     app.router.add_get("/socket/websocket", _websocket)
+    app.router.add_post("/realtime/v1/api/broadcast", _broadcast_batch)
+    app.router.add_post("/realtime/v1/api/broadcast/{topic}/events/{event}", _broadcast_one)
     app.router.add_route("*", "/rest/v1/{table}", _rest)
+    app.router.add_route("*", "/rtdata/v1/faults", _faults)
+    add_routes(app, users if users is not None else UserStore(hub.jwt_secret))
     return app
 
 
@@ -60,43 +78,145 @@ def _api_key(request: web.Request) -> str | None:
     )
 
 
+def _claims(request: web.Request) -> dict[str, Any]:
+    """Return the caller's JWT claims. Raises AuthError."""
+    return decode_token(_api_key(request), request.app[_SECRET])
+
+
 async def _rest(request: web.Request) -> web.StreamResponse:
     try:
-        decode_token(_api_key(request), request.app[_SECRET])
+        _claims(request)
     except AuthError as exc:
         body = {"code": "PGRST301", "message": str(exc), "details": None, "hint": None}
         return web.json_response(body, status=401)
     return await rest.handle(request, request.app[_STORE])
 
 
+async def _json_body(request: web.Request) -> Any:
+    try:
+        return orjson.loads(await request.read())
+    except orjson.JSONDecodeError as exc:
+        raise web.HTTPBadRequest(
+            text=orjson.dumps({"error": f"invalid JSON body: {exc}"}).decode(),
+            content_type="application/json",
+        ) from None
+
+
+def _send_broadcast(
+    request: web.Request, claims: Mapping[str, Any], message: Mapping[str, Any]
+) -> None:
+    topic, event = message.get("topic"), message.get("event")
+    if not isinstance(topic, str) or not topic or not isinstance(event, str) or not event:
+        raise web.HTTPBadRequest(
+            text='{"error":"each message needs a topic and an event"}',
+            content_type="application/json",
+        )
+    if message.get("private") and claims.get("role") not in ("authenticated", "service_role"):
+        raise web.HTTPForbidden(
+            text='{"error":"Unauthorized: private broadcast needs a user or service key"}',
+            content_type="application/json",
+        )
+    # HTTP broadcasts reach vsn 2.0.0 sockets as binary user broadcasts with an id, as Supabase's.
+    payload = protocol.UserBroadcastPayload(
+        type="broadcast",
+        event=event,
+        payload=message.get("payload", {}),
+        meta={"id": str(message.get("id") or uuid.uuid4())},
+    )
+    request.app[_HUB].broadcast(protocol.TOPIC_PREFIX + topic, payload)
+
+
+async def _broadcast_batch(request: web.Request) -> web.StreamResponse:
+    try:
+        claims = _claims(request)
+    except AuthError as exc:
+        return web.json_response({"error": str(exc)}, status=401)
+    body = await _json_body(request)
+    messages = body.get("messages") if isinstance(body, dict) else None
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        return web.json_response({"error": 'body must be {"messages": [...]}'}, status=400)
+    for message in messages:
+        _send_broadcast(request, claims, message)
+    return web.Response(status=202)
+
+
+async def _broadcast_one(request: web.Request) -> web.StreamResponse:
+    try:
+        claims = _claims(request)
+    except AuthError as exc:
+        return web.json_response({"error": str(exc)}, status=401)
+    payload = await _json_body(request)
+    message = {
+        "topic": request.match_info["topic"],
+        "event": request.match_info["event"],
+        "payload": payload,
+        "private": request.query.get("private") == "true",
+    }
+    _send_broadcast(request, claims, message)
+    return web.Response(status=202)
+
+
+async def _faults(request: web.Request) -> web.StreamResponse:
+    try:
+        claims = _claims(request)
+    except AuthError as exc:
+        return web.json_response({"error": str(exc)}, status=401)
+    if claims.get("role") != "service_role":
+        return web.json_response(
+            {"error": "the faults endpoint needs the service_role key"}, status=403
+        )
+    faults = request.app[_FAULTS]
+    if request.method == "GET":
+        return web.json_response(faults.state())
+    if request.method != "POST":
+        return web.json_response({"error": "use GET or POST"}, status=405)
+    body = await _json_body(request)
+    try:
+        return web.json_response(await faults.apply(body if isinstance(body, dict) else {}))
+    except FaultError as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+
+
 async def _websocket(request: web.Request) -> web.StreamResponse:
+    hub = request.app[_HUB]
     key = request.headers.get("x-api-key") or request.query.get("apikey")
     try:
         decode_token(key, request.app[_SECRET])
     except AuthError as exc:
         return web.json_response({"error": str(exc)}, status=401)
-    vsn = request.query.get("vsn", protocol.VSN)
-    if vsn != protocol.VSN:
+    vsn = request.query.get("vsn", "1.0.0")
+    if vsn not in SERIALIZERS:
         return web.json_response({"error": f"unsupported serializer vsn {vsn!r}"}, status=400)
+    decode = protocol.decode if vsn == "1.0.0" else protocol.decode_v2
     ws = web.WebSocketResponse(max_msg_size=_MAX_FRAME_BYTES)
     await ws.prepare(request)
-    outbox: asyncio.Queue[str] = asyncio.Queue()
-    session = request.app[_HUB].connect(outbox.put_nowait)
-    writer = asyncio.create_task(_write_loop(ws, outbox))
+    connections = request.app[_CONNECTIONS]
+    connection = Connection(ws, request.transport, vsn, connections)
+    connections.open.add(connection)
+    session = hub.connect(connection, key)
+    writer = asyncio.create_task(connection.write_loop())
     try:
         while True:
+            await connection.thawed.wait()
             try:
                 msg = await ws.receive(timeout=IDLE_TIMEOUT_S)
             except TimeoutError:
                 log.info("realtime: closing a socket idle for %.0f s", IDLE_TIMEOUT_S)
                 break
-            if msg.type == WSMsgType.TEXT:
-                session.receive(msg.data)
-            elif msg.type == WSMsgType.BINARY:
-                request.app[_HUB].note_bad_input("binary frame", "binary frames need vsn 2.0.0")
-            else:  # CLOSE, CLOSING, CLOSED or ERROR
+            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                try:
+                    message = decode(msg.data)
+                except ProtocolError as exc:
+                    hub.note_bad_input("malformed frame", str(exc))
+                    continue
+                session.handle(message)
+            elif msg.type == WSMsgType.ERROR:
+                hub.note_bad_input("socket error", str(ws.exception()))
+                break
+            else:  # CLOSE, CLOSING or CLOSED
                 break
     finally:
+        connections.open.discard(connection)
         session.close()
         writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -105,13 +225,10 @@ async def _websocket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _write_loop(ws: web.WebSocketResponse, outbox: asyncio.Queue[str]) -> None:
+async def _check_tokens(hub: RealtimeHub) -> None:
     while True:
-        frame = await outbox.get()
-        try:
-            await ws.send_str(frame)
-        except ConnectionError:
-            return
+        await asyncio.sleep(TOKEN_CHECK_INTERVAL_S)
+        hub.tick()
 
 
 class LocalServer:
@@ -128,6 +245,13 @@ class LocalServer:
         schema: A migrations file or folder, or a parsed :class:`Schema`; the hospital scenario
             when omitted.
         jwt_secret: HS256 secret that API keys and user tokens must be signed with.
+        max_record_bytes: Records larger than this are trimmed with a 413 error, as Supabase
+            does.
+
+    Attributes:
+        users: The ``/auth/v1`` user store (not thread-safe: use :meth:`call` from other threads).
+        faults: Fault injection (:class:`rtdata.server.faults.Faults`), callable from any thread
+            through :meth:`fault`.
     """
 
     def __init__(
@@ -137,6 +261,7 @@ class LocalServer:
         *,
         schema: str | Path | Schema | None = None,
         jwt_secret: str = DEFAULT_JWT_SECRET,
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
     ) -> None:
         self.host = host
         self.port = port
@@ -148,7 +273,10 @@ class LocalServer:
         self.keys = Keys.for_secret(jwt_secret)
         self._secret = jwt_secret
         self.store = TableStore(schema)
-        self.hub = RealtimeHub(self.store)
+        self.hub = RealtimeHub(self.store, jwt_secret, max_record_bytes=max_record_bytes)
+        self.connections = Connections()
+        self.faults = Faults(self.hub, self.connections)
+        self.users = UserStore(jwt_secret)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -217,6 +345,15 @@ class LocalServer:
         loop.call_soon_threadsafe(run)
         return future.result(timeout_s)
 
+    def fault(self, action: str, **arguments: Any) -> dict[str, Any]:
+        """Apply a fault from any thread, for example ``server.fault("latency", ms=200)``;
+        return the fault state. See :mod:`rtdata.server.faults` for the actions."""
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("the server is not running")
+        request = {"action": action, **arguments}
+        return asyncio.run_coroutine_threadsafe(self.faults.apply(request), loop).result(10)
+
     def rows(self, table: str) -> list[dict[str, Any]]:
         """Return a copy of every row of ``table``, read on the server thread."""
         return self.call(lambda: self.store.rows(table))
@@ -245,7 +382,8 @@ class LocalServer:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        app = build_app(self.store, self.hub, self._secret)
+        app = build_app(self.store, self.hub, self.connections, self.users)
+        app[_FAULTS] = self.faults
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         try:
@@ -254,6 +392,9 @@ class LocalServer:
             if self.port == 0:
                 self.port = int(runner.addresses[0][1])
             self._ready.set()
+            checker = asyncio.create_task(_check_tokens(self.hub))
             await self._stopping.wait()
+            checker.cancel()
         finally:
+            self.connections.drop_all()
             await runner.cleanup()

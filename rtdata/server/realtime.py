@@ -1,30 +1,52 @@
-"""Realtime channels of the local server: joins, bindings and postgres_changes fan-out.
+"""Realtime channels of the local server: joins, postgres_changes, broadcast, presence, tokens.
 
-:class:`RealtimeHub` is I/O-free: a websocket handler feeds each connection's text frames to
-its :class:`Session` and ships whatever the session's ``send`` callback receives. All methods
-run on the server's event loop thread.
+:class:`RealtimeHub` is I/O-free. A websocket handler decodes each frame (vsn 1.0.0 or 2.0.0)
+into a :class:`rtdata.protocol.Message` for its connection's :class:`Session`, and the session
+answers through a :class:`Transport` that encodes for that connection. All methods run on the
+server's event loop thread. Behaviour follows ``shared/reference/realtime-protocol.md``.
 """
 
 from __future__ import annotations
 
 import logging
+import random
+import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, Protocol
 
+import jwt
 import orjson
 
 from rtdata import protocol
 from rtdata.filters import Condition, FilterError, matches, parse_filter
-from rtdata.protocol import Message, ProtocolError
+from rtdata.protocol import Message
+from rtdata.server.auth import AuthError, decode_token
+from rtdata.server.policies import visible
+from rtdata.server.presence import Presence
 from rtdata.server.schema import CastError, TableSchema, coerce, comparable
 from rtdata.server.store import Change, TableStore
 
-__all__ = ["Binding", "RealtimeHub", "Session"]
+__all__ = ["DEFAULT_MAX_RECORD_BYTES", "Binding", "RealtimeHub", "Session", "Transport"]
 
 log = logging.getLogger(__name__)
 
-_EVENTS = {"*", "INSERT", "UPDATE", "DELETE"}
+DEFAULT_MAX_RECORD_BYTES: Final = 1_048_576
+"""Records larger than this (as JSON) are trimmed, as Supabase's ``max_record_bytes``."""
+
+_TRIMMED_VALUE_BYTES: Final = 64  # a trimmed record keeps only values this small
+_EVENTS: Final = {"*", "INSERT", "UPDATE", "DELETE"}
+
+
+class Transport(Protocol):
+    """How a session sends to its connection; implementations encode for their serializer."""
+
+    def push(self, message: Message) -> None:
+        """Queue one message."""
+
+    def push_change(self, topic: str, ids: list[int], data_json: bytes) -> None:
+        """Queue one postgres_changes push whose ``data`` is already JSON."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +76,31 @@ class Binding:
         )
 
 
-@dataclass(slots=True)
-class _Membership:
+@dataclass(slots=True, eq=False)
+class _Member:
+    """One joined channel of one session."""
+
     session: Session
     topic: str
     join_ref: str | None
+    claims: dict[str, Any]
+    token: str | None
     bindings: list[Binding] = field(default_factory=list)
+    broadcast_self: bool = False
+    broadcast_ack: bool = False
+    presence_key: str = ""
+    presence_enabled: bool = False
+    private: bool = False
+
+    @property
+    def owner(self) -> int:
+        return id(self)
+
+    def system(self, extension: str, text: str, status: str) -> Message:
+        """Build a ``system`` push for this channel."""
+        return protocol.system_message(
+            self.topic, extension=extension, message=text, status=status, join_ref=self.join_ref
+        )
 
 
 class Session:
@@ -67,110 +108,42 @@ class Session:
 
     Args:
         hub: The hub this connection belongs to.
-        send: Called with each outgoing text frame; must not block.
+        transport: Where replies and pushes go.
+        token: The API key the socket was opened with (used when a join carries none).
     """
 
-    def __init__(self, hub: RealtimeHub, send: Callable[[str], None]) -> None:
+    def __init__(self, hub: RealtimeHub, transport: Transport, token: str | None) -> None:
         self.hub = hub
-        self.send = send
-        self.channels: dict[str, _Membership] = {}
+        self.transport = transport
+        self.token = token
+        self.channels: dict[str, _Member] = {}
 
-    def receive(self, frame: str | bytes) -> None:
-        """Handle one incoming text frame; bad frames are logged and answered, never raised."""
-        try:
-            message = protocol.decode(frame)
-        except ProtocolError as exc:
-            self.hub.note_bad_input("malformed frame", str(exc))
-            return
+    def handle(self, message: Message) -> None:
+        """Handle one decoded message; bad input is answered and counted, never raised."""
         if message.topic == protocol.PHOENIX_TOPIC:
             if message.event == "heartbeat":
-                self._push(protocol.heartbeat_reply(message.ref))
+                self.transport.push(protocol.heartbeat_reply(message.ref))
             return
         if message.event == "phx_join":
-            self._join(message)
+            self.hub.join(self, message)
             return
-        membership = self.channels.get(message.topic)
-        if membership is None:
-            self._push(
-                protocol.reply(message.topic, message.ref, "error", {"reason": "unmatched topic"})
-            )
+        member = self.channels.get(message.topic)
+        if member is None:
+            reply = _reply_to(message, "error", {"reason": "unmatched topic"})
+            self.transport.push(reply)
             return
-        if message.event == "phx_leave":
-            self._push(protocol.reply(message.topic, message.ref, "ok", {}))
-            self._leave(message.topic)
-        elif message.event == "access_token":
-            pass  # accepted silently, as the server does for a valid token
-        else:
+        handler = _HANDLERS.get(message.event)
+        if handler is None:
             self.hub.note_bad_input("unknown event", message.event)
-            self._push(
-                protocol.reply(
-                    message.topic,
-                    message.ref,
-                    "error",
-                    {"reason": f"unknown event {message.event!r}"},
-                )
-            )
+            reason = {"reason": f"unknown event {message.event!r}"}
+            self.transport.push(_reply_to(message, "error", reason))
+            return
+        handler(self.hub, member, message)
 
     def close(self) -> None:
         """Forget every channel of this connection (the socket is gone)."""
-        for topic in list(self.channels):
-            self._leave(topic, notify=False)
-
-    def _push(self, message: Message) -> None:
-        self.send(protocol.encode(message))
-
-    def _join(self, message: Message) -> None:
-        topic = message.topic
-        if not topic.startswith(protocol.TOPIC_PREFIX) or topic == protocol.TOPIC_PREFIX:
-            reason = "TopicNameRequired: You must provide a topic name"
-            self._push(protocol.reply(topic, message.ref, "error", {"reason": reason}))
-            return
-        if topic in self.channels:  # a re-join replaces the old channel, as Phoenix does
-            self._leave(topic)
-        config = message.payload.get("config") or {}
-        raw_bindings = config.get("postgres_changes") or [] if isinstance(config, Mapping) else []
-        if not isinstance(raw_bindings, list) or not all(
-            isinstance(b, Mapping) for b in raw_bindings
-        ):
-            reason = "UnableToSubscribe: postgres_changes must be a list of objects"
-            self._push(protocol.reply(topic, message.ref, "error", {"reason": reason}))
-            return
-        membership = _Membership(self, topic, message.join_ref)
-        echoed, errors = [], []
-        for raw in raw_bindings:
-            binding_id = protocol.binding_id(raw)
-            echoed.append({**raw, "id": binding_id})
-            try:
-                membership.bindings.append(self.hub.make_binding(binding_id, raw))
-            except ValueError as exc:
-                errors.append(str(exc))
-        self.channels[topic] = membership
-        self.hub.add_member(membership)
-        self._push(protocol.reply(topic, message.ref, "ok", {"postgres_changes": echoed}))
-        if errors:
-            text = "Unable to subscribe to changes with given parameters. " + "; ".join(errors)
-            self._push(
-                protocol.system_message(
-                    topic, extension="postgres_changes", message=text, status="error"
-                )
-            )
-        elif membership.bindings:
-            self._push(
-                protocol.system_message(
-                    topic,
-                    extension="postgres_changes",
-                    message="Subscribed to PostgreSQL",
-                    status="ok",
-                )
-            )
-
-    def _leave(self, topic: str, *, notify: bool = True) -> None:
-        membership = self.channels.pop(topic, None)
-        if membership is None:
-            return
-        self.hub.remove_member(membership)
-        if notify:
-            self._push(protocol.close_frame(topic, membership.join_ref))
+        for member in list(self.channels.values()):
+            self.hub.leave(member, notify=False)
 
 
 class RealtimeHub:
@@ -178,27 +151,44 @@ class RealtimeHub:
 
     Args:
         store: The tables whose changes stream.
+        jwt_secret: Secret that tokens must be signed with.
+        clock_s: Wall clock in seconds (a parameter for tests).
+        max_record_bytes: Records larger than this are trimmed with Supabase's 413 error.
     """
 
-    def __init__(self, store: TableStore) -> None:
+    def __init__(
+        self,
+        store: TableStore,
+        jwt_secret: str,
+        *,
+        clock_s: Callable[[], float] = time.time,
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    ) -> None:
         self.store = store
-        self._members: list[_Membership] = []
+        self.jwt_secret = jwt_secret
+        self.clock_s = clock_s
+        self.max_record_bytes = max_record_bytes
+        self._topics: dict[str, list[_Member]] = {}
+        self._presence: dict[str, Presence] = {}
         self._bad_input_seen: set[str] = set()
         self.bad_input: dict[str, int] = {}
         """Count of rejected inputs by kind (malformed frame, unknown event, ...)."""
+        self.reject_joins = False
+        """Fault: refuse every new join."""
+        self.drop_fraction = 0.0
+        """Fault: fraction of postgres_changes frames dropped."""
+        self._rng = random.Random(0)
         store.subscribe(self._on_changes)
 
-    def connect(self, send: Callable[[str], None]) -> Session:
-        """Return the session of a new connection whose frames go to ``send``."""
-        return Session(self, send)
+    # ------------------------------------------------------------ sessions
 
-    def add_member(self, membership: _Membership) -> None:
-        """Register a joined channel for fan-out."""
-        self._members.append(membership)
+    def connect(self, transport: Transport, token: str | None) -> Session:
+        """Return the session of a new connection opened with API key ``token``."""
+        return Session(self, transport, token)
 
-    def remove_member(self, membership: _Membership) -> None:
-        """Stop fan-out to a channel that left or whose socket closed."""
-        self._members = [m for m in self._members if m is not membership]
+    def members(self) -> list[_Member]:
+        """Every joined channel of every session."""
+        return [m for members in self._topics.values() for m in members]
 
     def note_bad_input(self, kind: str, detail: str) -> None:
         """Count a rejected input and log it the first time its kind is seen."""
@@ -209,12 +199,211 @@ class RealtimeHub:
                 "realtime: rejected %s: %s (further ones are counted, not logged)", kind, detail
             )
 
-    def make_binding(self, binding_id: int, raw: Mapping[str, Any]) -> Binding:
-        """Validate one binding from a join config.
+    # ------------------------------------------------------------ join / leave
 
-        Raises:
-            ValueError: Unknown event, schema, table or column, a bad filter or an uncastable value.
-        """
+    def join(self, session: Session, message: Message) -> None:
+        """Handle ``phx_join``: authorise, validate bindings, reply, then push system/presence."""
+        topic = message.topic
+
+        def refuse(reason: str) -> None:
+            session.transport.push(_reply_to(message, "error", {"reason": reason}))
+
+        if not topic.startswith(protocol.TOPIC_PREFIX) or topic == protocol.TOPIC_PREFIX:
+            refuse("TopicNameRequired: You must provide a topic name")
+            return
+        if self.reject_joins:
+            refuse("UnableToConnectToProject: joins are being rejected (fault injection)")
+            return
+        payload = message.payload
+        config = payload.get("config") or {}
+        if not isinstance(config, Mapping):
+            refuse("MalformedJoinPayload: config must be an object")
+            return
+        token = payload.get("access_token") or payload.get("user_token") or session.token
+        if not isinstance(token, str) or token.startswith("sb_"):
+            token = session.token
+        try:
+            claims = decode_token(token, self.jwt_secret)
+        except AuthError as exc:
+            refuse(f"InvalidJWTToken: {self._token_problem(exc, token)}")
+            return
+        private = _truthy(config.get("private"))
+        if private and claims.get("role") not in ("authenticated", "service_role"):
+            sub_topic = protocol.channel_name(topic)
+            refuse(
+                f"Unauthorized: You do not have permissions to read from this Channel topic: {sub_topic}"
+            )
+            return
+        raw_bindings = config.get("postgres_changes") or []
+        if not isinstance(raw_bindings, list) or not all(
+            isinstance(b, Mapping) for b in raw_bindings
+        ):
+            refuse("MalformedJoinPayload: postgres_changes must be a list of objects")
+            return
+        if topic in session.channels:  # a re-join replaces the old channel, as Phoenix does
+            self.leave(session.channels[topic])
+        broadcast = config.get("broadcast") if isinstance(config.get("broadcast"), Mapping) else {}
+        presence = config.get("presence") if isinstance(config.get("presence"), Mapping) else {}
+        assert isinstance(broadcast, Mapping)
+        assert isinstance(presence, Mapping)
+        member = _Member(
+            session,
+            topic,
+            message.join_ref,
+            claims,
+            token,
+            broadcast_self=_truthy(broadcast.get("self")),
+            broadcast_ack=_truthy(broadcast.get("ack")),
+            presence_key=str(presence.get("key") or "") or str(uuid.uuid1()),
+            presence_enabled=_truthy(presence.get("enabled")),
+            private=private,
+        )
+        echoed, errors = [], []
+        for raw in raw_bindings:
+            binding_id = protocol.binding_id(raw)
+            echoed.append({**raw, "id": binding_id})
+            try:
+                member.bindings.append(self._make_binding(binding_id, raw))
+            except ValueError as exc:
+                errors.append(str(exc))
+        session.channels[topic] = member
+        self._topics.setdefault(topic, []).append(member)
+        push = session.transport.push
+        push(_reply_to(message, "ok", {"postgres_changes": echoed}))
+        if errors:
+            text = "Unable to subscribe to changes with given parameters. " + "; ".join(errors)
+            push(member.system("postgres_changes", text, "error"))
+        elif member.bindings:
+            push(member.system("postgres_changes", "Subscribed to PostgreSQL", "ok"))
+        if member.presence_enabled:
+            state = self._presence.get(topic, Presence()).state()
+            push(Message(topic, "presence_state", state, None, member.join_ref))
+
+    def leave(self, member: _Member, *, notify: bool = True, reason: str | None = None) -> None:
+        """Remove a joined channel; with ``notify`` push ``phx_close`` (after a system error
+        carrying ``reason``, when given)."""
+        session, topic = member.session, member.topic
+        if session.channels.get(topic) is member:
+            del session.channels[topic]
+        members = self._topics.get(topic, [])
+        if member in members:
+            members.remove(member)
+        if not members:
+            self._topics.pop(topic, None)
+        presence = self._presence.get(topic)
+        if presence is not None:
+            self._fan_out_diff(topic, presence.untrack_owner(member.owner))
+        if notify:
+            if reason is not None:
+                session.transport.push(member.system("system", reason, "error"))
+            session.transport.push(protocol.close_frame(topic, member.join_ref))
+
+    # ------------------------------------------------------------ tokens
+
+    def tick(self) -> None:
+        """Close channels whose token expired (the server's periodic token check)."""
+        now = self.clock_s()
+        for member in self.members():
+            exp = member.claims.get("exp")
+            if isinstance(exp, int | float) and exp <= now:
+                self.leave(member, reason=f"Token has expired {int(now - exp)} seconds ago")
+
+    def expire_tokens(self) -> None:
+        """Fault: treat every channel's token as expired now."""
+        for member in self.members():
+            self.leave(member, reason="Token has expired 0 seconds ago")
+
+    def drop_changes(self, fraction: float, seed: int = 0) -> None:
+        """Fault: drop ``fraction`` of postgres_changes frames, chosen by a ``seed``-ed RNG."""
+        self.drop_fraction = fraction
+        self._rng = random.Random(seed)
+
+    def _token_problem(self, exc: AuthError, token: str | None) -> str:
+        if str(exc) == "Token has expired" and token:
+            try:
+                exp = jwt.decode(token, options={"verify_signature": False}).get("exp", 0)
+                return f"Token has expired {int(self.clock_s() - exp)} seconds ago"
+            except jwt.InvalidTokenError:
+                pass
+        return str(exc)
+
+    def _access_token(self, member: _Member, message: Message) -> None:
+        token = message.payload.get("access_token")
+        if not isinstance(token, str) or token.startswith("sb_") or token == member.token:
+            return  # the server ignores null, sb_ keys and the same token
+        try:
+            claims = decode_token(token, self.jwt_secret)
+        except AuthError as exc:
+            self.leave(member, reason=self._token_problem(exc, token))
+            return
+        member.claims, member.token = claims, token
+
+    # ------------------------------------------------------------ broadcast
+
+    def _broadcast(self, member: _Member, message: Message) -> None:
+        payload = message.payload
+        if isinstance(payload, protocol.UserBroadcastPayload):
+            # A binary (kind 3) push is relayed as a kind 4 broadcast without metadata.
+            relay: Mapping[str, Any] = protocol.UserBroadcastPayload(
+                type="broadcast", event=payload.get("event"), payload=payload.get("payload")
+            )
+        else:
+            relay = dict(payload)
+        self.broadcast(member.topic, relay, sender=member)
+        if member.broadcast_ack:
+            member.session.transport.push(_reply_to(message, "ok", {}))
+
+    def broadcast(
+        self, topic: str, payload: Mapping[str, Any], sender: _Member | None = None
+    ) -> int:
+        """Push a ``broadcast`` to the members of ``topic`` (the sender only with ``self``);
+        return how many received it. A :class:`rtdata.protocol.UserBroadcastPayload` reaches
+        vsn 2.0.0 sockets as a binary frame; the payload object is shared, never copied."""
+        frame = Message(topic, "broadcast", payload, None)
+        sent = 0
+        for other in list(self._topics.get(topic, [])):
+            if other is sender and not other.broadcast_self:
+                continue
+            other.session.transport.push(frame)
+            sent += 1
+        return sent
+
+    # ------------------------------------------------------------ presence
+
+    def _presence_event(self, member: _Member, message: Message) -> None:
+        event = message.payload.get("event")
+        body = message.payload.get("payload", {})
+        transport, topic = member.session.transport, member.topic
+        if event == "track":
+            if not isinstance(body, Mapping):
+                reason = {"reason": "Presence track payload must be a map"}
+                transport.push(_reply_to(message, "error", reason))
+                return
+            member.presence_enabled = True  # a track turns presence on for the channel
+            diff = self._presence.setdefault(topic, Presence()).track(
+                member.presence_key, member.owner, body
+            )
+        elif event == "untrack":
+            presence = self._presence.get(topic)
+            diff = presence.untrack(member.presence_key, member.owner) if presence else None
+        else:
+            self.note_bad_input("unknown presence event", str(event))
+            transport.push(_reply_to(message, "error", {}))
+            return
+        transport.push(_reply_to(message, "ok", {}))
+        self._fan_out_diff(topic, diff)
+
+    def _fan_out_diff(self, topic: str, diff: Mapping[str, Any] | None) -> None:
+        if diff is None:
+            return
+        frame = Message(topic, "presence_diff", dict(diff), None)
+        for member in self._topics.get(topic, []):
+            if member.presence_enabled:
+                member.session.transport.push(frame)
+
+    # ------------------------------------------------------------ postgres_changes
+
+    def _make_binding(self, binding_id: int, raw: Mapping[str, Any]) -> Binding:
         event = str(raw.get("event", "*")).upper()
         if event not in _EVENTS:
             event = "*"  # the server treats anything else as every event
@@ -231,59 +420,42 @@ class RealtimeHub:
         if conditions:
             if table == "*":
                 raise ValueError("a filter needs a table")
-            self._check_conditions(self.store.schema.tables[table], conditions)
+            _check_conditions(self.store.schema.tables[table], conditions)
         return Binding(binding_id, event, schema, table, conditions)
 
-    @staticmethod
-    def _check_conditions(table: TableSchema, conditions: tuple[Condition, ...]) -> None:
-        for cond in conditions:
-            column = table.column(cond.column)
-            if column is None:
-                raise ValueError(f"column {cond.column!r} does not exist in {table.name}")
-            values = cond.value if isinstance(cond.value, tuple) else (cond.value,)
-            for value in values:
-                try:
-                    coerce(column, value)
-                except CastError as exc:
-                    raise ValueError(f"filter on {cond.column}: {exc}") from None
-
     def _on_changes(self, changes: list[Change]) -> None:
-        members = self._members
-        if not members:
+        if not self._topics:
             return
         for change in changes:
             if not change.table.published:
                 continue
             data_json: bytes | None = None
-            for membership in members:
-                ids = [
-                    b.id for b in membership.bindings if b.wants(change) and self._passes(b, change)
-                ]
-                if not ids:
-                    continue
-                if data_json is None:  # encode the change once, for every channel it reaches
-                    data_json = orjson.dumps(self.change_data(change))
-                membership.session.send(_postgres_changes_text(membership.topic, ids, data_json))
+            casts = _Casts(change.table)
+            for members in self._topics.values():
+                for member in members:
+                    ids = [
+                        b.id
+                        for b in member.bindings
+                        if b.wants(change) and _passes(b, change, casts)
+                    ]
+                    if not ids or not self._may_read(member, change, casts):
+                        continue
+                    if self.drop_fraction and self._rng.random() < self.drop_fraction:
+                        continue
+                    if data_json is None:  # encode the change once for every channel
+                        data_json = orjson.dumps(self.change_data(change))
+                    member.session.transport.push_change(member.topic, ids, data_json)
 
     @staticmethod
-    def _passes(binding: Binding, change: Change) -> bool:
-        if not binding.conditions:
-            return True
+    def _may_read(member: _Member, change: Change, casts: _Casts) -> bool:
+        if change.record is None:
+            return True  # DELETE bypasses RLS
         table = change.table
-        # DELETE filters see only the old identity: the key, or every column when FULL.
-        row = change.record if change.record is not None else _old_identity(change)
-        columns = {c.name: c for c in table.columns}
+        return visible(
+            table.policies, table.rls_enabled, "select", member.claims, change.record, casts.claim
+        )
 
-        def cast(column: str, text: str) -> Any:
-            return coerce(columns[column], text)
-
-        def order(column: str, value: Any) -> Any:
-            return comparable(columns[column], value)
-
-        return row is not None and matches(binding.conditions, row, cast, order)
-
-    @staticmethod
-    def change_data(change: Change) -> dict[str, Any]:
+    def change_data(self, change: Change) -> dict[str, Any]:
         """Return the ``data`` object of a postgres_changes frame for ``change``."""
         table = change.table
         data: dict[str, Any] = {
@@ -293,28 +465,90 @@ class RealtimeHub:
             "type": change.type,
             "columns": [{"name": c.name, "type": c.type} for c in table.columns],
         }
+        errors: list[str] = []
         if change.record is not None:
-            data["record"] = change.record
+            data["record"] = self._fit(change.record, errors)
         if change.old_record is not None:
-            data["old_record"] = _old_identity(change)
-        data["errors"] = None
+            data["old_record"] = self._fit(_old_identity(change), errors)
+        data["errors"] = errors or None
         return data
 
+    def _fit(self, record: dict[str, Any], errors: list[str]) -> dict[str, Any]:
+        if len(orjson.dumps(record)) <= self.max_record_bytes:
+            return record
+        if not errors:
+            errors.append("Error 413: Payload Too Large")
+        return {k: v for k, v in record.items() if len(orjson.dumps(v)) <= _TRIMMED_VALUE_BYTES}
 
-def _old_identity(change: Change) -> dict[str, Any] | None:
-    old = change.old_record
-    if old is None or change.table.replica_identity_full:
-        return old
-    return {k: old[k] for k in change.table.primary_key if k in old}
+
+class _Casts:
+    """Per-table casting helpers for filters and policies."""
+
+    def __init__(self, table: TableSchema) -> None:
+        self.columns = {c.name: c for c in table.columns}
+
+    def filter(self, column: str, text: str) -> Any:
+        return coerce(self.columns[column], text)
+
+    def order(self, column: str, value: Any) -> Any:
+        return comparable(self.columns[column], value)
+
+    def claim(self, column: str, value: Any) -> Any:
+        try:
+            return coerce(self.columns[column], value)
+        except CastError:
+            raise ValueError(f"claim does not cast to {column}") from None
 
 
-def _postgres_changes_text(topic: str, ids: list[int], data_json: bytes) -> str:
-    return (
-        b'{"topic":'
-        + orjson.dumps(topic)
-        + b',"event":"postgres_changes","payload":{"ids":'
-        + orjson.dumps(ids)
-        + b',"data":'
-        + data_json
-        + b'},"ref":null}'
-    ).decode()
+def _passes(binding: Binding, change: Change, casts: _Casts) -> bool:
+    if not binding.conditions:
+        return True
+    # DELETE filters see only the old identity: the key, or every column when FULL.
+    row = change.record if change.record is not None else _old_identity(change)
+    return row is not None and matches(binding.conditions, row, casts.filter, casts.order)
+
+
+def _check_conditions(table: TableSchema, conditions: tuple[Condition, ...]) -> None:
+    for cond in conditions:
+        column = table.column(cond.column)
+        if column is None:
+            raise ValueError(f"column {cond.column!r} does not exist in {table.name}")
+        values = cond.value if isinstance(cond.value, tuple) else (cond.value,)
+        for value in values:
+            if cond.op in ("like", "ilike", "match", "imatch", "is"):
+                continue  # patterns and IS keywords are not values of the column's type
+            try:
+                coerce(column, value)
+            except CastError as exc:
+                raise ValueError(f"filter on {cond.column}: {exc}") from None
+
+
+def _old_identity(change: Change) -> dict[str, Any]:
+    old = change.old_record or {}
+    table = change.table
+    # With RLS on, Supabase cuts a DELETE's old_record to the key even under FULL.
+    full = table.replica_identity_full and not (table.rls_enabled and change.type == "DELETE")
+    return dict(old) if full else {k: old[k] for k in table.primary_key if k in old}
+
+
+def _reply_to(message: Message, status: str, response: Mapping[str, Any]) -> Message:
+    """Build the reply to ``message`` (same topic and ref; join ref for vsn 2.0.0)."""
+    return protocol.reply(message.topic, message.ref, status, response, join_ref=message.join_ref)
+
+
+def _truthy(value: Any) -> bool:
+    # The server validates join config with Ecto, which also accepts "true"/"false" strings.
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _leave(hub: RealtimeHub, member: _Member, message: Message) -> None:
+    member.session.transport.push(_reply_to(message, "ok", {}))
+    hub.leave(member)
+
+
+_HANDLERS: Final[dict[str, Callable[[RealtimeHub, _Member, Message], None]]] = {
+    "phx_leave": _leave,
+    "access_token": RealtimeHub._access_token,
+    "broadcast": RealtimeHub._broadcast,
+    "presence": RealtimeHub._presence_event,
+}

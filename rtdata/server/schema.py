@@ -23,6 +23,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
+from rtdata.server.policies import Policy, PolicyError, parse_policy
+
 __all__ = [
     "CastError",
     "Column",
@@ -99,6 +101,8 @@ class TableSchema:
         primary_key: Names of the primary-key columns, possibly empty.
         published: Whether changes stream (``ALTER PUBLICATION supabase_realtime ADD TABLE``).
         replica_identity_full: Whether ``old_record`` carries every old column.
+        rls_enabled: Whether row-level security is enabled (``ENABLE ROW LEVEL SECURITY``).
+        policies: The table's ``CREATE POLICY`` policies.
     """
 
     name: str
@@ -107,6 +111,8 @@ class TableSchema:
     primary_key: tuple[str, ...] = ()
     published: bool = False
     replica_identity_full: bool = False
+    rls_enabled: bool = False
+    policies: list[Policy] = field(default_factory=list)
 
     def column(self, name: str) -> Column | None:
         """Return the column called ``name``, or ``None``."""
@@ -188,6 +194,18 @@ def _apply_statement(schema: Schema, st: exp.Expr, where: str) -> None:
         table = _create_table(st, where)
         schema.tables[table.name] = table
         return
+    text = str(st.expression).strip() if isinstance(st, exp.Command) else ""
+    if (
+        isinstance(st, exp.Command)
+        and str(st.this).upper() == "CREATE"
+        and text.lower().startswith("policy")
+    ):
+        try:
+            policy = parse_policy(text)
+        except PolicyError as exc:
+            raise SchemaError(f"{where}: {exc}") from None
+        _table(schema, policy.table, where).policies.append(policy)
+        return
     if isinstance(st, exp.Command) and str(st.this).upper() == "ALTER":
         words = str(st.expression).replace(",", " , ").split()
         lowered = [w.lower() for w in words]
@@ -195,6 +213,11 @@ def _apply_statement(schema: Schema, st: exp.Expr, where: str) -> None:
             for name in (w for w in words[4:] if w != ","):
                 _table(schema, name.strip('"'), where).published = True
             return
+        if lowered[:1] == ["table"] and lowered[-4:] == ["enable", "row", "level", "security"]:
+            target = [w for w in words[1:-4] if w.lower() not in {"only", "if", "exists"}]
+            if len(target) == 1:
+                _table(schema, target[0].strip('"'), where).rls_enabled = True
+                return
         if lowered[:1] == ["table"] and lowered[-3:] == ["replica", "identity", "full"]:
             target = [w for w in words[1:-3] if w.lower() not in {"only", "if", "exists"}]
             if len(target) == 1:

@@ -1,0 +1,601 @@
+"""The GoTrue (Supabase Auth) subset at ``/auth/v1`` that supabase-py's auth client uses.
+
+Email and password only: sign up (auto-confirmed, as on the local stack), password and
+refresh-token grants, ``GET /user``, logout, ``/settings`` and ``/health``. Users live in memory.
+
+Access tokens are HS256 JWTs signed with the server's secret, carrying GoTrue's claims. Custom
+claims set with :meth:`UserStore.set_app_metadata` go into the token's ``app_metadata`` and,
+as a local convenience GoTrue does not offer, also at the token's top level, so a policy can
+read ``auth.jwt() ->> 'hospital_id'`` as well as ``auth.jwt() -> 'app_metadata' ->> ...``.
+
+Errors use GoTrue's JSON: ``{"code": 400, "error_code": ..., "msg": ...}``, or
+``{"code": "<error_code>", "message": ...}`` when the request asks for API version 2024-01-01
+(``X-Supabase-Api-Version``, which supabase-py always sends; the version is echoed back).
+A request without a valid ``apikey`` header gets the API gateway's 401 instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+import jwt
+from aiohttp import web
+
+from rtdata.server.auth import DEFAULT_JWT_SECRET, AuthError, decode_token
+
+__all__ = [
+    "DEFAULT_ACCESS_TOKEN_TTL_S",
+    "MIN_PASSWORD_LENGTH",
+    "RESERVED_CLAIMS",
+    "GoTrueError",
+    "SignOutScope",
+    "UserStore",
+    "add_routes",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ACCESS_TOKEN_TTL_S: Final = 3600
+"""Access tokens expire this long after they are issued (GoTrue's default ``JWT_EXP``)."""
+
+MIN_PASSWORD_LENGTH: Final = 6
+"""Shorter passwords are refused with ``weak_password`` (GoTrue's default)."""
+
+RESERVED_CLAIMS: Final = frozenset(
+    {"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "email", "phone", "role", "aal", "amr"}
+    | {"session_id", "is_anonymous", "app_metadata", "user_metadata", "provider", "providers"}
+)
+"""Names :meth:`UserStore.set_app_metadata` refuses: they would shadow GoTrue's own claims."""
+
+SignOutScope = Literal["global", "local", "others"]
+"""Which sessions a logout ends: all of the user's, only this one, or all but this one."""
+
+_AUD: Final = "authenticated"
+_API_VERSION: Final = "2024-01-01"
+_API_VERSION_HEADER: Final = "X-Supabase-Api-Version"
+_EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_SCOPES: Final[dict[str, SignOutScope]] = {"global": "global", "local": "local", "others": "others"}
+# scrypt cost: 16 MiB and a few tens of ms per hash, enough for a local stand-in.
+_SCRYPT_N: Final = 2**14
+_SCRYPT_R: Final = 8
+
+
+class GoTrueError(Exception):
+    """A refused auth request; the text is GoTrue's message and never holds a secret.
+
+    Attributes:
+        status: HTTP status of the response.
+        error_code: GoTrue's machine-readable code, such as ``invalid_credentials``.
+        message: GoTrue's human-readable message.
+        reasons: For ``weak_password``, why the password was refused.
+    """
+
+    def __init__(
+        self, status: int, error_code: str, message: str, reasons: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.status, self.error_code, self.message, self.reasons = (
+            status,
+            error_code,
+            message,
+            reasons,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _PasswordHash:
+    salt: bytes = field(repr=False)
+    digest: bytes = field(repr=False)
+
+    @classmethod
+    def of(cls, password: str, salt: bytes | None = None) -> _PasswordHash:
+        salt = secrets.token_bytes(16) if salt is None else salt
+        digest = hashlib.scrypt(password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=1)
+        return cls(salt, digest)
+
+    def matches(self, password: str) -> bool:
+        return hmac.compare_digest(self.of(password, self.salt).digest, self.digest)
+
+
+@dataclass(slots=True)
+class _User:
+    id: str
+    email: str
+    password: _PasswordHash = field(repr=False)
+    user_metadata: dict[str, Any]
+    created_at_s: float
+    identity_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    custom_claims: dict[str, Any] = field(default_factory=dict)
+    updated_at_s: float | None = None
+    last_sign_in_at_s: float | None = None
+
+
+@dataclass(slots=True)
+class _Session:
+    id: str
+    user_id: str
+    token_hashes: list[str] = field(default_factory=list)  # every refresh token it issued
+
+
+@dataclass(slots=True)
+class _RefreshToken:
+    session_id: str
+    used: bool = False
+
+
+class UserStore:
+    """In-memory users, sessions and refresh tokens, issuing GoTrue-shaped sessions.
+
+    Passwords are kept only as salted scrypt hashes and refresh tokens only as SHA-256 hashes.
+    Not thread-safe, like the table store: use it on the server's loop thread
+    (``LocalServer.call`` from elsewhere).
+
+    Args:
+        jwt_secret: HS256 secret access tokens are signed with and API keys are checked against.
+        access_token_ttl_s: Lifetime of an access token.
+        base_url: Server URL used for the ``iss`` claim when a call does not give one.
+        clock_s: Returns the current UNIX time in seconds.
+    """
+
+    def __init__(
+        self,
+        jwt_secret: str = DEFAULT_JWT_SECRET,
+        *,
+        access_token_ttl_s: int = DEFAULT_ACCESS_TOKEN_TTL_S,
+        base_url: str = "http://127.0.0.1:54321",
+        clock_s: Callable[[], float] = time.time,
+    ) -> None:
+        self.jwt_secret = jwt_secret
+        self.access_token_ttl_s = access_token_ttl_s
+        self.base_url = base_url
+        self._clock_s = clock_s
+        self._users: dict[str, _User] = {}  # by id
+        self._ids_by_email: dict[str, str] = {}
+        self._sessions: dict[str, _Session] = {}
+        self._refresh_tokens: dict[str, _RefreshToken] = {}  # by SHA-256 of the token
+
+    def __repr__(self) -> str:
+        return f"UserStore(users={len(self._users)}, sessions={len(self._sessions)})"
+
+    def sign_up(
+        self,
+        email: str,
+        password: str,
+        user_metadata: Mapping[str, Any] | None = None,
+        *,
+        base_url: str | None = None,
+    ) -> dict[str, Any]:
+        """Create a confirmed user and return a new session (GoTrue's response body).
+
+        Raises:
+            GoTrueError: ``validation_failed`` (400), ``weak_password`` (422) or
+                ``user_already_exists`` (422).
+        """
+        email = _normalise_email(email)
+        if not password:
+            raise GoTrueError(400, "validation_failed", "Signup requires a valid password")
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise GoTrueError(
+                422,
+                "weak_password",
+                f"Password should be at least {MIN_PASSWORD_LENGTH} characters.",
+                ("length",),
+            )
+        if email in self._ids_by_email:
+            raise GoTrueError(422, "user_already_exists", "User already registered")
+        now_s = self._clock_s()
+        user = _User(
+            str(uuid.uuid4()), email, _PasswordHash.of(password), dict(user_metadata or {}), now_s
+        )
+        self._users[user.id] = user
+        self._ids_by_email[email] = user.id
+        log.info("gotrue: signed up user %s", user.id)
+        return self._new_session(user, base_url)
+
+    def sign_in(self, email: str, password: str, *, base_url: str | None = None) -> dict[str, Any]:
+        """Check a user's password and return a new session.
+
+        Raises:
+            GoTrueError: ``validation_failed`` (400) without an email, ``invalid_credentials``
+                (400) for an unknown email or a wrong password.
+        """
+        if not email:
+            raise GoTrueError(400, "validation_failed", "missing email or phone")
+        user_id = self._ids_by_email.get(email.strip().lower())
+        user = self._users.get(user_id) if user_id else None
+        if user is None:
+            _PasswordHash.of(password, bytes(16))  # costs as much as a wrong password does
+        if user is None or not user.password.matches(password):
+            log.info("gotrue: refused a password sign-in")
+            raise GoTrueError(400, "invalid_credentials", "Invalid login credentials")
+        log.info("gotrue: signed in user %s", user.id)
+        return self._new_session(user, base_url)
+
+    def refresh(self, refresh_token: str, *, base_url: str | None = None) -> dict[str, Any]:
+        """Swap a refresh token for a new session; each refresh token works once.
+
+        Reusing a spent refresh token ends its whole session, as GoTrue's reuse detection does.
+
+        Raises:
+            GoTrueError: ``validation_failed`` (400) without a token,
+                ``refresh_token_not_found`` (400) for an unknown or logged-out token,
+                ``refresh_token_already_used`` (400) for a spent one.
+        """
+        if not refresh_token:
+            raise GoTrueError(400, "validation_failed", "refresh_token required")
+        token = self._refresh_tokens.get(_sha256(refresh_token))
+        session = self._sessions.get(token.session_id) if token else None
+        if token is None or session is None:
+            raise GoTrueError(
+                400,
+                "refresh_token_not_found",
+                "Invalid Refresh Token: Refresh Token Not Found",
+            )
+        if token.used:
+            log.warning("gotrue: refresh token reused; ending session %s", session.id)
+            self._end_session(session.id)
+            raise GoTrueError(
+                400, "refresh_token_already_used", "Invalid Refresh Token: Already Used"
+            )
+        token.used = True
+        user = self._users[session.user_id]
+        return self._session_body(user, session, base_url)
+
+    def get_user_by_token(self, access_token: str | None) -> dict[str, Any]:
+        """Return the user (GoTrue's JSON) an access token belongs to.
+
+        Raises:
+            GoTrueError: 401 ``no_authorization``, ``bad_jwt`` (bad signature, wrong audience,
+                expired by ``clock_s``), ``session_not_found`` (logged out) or
+                ``user_not_found``.
+        """
+        return _user_json(self._authenticate(access_token)[0])
+
+    def sign_out(self, access_token: str | None, scope: SignOutScope = "global") -> None:
+        """End some of the token owner's sessions, revoking their refresh tokens.
+
+        ``scope`` picks them: ``local`` ends the token's own session, ``others`` every other
+        session of the user, ``global`` all of them. An access token of an ended session is
+        refused by :meth:`get_user_by_token` (its ``session_id`` no longer resolves).
+
+        Raises:
+            GoTrueError: As :meth:`get_user_by_token`.
+        """
+        user, session = self._authenticate(access_token)
+        mine = [s.id for s in self._sessions.values() if s.user_id == user.id]
+        if scope == "local":
+            ended = [session.id]
+        elif scope == "others":
+            ended = [s for s in mine if s != session.id]
+        else:
+            ended = mine
+        for session_id in ended:
+            self._end_session(session_id)
+        log.info("gotrue: signed out %d session(s) of user %s", len(ended), user.id)
+
+    def set_app_metadata(self, email: str, claims: Mapping[str, Any]) -> None:
+        """Replace a user's custom ``app_metadata`` claims, for tokens issued from now on.
+
+        The claims appear in the token's ``app_metadata`` (next to ``provider`` and
+        ``providers``) and at its top level.
+
+        Raises:
+            GoTrueError: ``user_not_found`` (404) for an unknown email.
+            ValueError: A claim name is in :data:`RESERVED_CLAIMS`.
+        """
+        clashing = sorted(RESERVED_CLAIMS.intersection(claims))
+        if clashing:
+            raise ValueError(f"reserved claim names in app_metadata: {clashing}")
+        user_id = self._ids_by_email.get(email.strip().lower())
+        if user_id is None:
+            raise GoTrueError(404, "user_not_found", "User not found")
+        user = self._users[user_id]
+        user.custom_claims = dict(claims)
+        user.updated_at_s = self._clock_s()
+
+    def _authenticate(self, access_token: str | None) -> tuple[_User, _Session]:
+        if not access_token:
+            raise GoTrueError(
+                401, "no_authorization", "This endpoint requires a valid Bearer token"
+            )
+        try:
+            # Expiry is checked against clock_s below, not against the wall clock.
+            claims: dict[str, Any] = jwt.decode(
+                access_token,
+                self.jwt_secret,
+                algorithms=["HS256"],
+                audience=_AUD,
+                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+            )
+        except jwt.InvalidTokenError as exc:
+            message = f"invalid JWT: unable to parse or verify signature, {type(exc).__name__}"
+            raise GoTrueError(401, "bad_jwt", message) from None
+        exp = claims.get("exp")
+        if not isinstance(exp, int | float) or exp <= self._clock_s():
+            raise GoTrueError(401, "bad_jwt", "invalid JWT: token is expired")
+        session = self._sessions.get(str(claims.get("session_id")))
+        if session is None:
+            raise GoTrueError(
+                401, "session_not_found", "Session from session_id claim in JWT does not exist"
+            )
+        user = self._users.get(session.user_id)
+        if user is None or user.id != claims.get("sub"):
+            raise GoTrueError(401, "user_not_found", "User from sub claim in JWT does not exist")
+        return user, session
+
+    def _new_session(self, user: _User, base_url: str | None) -> dict[str, Any]:
+        user.last_sign_in_at_s = self._clock_s()
+        session = _Session(str(uuid.uuid4()), user.id)
+        self._sessions[session.id] = session
+        return self._session_body(user, session, base_url)
+
+    def _session_body(self, user: _User, session: _Session, base_url: str | None) -> dict[str, Any]:
+        refresh_token = secrets.token_urlsafe(24)
+        token_hash = _sha256(refresh_token)
+        self._refresh_tokens[token_hash] = _RefreshToken(session.id)
+        session.token_hashes.append(token_hash)
+        now_s = int(self._clock_s())
+        expires_at_s = now_s + self.access_token_ttl_s
+        claims = {
+            **user.custom_claims,
+            "aud": _AUD,
+            "exp": expires_at_s,
+            "iat": now_s,
+            "iss": f"{(base_url or self.base_url).rstrip('/')}/auth/v1",
+            "sub": user.id,
+            "email": user.email,
+            "phone": "",
+            "app_metadata": _app_metadata(user),
+            "user_metadata": user.user_metadata,
+            "role": _AUD,
+            "aal": "aal1",
+            "amr": [{"method": "password", "timestamp": now_s}],
+            "session_id": session.id,
+            "is_anonymous": False,
+        }
+        return {
+            "access_token": jwt.encode(claims, self.jwt_secret, algorithm="HS256"),
+            "token_type": "bearer",
+            "expires_in": self.access_token_ttl_s,
+            "expires_at": expires_at_s,
+            "refresh_token": refresh_token,
+            "user": _user_json(user),
+        }
+
+    def _end_session(self, session_id: str) -> None:
+        session = self._sessions.pop(session_id)
+        for token_hash in session.token_hashes:
+            self._refresh_tokens.pop(token_hash, None)
+
+
+_USERS: Final = web.AppKey("gotrue_users", UserStore)
+
+
+def add_routes(app: web.Application, users: UserStore) -> None:
+    """Register the ``/auth/v1`` handlers on ``app``, serving ``users``."""
+    app[_USERS] = users
+    app.router.add_post("/auth/v1/signup", _handler(_signup))
+    app.router.add_post("/auth/v1/token", _handler(_token))
+    app.router.add_get("/auth/v1/user", _handler(_user))
+    app.router.add_post("/auth/v1/logout", _handler(_logout))
+    app.router.add_get("/auth/v1/settings", _handler(_settings))
+    app.router.add_get("/auth/v1/health", _handler(_health))
+    app.router.add_route("*", "/auth/v1/{tail:.*}", _handler(_not_found))
+
+
+_Handler = Callable[[web.Request, UserStore], Awaitable[web.StreamResponse]]
+
+
+def _handler(fn: _Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Wrap ``fn`` with the API-key check, version negotiation and GoTrue's error JSON."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        users = request.app[_USERS]
+        versioned = _wants_versioned_errors(request)
+        refusal = _api_key_refusal(request.headers.get("apikey"), users.jwt_secret)
+        if refusal is not None:
+            log.info("gotrue: refused a request to %s: %s", request.path, refusal)
+            return web.json_response({"message": refusal}, status=401)
+        try:
+            response = await fn(request, users)
+        except GoTrueError as exc:
+            response = web.json_response(_error_body(exc, versioned), status=exc.status)
+        if versioned:
+            response.headers[_API_VERSION_HEADER] = _API_VERSION
+        return response
+
+    return handle
+
+
+def _api_key_refusal(api_key: str | None, jwt_secret: str) -> str | None:
+    """Return why the API gateway would refuse ``api_key``, or ``None`` to let it pass."""
+    if not api_key:
+        return "No API key found in request"
+    try:
+        role = decode_token(api_key, jwt_secret)["role"]
+    except AuthError:
+        return "Invalid authentication credentials"
+    # The gateway knows only the anon and service keys; a user's access token is no API key.
+    return None if role in ("anon", "service_role") else "Invalid authentication credentials"
+
+
+async def _signup(request: web.Request, users: UserStore) -> web.StreamResponse:
+    body = await _json_body(request)
+    data = body.get("data") or {}
+    if not isinstance(data, dict):
+        raise GoTrueError(400, "validation_failed", "data must be an object")
+    email, password = _text(body, "email"), _text(body, "password")
+    session = users.sign_up(email, password, data, base_url=_base_url(request))
+    return web.json_response(session)
+
+
+async def _token(request: web.Request, users: UserStore) -> web.StreamResponse:
+    grant_type = request.query.get("grant_type", "")
+    if grant_type == "password":
+        body = await _json_body(request)
+        email, password = _text(body, "email"), _text(body, "password")
+        return web.json_response(users.sign_in(email, password, base_url=_base_url(request)))
+    if grant_type == "refresh_token":
+        body = await _json_body(request)
+        refresh_token = _text(body, "refresh_token")
+        return web.json_response(users.refresh(refresh_token, base_url=_base_url(request)))
+    raise GoTrueError(400, "invalid_credentials", "unsupported_grant_type")
+
+
+async def _user(request: web.Request, users: UserStore) -> web.StreamResponse:
+    return web.json_response(users.get_user_by_token(_bearer(request)))
+
+
+async def _logout(request: web.Request, users: UserStore) -> web.StreamResponse:
+    asked = request.query.get("scope") or "global"
+    scope = _SCOPES.get(asked)
+    if scope is None:
+        raise GoTrueError(400, "validation_failed", f"Unsupported logout scope {asked!r}")
+    users.sign_out(_bearer(request), scope)
+    return web.Response(status=204)
+
+
+async def _settings(request: web.Request, users: UserStore) -> web.StreamResponse:
+    return web.json_response(
+        {
+            "external": {"email": True, "phone": False, "anonymous_users": False},
+            "disable_signup": False,
+            "mailer_autoconfirm": True,
+            "phone_autoconfirm": False,
+            "sms_provider": "",
+            "saml_enabled": False,
+        }
+    )
+
+
+async def _health(request: web.Request, users: UserStore) -> web.StreamResponse:
+    return web.json_response(
+        {"version": "rtdata-local", "name": "GoTrue", "description": "rtdata's local GoTrue subset"}
+    )
+
+
+async def _not_found(request: web.Request, users: UserStore) -> web.StreamResponse:
+    raise GoTrueError(404, "not_found", f"{request.method} {request.path} is not supported here")
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.text())
+    except json.JSONDecodeError as exc:  # exc.msg names the position, never the content
+        raise GoTrueError(
+            400, "bad_json", f"Could not parse request body as JSON: {exc.msg}"
+        ) from None
+    if not isinstance(body, dict):
+        raise GoTrueError(400, "bad_json", "Could not parse request body as JSON: not an object")
+    return body
+
+
+def _text(body: Mapping[str, Any], key: str) -> str:
+    value = body.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise GoTrueError(400, "validation_failed", f"{key} must be a string")
+    return value
+
+
+def _bearer(request: web.Request) -> str | None:
+    auth = request.headers.get("Authorization", "")
+    return auth[7:].strip() if auth.lower().startswith("bearer ") else None
+
+
+def _base_url(request: web.Request) -> str:
+    return str(request.url.origin())
+
+
+def _wants_versioned_errors(request: web.Request) -> bool:
+    asked = request.headers.get(_API_VERSION_HEADER, "")
+    try:
+        return datetime.strptime(asked, "%Y-%m-%d").date().isoformat() >= _API_VERSION
+    except ValueError:
+        return False
+
+
+def _error_body(exc: GoTrueError, versioned: bool) -> dict[str, Any]:
+    body: dict[str, Any] = (
+        {"code": exc.error_code, "message": exc.message}
+        if versioned
+        else {"code": exc.status, "error_code": exc.error_code, "msg": exc.message}
+    )
+    if exc.reasons:
+        body["weak_password"] = {"reasons": list(exc.reasons)}
+    return body
+
+
+def _normalise_email(email: str) -> str:
+    email = email.strip().lower()
+    if not email:
+        raise GoTrueError(400, "validation_failed", "To signup, please provide your email")
+    if not _EMAIL.match(email):
+        raise GoTrueError(
+            400, "validation_failed", "Unable to validate email address: invalid format"
+        )
+    return email
+
+
+def _sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _iso(at_s: float | None) -> str | None:
+    if at_s is None:
+        return None
+    return datetime.fromtimestamp(at_s, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _app_metadata(user: _User) -> dict[str, Any]:
+    return {"provider": "email", "providers": ["email"], **user.custom_claims}
+
+
+def _user_json(user: _User) -> dict[str, Any]:
+    created_at = _iso(user.created_at_s)
+    identity_data = {
+        "email": user.email,
+        "email_verified": True,
+        "phone_verified": False,
+        "sub": user.id,
+    }
+    return {
+        "id": user.id,
+        "aud": _AUD,
+        "role": _AUD,
+        "email": user.email,
+        "email_confirmed_at": created_at,
+        "phone": "",
+        "confirmed_at": created_at,
+        "last_sign_in_at": _iso(user.last_sign_in_at_s),
+        "app_metadata": _app_metadata(user),
+        "user_metadata": user.user_metadata,
+        "identities": [
+            {
+                "identity_id": user.identity_id,
+                "id": user.id,
+                "user_id": user.id,
+                "identity_data": identity_data,
+                "provider": "email",
+                "last_sign_in_at": created_at,
+                "created_at": created_at,
+                "updated_at": created_at,
+                "email": user.email,
+            }
+        ],
+        "created_at": created_at,
+        "updated_at": _iso(user.updated_at_s or user.created_at_s),
+        "is_anonymous": False,
+    }
