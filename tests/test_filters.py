@@ -6,7 +6,15 @@ from typing import Any
 
 import pytest
 
-from rtdata.filters import Condition, FilterError, matches, parse_filter
+from rtdata.filters import (
+    Condition,
+    FilterError,
+    check_conditions,
+    matches,
+    parse_condition,
+    parse_filter,
+    predicate,
+)
 
 
 def _cast(_column: str, text: str) -> Any:
@@ -76,3 +84,145 @@ def test_matches(text: str, row: dict[str, Any], expected: bool) -> None:
 def test_bad_filters_name_the_problem(text: str, problem: str) -> None:
     with pytest.raises(FilterError, match=problem):
         parse_filter(text)
+
+
+# ---------------------------------------------------------------- the full grammar
+
+
+def test_quoted_values_and_in_lists_follow_the_realtime_server() -> None:
+    assert parse_filter('name=eq."a,b",id=in.( 1 , "x,y", null, "null")') == (
+        Condition("name", "eq", "a,b"),
+        Condition("id", "in", ("1", "x,y", None, "null")),
+    )
+    # A backslash escapes inside quotes; a value not wrapped in quotes is verbatim.
+    assert parse_filter(r'a=eq."say \"hi\"",b=eq.x"y') == (
+        Condition("a", "eq", 'say "hi"'),
+        Condition("b", "eq", 'x"y'),
+    )
+    assert parse_filter("id=in.()") == (Condition("id", "in", ()),)
+
+
+def test_postgrest_dialect_differs_where_postgrest_does() -> None:
+    assert parse_condition("t", "like.*ab*", dialect="postgrest").value == "%ab%"
+    assert parse_condition("t", "like.*ab*").value == "*ab*"  # realtime: a literal star
+    assert parse_condition("t", 'eq."x"', dialect="postgrest").value == '"x"'
+    assert parse_condition("t", "in.(a, null)", dialect="postgrest").value == ("a", " null")
+    assert parse_condition("t", "is.NULL", dialect="postgrest").value == "null"
+    with pytest.raises(FilterError, match="'is' takes"):
+        parse_condition("t", "is.NULL")
+    many = "in.(" + ",".join(map(str, range(101))) + ")"
+    assert len(parse_condition("t", many, dialect="postgrest").value) == 101
+    with pytest.raises(FilterError, match="at most 100"):
+        parse_condition("t", many)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem", "sqlstate"),
+    [
+        ("a=eq.1,,b=eq.2", "empty segments", None),
+        ("a=is.maybe", "'is' takes null, true, false or unknown", None),
+        ("a=in.(1,,2)", "empty element", None),
+        ("a=like.ab\\", "must not end with escape character", "22025"),
+        ("a=match.(ab", "invalid regular expression", "2201B"),
+        ("a=imatch.[[:nope:]]", "invalid character class", "2201B"),
+    ],
+)
+def test_errors_name_the_segment_and_carry_the_sqlstate(
+    text: str, problem: str, sqlstate: str | None
+) -> None:
+    with pytest.raises(FilterError, match=problem) as info:
+        parse_filter(text)
+    assert info.value.sqlstate == sqlstate
+    if sqlstate is not None:
+        assert info.value.segment == text
+
+
+def _text(_column: str, text: str) -> Any:
+    return text
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "expected"),
+    [
+        ("t=like.a%", "abc", True),
+        ("t=like.a_c", "abc", True),
+        ("t=like.a_", "abc", False),
+        ("t=like.a\\%", "a%", True),
+        ("t=like.a\\%", "ab", False),
+        ("t=ilike.A%", "abc", True),
+        ("t=like.A%", "abc", False),
+        ("t=like.%", "line\nbreak", True),  # % crosses newlines
+        ("t=match.b", "abc", True),  # a search, not a full match
+        ("t=match.^b", "abc", False),
+        ("t=match.c$", "abc\n", False),  # $ is the end of the text only
+        ("t=imatch.B", "abc", True),
+        ("t=match.[[:digit:]]+", "a12", True),
+        ("t=match.\\mcat\\M", "the cat sat", True),
+        ("t=match.\\ycat\\y", "concatenate", False),
+        ("t=not.like.a%", "abc", False),
+        ("t=not.like.a%", None, False),  # NOT of unknown is unknown
+    ],
+)
+def test_patterns_follow_postgres(text: str, value: str | None, expected: bool) -> None:
+    assert matches(parse_filter(text), {"t": value}, _text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "row", "expected"),
+    [
+        ("a=is.null", {"a": None}, True),
+        ("a=not.is.null", {"a": None}, False),
+        ("a=is.true", {"a": True}, True),
+        ("a=is.false", {"a": None}, False),
+        ("a=not.is.false", {"a": None}, True),  # IS NOT FALSE holds for NULL
+        ("a=is.unknown", {"a": None}, True),
+        ("a=isdistinct.1", {"a": None}, True),
+        ("a=isdistinct.1", {"a": 1}, False),
+        ("a=not.isdistinct.1", {"a": None}, False),
+        ("a=in.(1,null)", {"a": 1}, True),
+        ("a=not.in.(1,null)", {"a": 2}, False),  # 2 NOT IN (1, NULL) is unknown
+        ("a=not.in.()", {"a": None}, True),  # NULL = ANY('{}') is false, not unknown
+        ("a=like.1%", {"a": 15}, False),  # cannot be evaluated on a number: fails closed
+        ("a=not.like.1%", {"a": 15}, False),
+    ],
+)
+def test_three_valued_logic(text: str, row: dict[str, Any], expected: bool) -> None:
+    assert _ok(text, row) is expected
+
+
+def test_predicate_casts_once_and_rejects_bad_values_before_any_row() -> None:
+    calls: list[str] = []
+
+    def cast(_column: str, text: str) -> int:
+        calls.append(text)
+        return int(text)
+
+    test = predicate(parse_filter("a=gt.1,a=in.(2,3)"), cast)
+    assert [test({"a": v}) for v in (1, 2, 4)] == [False, True, False]
+    assert calls == ["1", "2", "3"]
+    with pytest.raises(ValueError, match="invalid literal"):
+        predicate(parse_filter("a=eq.x"), cast)
+
+
+@pytest.mark.parametrize(
+    ("text", "sqlstate"),
+    [
+        ("nope=eq.1", "42703"),
+        ("n=is.true", "42804"),
+        ("n=like.1%", "42883"),
+        ("n=eq.x", "22P02"),
+        ("n=in.(1,x)", "22P02"),
+        ("j=eq.1", "42883"),
+    ],
+)
+def test_check_conditions_rejects_what_postgres_rejects(text: str, sqlstate: str) -> None:
+    types = {"n": "int8", "t": "text", "b": "bool", "j": "json"}
+    with pytest.raises(FilterError) as info:
+        check_conditions(parse_filter(text), types, lambda _c, v: int(v))
+    assert info.value.sqlstate == sqlstate
+
+
+def test_check_conditions_accepts_what_fits() -> None:
+    types = {"n": "int8", "t": "varchar", "b": "bool"}
+    text = "n=is.null,n=in.(1,null),t=ilike.a%,t=match.^x,b=is.unknown,n=isdistinct.3"
+    check_conditions(parse_filter(text), types, lambda _c, v: v if v.isalpha() else int(v))

@@ -23,8 +23,9 @@ from rtdata.server.auth import DEFAULT_JWT_SECRET, AuthError, Keys, decode_token
 from rtdata.server.connections import SERIALIZERS, Connection, Connections
 from rtdata.server.faults import FaultError, Faults
 from rtdata.server.gotrue import UserStore, add_routes
-from rtdata.server.realtime import DEFAULT_MAX_RECORD_BYTES, RealtimeHub
-from rtdata.server.schema import Schema, load_schema
+from rtdata.server.policies import BYPASS_ROLE, visible
+from rtdata.server.realtime import DEFAULT_MAX_RECORD_BYTES, ClaimCasts, RealtimeHub
+from rtdata.server.schema import Schema, TableSchema, load_schema
 from rtdata.server.store import TableStore
 from rtdata.simulate import MIGRATIONS_DIR
 
@@ -85,11 +86,19 @@ def _claims(request: web.Request) -> dict[str, Any]:
 
 async def _rest(request: web.Request) -> web.StreamResponse:
     try:
-        _claims(request)
+        claims = _claims(request)
     except AuthError as exc:
         body = {"code": "PGRST301", "message": str(exc), "details": None, "hint": None}
         return web.json_response(body, status=401)
-    return await rest.handle(request, request.app[_STORE])
+
+    def readable(table: TableSchema, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # Row-level read policies, evaluated with the caller's JWT claims.
+        if not table.rls_enabled or claims.get("role") == BYPASS_ROLE:
+            return rows
+        casts = ClaimCasts(table)
+        return [r for r in rows if visible(table.policies, True, "select", claims, r, casts.claim)]
+
+    return await rest.handle(request, request.app[_STORE], readable)
 
 
 async def _json_body(request: web.Request) -> Any:

@@ -20,7 +20,7 @@ import jwt
 import orjson
 
 from rtdata import protocol
-from rtdata.filters import Condition, FilterError, matches, parse_filter
+from rtdata.filters import Condition, FilterError, check_conditions, matches, parse_filter
 from rtdata.protocol import Message
 from rtdata.server.auth import AuthError, decode_token
 from rtdata.server.policies import visible
@@ -28,7 +28,14 @@ from rtdata.server.presence import Presence
 from rtdata.server.schema import CastError, TableSchema, coerce, comparable
 from rtdata.server.store import Change, TableStore
 
-__all__ = ["DEFAULT_MAX_RECORD_BYTES", "Binding", "RealtimeHub", "Session", "Transport"]
+__all__ = [
+    "DEFAULT_MAX_RECORD_BYTES",
+    "Binding",
+    "ClaimCasts",
+    "RealtimeHub",
+    "Session",
+    "Transport",
+]
 
 log = logging.getLogger(__name__)
 
@@ -430,7 +437,7 @@ class RealtimeHub:
             if not change.table.published:
                 continue
             data_json: bytes | None = None
-            casts = _Casts(change.table)
+            casts = ClaimCasts(change.table)
             for members in self._topics.values():
                 for member in members:
                     ids = [
@@ -447,7 +454,7 @@ class RealtimeHub:
                     member.session.transport.push_change(member.topic, ids, data_json)
 
     @staticmethod
-    def _may_read(member: _Member, change: Change, casts: _Casts) -> bool:
+    def _may_read(member: _Member, change: Change, casts: ClaimCasts) -> bool:
         if change.record is None:
             return True  # DELETE bypasses RLS
         table = change.table
@@ -481,8 +488,8 @@ class RealtimeHub:
         return {k: v for k, v in record.items() if len(orjson.dumps(v)) <= _TRIMMED_VALUE_BYTES}
 
 
-class _Casts:
-    """Per-table casting helpers for filters and policies."""
+class ClaimCasts:
+    """Per-table casts: filter text and JWT claim values to column types, values to orderables."""
 
     def __init__(self, table: TableSchema) -> None:
         self.columns = {c.name: c for c in table.columns}
@@ -500,7 +507,7 @@ class _Casts:
             raise ValueError(f"claim does not cast to {column}") from None
 
 
-def _passes(binding: Binding, change: Change, casts: _Casts) -> bool:
+def _passes(binding: Binding, change: Change, casts: ClaimCasts) -> bool:
     if not binding.conditions:
         return True
     # DELETE filters see only the old identity: the key, or every column when FULL.
@@ -509,18 +516,13 @@ def _passes(binding: Binding, change: Change, casts: _Casts) -> bool:
 
 
 def _check_conditions(table: TableSchema, conditions: tuple[Condition, ...]) -> None:
-    for cond in conditions:
-        column = table.column(cond.column)
-        if column is None:
-            raise ValueError(f"column {cond.column!r} does not exist in {table.name}")
-        values = cond.value if isinstance(cond.value, tuple) else (cond.value,)
-        for value in values:
-            if cond.op in ("like", "ilike", "match", "imatch", "is"):
-                continue  # patterns and IS keywords are not values of the column's type
-            try:
-                coerce(column, value)
-            except CastError as exc:
-                raise ValueError(f"filter on {cond.column}: {exc}") from None
+    casts = ClaimCasts(table)
+    try:
+        check_conditions(conditions, {c.name: c.type for c in table.columns}, casts.filter)
+    except FilterError as exc:
+        raise ValueError(str(exc)) from None
+    except CastError as exc:
+        raise ValueError(f"filter on {table.name}: {exc}") from None
 
 
 def _old_identity(change: Change) -> dict[str, Any]:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
-from rtdata.filters import Condition, FilterError, matches
+from rtdata.filters import Condition, FilterError, check_conditions, predicate
 from rtdata.server.schema import CastError, Schema, TableSchema, coerce, comparable
 
-__all__ = ["Change", "StoreError", "TableStore"]
+__all__ = ["Change", "Row", "StoreError", "TableStore", "filter_error"]
 
 Row = dict[str, Any]
 
@@ -58,6 +58,21 @@ class StoreError(Exception):
             "details": self.details,
             "hint": self.hint,
         }
+
+
+# PostgREST answers Postgres errors with 400, except these (its ResultError.pgErrorStatus).
+_SQLSTATE_STATUS = {"42883": 404, "21000": 500, "23505": 409, "23503": 409}
+
+
+def filter_error(exc: FilterError) -> StoreError:
+    """Return the PostgREST error for a filter that does not parse or does not fit its column.
+
+    A syntax error is ``PGRST100``; otherwise the Postgres SQLSTATE the filter would raise.
+    """
+    if exc.sqlstate is None:
+        value = exc.segment.partition("=")[2] if exc.segment else ""
+        return StoreError(400, "PGRST100", f'"failed to parse filter ({value})"', exc.reason)
+    return StoreError(_SQLSTATE_STATUS.get(exc.sqlstate, 400), exc.sqlstate, exc.reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,57 +152,150 @@ class TableStore:
         """Return copies of the rows of ``name`` matching every condition.
 
         Raises:
-            StoreError: Unknown table or column (400 ``42703``), or an uncastable value (``22P02``).
+            StoreError: Unknown table (404 ``PGRST205``), unknown column (400 ``42703``), a
+                value that does not cast (400 ``22P02``) or an operator that does not fit
+                the column (see :meth:`check_conditions`).
+        """
+        table = self.table(name)
+        return [dict(row) for _key, row in self._matching(table, conditions)]
+
+    def check_conditions(self, name: str, conditions: Iterable[Condition]) -> None:
+        """Validate conditions against table ``name`` as Postgres would before running them.
+
+        Raises:
+            StoreError: ``42703`` unknown column, ``22P02`` uncastable value, ``42804``
+                ``is.true`` on a non-boolean column, 404 ``42883`` an operator the column's
+                type lacks (``like`` on a number).
         """
         table = self.table(name)
         conds = tuple(conditions)
         self._check_columns(table, (c.column for c in conds))
-        cast, order = self._casters(table)
+        cast, _ = self._casters(table)
         try:
-            return [dict(r) for r in self._rows[name].values() if matches(conds, r, cast, order)]
-        except CastError as exc:
-            raise StoreError(400, "22P02", str(exc)) from None
+            check_conditions(conds, {c.name: c.type for c in table.columns}, cast)
+        except FilterError as exc:
+            raise filter_error(exc) from None
 
     # ------------------------------------------------------------ writes
 
-    def insert(self, name: str, rows: Iterable[Mapping[str, Any]]) -> list[Row]:
+    def insert(
+        self,
+        name: str,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        before_commit: Callable[[list[Row]], None] | None = None,
+    ) -> list[Row]:
         """Insert rows (all or none), applying defaults and casts; return the stored rows.
+
+        A key missing from a row takes the column default; a key present with ``None`` is NULL.
+
+        Args:
+            name: Table name.
+            rows: Row objects.
+            before_commit: Called with the rows about to be returned, before anything changes;
+                raising there aborts the write (the REST layer's singular-object check).
 
         Raises:
             StoreError: Unknown column (``PGRST204``), bad value (``22P02``), NULL in a NOT NULL
                 column (``23502``) or duplicate primary key (``23505``).
         """
+        return self.upsert(name, rows, resolution=None, before_commit=before_commit)
+
+    def upsert(
+        self,
+        name: str,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        on_conflict: Sequence[str] | None = None,
+        resolution: Literal["merge", "ignore"] | None = "merge",
+        before_commit: Callable[[list[Row]], None] | None = None,
+    ) -> list[Row]:
+        """Insert rows, resolving primary-key conflicts like ``INSERT ... ON CONFLICT``.
+
+        ``merge`` is ``DO UPDATE SET`` every column given in any row (PostgREST's
+        ``resolution=merge-duplicates``): the existing row is updated and an UPDATE change with
+        the old row is emitted. ``ignore`` is ``DO NOTHING`` (``ignore-duplicates``): the row
+        is skipped. ``None`` is a plain insert. All rows or none are written.
+
+        Args:
+            name: Table name.
+            rows: Row objects.
+            on_conflict: The conflict target; the primary key when omitted. Only the primary
+                key is a unique constraint here.
+            resolution: ``"merge"``, ``"ignore"`` or ``None``.
+            before_commit: As in :meth:`insert`.
+
+        Returns:
+            The inserted and updated rows (not the ignored ones), in payload order.
+
+        Raises:
+            StoreError: As :meth:`insert`; ``42703`` for an unknown ``on_conflict`` column,
+                ``42P10`` when it is not the primary key, 500 ``21000`` when one payload
+                updates the same row twice.
+        """
         table = self.table(name)
+        given = [dict(row) for row in rows]
+        if resolution is not None:
+            self._check_conflict_target(table, on_conflict)
+        update_columns = {key for row in given for key in row}
         stored = self._rows[name]
-        prepared: list[tuple[tuple[Any, ...], Row]] = []
-        seen: set[tuple[Any, ...]] = set()
+        identity = self._identity[name]
         # now() is the transaction's start time in Postgres: one value for every default.
         now_iso = datetime.fromtimestamp(self._clock_ns() / 1e9, UTC).isoformat()
-        for given in rows:
-            row = self._complete(table, given, now_iso)
-            key = self._key(table, row)
-            if key in stored or key in seen:
-                raise StoreError(
-                    409,
-                    "23505",
-                    f'duplicate key value violates unique constraint "{name}_pkey"',
-                    f"Key ({', '.join(table.primary_key)})=({', '.join(map(str, key))})"
-                    " already exists.",
-                )
-            seen.add(key)
-            prepared.append((key, row))
+        plan: dict[tuple[Any, ...], tuple[Row | None, Row]] = {}  # key -> (old, new)
+        touched: set[tuple[Any, ...]] = set()
+        out: list[Row] = []
+        try:
+            for row_given in given:
+                row = self._complete(table, row_given, now_iso)
+                key = self._key(table, row)
+                existing = plan[key][1] if key in plan else stored.get(key)
+                if existing is None:
+                    plan[key] = (None, row)
+                elif resolution == "ignore":
+                    continue
+                elif resolution == "merge":
+                    if key in touched:
+                        raise StoreError(
+                            500,
+                            "21000",
+                            "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                            None,
+                            "Ensure that no rows proposed for insertion within the same command"
+                            " have duplicate constrained values.",
+                        )
+                    row = {**existing, **{c: row[c] for c in update_columns}}
+                    self._check_not_null(table, row)
+                    plan[key] = (plan[key][0] if key in plan else existing, row)
+                else:
+                    raise self._duplicate(table, key)
+                touched.add(key)
+                out.append(row)
+            if before_commit is not None:
+                before_commit([dict(r) for r in out])
+        except Exception:
+            self._identity[name] = identity  # nothing was written; reuse the numbers
+            raise
         commit_ns = self._next_commit_ns()
         changes = []
-        for key, row in prepared:
-            stored[key] = row
-            changes.append(Change(table, "INSERT", commit_ns, dict(row), None))
+        for key, (old, new) in plan.items():
+            stored[key] = new
+            if old is None:
+                changes.append(Change(table, "INSERT", commit_ns, dict(new), None))
+            else:
+                changes.append(Change(table, "UPDATE", commit_ns, dict(new), dict(old)))
         self._commit(changes)
-        return [dict(row) for _, row in prepared]
+        return [dict(r) for r in out]
 
     def update(
-        self, name: str, conditions: Iterable[Condition], patch: Mapping[str, Any]
+        self,
+        name: str,
+        conditions: Iterable[Condition],
+        patch: Mapping[str, Any],
+        *,
+        before_commit: Callable[[list[Row]], None] | None = None,
     ) -> list[Row]:
-        """Apply ``patch`` to every row matching ``conditions``; return the new rows.
+        """Apply ``patch`` to every row matching ``conditions`` (all or none); return new rows.
 
         Raises:
             StoreError: As :meth:`insert`, plus a filter that cannot be evaluated.
@@ -195,28 +303,45 @@ class TableStore:
         table = self.table(name)
         values = self._cast_values(table, patch)
         targets = self._matching(table, conditions)
-        commit_ns = self._next_commit_ns()
-        changes, out = [], []
         stored = self._rows[name]
-        for key, old in targets:
-            new = {**old, **values}
+        updated = [(key, old, {**old, **values}) for key, old in targets]
+        remaining = set(stored) - {key for key, _ in targets}
+        for _key, _old, new in updated:
             self._check_not_null(table, new)
             new_key = self._key(table, new)
-            if new_key != key and new_key in stored:
-                raise StoreError(
-                    409, "23505", f'duplicate key value violates unique constraint "{name}_pkey"'
-                )
+            if new_key in remaining:
+                raise self._duplicate(table, new_key)
+            remaining.add(new_key)
+        if before_commit is not None:
+            before_commit([dict(new) for _, _, new in updated])
+        if not updated:
+            return []
+        commit_ns = self._next_commit_ns()
+        moved = [(key, new) for key, _old, new in updated if self._key(table, new) != key]
+        for key, _old, new in updated:
+            if self._key(table, new) == key:
+                stored[key] = new  # in place, keeping the table's order
+        for key, _new in moved:
             del stored[key]
-            stored[new_key] = new
-            changes.append(Change(table, "UPDATE", commit_ns, dict(new), dict(old)))
-            out.append(dict(new))
-        self._commit(changes)
-        return out
+        for _key, new in moved:
+            stored[self._key(table, new)] = new
+        self._commit([Change(table, "UPDATE", commit_ns, dict(n), dict(o)) for _, o, n in updated])
+        return [dict(new) for _, _, new in updated]
 
-    def delete(self, name: str, conditions: Iterable[Condition]) -> list[Row]:
+    def delete(
+        self,
+        name: str,
+        conditions: Iterable[Condition],
+        *,
+        before_commit: Callable[[list[Row]], None] | None = None,
+    ) -> list[Row]:
         """Delete every row matching ``conditions``; return the deleted rows."""
         table = self.table(name)
         targets = self._matching(table, conditions)
+        if before_commit is not None:
+            before_commit([dict(old) for _, old in targets])
+        if not targets:
+            return []
         commit_ns = self._next_commit_ns()
         stored = self._rows[name]
         changes = []
@@ -232,14 +357,32 @@ class TableStore:
         self, table: TableSchema, conditions: Iterable[Condition]
     ) -> list[tuple[tuple[Any, ...], Row]]:
         conds = tuple(conditions)
-        self._check_columns(table, (c.column for c in conds))
+        self.check_conditions(table.name, conds)
         cast, order = self._casters(table)
-        try:
-            return [
-                (k, r) for k, r in self._rows[table.name].items() if matches(conds, r, cast, order)
-            ]
-        except (CastError, FilterError) as exc:
-            raise StoreError(400, "22P02", str(exc)) from None
+        test = predicate(conds, cast, order)
+        return [(k, r) for k, r in self._rows[table.name].items() if test(r)]
+
+    def _check_conflict_target(self, table: TableSchema, on_conflict: Sequence[str] | None) -> None:
+        if on_conflict is None:
+            return
+        for name in on_conflict:
+            if table.column(name) is None:
+                raise StoreError(400, "42703", f'column "{name}" does not exist')
+        if not table.primary_key or set(on_conflict) != set(table.primary_key):
+            raise StoreError(
+                400,
+                "42P10",
+                "there is no unique or exclusion constraint matching the ON CONFLICT specification",
+            )
+
+    @staticmethod
+    def _duplicate(table: TableSchema, key: tuple[Any, ...]) -> StoreError:
+        return StoreError(
+            409,
+            "23505",
+            f'duplicate key value violates unique constraint "{table.name}_pkey"',
+            f"Key ({', '.join(table.primary_key)})=({', '.join(map(str, key))}) already exists.",
+        )
 
     def _casters(
         self, table: TableSchema
@@ -247,7 +390,8 @@ class TableStore:
         columns = {c.name: c for c in table.columns}
 
         def cast(column: str, text: str) -> Any:
-            return coerce(columns[column], None if text == "null" else text)
+            # Like Postgres, "null" is only text here: eq.null on a number is 22P02.
+            return coerce(columns[column], text)
 
         def order(column: str, value: Any) -> Any:
             return comparable(columns[column], value)
