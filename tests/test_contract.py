@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from realtime.message import ServerMessageAdapter
 
 from rtdata.server import LocalServer
-from tests.support import Socket
+from tests.support import Socket, timeout_s
 
 ROW = {
     "hospital_id": 1,
@@ -163,3 +163,38 @@ def test_malformed_frames_are_counted_and_the_socket_keeps_serving(server: Local
 
     asyncio.run(run())
     assert server.hub.bad_input["malformed frame"] == 2
+
+
+def test_idle_sockets_are_closed() -> None:
+    async def run(server: LocalServer) -> None:
+        url = f"{server.url}/socket/websocket?apikey={server.anon_key}&vsn=1.0.0"
+        async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+            message = await ws.receive(timeout=timeout_s(5))
+            assert message.type == aiohttp.WSMsgType.CLOSE
+
+    with LocalServer(idle_timeout_s=0.3) as server:
+        asyncio.run(run(server))
+
+
+def test_oversized_frames_close_the_socket_with_1009_and_others_keep_working(
+    server: LocalServer,
+) -> None:
+    async def run() -> None:
+        url = f"{server.url}/socket/websocket?apikey={server.anon_key}&vsn=1.0.0"
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(url) as big:
+                huge = {
+                    "topic": "realtime:x",
+                    "event": "broadcast",
+                    "payload": {"a": "x" * (2 << 20)},
+                }
+                await big.send_str(orjson.dumps(huge).decode())
+                message = await big.receive(timeout=timeout_s(5))
+                assert message.type == aiohttp.WSMsgType.CLOSE
+                assert big.close_code == 1009
+            async with session.ws_connect(url) as other:
+                sock = Socket(other)
+                await sock.send("phoenix", "heartbeat", {}, "1")
+                assert (await sock.expect("phx_reply"))["payload"]["status"] == "ok"
+
+    asyncio.run(run())

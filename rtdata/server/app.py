@@ -49,15 +49,22 @@ _STORE: Final = web.AppKey("store", TableStore)
 _SECRET: Final = web.AppKey("secret", str)
 _CONNECTIONS: Final = web.AppKey("connections", Connections)
 _FAULTS: Final = web.AppKey("faults", Faults)
+_IDLE_TIMEOUT_S: Final = web.AppKey("idle_timeout_s", float)
 
 
 def build_app(
-    store: TableStore, hub: RealtimeHub, connections: Connections, users: UserStore | None = None
+    store: TableStore,
+    hub: RealtimeHub,
+    connections: Connections,
+    users: UserStore | None = None,
+    *,
+    idle_timeout_s: float = IDLE_TIMEOUT_S,
 ) -> web.Application:
     """Assemble the routes: realtime websocket and HTTP broadcast, REST, auth, faults admin."""
     app = web.Application(client_max_size=16 * _MAX_FRAME_BYTES)
     app[_STORE], app[_HUB], app[_SECRET] = store, hub, hub.jwt_secret
     app[_CONNECTIONS], app[_FAULTS] = connections, Faults(hub, connections)
+    app[_IDLE_TIMEOUT_S] = idle_timeout_s
     app.router.add_get("/realtime/v1/websocket", _websocket)
     app.router.add_get("/socket/websocket", _websocket)
     app.router.add_post("/realtime/v1/api/broadcast", _broadcast_batch)
@@ -208,9 +215,9 @@ async def _websocket(request: web.Request) -> web.StreamResponse:
         while True:
             await connection.thawed.wait()
             try:
-                msg = await ws.receive(timeout=IDLE_TIMEOUT_S)
+                msg = await ws.receive(timeout=request.app[_IDLE_TIMEOUT_S])
             except TimeoutError:
-                log.info("realtime: closing a socket idle for %.0f s", IDLE_TIMEOUT_S)
+                log.info("realtime: closing a socket idle for %.0f s", request.app[_IDLE_TIMEOUT_S])
                 break
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                 try:
@@ -256,6 +263,7 @@ class LocalServer:
         jwt_secret: HS256 secret that API keys and user tokens must be signed with.
         max_record_bytes: Records larger than this are trimmed with a 413 error, as Supabase
             does.
+        idle_timeout_s: A websocket that sends nothing for this long is closed.
 
     Attributes:
         users: The ``/auth/v1`` user store (not thread-safe: use :meth:`call` from other threads).
@@ -271,7 +279,9 @@ class LocalServer:
         schema: str | Path | Schema | None = None,
         jwt_secret: str = DEFAULT_JWT_SECRET,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
     ) -> None:
+        self.idle_timeout_s = idle_timeout_s
         self.host = host
         self.port = port
         if schema is None:
@@ -391,7 +401,9 @@ class LocalServer:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        app = build_app(self.store, self.hub, self.connections, self.users)
+        app = build_app(
+            self.store, self.hub, self.connections, self.users, idle_timeout_s=self.idle_timeout_s
+        )
         app[_FAULTS] = self.faults
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
