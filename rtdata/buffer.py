@@ -3,22 +3,29 @@
 This is the thread boundary between the collector's loop thread (the only writer) and any
 number of readers (Streamlit sessions, notebooks). Storage is columnar in sealed chunks:
 
-* ``append`` adds a tuple to the open tail chunk: O(1).
+* ``append`` adds the event to the open tail list: a lock, a list append and a compare.
 * When the tail holds ``chunk_rows`` rows it is sealed into per-column NumPy arrays (int64
-  times, float64 latency, int8 codes for low-cardinality text, object arrays for the rest):
+  times, int8/int16/int32 codes for low-cardinality text, object arrays for the rest):
   O(chunk_rows) once per chunk, so amortised O(1) per event.
-* ``snapshot`` takes references to the sealed chunks under the lock and concatenates outside it;
-  sealed chunks are never mutated, so readers own the result and never block the writer long.
+* ``snapshot`` takes references to the sealed chunks and a copy of the tail under the lock and
+  builds the frame outside it; sealed chunks are never mutated, and every column of the result
+  is a freshly allocated array, so readers own the result and never block the writer long.
+
+Both bounds (rows and age) evict whole chunks, or the evicted prefix of the oldest chunk; rows
+past the age bound that are still stored are masked out of every snapshot and not counted by
+``len``.
 """
 
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from operator import attrgetter
+from typing import Any, Final, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -34,62 +41,89 @@ DEFAULT_MAX_ROWS: Final = 1_000_000
 _NAT: Final = np.iinfo(np.int64).min  # numpy's NaT as int64
 _CATEGORICAL: Final = ("kind", "channel", "table", "op", "source")
 _TEXT: Final = ("key", "record", "old_record")
+_GET: Final = {
+    name: attrgetter(name) for name in ("received_at_ns", "commit_ns", *_CATEGORICAL, *_TEXT)
+}
+_RECEIVED: Final = attrgetter("received_at_ns")
+
+_Codes: TypeAlias = npt.NDArray[np.signedinteger[Any]]
+_Lookup: TypeAlias = dict[str | None, int]
+"""Category → code for one categorical column; ``None`` is always first, with code -1."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Chunk:
-    """Immutable column arrays of consecutive events."""
+    """Immutable column arrays of consecutive events, with what the bounds need to know."""
 
     received_ns: npt.NDArray[np.int64]
     commit_ns: npt.NDArray[np.int64]
-    codes: dict[str, npt.NDArray[np.int32]]
+    codes: dict[str, _Codes]
     text: dict[str, npt.NDArray[np.object_]]
+    min_ns: int
+    max_ns: int
+    ordered: bool  # received_ns never decreases, so a time bound is one searchsorted
+    nbytes: int  # estimate, see EventBuffer.nbytes
 
     def __len__(self) -> int:
         return len(self.received_ns)
-
-    def tail(self, start: int) -> _Chunk:
-        return _Chunk(
-            self.received_ns[start:],
-            self.commit_ns[start:],
-            {k: v[start:] for k, v in self.codes.items()},
-            {k: v[start:] for k, v in self.text.items()},
-        )
 
 
 class EventBuffer:
     """Bounded, thread-safe buffer of :class:`rtdata.events.Event` rows.
 
     Invariants:
-        * One writer thread appends; any thread may read. ``_lock`` protects ``_chunks``,
-          ``_head``, ``_tail``, ``_rows``, ``_version`` and ``_categories``; nothing else is
-          shared.
+        * One writer thread appends; any thread may read. ``_lock`` protects every underscore
+          attribute; nothing else is shared.
         * Sealed chunks are immutable, so a snapshot may read them after releasing the lock.
         * ``len(self) <= max_rows``: the oldest events are evicted first.
+        * With ``max_age_s``, no snapshot and no ``len`` includes an event received more than
+          ``max_age_s`` before the newest (latest ``received_at``) event so far. The bound
+          follows receive times, not the wall clock, so a quiet stream keeps its last window;
+          it never moves back, so expired events stay gone even if the clock steps back.
+        * ``len`` is exact: it counts what an unfiltered snapshot would return.
 
     Args:
         max_rows: Most events kept.
+        max_age_s: Keep only events received at most this many seconds before the newest
+            one; ``None`` for no age bound.
         chunk_rows: Rows per sealed chunk (trade-off between seal cost and snapshot overhead).
     """
 
-    def __init__(self, max_rows: int = DEFAULT_MAX_ROWS, chunk_rows: int = 8192) -> None:
+    def __init__(
+        self,
+        max_rows: int = DEFAULT_MAX_ROWS,
+        max_age_s: float | None = None,
+        chunk_rows: int = 8192,
+    ) -> None:
         if max_rows < 1 or chunk_rows < 1:
             raise ValueError("max_rows and chunk_rows must be positive")
+        if max_age_s is not None and not max_age_s > 0:
+            raise ValueError("max_age_s must be positive (or None)")
         self.max_rows = max_rows
+        self.max_age_s = max_age_s
         self.chunk_rows = chunk_rows
+        self._max_age_ns = None if max_age_s is None else round(max_age_s * 1e9)
         self._lock = threading.Lock()  # guards every attribute below
         self._chunks: deque[_Chunk] = deque()
         self._head = 0  # rows of _chunks[0] already evicted
         self._tail: list[Event] = []
-        self._rows = 0
+        self._tail_ordered = True  # no event in _tail is older than one appended before it
+        self._rows = 0  # stored rows: chunks after _head plus the tail (may include expired)
+        self._nbytes = 0  # sum of _Chunk.nbytes over _chunks
         self._version = 0
-        # Append-only dictionaries for categorical columns; codes index into them.
-        self._categories: dict[str, dict[str, int]] = {name: {} for name in _CATEGORICAL}
-        self._last_received_ns: int | None = None
+        self._last_ns = _NAT  # receive time of the last appended event; _NAT before any
+        self._newest_ns = _NAT  # latest receive time ever appended: the age bound's reference
+        # Append-only: codes in sealed chunks index into these forever.
+        self._lookups: dict[str, _Lookup] = {name: {None: -1} for name in _CATEGORICAL}
 
     def __len__(self) -> int:
+        """Number of events a snapshot without filters would return."""
         with self._lock:
-            return self._rows
+            cutoff = self._cutoff_ns()
+            if cutoff is None:
+                return self._rows
+            self._expire(cutoff)
+            return self._rows - self._count_expired(cutoff)
 
     @property
     def version(self) -> int:
@@ -99,18 +133,39 @@ class EventBuffer:
 
     @property
     def last_received_at(self) -> datetime | None:
-        """Receive time of the newest event, or ``None`` when nothing was ever appended."""
+        """Receive time of the last appended event, or ``None`` when nothing ever was."""
         with self._lock:
-            ns = self._last_received_ns
-        return None if ns is None else pd.Timestamp(ns, unit="ns", tz="UTC").to_pydatetime()
+            ns = self._last_ns
+        return None if ns == _NAT else pd.Timestamp(ns, unit="ns", tz="UTC").to_pydatetime()
+
+    @property
+    def nbytes(self) -> int:
+        """Estimated bytes held by the sealed chunks.
+
+        The estimate is taken once per chunk when it is sealed: the ``nbytes`` of its NumPy
+        arrays (8 bytes a row for each object column) plus ``sys.getsizeof`` of every
+        non-empty string in the ``key``, ``record`` and ``old_record`` columns. A chunk's
+        bytes are subtracted when the chunk is dropped, so rows evicted from the front of
+        the oldest chunk count until the rest of that chunk goes too. Not counted: the open
+        tail (fewer than ``chunk_rows`` events still held as :class:`Event` objects), the
+        category dictionaries, allocator overhead, and strings shared between rows, which
+        count once per row.
+        """
+        with self._lock:
+            return self._nbytes
 
     def append(self, event: Event) -> None:
         """Add one event, evicting the oldest when full."""
         with self._lock:
+            ns = event.received_at_ns
+            if ns >= self._newest_ns:
+                self._newest_ns = ns
+            else:
+                self._tail_ordered = False
+            self._last_ns = ns
             self._tail.append(event)
             self._rows += 1
             self._version += 1
-            self._last_received_ns = event.received_at_ns
             if len(self._tail) >= self.chunk_rows:
                 self._seal()
             if self._rows > self.max_rows:
@@ -133,7 +188,8 @@ class EventBuffer:
         Columns are :data:`rtdata.events.COLUMNS`: ``received_at`` and ``commit_ts`` are
         tz-aware UTC timestamps, ``latency_ms`` is float (NaN without a commit time), ``kind``,
         ``channel``, ``table``, ``op`` and ``source`` are categoricals, and ``key``, ``record``
-        and ``old_record`` are text (records as JSON) or ``None``.
+        and ``old_record`` are object columns of text (records as JSON) or ``None``. Events
+        past the age bound are never included.
 
         Args:
             since: Keep events received at or after this time.
@@ -141,38 +197,64 @@ class EventBuffer:
             kinds: Keep events of these kinds only.
         """
         with self._lock:
-            chunks = list(self._chunks)
-            if chunks and self._head:
-                chunks[0] = chunks[0].tail(self._head)
-            if self._tail:
-                chunks.append(self._build(self._tail))
-            categories = {k: list(v) for k, v in self._categories.items()}
-        return _frame(chunks, categories, since, tables, kinds)
+            cutoff = self._cutoff_ns()
+            if cutoff is not None:
+                self._expire(cutoff)
+            parts = [(chunk, 0) for chunk in self._chunks]
+            if parts:
+                parts[0] = (parts[0][0], self._head)
+            tail = list(self._tail)  # the writer keeps appending to (and trimming) the list
+            lookups = {name: dict(lookup) for name, lookup in self._lookups.items()}
+        if tail:  # built outside the lock; new categories go into the copied lookups only
+            parts.append((_build(tail, lookups), 0))
+        oldest_ns = cutoff
+        if since is not None:
+            since_ns = pd.Timestamp(since).value
+            oldest_ns = since_ns if cutoff is None else max(cutoff, since_ns)
+        return _frame(parts, lookups, oldest_ns, {"table": tables, "kind": kinds})
 
     def clear(self) -> None:
         """Drop every event (the version still advances)."""
         with self._lock:
             self._chunks.clear()
             self._tail = []
+            self._tail_ordered = True
             self._head = 0
             self._rows = 0
+            self._nbytes = 0
             self._version += 1
 
     # -------------------------------------------------------- internals (lock held)
 
+    def _cutoff_ns(self) -> int | None:
+        """Oldest receive time the age bound keeps, or ``None`` when nothing is too old."""
+        if self._max_age_ns is None or self._newest_ns == _NAT:
+            return None
+        return self._newest_ns - self._max_age_ns
+
     def _seal(self) -> None:
-        self._chunks.append(self._build(self._tail))
+        chunk = _build(self._tail, self._lookups)
+        self._chunks.append(chunk)
+        self._nbytes += chunk.nbytes
         self._tail = []
+        self._tail_ordered = True
+        cutoff = self._cutoff_ns()
+        if cutoff is not None:
+            self._expire(cutoff)
+
+    def _drop_first(self) -> None:
+        first = self._chunks.popleft()
+        self._rows -= len(first) - self._head
+        self._nbytes -= first.nbytes
+        self._head = 0
 
     def _evict(self) -> None:
         excess = self._rows - self.max_rows
         while excess > 0 and self._chunks:
             first = len(self._chunks[0]) - self._head
             if first <= excess:
-                self._chunks.popleft()
-                self._head = 0
+                self._drop_first()
                 excess -= first
-                self._rows -= first
             else:
                 self._head += excess
                 self._rows -= excess
@@ -181,79 +263,154 @@ class EventBuffer:
             del self._tail[:excess]
             self._rows -= excess
 
-    def _build(self, events: list[Event]) -> _Chunk:
-        n = len(events)
-        received = np.fromiter((e.received_at_ns for e in events), np.int64, n)
-        commit = np.fromiter(
-            (_NAT if e.commit_ns is None else e.commit_ns for e in events), np.int64, n
-        )
-        codes: dict[str, npt.NDArray[np.int32]] = {}
-        for name in _CATEGORICAL:
-            lookup = self._categories[name]
-            values = (getattr(e, name) for e in events)
-            codes[name] = np.fromiter(
-                (-1 if v is None else lookup.setdefault(v, len(lookup)) for v in values),
-                np.int32,
-                n,
-            )
-        text: dict[str, npt.NDArray[np.object_]] = {}
-        for name in _TEXT:
-            column = np.empty(n, dtype=object)
-            column[:] = [getattr(e, name) for e in events]
-            text[name] = column
-        return _Chunk(received, commit, codes, text)
+    def _expire(self, cutoff: int) -> None:
+        """Evict the expired prefix: leading chunks, rows of the first, or the tail's."""
+        while self._chunks:
+            first = self._chunks[0]
+            if first.min_ns >= cutoff:
+                return
+            received = first.received_ns[self._head :]
+            if first.ordered:
+                gone = int(np.searchsorted(received, cutoff))
+            else:
+                kept = np.flatnonzero(received >= cutoff)
+                gone = int(kept[0]) if kept.size else len(received)
+            if gone < len(received):
+                self._head += gone
+                self._rows -= gone
+                return
+            self._drop_first()
+        gone = _leading_below(self._tail, cutoff, self._tail_ordered)
+        if gone:
+            del self._tail[:gone]
+            self._rows -= gone
+
+    def _count_expired(self, cutoff: int) -> int:
+        """Stored rows older than ``cutoff`` (left after ``_expire`` when times go backwards)."""
+        expired = 0
+        for i, chunk in enumerate(self._chunks):
+            if chunk.min_ns < cutoff:
+                received = chunk.received_ns[self._head if i == 0 else 0 :]
+                if chunk.ordered:
+                    expired += int(np.searchsorted(received, cutoff))
+                else:
+                    expired += int(np.count_nonzero(received < cutoff))
+        if not self._tail_ordered:
+            return expired + sum(1 for e in self._tail if e.received_at_ns < cutoff)
+        return expired + _leading_below(self._tail, cutoff, True)
+
+
+def _leading_below(events: list[Event], cutoff: int, ordered: bool) -> int:
+    """Length of the prefix of ``events`` received before ``cutoff``."""
+    if ordered:
+        return bisect_left(events, cutoff, key=_RECEIVED)
+    for i, event in enumerate(events):
+        if event.received_at_ns >= cutoff:
+            return i
+    return len(events)
+
+
+def _code_dtype(size: int) -> type[np.signedinteger[Any]]:
+    # The thresholds pandas uses for Categorical codes, so from_codes keeps the array as is.
+    return next(t for t in (np.int8, np.int16, np.int32) if size < np.iinfo(t).max)
+
+
+def _build(events: list[Event], lookups: dict[str, _Lookup]) -> _Chunk:
+    """Turn events into a chunk; new categories are added to ``lookups``."""
+    # Column by column with C-level getters: transposing through per-row tuples allocates
+    # GC-tracked objects that survive into older generations and trigger full collections.
+    n = len(events)
+    received = np.fromiter(map(_GET["received_at_ns"], events), np.int64, n)
+    commits = map(_GET["commit_ns"], events)
+    commit = np.fromiter((_NAT if c is None else c for c in commits), np.int64, n)
+    nbytes = received.nbytes + commit.nbytes
+    codes: dict[str, _Codes] = {}
+    for name in _CATEGORICAL:
+        values = list(map(_GET[name], events))
+        lookup = lookups[name]
+        for value in dict.fromkeys(values):  # distinct values, first-seen order
+            if value not in lookup:
+                lookup[value] = len(lookup) - 1  # None holds code -1
+        codes[name] = np.fromiter(map(lookup.__getitem__, values), _code_dtype(len(lookup)), n)
+        nbytes += codes[name].nbytes
+    text: dict[str, npt.NDArray[np.object_]] = {}
+    for name in _TEXT:
+        values = list(map(_GET[name], events))
+        text[name] = np.fromiter(values, object, n)
+        # str.__sizeof__ is what sys.getsizeof returns for a str, without the dispatch.
+        nbytes += text[name].nbytes + sum(map(str.__sizeof__, filter(None, values)))
+    return _Chunk(
+        received,
+        commit,
+        codes,
+        text,
+        min_ns=int(received.min()),
+        max_ns=int(received.max()),
+        ordered=bool((received[1:] >= received[:-1]).all()),
+        nbytes=nbytes,
+    )
 
 
 def _frame(
-    chunks: list[_Chunk],
-    categories: dict[str, list[str]],
-    since: datetime | None,
-    tables: Sequence[str] | None,
-    kinds: Sequence[str] | None,
+    parts: list[tuple[_Chunk, int]],
+    lookups: dict[str, _Lookup],
+    oldest_ns: int | None,
+    wanted: dict[str, Sequence[str] | None],
 ) -> pd.DataFrame:
-    def cat_int64(arrays: list[npt.NDArray[np.int64]]) -> npt.NDArray[np.int64]:
-        return np.concatenate(arrays) if arrays else np.empty(0, np.int64)
+    """Select rows chunk by chunk and concatenate them into a frame of fresh arrays.
 
-    def cat_int32(arrays: list[npt.NDArray[np.int32]]) -> npt.NDArray[np.int32]:
-        return np.concatenate(arrays) if arrays else np.empty(0, np.int32)
+    Args:
+        parts: Chunks with the index of their first live row.
+        lookups: Category codes of every chunk in ``parts``.
+        oldest_ns: Keep rows received at or after this time (the age bound and ``since``).
+        wanted: Allowed values per categorical column; ``None`` keeps every value.
+    """
+    allowed: dict[str, npt.NDArray[np.bool_]] = {}
+    for name, values in wanted.items():
+        if values is not None:
+            lookup = lookups[name]
+            # One slot per category plus a last one, always False, that code -1 lands on.
+            allowed[name] = np.zeros(len(lookup), dtype=bool)
+            allowed[name][[lookup[v] for v in values if v in lookup and v is not None]] = True
+    picks: list[tuple[_Chunk, int, npt.NDArray[np.bool_] | None]] = []
+    for chunk, first in parts:
+        start, mask = first, None
+        if oldest_ns is not None and chunk.min_ns < oldest_ns:
+            if chunk.max_ns < oldest_ns:
+                continue
+            received = chunk.received_ns[start:]
+            if chunk.ordered:
+                start += int(np.searchsorted(received, oldest_ns))
+            else:
+                mask = received >= oldest_ns
+        for name, table in allowed.items():
+            keep = table[chunk.codes[name][start:]]
+            mask = keep if mask is None else mask & keep
+        picks.append((chunk, start, mask))
 
-    received = cat_int64([c.received_ns for c in chunks])
-    commit = cat_int64([c.commit_ns for c in chunks])
-    codes = {k: cat_int32([c.codes[k] for c in chunks]) for k in _CATEGORICAL}
-    text = {
-        k: np.concatenate([c.text[k] for c in chunks]) if chunks else np.empty(0, dtype=object)
-        for k in _TEXT
-    }
-    mask: npt.NDArray[np.bool_] | None = None
+    def gather(arrays: list[npt.NDArray[Any]], empty: npt.DTypeLike) -> npt.NDArray[Any]:
+        pieces = [
+            a[start:] if mask is None else a[start:][mask]
+            for a, (_, start, mask) in zip(arrays, picks, strict=True)
+        ]
+        return np.concatenate(pieces) if pieces else np.empty(0, dtype=empty)
 
-    def narrow(selected: npt.NDArray[np.bool_]) -> None:
-        nonlocal mask
-        mask = selected if mask is None else mask & selected
-
-    if since is not None:
-        narrow(received >= pd.Timestamp(since).value)
-    for name, wanted in (("table", tables), ("kind", kinds)):
-        if wanted is not None:
-            lookup = {v: i for i, v in enumerate(categories[name])}
-            ids = [lookup[w] for w in wanted if w in lookup]
-            narrow(np.isin(codes[name], ids))
-    if mask is not None:
-        received, commit = received[mask], commit[mask]
-        codes = {k: v[mask] for k, v in codes.items()}
-        text = {k: v[mask] for k, v in text.items()}
-    has_commit = commit != _NAT
-    latency = np.where(has_commit, (received - commit) / 1e6, np.nan)
-    data: dict[str, object] = {
+    received = gather([c.received_ns for c, _, _ in picks], np.int64)
+    commit = gather([c.commit_ns for c, _, _ in picks], np.int64)
+    no_commit = commit == _NAT
+    latency = (received - commit) / 1e6  # NaT rows wrap around; overwritten just below
+    latency[no_commit] = np.nan
+    data: dict[str, Any] = {
         "received_at": pd.DatetimeIndex(received.view("datetime64[ns]"), tz="UTC"),
         "commit_ts": pd.DatetimeIndex(commit.view("datetime64[ns]"), tz="UTC"),
         "latency_ms": latency,
     }
-    for name in COLUMNS:
-        if name in _CATEGORICAL:
-            data[name] = pd.Categorical.from_codes(
-                codes[name], categories=pd.Index(categories[name], dtype=object)
-            )
-        elif name in _TEXT:
-            data[name] = pd.Series(text[name], dtype=object, copy=False)
-    frame = pd.DataFrame(data, columns=list(COLUMNS), copy=False)
-    return frame
+    for name in _CATEGORICAL:
+        codes = gather([c.codes[name] for c, _, _ in picks], np.int8)
+        categories = pd.Index(list(lookups[name])[1:], dtype=object)
+        data[name] = pd.Categorical.from_codes(codes, categories=categories, validate=False)
+    for name in _TEXT:
+        # An explicit object dtype: pandas 3 would otherwise infer (and convert to) ``str``.
+        column = gather([c.text[name] for c, _, _ in picks], object)
+        data[name] = pd.Series(column, dtype=object, copy=False)
+    return pd.DataFrame(data, columns=list(COLUMNS), copy=False)

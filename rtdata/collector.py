@@ -1,54 +1,41 @@
 """The collector: one background thread with its own asyncio loop, fed by the official clients.
 
-It connects with ``supabase.acreate_client``, subscribes one channel with a postgres_changes
-binding per configured table, loads each table over REST once subscribed, and turns every
-change into an :class:`rtdata.events.Event` in its :class:`rtdata.EventBuffer` and its
-:class:`rtdata.tables.LiveTables`.
-
-Client callbacks never raise: realtime-py's listen task dies silently on any exception from a
-callback (field notes §2), so each callback catches, counts and logs once per kind.
+:class:`Collector` is the thread boundary. Its loop thread (run by
+:class:`rtdata.supervisor.Supervisor`) is the only writer of the event buffer, the live tables
+and the metrics; any thread may read them. Status, transitions and gaps are guarded by one lock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import httpx
+import orjson
 import pandas as pd
-from realtime import RealtimeSubscribeStates
-from realtime.types import PostgresChangesPayload, RealtimePostgresChangesListenEvent
-from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 from rtdata.buffer import EventBuffer
-from rtdata.events import Event, EventError, event_from_change, event_from_row
+from rtdata.events import Event
+from rtdata.lifecycle import ConnectionState, Transition, check
+from rtdata.metrics import AlertRules, Metrics, MetricsSnapshot
+from rtdata.resync import Gap
 from rtdata.settings import Settings
 from rtdata.tables import LiveTables
+from rtdata.trace import FrameTrace, TracedFrame
 
 __all__ = ["Collector", "CollectorStatus", "ConnectionState"]
 
 log = logging.getLogger(__name__)
 
-_SNAPSHOT_PAGE_ROWS: Final = 1000  # Supabase's default PostgREST max-rows
-
-
-class ConnectionState(enum.StrEnum):
-    """Lifecycle of a collector's connection."""
-
-    IDLE = "idle"
-    CONNECTING = "connecting"
-    SUBSCRIBED = "subscribed"
-    RECONNECTING = "reconnecting"
-    STOPPED = "stopped"
-    FAILED = "failed"
+_MAX_TRANSITIONS: Final = 1000
+_MAX_GAPS: Final = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +46,8 @@ class CollectorStatus:
         state: Current connection state.
         since: When the collector entered ``state`` (UTC).
         reason: Why it entered ``state``.
-        last_event_at: Receive time of the newest change, or ``None``.
-        events_total: Changes received since start.
+        last_event_at: Receive time of the newest realtime change, or ``None``.
+        events_total: Realtime changes received since start.
         errors_total: Payloads that could not be recorded plus callback errors.
     """
 
@@ -73,37 +60,63 @@ class CollectorStatus:
 
 
 class Collector:
-    """Subscribes to a project's tables and keeps a live buffer and table state.
+    """Subscribes to a project's channels and keeps a live buffer, table state and metrics.
 
-    ``start()`` returns immediately (or, with ``wait=True``, once subscribed); ``stop()`` is
-    idempotent and joins the thread. All public methods are safe to call from any thread.
+    ``start()`` returns immediately (or, with ``wait=True``, once SUBSCRIBED); ``stop()`` is
+    idempotent and joins the thread. Every public method is safe to call from any thread.
 
     Args:
-        settings: Where to connect and which tables to follow. Must name a project
-            (``settings.url``); the embedded default is resolved by :mod:`rtdata.embedded`.
-        buffer: The event buffer to fill; a new one bounded by ``settings.buffer_max_rows``
-            when omitted.
+        settings: Where to connect and what to follow. Must name a project (``settings.url``);
+            the embedded default is resolved by :mod:`rtdata.embedded`.
+        buffer: The event buffer to fill; a new one bounded by the config's ``[buffer]``
+            section when omitted.
     """
+
+    trace: Final = FrameTrace()
+    """Raw frames of every realtime client in this process, secrets redacted (class-wide)."""
 
     def __init__(self, settings: Settings, *, buffer: EventBuffer | None = None) -> None:
         self.settings = settings
-        self.buffer = buffer if buffer is not None else EventBuffer(settings.buffer_max_rows)
-        self.tables = LiveTables(settings.tables)
-        self._lock = threading.Lock()  # guards the status fields below
+        bounds = settings.config.buffer
+        self.buffer = (
+            buffer
+            if buffer is not None
+            else EventBuffer(bounds.max_rows, max_age_s=bounds.max_age_s or None)
+        )
+        self.tables = LiveTables(settings.table_keys)
+        alerts = settings.config.alerts
+        self.metrics = Metrics(
+            AlertRules(
+                p99_latency_ms=alerts.p99_latency_ms,
+                silence_s=alerts.silence_s,
+                busy_table_events_per_min=alerts.busy_table_events_per_min,
+                reconnect_storm_count=alerts.reconnect_storm_count,
+                reconnect_storm_window_s=alerts.reconnect_storm_window_s,
+                presence_spike_factor=alerts.presence_spike_factor,
+            )
+        )
+        self._lock = threading.Lock()  # guards the status fields, transitions and gaps below
+        self._changed = threading.Condition(self._lock)
         self._state = ConnectionState.IDLE
-        self._since = datetime.now(UTC)
+        self._since_ns = time.time_ns()
         self._reason = "created"
+        self._transitions: deque[Transition] = deque(maxlen=_MAX_TRANSITIONS)
+        self._gaps: deque[Gap] = deque(maxlen=_MAX_GAPS)
         self._events_total = 0
         self._errors_total = 0
         self._last_event_ns: int | None = None
         self._errors_logged: set[str] = set()
-        self._changed = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop_event: asyncio.Event | None = None
-        self._client: AsyncClient | None = None  # owned by the collector thread
+        self._supervisor: Any = None  # rtdata.supervisor.Supervisor, owned by the loop thread
 
-    # ------------------------------------------------------------ public API
+    # ------------------------------------------------------------ reading (any thread)
+
+    @property
+    def state(self) -> ConnectionState:
+        """The current connection state."""
+        with self._lock:
+            return self._state
 
     @property
     def status(self) -> CollectorStatus:
@@ -112,16 +125,38 @@ class Collector:
             last = self._last_event_ns
             return CollectorStatus(
                 self._state,
-                self._since,
+                datetime.fromtimestamp(self._since_ns / 1e9, UTC),
                 self._reason,
                 None if last is None else datetime.fromtimestamp(last / 1e9, UTC),
                 self._events_total,
                 self._errors_total,
             )
 
+    @property
+    def transitions(self) -> list[Transition]:
+        """Every state transition so far (the last 1,000), oldest first."""
+        with self._lock:
+            return list(self._transitions)
+
+    @property
+    def gaps(self) -> list[Gap]:
+        """Every repaired gap (the last 1,000), oldest first."""
+        with self._lock:
+            return list(self._gaps)
+
     def table(self, name: str) -> pd.DataFrame:
         """Return the current rows of table ``name`` as a DataFrame the caller owns."""
         return self.tables.frame(name)
+
+    def metrics_snapshot(self) -> MetricsSnapshot:
+        """Return the current health metrics (rates, latency percentiles, probe RTT, ...)."""
+        return self.metrics.snapshot(time.time_ns())
+
+    def frames(self) -> list[TracedFrame]:
+        """Return the last raw realtime frames of this process, secrets redacted."""
+        return self.trace.frames()
+
+    # ------------------------------------------------------------ lifecycle (any thread)
 
     def start(self, *, wait: bool = False) -> Collector:
         """Start the collector thread; with ``wait=True`` return once SUBSCRIBED.
@@ -133,6 +168,7 @@ class Collector:
         if self.settings.url is None or self.settings.key is None:
             raise ValueError("Collector needs settings with a project url and key")
         if self._thread is None:
+            self.trace.install(self._on_traffic)
             self._thread = threading.Thread(target=self._run, name="rtdata-collector", daemon=True)
             self._thread.start()
         if wait and not self.wait_for(ConnectionState.SUBSCRIBED, self.settings.connect_timeout_s):
@@ -145,181 +181,138 @@ class Collector:
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Unsubscribe, close the connection and join the thread; safe to call repeatedly."""
-        thread, loop, stop_event = self._thread, self._loop, self._stop_event
+        thread = self._thread
         if thread is None:
             return
-        if loop is not None and stop_event is not None:
-            with contextlib.suppress(RuntimeError):  # the loop may already be closed
-                loop.call_soon_threadsafe(stop_event.set)
+        self._call_soon(lambda s: (s.stop.set(), s.wake.set()))
         thread.join(timeout_s)
         if thread.is_alive():
             log.error("collector thread did not stop within %.1f s", timeout_s)
             return
         self._thread = None
+        self.trace.uninstall(self._on_traffic)
+
+    def reconnect(self) -> None:
+        """Replace the connection now (the dashboard's Reconnect button); also leaves FAILED."""
+
+        def request(supervisor: Any) -> None:
+            supervisor.reconnect_requested = True
+            supervisor.wake.set()
+
+        self._call_soon(request)
 
     def wait_for(self, state: ConnectionState, timeout_s: float) -> bool:
         """Block until the collector is in ``state`` or ``timeout_s`` passes; return success."""
         with self._changed:
             return self._changed.wait_for(lambda: self._state == state, timeout_s)
 
-    def ingest(self, event: Event) -> None:
-        """Record one event: append it to the buffer and apply it to the live tables.
+    def _call_soon(self, action: Any) -> None:
+        loop, supervisor = self._loop, self._supervisor
+        if loop is None or supervisor is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop may already be closed
+            loop.call_soon_threadsafe(action, supervisor)
 
-        This is the single path every change takes (client callbacks, snapshots); tests and
-        replays may call it directly.
+    # ------------------------------------------------------------ writing (loop thread)
+
+    def ingest(
+        self,
+        event: Event,
+        record: Mapping[str, Any] | None = None,
+        old_record: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record one event: buffer, live tables and metrics.
+
+        The single path every event takes (client callbacks, resync, tests and replays).
+        ``record``/``old_record`` may pass the already-decoded rows of a change to skip
+        re-parsing its JSON.
+
         """
         self.buffer.append(event)
-        self.tables.apply(event)
-        if event.kind == "postgres_changes" and event.source == "realtime":
-            with self._lock:
-                self._events_total += 1
-                self._last_event_ns = event.received_at_ns
+        if event.kind == "postgres_changes" and event.table is not None and event.key is not None:
+            if record is None and old_record is None:
+                self.tables.apply(event)
+            else:
+                self.tables.apply_change(event.table, event.op, event.key, record, old_record)
+            if event.source == "realtime":
+                with self._lock:
+                    self._events_total += 1
+                    self._last_event_ns = event.received_at_ns
+        self.metrics.record_event(event)
 
-    # ------------------------------------------------------------ thread
+    def transition(self, target: ConnectionState, reason: str) -> None:
+        """Move to ``target``, recording the transition as an event and in :attr:`transitions`.
 
-    def _set_state(self, state: ConnectionState, reason: str) -> None:
+        Raises:
+            rtdata.lifecycle.InvalidTransition: The lifecycle does not allow it (a bug).
+        """
         now = time.time_ns()
         with self._changed:
-            if state == self._state and reason == self._reason:
-                return
-            self._state, self._reason = state, reason
-            self._since = datetime.fromtimestamp(now / 1e9, UTC)
+            source = self._state
+            check(source, target)
+            self._state, self._reason, self._since_ns = target, reason, now
+            self._transitions.append(Transition(now, source, target, reason))
             self._changed.notify_all()
-        log.info("collector: %s (%s)", state.value, reason)
-        self.buffer.append(Event(now, None, "status", "", None, state.value, None, None, None))
+        log.info("collector: %s -> %s (%s)", source.value, target.value, reason)
+        self.metrics.record_state(target.value, now)
+        body = orjson.dumps({"from": source.value, "reason": reason}).decode()
+        self.buffer.append(Event(now, None, "status", "", None, target.value, None, body, None))
 
-    def _count_error(self, kind: str, detail: str) -> None:
+    def record_gap(self, gap: Gap) -> None:
+        """Record a repaired gap."""
+        with self._lock:
+            self._gaps.append(gap)
+        self.metrics.record_gap(gap.start_ns, gap.end_ns, gap.rows_resynced)
+
+    def count_error(self, kind: str, detail: str) -> None:
+        """Count a rejected input or failed callback; log it the first time its kind occurs."""
         with self._lock:
             self._errors_total += 1
             first = kind not in self._errors_logged
             self._errors_logged.add(kind)
+        if kind == "callback error":
+            self.metrics.record_callback_error()
+        else:
+            self.metrics.record_invalid(kind)
         if first:
             log.warning("collector: %s: %s (further ones are counted, not logged)", kind, detail)
+
+    def housekeeping(self) -> None:
+        """Refresh buffer metrics and record any new alert as an ``alert`` event (each second)."""
+        self.metrics.set_buffer(len(self.buffer), self.buffer.nbytes)
+        now = time.time_ns()
+        for alert in self.metrics.check_alerts(now):
+            body = orjson.dumps(
+                {
+                    "severity": alert.severity,
+                    "message": alert.message,
+                    "value": alert.value,
+                    "threshold": alert.threshold,
+                }
+            ).decode()
+            self.buffer.append(Event(now, None, "alert", "", None, alert.name, None, body, None))
+            log.warning("alert %s: %s", alert.name, alert.message)
+
+    def _on_traffic(self, kind: str, size: int) -> None:
+        if kind == "in":
+            self.metrics.record_bytes(size)
+        elif kind != "out":
+            self.count_error(kind, "dropped by the realtime client")
 
     def _run(self) -> None:
         try:
             asyncio.run(self._main())
         except Exception as exc:  # the thread must never die silently
-            self._set_state(ConnectionState.FAILED, f"{type(exc).__name__}: {exc}")
             log.exception("collector thread failed")
-        else:
-            self._set_state(ConnectionState.STOPPED, "stopped")
+            with contextlib.suppress(Exception):
+                self.transition(ConnectionState.FAILED, f"{type(exc).__name__}: {exc}")
+        with contextlib.suppress(Exception):
+            self.transition(ConnectionState.STOPPED, "stopped")
 
     async def _main(self) -> None:
+        from rtdata.supervisor import Supervisor  # the supervisor imports this module
+
         self._loop = asyncio.get_running_loop()
-        self._stop_event = asyncio.Event()
-        assert self.settings.url is not None
-        assert self.settings.key is not None
-        self._set_state(ConnectionState.CONNECTING, "connecting")
-        # We own the HTTP client: supabase-py then skips its deprecated timeout path, and we
-        # can close it on stop.
-        http = httpx.AsyncClient(timeout=self.settings.connect_timeout_s)
-        options = AsyncClientOptions(httpx_client=http)
-        client = await acreate_client(self.settings.url, self.settings.key, options=options)
-        self._client = client
-        # Connecting and subscribing run as a task so stop() can interrupt them mid-retry.
-        connect = asyncio.create_task(self._subscribe(client))
-        connect.add_done_callback(self._on_connect_done)
-        try:
-            await self._stop_event.wait()
-        finally:
-            connect.cancel()
-            with contextlib.suppress(BaseException):
-                await connect
-            with contextlib.suppress(Exception):
-                await client.remove_all_channels()
-            with contextlib.suppress(Exception):
-                await client.realtime.close()
-            with contextlib.suppress(Exception):
-                await http.aclose()
-            self._client = None
-
-    async def _subscribe(self, client: AsyncClient) -> None:
-        channel = client.channel(self.settings.channel)
-        for table, pk in self.settings.tables.items():
-            channel.on_postgres_changes(
-                RealtimePostgresChangesListenEvent.All,
-                schema=self.settings.schema,
-                table=table,
-                callback=self._callback(pk),
-            )
-        await channel.subscribe(self._on_subscribe_state)
-
-    def _on_connect_done(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled():
-            return
-        error = task.exception()
-        if error is not None:
-            self._set_state(
-                ConnectionState.FAILED, f"cannot connect: {type(error).__name__}: {error}"
-            )
-
-    def _callback(self, primary_key: tuple[str, ...]) -> Callable[[PostgresChangesPayload], None]:
-        channel = self.settings.channel
-
-        def on_change(payload: PostgresChangesPayload) -> None:
-            received_ns = time.time_ns()
-            try:
-                self.ingest(event_from_change(payload, channel, received_ns, primary_key))
-            except EventError as exc:
-                self._count_error("invalid change", str(exc))
-            except Exception as exc:  # never raise into the client's listen task
-                self._count_error("callback error", f"{type(exc).__name__}: {exc}")
-
-        return on_change
-
-    def _on_subscribe_state(self, state: RealtimeSubscribeStates, error: Exception | None) -> None:
-        try:
-            if state == RealtimeSubscribeStates.SUBSCRIBED:
-                loop = self._loop
-                assert loop is not None
-                loop.create_task(self._after_subscribe())
-            elif state == RealtimeSubscribeStates.CLOSED:
-                self._set_state(ConnectionState.RECONNECTING, "channel closed")
-            else:
-                detail = f"{state.value}: {error}" if error else state.value
-                self._set_state(ConnectionState.RECONNECTING, detail)
-        except Exception as exc:  # never raise into the client
-            self._count_error("callback error", f"{type(exc).__name__}: {exc}")
-
-    async def _after_subscribe(self) -> None:
-        # Subscribe first, then snapshot: a change racing the snapshot is applied either way
-        # because a later event for the same key replaces the snapshot row.
-        try:
-            await self._snapshot()
-        except Exception as exc:
-            self._count_error("snapshot failed", f"{type(exc).__name__}: {exc}")
-        self._set_state(ConnectionState.SUBSCRIBED, "subscribed")
-
-    async def _snapshot(self) -> None:
-        client = self._client
-        if client is None:
-            return
-        for table, pk in self.settings.tables.items():
-            rows: list[Mapping[str, Any]] = []
-            start = 0
-            while True:
-                response = await (
-                    client.table(table)
-                    .select("*")
-                    .range(start, start + _SNAPSHOT_PAGE_ROWS - 1)
-                    .execute()
-                )
-                page = [row for row in response.data if isinstance(row, Mapping)]
-                rows.extend(page)
-                if len(page) < _SNAPSHOT_PAGE_ROWS:
-                    break
-                start += _SNAPSHOT_PAGE_ROWS
-            now = time.time_ns()
-            events = []
-            for row in rows:
-                try:
-                    events.append(event_from_row(row, table, now, pk))
-                except EventError as exc:
-                    self._count_error("invalid snapshot row", str(exc))
-            self.tables.load(table, (row for row in rows if _has_key(row, pk)))
-            self.buffer.extend(events)
-
-
-def _has_key(row: Mapping[str, Any], primary_key: tuple[str, ...]) -> bool:
-    return all(row.get(column) is not None for column in primary_key)
+        self._supervisor = Supervisor(self)
+        self.transition(ConnectionState.CONNECTING, "connecting")
+        await self._supervisor.run()

@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
+
+from rtdata.config import DEFAULT_CONFIG, Config, ConfigError, load_config
 
 __all__ = ["DEFAULT_TABLES", "Settings", "SettingsError"]
 
@@ -36,43 +38,61 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    """Connection and subscription settings of a collector.
+    """Connection settings of a collector plus its streams config.
 
     Attributes:
         url: Project URL such as ``https://<ref>.supabase.co``; ``None`` means the embedded
             default.
         key: API key (anon or service_role); never shown in ``repr``.
-        tables: Subscribed tables and their primary-key columns.
-        schema: Postgres schema of the tables.
-        channel: Name of the channel carrying the postgres_changes bindings.
-        buffer_max_rows: Bound of the event buffer.
+        config: Channels, bindings and connection behaviour (``rtdata.toml``).
+        tables: Subscribed tables and their primary-key columns. Derived from ``config``; when
+            given, it replaces the config's channels with one channel binding these tables.
         refresh_s: Refresh interval of live page regions, in seconds.
         connect_timeout_s: How long ``Collector.start(wait=True)`` waits for SUBSCRIBED.
+        token_provider: Called (on the collector thread) for a fresh user access token before
+            connecting and before the current one expires; ``None`` uses ``key`` for everything.
     """
 
     url: str | None = None
     key: str | None = field(default=None, repr=False)
-    tables: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_TABLES))
-    schema: str = "public"
-    channel: str = "rtdata-tables"
-    buffer_max_rows: int = 1_000_000
+    config: Config = DEFAULT_CONFIG
+    tables: Mapping[str, tuple[str, ...]] | None = None
     refresh_s: float = 2.0
     connect_timeout_s: float = 20.0
+    token_provider: Callable[[], str] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.url is not None and not re.match(r"^https?://[^\s/]+", self.url):
             raise SettingsError(f"SUPABASE_URL {self.url!r} must start with http:// or https://")
         if self.url is not None and not self.key:
             raise SettingsError("SUPABASE_URL is set but SUPABASE_KEY is missing")
-        for name, pk in self.tables.items():
-            if not _TABLE_NAME.match(name):
-                raise SettingsError(f"table name {name!r} is not a valid identifier")
-            if not pk:
-                raise SettingsError(f"table {name!r} needs at least one primary-key column")
-        if self.buffer_max_rows < 1:
-            raise SettingsError("buffer_max_rows must be at least 1")
+        config = self.config
+        if self.tables is not None:
+            for name, pk in self.tables.items():
+                if not _TABLE_NAME.match(name):
+                    raise SettingsError(f"table name {name!r} is not a valid identifier")
+                if not pk:
+                    raise SettingsError(f"table {name!r} needs at least one primary-key column")
+            try:
+                channels = Config.from_tables(self.tables).channels
+            except ConfigError as exc:
+                raise SettingsError(str(exc)) from None
+            config = replace(config, channels=channels)
+            object.__setattr__(self, "config", config)
+        object.__setattr__(self, "tables", config.tables())
         if self.refresh_s <= 0:
             raise SettingsError("refresh_s must be positive")
+
+    @property
+    def table_keys(self) -> Mapping[str, tuple[str, ...]]:
+        """Subscribed tables and their primary-key columns."""
+        assert self.tables is not None  # set by __post_init__
+        return self.tables
+
+    @property
+    def buffer_max_rows(self) -> int:
+        """Bound of the event buffer (``[buffer] max_rows``)."""
+        return self.config.buffer.max_rows
 
     @property
     def embedded(self) -> bool:
@@ -81,7 +101,7 @@ class Settings:
 
     def with_project(self, url: str, key: str) -> Settings:
         """Return a copy pointing at another project (used to attach to the embedded server)."""
-        return replace(self, url=url.rstrip("/"), key=key)
+        return replace(self, url=url.rstrip("/"), key=key, tables=None)
 
     @classmethod
     def from_env(
@@ -89,15 +109,17 @@ class Settings:
         env: Mapping[str, str] | None = None,
         secrets_path: str | Path | None = None,
     ) -> Settings:
-        """Read settings from the environment, then from ``.streamlit/secrets.toml``.
+        """Read settings from the environment, ``.streamlit/secrets.toml`` and ``rtdata.toml``.
 
         ``SUPABASE_URL`` and ``SUPABASE_KEY`` are read from ``env`` first; missing ones are
         taken from the secrets file (top-level keys of the same names, or ``url`` and ``key``
-        in a ``[supabase]`` table). ``RTDATA_TABLES`` (comma-separated ``table`` or
-        ``table:pk1+pk2``) overrides the subscribed tables.
+        in a ``[supabase]`` table). The streams config comes from ``RTDATA_CONFIG`` or
+        ``./rtdata.toml`` (built-in default when absent). ``RTDATA_TABLES`` (comma-separated
+        ``table`` or ``table:pk1+pk2``) replaces its channels.
 
         Raises:
             SettingsError: The secrets file is not valid TOML or a value is unusable.
+            ConfigError: ``rtdata.toml`` is invalid (the message names file, key and problem).
         """
         env = os.environ if env is None else env
         secrets = _read_secrets(Path(secrets_path) if secrets_path else _SECRETS_PATH)
@@ -105,11 +127,12 @@ class Settings:
         section: dict[str, Any] = raw_section if isinstance(raw_section, dict) else {}
         url = env.get("SUPABASE_URL") or secrets.get("SUPABASE_URL") or section.get("url")
         key = env.get("SUPABASE_KEY") or secrets.get("SUPABASE_KEY") or section.get("key")
-        kwargs: dict[str, Any] = {}
-        if env.get("RTDATA_TABLES"):
-            kwargs["tables"] = _parse_tables(env["RTDATA_TABLES"])
+        tables = _parse_tables(env["RTDATA_TABLES"]) if env.get("RTDATA_TABLES") else None
         return cls(
-            url=str(url).rstrip("/") if url else None, key=str(key) if key else None, **kwargs
+            url=str(url).rstrip("/") if url else None,
+            key=str(key) if key else None,
+            config=load_config(env=env),
+            tables=tables,
         )
 
 

@@ -55,33 +55,51 @@ class LiveTables:
             self._versions[table] += 1
 
     def apply(self, event: Event) -> bool:
-        """Apply one postgres_changes or snapshot event; return whether it changed a table.
+        """Apply one postgres_changes event; return whether it changed a table.
 
-        Events for tables not kept, and events of other kinds, are ignored.
+        Events for tables not kept, and events of other kinds, are ignored. ``SNAPSHOT`` events
+        upsert like ``INSERT``.
         """
-        if event.kind != "postgres_changes" or event.table not in self._rows or event.key is None:
+        if event.kind != "postgres_changes" or event.table is None or event.key is None:
+            return False
+        record = orjson.loads(event.record) if event.record is not None else None
+        old = orjson.loads(event.old_record) if event.old_record is not None else None
+        return self.apply_change(event.table, event.op, event.key, record, old)
+
+    def apply_change(
+        self,
+        table: str,
+        op: str,
+        key: str,
+        record: Mapping[str, Any] | None,
+        old_record: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Apply one change given as dicts (the collector's hot path); return whether it
+        changed a table. A key change arrives as ``UPDATE`` with the old key in ``old_record``."""
+        rows = self._rows.get(table)
+        if rows is None:
             return False
         with self._lock:
-            rows = self._rows[event.table]
-            if event.op == "DELETE":
-                rows.pop(event.key, None)
-            elif event.record is not None:
-                record = orjson.loads(event.record)
-                if event.op == "UPDATE":
-                    # A key change arrives as UPDATE with the old key in old_record.
-                    old = orjson.loads(event.old_record) if event.old_record else None
-                    if old:
-                        try:
-                            old_key = row_key(old, self.primary_keys[event.table])
-                        except ValueError:
-                            old_key = event.key
-                        if old_key != event.key:
-                            rows.pop(old_key, None)
-                rows[event.key] = record
+            if op == "DELETE":
+                rows.pop(key, None)
+            elif record is not None:
+                if op == "UPDATE" and old_record:
+                    try:
+                        old_key = row_key(old_record, self.primary_keys[table])
+                    except ValueError:
+                        old_key = key
+                    if old_key != key:
+                        rows.pop(old_key, None)
+                rows[key] = dict(record)
             else:
                 return False
-            self._versions[event.table] += 1
+            self._versions[table] += 1
         return True
+
+    def rows_by_key(self, table: str) -> dict[str, dict[str, Any]]:
+        """Return a copy of ``table``'s rows keyed by primary-key text (for resync diffs)."""
+        with self._lock:
+            return dict(self._rows.get(table, {}))
 
     def frame(self, table: str) -> pd.DataFrame:
         """Return the current rows of ``table`` as a new DataFrame (empty if unknown)."""

@@ -139,6 +139,8 @@ _LOOK: Final[dict[ConnectionState, tuple[str, str]]] = {
     ConnectionState.SUBSCRIBED: ("connected", "#1a9e3f"),
     ConnectionState.CONNECTING: ("connecting", "#f28c28"),
     ConnectionState.RECONNECTING: ("reconnecting", "#ffbf00"),
+    ConnectionState.STALE: ("stale", "#ffbf00"),
+    ConnectionState.POLLING: ("polling", "#1f77b4"),
     ConnectionState.IDLE: ("disconnected", "#8a8a8a"),
     ConnectionState.STOPPED: ("disconnected", "#8a8a8a"),
     ConnectionState.FAILED: ("error", "#d62728"),

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 import threading
+import tracemalloc
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rtdata import EventBuffer
 from rtdata.events import COLUMNS, Event
@@ -15,12 +19,20 @@ from rtdata.events import COLUMNS, Event
 BASE_NS = 1_714_557_600_000_000_000
 
 
-def make(i: int, table: str = "t", kind: str = "postgres_changes") -> Event:
+def make(
+    i: int,
+    table: str = "t",
+    kind: str = "postgres_changes",
+    *,
+    received_ms: int | None = None,
+    channel: str = "c",
+) -> Event:
+    received_ns = BASE_NS + (i if received_ms is None else received_ms) * 1_000_000
     return Event(
-        received_at_ns=BASE_NS + i * 1_000_000,
-        commit_ns=BASE_NS + i * 1_000_000 - 2_000_000,
+        received_at_ns=received_ns,
+        commit_ns=received_ns - 2_000_000,
         kind=kind,
-        channel="c",
+        channel=channel,
         table=table,
         op="INSERT",
         key=str(i),
@@ -125,3 +137,175 @@ def test_concurrent_writer_and_readers_see_consistent_prefixes() -> None:
 def test_invalid_bounds_are_rejected() -> None:
     with pytest.raises(ValueError, match="positive"):
         EventBuffer(max_rows=0)
+    for age in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="max_age_s"):
+            EventBuffer(max_age_s=age)
+
+
+# ------------------------------------------------------------------ age bound
+
+
+def keys(buffer: EventBuffer, **filters: object) -> list[str]:
+    return buffer.snapshot(**filters)["key"].tolist()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 3, 7, 100])
+def test_age_bound_keeps_the_window_before_the_newest_event(chunk_rows: int) -> None:
+    buffer = EventBuffer(max_age_s=1.0, chunk_rows=chunk_rows)
+    for i in range(50):  # one event every 100 ms
+        buffer.append(make(i, received_ms=100 * i))
+        expected = [str(j) for j in range(max(0, i - 10), i + 1)]
+        assert len(buffer) == len(expected)
+        assert keys(buffer) == expected
+
+
+def test_age_bound_is_inclusive_to_the_nanosecond() -> None:
+    buffer = EventBuffer(max_age_s=1.0)
+    buffer.append(Event(BASE_NS - 1, None, "status", "", None, "a", "too old", None, None))
+    buffer.append(Event(BASE_NS, None, "status", "", None, "b", "exactly 1 s", None, None))
+    buffer.append(Event(BASE_NS + 10**9, None, "status", "", None, "c", "newest", None, None))
+    assert keys(buffer) == ["exactly 1 s", "newest"]
+    assert len(buffer) == 2
+
+
+def test_age_bound_follows_the_newest_event_not_the_clock() -> None:
+    buffer = EventBuffer(max_age_s=60.0, chunk_rows=4)
+    buffer.extend(make(i, received_ms=i) for i in range(10))
+    assert len(buffer) == 10  # no appends, so nothing ages, however long the stream is quiet
+    buffer.append(make(10, received_ms=60_005))
+    assert keys(buffer) == ["5", "6", "7", "8", "9", "10"]
+
+
+def test_age_bound_combines_with_since_and_tables() -> None:
+    buffer = EventBuffer(max_age_s=0.5, chunk_rows=3)
+    buffer.extend(make(i, table="a" if i % 2 else "b", received_ms=100 * i) for i in range(12))
+    assert keys(buffer) == ["6", "7", "8", "9", "10", "11"]
+    since = datetime.fromtimestamp((BASE_NS + 850_000_000) / 1e9, UTC)
+    assert keys(buffer, since=since, tables=["a"]) == ["9", "11"]
+    early = datetime.fromtimestamp(BASE_NS / 1e9, UTC)
+    assert keys(buffer, since=early, tables=["b"]) == ["6", "8", "10"]
+
+
+def test_expired_chunks_are_released() -> None:
+    buffer = EventBuffer(max_age_s=1.0, chunk_rows=10)
+    buffer.extend(make(i, received_ms=100 * i) for i in range(100))
+    held = buffer.nbytes
+    buffer.extend(make(i, received_ms=100 * i) for i in range(100, 10_000))
+    assert len(buffer) == 11
+    assert 0 < buffer.nbytes < 2 * held  # a few chunks, however many events went through
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    steps_ms=st.lists(st.integers(-300, 400), min_size=1, max_size=60),
+    max_rows=st.integers(1, 40),
+    max_age_ms=st.integers(1, 2_000),
+    chunk_rows=st.integers(1, 9),
+)
+def test_bounds_match_a_reference_even_when_the_clock_steps_back(
+    steps_ms: list[int], max_rows: int, max_age_ms: int, chunk_rows: int
+) -> None:
+    buffer = EventBuffer(max_rows=max_rows, max_age_s=max_age_ms / 1e3, chunk_rows=chunk_rows)
+    appended: list[Event] = []
+    now_ms = 0
+    for i, step_ms in enumerate(steps_ms):
+        now_ms += step_ms
+        event = make(i, received_ms=now_ms)
+        buffer.append(event)
+        appended.append(event)
+        newest_ns = max(e.received_at_ns for e in appended)
+        cutoff_ns = newest_ns - max_age_ms * 1_000_000
+        kept = [e.key for e in appended[-max_rows:] if e.received_at_ns >= cutoff_ns]
+        assert len(buffer) == len(kept)
+        assert keys(buffer) == kept
+        since_ns = BASE_NS + (now_ms - 250) * 1_000_000
+        since = pd.Timestamp(since_ns, unit="ns", tz="UTC").to_pydatetime()
+        recent = [
+            e.key for e in appended[-max_rows:] if e.received_at_ns >= max(cutoff_ns, since_ns)
+        ]
+        assert keys(buffer, since=since) == recent
+
+
+# ------------------------------------------------------------------ memory
+
+
+def chunk_bytes(events: list[Event]) -> int:
+    arrays = len(events) * (8 + 8 + 5 * 1 + 3 * 8)  # times, int8 codes, object pointers
+    texts = [t for e in events for t in (e.key, e.record, e.old_record) if t]
+    return arrays + sum(map(sys.getsizeof, texts))
+
+
+def test_nbytes_counts_sealed_chunks_as_documented() -> None:
+    buffer = EventBuffer(max_rows=10, chunk_rows=4)
+    assert buffer.nbytes == 0
+    events = [make(i) for i in range(14)]
+    buffer.extend(events[:3])
+    assert buffer.nbytes == 0  # the open tail is not counted
+    buffer.append(events[3])
+    assert buffer.nbytes == chunk_bytes(events[:4])
+    buffer.extend(events[4:12])
+    assert buffer.nbytes == chunk_bytes(events[:12])
+    buffer.append(events[12])  # 13 rows: the bound evicts rows 0-2, but chunk 0 still holds row 3
+    assert buffer.nbytes == chunk_bytes(events[:12])
+    buffer.append(events[13])  # row 3 goes too, and with it the whole first chunk
+    assert len(buffer) == 10
+    assert buffer.nbytes == chunk_bytes(events[4:12])
+    buffer.clear()
+    assert buffer.nbytes == 0
+
+
+def test_nbytes_is_close_to_what_tracemalloc_sees() -> None:
+    record = '{"id":%d,"hospital_id":3,"patient_name":"Patient %05d","status":"pending",' + (
+        '"pickup_address":"12 Oak Ave","lat":51.5012,"lon":-0.1234,"priority":2,'
+        '"created_at":"2024-05-01T10:00:00+00:00","updated_at":"2024-05-01T10:00:00+00:00"}'
+    )
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        buffer = EventBuffer(chunk_rows=1_000)
+        for i in range(20_000):
+            old = None if i % 10 else record % (i, i)
+            buffer.append(
+                Event(
+                    BASE_NS + i,
+                    None,
+                    "postgres_changes",
+                    "c",
+                    "t",
+                    "UPDATE",
+                    str(i),
+                    record % (i, i),
+                    old,
+                )
+            )
+        traced = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert 0.5 * traced <= buffer.nbytes <= 2 * traced
+
+
+# ------------------------------------------------------------------ snapshots
+
+
+@pytest.mark.parametrize("chunk_rows", [2, 5, 100])
+def test_mutating_a_snapshot_leaves_the_buffer_unchanged(chunk_rows: int) -> None:
+    buffer = EventBuffer(chunk_rows=chunk_rows)
+    buffer.extend(make(i) for i in range(5))
+    expected = buffer.snapshot().copy(deep=True)  # not sharing anything with the buffer
+    frame = buffer.snapshot()
+    frame.iloc[0, :] = frame.iloc[4, :]
+    frame.loc[1, "record"] = "{}"
+    frame.loc[2, "received_at"] = pd.Timestamp(0, tz="UTC")
+    frame["table"] = frame["table"].cat.rename_categories({"t": "renamed"})
+    frame["op"] = frame["op"].cat.add_categories(["X"])
+    frame.loc[3, "op"] = "X"
+    frame.loc[4, "latency_ms"] = -1.0
+    pd.testing.assert_frame_equal(buffer.snapshot(), expected)
+
+
+def test_categories_past_the_int8_range_keep_their_values() -> None:
+    buffer = EventBuffer(chunk_rows=50)
+    buffer.extend(make(i, channel=f"ch{i}") for i in range(300))
+    frame = buffer.snapshot()
+    assert frame["channel"].tolist() == [f"ch{i}" for i in range(300)]
+    assert keys(buffer, tables=["t"], kinds=["postgres_changes"]) == [str(i) for i in range(300)]
