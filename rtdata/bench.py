@@ -315,7 +315,7 @@ def bench_buffer(rows: int = 1_000_000, concat_rows: int = 2_000) -> list[Figure
     grown = pd.DataFrame()
     start_s = time.perf_counter()
     for event in events[:concat_rows]:
-        row = pd.DataFrame([{name: getattr(event, name) for name in Event.__slots__}])
+        row = pd.DataFrame([event._asdict()])
         grown = pd.concat([grown, row], ignore_index=True)
     concat_eps = concat_rows / (time.perf_counter() - start_s)
     del events, grown
@@ -388,7 +388,7 @@ def _collector_rate(url: str, keys: Keys, rows: int) -> float:
         collector.stop()
 
 
-def bench_ingest(rows: int = 20_000, rounds: int = 2) -> list[Figure]:
+def bench_ingest(rows: int = 20_000, rounds: int = 3) -> list[Figure]:
     """Collector throughput on one stream beside the bare official client's, alternating runs
     on one server and keeping each side's best round."""
     keys = Keys.for_secret()
@@ -518,9 +518,14 @@ def render_markdown(figures: Sequence[Figure]) -> str:
     lines = ["| figure | value | baseline (same run) | what |", "|---|---:|---:|---|"]
     for f in figures:
         base = by_key.get(f.baseline) if f.baseline else None
-        base_text = f"{base.value:,.1f} {base.unit} (`{base.key}`)" if base else ""
-        lines.append(f"| `{f.key}` | {f.value:,.1f} {f.unit} | {base_text} | {f.what} |")
+        base_text = f"{_number(base)} (`{base.key}`)" if base else ""
+        lines.append(f"| `{f.key}` | {_number(f)} | {base_text} | {f.what} |")
     return "\n".join(lines)
+
+
+def _number(figure: Figure) -> str:
+    digits = 2 if figure.unit == "×" else 1
+    return f"{figure.value:,.{digits}f} {figure.unit}"
 
 
 def to_json(figures: Sequence[Figure]) -> dict[str, float]:

@@ -30,9 +30,12 @@ from rtdata.settings import Settings
 from rtdata.tables import LiveTables
 from rtdata.trace import FrameTrace, TracedFrame
 
-__all__ = ["Collector", "CollectorStatus", "ConnectionState"]
+__all__ = ["ALERT_CHECK_INTERVAL_S", "Collector", "CollectorStatus", "ConnectionState"]
 
 log = logging.getLogger(__name__)
+
+ALERT_CHECK_INTERVAL_S: Final = 5.0
+"""How often alert rules are evaluated."""
 
 _MAX_TRANSITIONS: Final = 1000
 _MAX_GAPS: Final = 1000
@@ -72,9 +75,6 @@ class Collector:
             section when omitted.
     """
 
-    trace: Final = FrameTrace()
-    """Raw frames of every realtime client in this process, secrets redacted (class-wide)."""
-
     def __init__(self, settings: Settings, *, buffer: EventBuffer | None = None) -> None:
         self.settings = settings
         bounds = settings.config.buffer
@@ -95,6 +95,8 @@ class Collector:
                 presence_spike_factor=alerts.presence_spike_factor,
             )
         )
+        self.trace = FrameTrace(settings.config.connection.trace_frames, self._on_traffic)
+        """The last raw frames of this collector's socket (see :meth:`frames`)."""
         self._lock = threading.Lock()  # guards the status fields, transitions and gaps below
         self._changed = threading.Condition(self._lock)
         self._state = ConnectionState.IDLE
@@ -106,6 +108,7 @@ class Collector:
         self._errors_total = 0
         self._last_event_ns: int | None = None
         self._errors_logged: set[str] = set()
+        self._next_alert_check_ns = 0  # loop thread only
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._supervisor: Any = None  # rtdata.supervisor.Supervisor, owned by the loop thread
@@ -153,7 +156,7 @@ class Collector:
         return self.metrics.snapshot(time.time_ns())
 
     def frames(self) -> list[TracedFrame]:
-        """Return the last raw realtime frames of this process, secrets redacted."""
+        """Return the last raw frames of this collector's socket, secrets redacted."""
         return self.trace.frames()
 
     # ------------------------------------------------------------ lifecycle (any thread)
@@ -168,7 +171,7 @@ class Collector:
         if self.settings.url is None or self.settings.key is None:
             raise ValueError("Collector needs settings with a project url and key")
         if self._thread is None:
-            self.trace.install(self._on_traffic)
+            self.trace.install()
             self._thread = threading.Thread(target=self._run, name="rtdata-collector", daemon=True)
             self._thread.start()
         if wait and not self.wait_for(ConnectionState.SUBSCRIBED, self.settings.connect_timeout_s):
@@ -190,7 +193,7 @@ class Collector:
             log.error("collector thread did not stop within %.1f s", timeout_s)
             return
         self._thread = None
-        self.trace.uninstall(self._on_traffic)
+        self.trace.uninstall()
 
     def reconnect(self) -> None:
         """Replace the connection now (the dashboard's Reconnect button); also leaves FAILED."""
@@ -278,9 +281,13 @@ class Collector:
             log.warning("collector: %s: %s (further ones are counted, not logged)", kind, detail)
 
     def housekeeping(self) -> None:
-        """Refresh buffer metrics and record any new alert as an ``alert`` event (each second)."""
+        """Refresh buffer metrics (each call, every second) and record new alerts as ``alert``
+        events (every :data:`ALERT_CHECK_INTERVAL_S`: their percentiles cost milliseconds)."""
         self.metrics.set_buffer(len(self.buffer), self.buffer.nbytes)
         now = time.time_ns()
+        if now < self._next_alert_check_ns:
+            return
+        self._next_alert_check_ns = now + int(ALERT_CHECK_INTERVAL_S * 1e9)
         for alert in self.metrics.check_alerts(now):
             body = orjson.dumps(
                 {

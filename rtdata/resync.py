@@ -104,6 +104,7 @@ class Deduper:
 
     def __init__(self, max_entries: int = 100_000) -> None:
         self.max_entries = max_entries
+        # OrderedDict, not dict: evicting the oldest from a plain dict rescans deleted slots.
         self._seen: OrderedDict[tuple[str, str, int], None] = OrderedDict()
 
     def first_time(self, table: str, key: str, commit_ns: int | None) -> bool:

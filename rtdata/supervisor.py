@@ -247,6 +247,8 @@ class Supervisor:
             if "401" in text or "403" in text:
                 raise _Fatal(f"the server refused the API key ({text})") from None
             raise
+        if rt._ws_connection is not None:  # private in realtime-py; the socket to trace
+            self.c.trace.attach(rt._ws_connection)
         try:
             await self._join(rt)
         except BaseException:

@@ -33,7 +33,7 @@ class LiveTables:
     def __init__(self, primary_keys: Mapping[str, Sequence[str]]) -> None:
         self.primary_keys = {name: tuple(pk) for name, pk in primary_keys.items()}
         self._lock = threading.Lock()
-        self._rows: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in primary_keys}
+        self._rows: dict[str, dict[str, Mapping[str, Any]]] = {name: {} for name in primary_keys}
         self._versions: dict[str, int] = dict.fromkeys(primary_keys, 0)
 
     @property
@@ -49,7 +49,7 @@ class LiveTables:
     def load(self, table: str, rows: Iterable[Mapping[str, Any]]) -> None:
         """Replace the whole content of ``table`` with ``rows`` (a REST snapshot)."""
         pk = self.primary_keys[table]
-        fresh = {row_key(row, pk): dict(row) for row in rows}
+        fresh: dict[str, Mapping[str, Any]] = {row_key(row, pk): dict(row) for row in rows}
         with self._lock:
             self._rows[table] = fresh
             self._versions[table] += 1
@@ -90,14 +90,15 @@ class LiveTables:
                         old_key = key
                     if old_key != key:
                         rows.pop(old_key, None)
-                rows[key] = dict(record)
+                rows[key] = record  # never mutated: readers get copies
             else:
                 return False
             self._versions[table] += 1
         return True
 
-    def rows_by_key(self, table: str) -> dict[str, dict[str, Any]]:
-        """Return a copy of ``table``'s rows keyed by primary-key text (for resync diffs)."""
+    def rows_by_key(self, table: str) -> dict[str, Mapping[str, Any]]:
+        """Return ``table``'s rows keyed by primary-key text (for resync diffs; the mapping is a
+        copy, the rows are shared and must not be mutated)."""
         with self._lock:
             return dict(self._rows.get(table, {}))
 

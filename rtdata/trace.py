@@ -1,10 +1,11 @@
-"""Raw frames of the official realtime client, with secrets redacted, for debugging a feed.
+"""Raw frames of a realtime connection, with secrets redacted, for debugging a feed.
 
-realtime-py logs every frame it sends and receives at DEBUG (``send: ...``, ``receive: ...``)
-and every frame it drops at ERROR (``Unrecognized message format ...``). :class:`FrameTrace`
-is a logging *filter* on that logger: it keeps the last frames in a ring, counts bytes and
-dropped frames for its observers, and swallows the DEBUG records so they never reach other
-handlers. The trace is process-wide: it sees every realtime client in the process.
+:class:`FrameTrace` wraps ``recv`` and ``send`` of each websocket the collector opens (a
+``websockets`` connection, which realtime-py reads with ``async for``), so it sees every frame
+at the cost of one extra call, counts bytes for its observer, and keeps the last frames in a
+ring. Frames realtime-py *drops* are only reported in its log (``Unrecognized message format``
+at ERROR, a 1009 close for an oversized frame); a logging filter counts those without
+lowering the logger's level, so normal traffic never builds log records.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 __all__ = ["CLIENT_LOGGER", "FrameTrace", "TracedFrame", "redact"]
 
 CLIENT_LOGGER: Final = "realtime._async.client"
-"""The logger realtime-py writes its frames to."""
+"""The logger realtime-py reports dropped frames to."""
 
 _SECRET_VALUE = re.compile(
     r"""(?P<key>["']?(?:access_token|user_token|apikey|api_key|token|authorization|password|refresh_token)["']?\s*[:=]\s*)(?P<quote>["']?)[^"'&,\s}]+"""
@@ -29,6 +30,10 @@ _SECRET_VALUE = re.compile(
     re.IGNORECASE,
 )
 _JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
+
+
+def _text(message: str | bytes) -> str:
+    return message if isinstance(message, str) else f"<binary frame, {len(message)} bytes>"
 
 
 def redact(text: str) -> str:
@@ -39,10 +44,10 @@ def redact(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class TracedFrame:
-    """One frame as the client logged it.
+    """One frame seen on the collector's socket.
 
     Attributes:
-        at_ns: When it was logged (epoch ns).
+        at_ns: When it was sent or received (epoch ns).
         direction: ``"in"`` or ``"out"``.
         text: The frame (redacted by :meth:`FrameTrace.frames`).
     """
@@ -57,79 +62,71 @@ Observer = Callable[[str, int], None]
 
 
 class FrameTrace(logging.Filter):
-    """Keeps the last frames of realtime clients and reports traffic to observers.
+    """Keeps a collector's last frames and reports traffic and drops to one observer.
 
-    Invariants: ``_lock`` protects ``_frames`` and ``_observers``; the filter runs on whichever
-    thread logs (the collector's loop thread).
+    Invariants: ``_lock`` protects ``_frames``; frames are appended on the collector's loop
+    thread and read from any thread. Raw frames never leave this class unredacted.
 
     Args:
-        max_frames: Frames kept.
+        max_frames: Frames kept (0 keeps none but still counts bytes).
+        observer: Called with ``("in", bytes)``, ``("out", bytes)`` or ``(reason, 0)``.
     """
 
-    def __init__(self, max_frames: int = 200) -> None:
+    def __init__(self, max_frames: int = 200, observer: Observer | None = None) -> None:
         super().__init__()
         self._lock = threading.Lock()
-        self._frames: deque[TracedFrame] = deque(maxlen=max(1, max_frames))
-        self._observers: list[Observer] = []
-        self._installed = 0
+        self._frames: deque[TracedFrame] = deque(maxlen=max(0, max_frames))
+        self._observer = observer
+        self._keep = max_frames > 0
 
-    def install(self, observer: Observer | None = None) -> None:
-        """Attach to realtime-py's logger (idempotent) and add ``observer``."""
-        with self._lock:
+    # ------------------------------------------------------------ frames
+
+    def attach(self, ws: Any) -> None:
+        """Wrap ``recv`` and ``send`` of a ``websockets`` connection to see its frames."""
+        receive, send = ws.recv, ws.send
+        keep, observer, frames, lock = self._keep, self._observer, self._frames, self._lock
+
+        async def traced_recv(*args: Any, **kwargs: Any) -> Any:
+            message = await receive(*args, **kwargs)
             if observer is not None:
-                self._observers.append(observer)
-            self._installed += 1
-            first = self._installed == 1
-        if first:
-            logger = logging.getLogger(CLIENT_LOGGER)
-            logger.addFilter(self)
-            logger.setLevel(logging.DEBUG)
+                observer("in", len(message))
+            if keep:
+                with lock:
+                    frames.append(TracedFrame(time.time_ns(), "in", _text(message)))
+            return message
 
-    def uninstall(self, observer: Observer | None = None) -> None:
-        """Remove ``observer``; detach from the logger when the last user leaves."""
-        with self._lock:
-            if observer is not None and observer in self._observers:
-                self._observers.remove(observer)
-            self._installed = max(0, self._installed - 1)
-            last = self._installed == 0
-        if last:
-            logger = logging.getLogger(CLIENT_LOGGER)
-            logger.removeFilter(self)
-            logger.setLevel(logging.NOTSET)
+        async def traced_send(message: Any, *args: Any, **kwargs: Any) -> Any:
+            if keep and isinstance(message, str | bytes):
+                with lock:
+                    frames.append(TracedFrame(time.time_ns(), "out", _text(message)))
+            return await send(message, *args, **kwargs)
+
+        # Instance attributes shadow the methods; websockets' ``async for`` calls self.recv().
+        ws.recv, ws.send = traced_recv, traced_send
 
     def frames(self) -> list[TracedFrame]:
         """Return the kept frames, oldest first, with secrets redacted."""
         with self._lock:
             kept = list(self._frames)
-        # Redacting on read keeps the hot path cheap; raw frames never leave this class.
+        # Redacting on read keeps the hot path cheap.
         return [TracedFrame(f.at_ns, f.direction, redact(f.text)) for f in kept]
 
+    # ------------------------------------------------------------ drops (log records)
+
+    def install(self) -> None:
+        """Start counting the frames realtime-py drops (its WARNING and ERROR records)."""
+        logging.getLogger(CLIENT_LOGGER).addFilter(self)
+
+    def uninstall(self) -> None:
+        """Stop counting dropped frames."""
+        logging.getLogger(CLIENT_LOGGER).removeFilter(self)
+
     def filter(self, record: logging.LogRecord) -> bool:
-        """Capture frame records; let only WARNING and above through to other handlers."""
-        if record.levelno >= logging.WARNING:
+        """Count drop reports; never suppress a record."""
+        if record.levelno >= logging.WARNING and self._observer is not None:
             message = record.getMessage()
             if message.startswith("Unrecognized message format"):
-                self._notify("malformed frame", len(message))
+                self._observer("malformed frame", 0)
             elif "closed with code: 1009" in message:
-                self._notify("oversized frame", 0)
-            return True
-        message = record.getMessage()
-        if message.startswith("receive: "):
-            self._keep("in", message[9:])
-        elif message.startswith("send: "):
-            self._keep("out", message[6:])
-        return False
-
-    def _keep(self, direction: str, text: str) -> None:
-        frame = TracedFrame(time.time_ns(), direction, text)
-        with self._lock:
-            self._frames.append(frame)
-            observers = list(self._observers)
-        for observer in observers:
-            observer(direction, len(text))
-
-    def _notify(self, kind: str, size: int) -> None:
-        with self._lock:
-            observers = list(self._observers)
-        for observer in observers:
-            observer(kind, size)
+                self._observer("oversized frame", 0)
+        return True
