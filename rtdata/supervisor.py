@@ -26,6 +26,7 @@ import logging
 import random
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -111,6 +112,12 @@ class Supervisor:
         self.cfg = collector.settings.config.connection
         self.rng = rng or random.Random()
         self.dedup = Deduper()
+        # A change can arrive twice only through two bindings of the same table (one frame per
+        # change per channel), so only those tables pay for deduplication.
+        bound = Counter(
+            b.table for c in collector.settings.config.channels for b in c.postgres_changes
+        )
+        self.multi_bound = {table for table, count in bound.items() if count > 1}
         self.token = collector.settings.key or ""
         self.stop = asyncio.Event()
         self.wake = asyncio.Event()  # set by Collector.reconnect() and by stop
@@ -380,7 +387,9 @@ class Supervisor:
                 if table not in self.c.tables.primary_keys:
                     self.c.count_error("unknown table", table)
                     return
-                if not self.dedup.first_time(table, event.key, event.commit_ns):
+                if table in self.multi_bound and not self.dedup.first_time(
+                    table, event.key, event.commit_ns
+                ):
                     return
                 data = payload["data"]
                 self.c.ingest(event, data.get("record"), data.get("old_record"))

@@ -166,3 +166,48 @@ def test_unreachable_project_fails_to_subscribe_in_time() -> None:
             c.start(wait=True)
     finally:
         c.stop()
+
+
+def test_a_change_delivered_by_two_channels_is_recorded_once(server: LocalServer) -> None:
+    from rtdata.config import Binding, Channel, Config
+
+    config = Config(
+        channels=(
+            Channel("all-changes", postgres_changes=(Binding("emergency_requests"),)),
+            Channel(
+                "inserts", postgres_changes=(Binding("emergency_requests", events=("INSERT",)),)
+            ),
+        )
+    )
+    c = Collector(Settings(config=config).with_project(server.url, server.service_key)).start(
+        wait=True
+    )
+    try:
+        frames_before = len([f for f in c.frames() if '"postgres_changes"' in f.text])
+        with rest(server) as http:
+            http.post("/emergency_requests", json=ROW)
+        wait_until(
+            lambda: (
+                len([f for f in c.frames() if '"postgres_changes"' in f.text]) >= frames_before + 2
+            ),
+            what="the change on both channels",
+        )
+        events = c.buffer.snapshot(kinds=["postgres_changes"])
+        assert len(events[events["source"] == "realtime"]) == 1
+        assert c.status.events_total == 1
+    finally:
+        c.stop()
+
+
+def test_debug_trace_keeps_raw_frames_with_secrets_redacted(
+    server: LocalServer, collector: Collector
+) -> None:
+    with rest(server) as http:
+        http.post("/emergency_requests", json=ROW)
+    wait_until(lambda: collector.status.events_total >= 1, what="one change")
+    frames = collector.frames()
+    text = "\n".join(f.text for f in frames)
+    assert any(f.direction == "out" and '"phx_join"' in f.text for f in frames)
+    assert any(f.direction == "in" and '"postgres_changes"' in f.text for f in frames)
+    assert server.service_key not in text
+    assert "<redacted>" in text  # the join carried the access token
