@@ -6,17 +6,20 @@ import streamlit as st
 
 from rtdata import ui, views
 
-collector = ui.collector()
-ui.sidebar(collector)
-st.title("Overview")
+collector = ui.page("Overview")
 
 
-@st.fragment(run_every=collector.settings.refresh_s)
+@ui.live()
 def live_counts() -> None:
-    now = datetime.now(UTC)
-    tables = {name: collector.table(name) for name in collector.tables.names}
-    events = collector.buffer.snapshot(since=now - views.EVENTS_WINDOW, kinds=["postgres_changes"])
-    counts = views.overview_counts(tables, events, now)
+    def compute() -> views.OverviewCounts:
+        now = datetime.now(UTC)
+        tables = {name: collector.table(name) for name in collector.tables.names}
+        events = collector.buffer.snapshot(
+            since=now - views.EVENTS_WINDOW, kinds=["postgres_changes"]
+        )
+        return views.overview_counts(tables, events, now)
+
+    counts = ui.cached_view("overview", collector, compute)
     cols = st.columns(4)
     cols[0].metric("Active emergencies", counts.active_emergencies)
     cols[1].metric("Pending verifications", counts.pending_verifications)

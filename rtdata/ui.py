@@ -1,23 +1,56 @@
-"""Streamlit glue shared by every page: the one shared collector and the connection indicator.
+"""Streamlit glue shared by every page: the one shared collector, page chrome, live regions.
 
 This is the only module of ``rtdata`` that imports Streamlit. The collector is created once per
 server process with ``st.cache_resource`` and shared by every session; pages read snapshots from
-it and never talk to a service themselves.
+it (through :func:`cached_view`, computed once per buffer version for every viewer) and never
+talk to a service themselves.
+
+A page is::
+
+    collector = ui.page("Emergencies")        # chrome: sidebar indicator, stale banner, wall mode
+
+    @ui.live()                                 # st.fragment(run_every=refresh interval)
+    def board() -> None:
+        rows = ui.cached_view("open", collector, lambda: views.open_emergencies(...))
+        st.dataframe(rows)
+
+    board()
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Final, TypeVar
 
 import streamlit as st
 
 from rtdata.collector import Collector
 from rtdata.embedded import EmbeddedStack
+from rtdata.lifecycle import ConnectionState
 from rtdata.settings import Settings
-from rtdata.views import connection_indicator
+from rtdata.views.connection import connection_indicator
 
-__all__ = ["collector", "connection_badge", "refresh_interval_s", "sidebar", "use_collector"]
+__all__ = [
+    "cached_view",
+    "collector",
+    "connection_badge",
+    "is_wall",
+    "live",
+    "page",
+    "refresh_interval_s",
+    "stale_banner",
+    "use_collector",
+]
+
+T = TypeVar("T")
+
+STALE_AFTER_S: Final = 10.0
+"""Without a live subscription, or with no event for this long on a busy feed, data is stale."""
 
 _override: Collector | None = None
 
@@ -53,9 +86,58 @@ def collector() -> Collector:
     return _override if _override is not None else _shared().collector
 
 
+def is_wall() -> bool:
+    """True in wall-display mode (``?wall=1``)."""
+    return st.query_params.get("wall") in ("1", "true", "yes")
+
+
 def refresh_interval_s() -> float:
-    """Seconds between refreshes of live regions."""
-    return collector().settings.refresh_s
+    """Seconds between refreshes of live regions: 1 s on a wall, else the settings' value."""
+    return 1.0 if is_wall() else collector().settings.refresh_s
+
+
+def live(every_s: float | None = None) -> Callable[[Callable[[], None]], Callable[[], None]]:
+    """Decorate a render function as a live region: ``st.fragment(run_every=...)``."""
+
+    def wrap(render: Callable[[], None]) -> Callable[[], None]:
+        return st.fragment(run_every=every_s or refresh_interval_s())(render)
+
+    return wrap
+
+
+# ---------------------------------------------------------------- view cache
+
+_cache_lock = threading.Lock()  # guards _cache
+_cache: OrderedDict[tuple[str, int, int, int], Any] = OrderedDict()
+_CACHE_ENTRIES: Final = 256
+
+
+def cached_view(name: str, shared: Collector, compute: Callable[[], T]) -> T:
+    """Return ``compute()``, computed once per buffer version and second, shared by every session.
+
+    N viewers refreshing every second then cost about one computation per second, not N. The
+    second is part of the key so that time-dependent views (ages, per-minute rates) keep moving
+    on a quiet feed. The result is shared: callers must not mutate it.
+
+    Args:
+        name: Identifies the view (include any filter values that change the result).
+        shared: The collector whose buffer version keys the cache.
+        compute: Builds the view from snapshots.
+    """
+    key = (name, id(shared), shared.buffer.version, int(time.time()))
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]  # type: ignore[no-any-return]
+    value = compute()
+    with _cache_lock:
+        _cache[key] = value
+        while len(_cache) > _CACHE_ENTRIES:
+            _cache.popitem(last=False)
+    return value
+
+
+# ---------------------------------------------------------------- chrome
 
 
 def connection_badge(shared: Collector) -> None:
@@ -74,12 +156,82 @@ def connection_badge(shared: Collector) -> None:
     )
 
 
+def stale_banner(shared: Collector, *, wall: bool = False) -> None:
+    """Show a banner when data is not live: stale, in REST fallback, or disconnected.
+
+    On a wall it is a full-width block with the time of the last update, so a frozen screen
+    never looks live.
+    """
+    status = shared.status
+    now = datetime.now(UTC)
+    last = status.last_event_at
+    age_s = None if last is None else (now - last).total_seconds()
+    state = status.state
+    if state == ConnectionState.SUBSCRIBED and (age_s is None or age_s < STALE_AFTER_S or not wall):
+        return
+    if state == ConnectionState.POLLING:
+        text = "FALLBACK: live feed down, data refreshed over REST every few seconds"
+    elif state == ConnectionState.SUBSCRIBED:
+        text = "STALE: no change received recently"
+    else:
+        text = f"STALE: feed {state.value}"
+    when = "never" if last is None else last.strftime("%H:%M:%S UTC")
+    message = f"{text} · last update {when}"
+    if wall:
+        st.markdown(
+            f'<div data-testid="rtdata-stale-banner" style="background:#b00020;color:#fff;'
+            f'font-size:2.6rem;font-weight:800;padding:0.6em;text-align:center;width:100%">'
+            f"{message}</div>",
+            unsafe_allow_html=True,
+        )
+    elif state == ConnectionState.FAILED:
+        st.error(f"{message}. {status.reason}")
+    else:
+        st.warning(message)
+
+
+_WALL_CSS: Final = """
+<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header, footer,
+[data-testid="stToolbar"], [data-testid="stDecoration"] {display: none !important;}
+.stApp {background: #000 !important; color: #f5f5f5 !important;}
+html, body, .stApp, .stMarkdown, p, span, label, div {font-size: 1.6rem;}
+h1 {font-size: 4rem !important;} h2, h3 {font-size: 2.6rem !important; color: #fff !important;}
+[data-testid="stMetricValue"] {font-size: 5rem !important; color: #fff !important;}
+[data-testid="stMetricLabel"] p {font-size: 2rem !important; color: #e0e0e0 !important;}
+</style>
+"""
+
+
+def page(title: str) -> Collector:
+    """Set up a page (title, sidebar indicator with Reconnect, stale banner, wall mode) and
+    return the shared collector."""
+    shared = collector()
+    wall = is_wall()
+    if wall:
+        st.markdown(_WALL_CSS, unsafe_allow_html=True)
+    else:
+        with st.sidebar:
+
+            @st.fragment(run_every=refresh_interval_s())
+            def badge() -> None:
+                connection_badge(shared)
+
+            badge()
+            if st.button("Reconnect", help="Replace the realtime connection now"):
+                shared.reconnect()
+                st.toast("Reconnecting…")
+
+    @st.fragment(run_every=refresh_interval_s())
+    def banner() -> None:
+        stale_banner(shared, wall=wall)
+
+    banner()
+    st.title(title)
+    return shared
+
+
 def sidebar(shared: Collector) -> None:
-    """Draw the sidebar every page shares: the live connection indicator."""
+    """Draw the sidebar indicator only (pages should call :func:`page`)."""
     with st.sidebar:
-
-        @st.fragment(run_every=shared.settings.refresh_s)
-        def live_badge() -> None:
-            connection_badge(shared)
-
-        live_badge()
+        connection_badge(shared)

@@ -1,7 +1,4 @@
-"""View computations shared by the pages and notebooks: data in, data out, clock as a parameter.
-
-A KPI is computed here once, so the dashboard and an analyst's notebook agree on it.
-"""
+"""Overview numbers: active emergencies, pending verifications, users, events per minute."""
 
 from __future__ import annotations
 
@@ -11,15 +8,11 @@ from typing import Final
 
 import pandas as pd
 
-from rtdata.collector import CollectorStatus, ConnectionState
-
 __all__ = [
     "ACTIVE_EMERGENCY_STATUSES",
     "EVENTS_WINDOW",
-    "Indicator",
     "OverviewCounts",
     "active_emergencies",
-    "connection_indicator",
     "events_per_minute",
     "latest_vitals",
     "overview_counts",
@@ -116,39 +109,3 @@ def overview_counts(
         events_per_minute=events_per_minute(events, now),
         latest_vitals=latest_vitals(tables.get("vital_signs", empty)),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Indicator:
-    """How the connection indicator looks.
-
-    Attributes:
-        label: Short state text, for example ``connected``.
-        colour: CSS colour name or hex.
-        detail: Why the collector is in this state.
-        last_event_age_s: Seconds since the newest change, or ``None`` if none arrived.
-    """
-
-    label: str
-    colour: str
-    detail: str
-    last_event_age_s: float | None
-
-
-_LOOK: Final[dict[ConnectionState, tuple[str, str]]] = {
-    ConnectionState.SUBSCRIBED: ("connected", "#1a9e3f"),
-    ConnectionState.CONNECTING: ("connecting", "#f28c28"),
-    ConnectionState.RECONNECTING: ("reconnecting", "#ffbf00"),
-    ConnectionState.STALE: ("stale", "#ffbf00"),
-    ConnectionState.POLLING: ("polling", "#1f77b4"),
-    ConnectionState.IDLE: ("disconnected", "#8a8a8a"),
-    ConnectionState.STOPPED: ("disconnected", "#8a8a8a"),
-    ConnectionState.FAILED: ("error", "#d62728"),
-}
-
-
-def connection_indicator(status: CollectorStatus, now: datetime) -> Indicator:
-    """Map a collector status to the indicator's label, colour and event age."""
-    label, colour = _LOOK[status.state]
-    age = None if status.last_event_at is None else (now - status.last_event_at).total_seconds()
-    return Indicator(label, colour, status.reason, age)
