@@ -1,4 +1,5 @@
-"""Overview: live counts from table state and the event buffer."""
+"""Overview: KPI tiles (from live table state, configured in rtdata.toml), events per minute and
+the latest vitals."""
 
 from datetime import UTC, datetime
 
@@ -7,24 +8,32 @@ import streamlit as st
 from rtdata import ui, views
 
 collector = ui.page("Overview")
+tiles = collector.settings.config.dashboard.tiles
 
 
 @ui.live()
 def live_counts() -> None:
-    def compute() -> views.OverviewCounts:
+    def compute() -> tuple[list[views.TileValue], views.OverviewCounts]:
         now = datetime.now(UTC)
         tables = {name: collector.table(name) for name in collector.tables.names}
         events = collector.buffer.snapshot(
             since=now - views.EVENTS_WINDOW, kinds=["postgres_changes"]
         )
-        return views.overview_counts(tables, events, now)
+        values = views.tile_values(tiles, tables, now, ui.tile_history())
+        return values, views.overview_counts(tables, events, now)
 
-    counts = ui.cached_view("overview", collector, compute)
-    cols = st.columns(4)
-    cols[0].metric("Active emergencies", counts.active_emergencies)
-    cols[1].metric("Pending verifications", counts.pending_verifications)
-    cols[2].metric("Users", counts.total_users)
-    cols[3].metric("Events per minute", counts.events_per_minute)
+    values, counts = ui.cached_view("overview", collector, compute)
+    per_row = 4
+    cells = [*values, views.TileValue("Events per minute", counts.events_per_minute, None, [])]
+    for start in range(0, len(cells), per_row):
+        for column, tile in zip(st.columns(per_row), cells[start : start + per_row], strict=False):
+            column.metric(
+                tile.label,
+                tile.value,
+                tile.delta,
+                chart_data=tile.sparkline if len(tile.sparkline) > 1 else None,
+                border=True,
+            )
     st.subheader("Latest vitals")
     st.dataframe(
         counts.latest_vitals,

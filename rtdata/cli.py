@@ -105,6 +105,9 @@ def _parser() -> argparse.ArgumentParser:
         help="interface the dashboard binds (default 127.0.0.1; 0.0.0.0 for wall displays)",
     )
     demo.add_argument("--rate", type=float, default=10.0, help="changes per second (default 10)")
+    demo.add_argument(
+        "--wall", action="store_true", help="print the wall-display URL (?wall=1) as the address"
+    )
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.set_defaults(run=_demo)
     return parser
@@ -226,7 +229,8 @@ def _demo(args: argparse.Namespace) -> int:
         host = (
             "localhost" if args.dashboard_host in ("127.0.0.1", "0.0.0.0") else args.dashboard_host
         )
-        print(f"rtdata demo: dashboard on http://{host}:{dashboard_port}", flush=True)
+        suffix = "/?wall=1" if args.wall else ""
+        print(f"rtdata demo: dashboard on http://{host}:{dashboard_port}{suffix}", flush=True)
         print(f"             local server on {server.url} (Ctrl-C stops everything)", flush=True)
         try:
             done.wait()

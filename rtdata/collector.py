@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import threading
 import time
@@ -38,6 +39,7 @@ ALERT_CHECK_INTERVAL_S: Final = 5.0
 """How often alert rules are evaluated."""
 
 _MAX_TRANSITIONS: Final = 1000
+_instances = itertools.count(1)
 _MAX_GAPS: Final = 1000
 
 
@@ -76,6 +78,8 @@ class Collector:
     """
 
     def __init__(self, settings: Settings, *, buffer: EventBuffer | None = None) -> None:
+        self.uid = next(_instances)
+        """Unique per instance in this process (unlike ``id()``, never reused)."""
         self.settings = settings
         bounds = settings.config.buffer
         self.buffer = (

@@ -88,6 +88,8 @@ from rtdata.filters import FilterError, parse_filter
 __all__ = [
     "DEFAULT_CONFIG",
     "DEFAULT_PATH",
+    "DEFAULT_TILES",
+    "DEFAULT_VITAL_RANGES",
     "AlertConfig",
     "Binding",
     "BufferConfig",
@@ -95,6 +97,8 @@ __all__ = [
     "Config",
     "ConfigError",
     "ConnectionConfig",
+    "DashboardConfig",
+    "Tile",
     "load_config",
     "parse_config",
 ]
@@ -250,6 +254,67 @@ def _default_channels(schema: str = "public") -> tuple[Channel, ...]:
 
 
 @dataclass(frozen=True)
+class Tile:
+    """One Overview KPI tile: the number of rows of ``table`` matching ``filter``.
+
+    Attributes:
+        label: Text on the tile.
+        table: A subscribed table.
+        filter: Realtime filter grammar, e.g. ``status=eq.pending``; ``None`` counts all rows.
+        today_column: When set, count only rows whose timestamp column is today (UTC).
+    """
+
+    label: str
+    table: str
+    filter: str | None = None
+    today_column: str | None = None
+
+
+_ACTIVE = "status=in.(pending,accepted,en_route,on_scene)"
+DEFAULT_TILES: Final = (
+    Tile("Total users", "profiles"),
+    Tile("New users today", "profiles", today_column="created_at"),
+    Tile("Pending verifications", "verification_requests", "status=eq.pending"),
+    Tile("Active emergencies", "emergency_requests", _ACTIVE),
+    Tile("Critical emergencies", "emergency_requests", "priority=eq.1," + _ACTIVE),
+    Tile("User activity today", "profiles", today_column="updated_at"),
+)
+"""The hospital scenario's Overview tiles."""
+
+DEFAULT_VITAL_RANGES: Final[Mapping[str, tuple[float, float]]] = {
+    "heart_rate": (50.0, 120.0),
+    "systolic": (90.0, 160.0),
+    "diastolic": (60.0, 100.0),
+    "spo2": (92.0, 100.0),
+    "temperature": (35.5, 38.5),
+}
+"""Normal bands of the vital signs (inclusive)."""
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    """What the pages show and how often they refresh.
+
+    Attributes:
+        refresh_s: Refresh interval of live regions in a browser.
+        wall_refresh_s: Refresh interval on a wall display.
+        wall_rotate_s: Seconds each page stays up on a wall display.
+        wall_pages: Pages a wall display rotates through (their URL paths).
+        tiles: Overview KPI tiles.
+        vital_ranges: Normal band (low, high) per vital sign.
+    """
+
+    refresh_s: float = 2.0
+    wall_refresh_s: float = 1.0
+    wall_rotate_s: float = 20.0
+    wall_pages: tuple[str, ...] = ("overview", "emergencies", "realtime")
+    tiles: tuple[Tile, ...] = DEFAULT_TILES
+    vital_ranges: Mapping[str, tuple[float, float]] = field(
+        default_factory=lambda: dict(DEFAULT_VITAL_RANGES)
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole streams config; ``Config()`` is :data:`DEFAULT_CONFIG`.
 
@@ -258,12 +323,14 @@ class Config:
         buffer: Event buffer bounds.
         alerts: Alert thresholds.
         channels: Subscribed channels.
+        dashboard: Pages: refresh, wall mode, tiles, vital bands.
     """
 
     connection: ConnectionConfig = field(default_factory=ConnectionConfig)
     buffer: BufferConfig = field(default_factory=BufferConfig)
     alerts: AlertConfig = field(default_factory=AlertConfig)
     channels: tuple[Channel, ...] = field(default_factory=_default_channels)
+    dashboard: DashboardConfig = field(default_factory=DashboardConfig)
 
     def tables(self) -> dict[str, tuple[str, ...]]:
         """Return every bound table and its primary-key columns, in order of appearance."""
@@ -358,7 +425,7 @@ def _build(document: Mapping[str, Any], source: str) -> Config:
         problems.append(f"{source}: {path}: {problem}")
 
     _find_credentials(document, "", report)
-    _check_keys(document, "", ("connection", "buffer", "alerts", "channels"), report)
+    _check_keys(document, "", ("connection", "buffer", "alerts", "channels", "dashboard"), report)
     connection = _section(document, "connection", ConnectionConfig, report)
     if connection.reconnect_max_s < connection.reconnect_initial_s:
         given = document.get("connection", {})
@@ -374,9 +441,73 @@ def _build(document: Mapping[str, Any], source: str) -> Config:
         channels = _channels(document["channels"], connection.schema, report)
     else:
         channels = _default_channels(connection.schema)
+    dashboard = _dashboard(document.get("dashboard", {}), report)
     if problems:
         raise ConfigError(problems)
-    return Config(connection, buffer, alerts, channels)
+    return Config(connection, buffer, alerts, channels, dashboard)
+
+
+def _dashboard(value: Any, report: _Report) -> DashboardConfig:
+    if not isinstance(value, dict):
+        report("dashboard", f"must be a table ([dashboard]), got {_show(value)}")
+        return DashboardConfig()
+    known = tuple(f.name for f in fields(DashboardConfig))
+    _check_keys(value, "dashboard", known, report)
+    numbers = {
+        k: v for k, v in value.items() if k in ("refresh_s", "wall_refresh_s", "wall_rotate_s")
+    }
+    timing = _section({"dashboard": numbers}, "dashboard", _DashboardTiming, report)
+    pages = value.get("wall_pages", DashboardConfig.wall_pages)
+    if not isinstance(pages, list | tuple) or not all(isinstance(p, str) and p for p in pages):
+        report("dashboard.wall_pages", f"must be an array of page names, got {_show(pages)}")
+        pages = DashboardConfig.wall_pages
+    tiles: list[Tile] = []
+    for i, raw in enumerate(value.get("tiles", [])):
+        path = f"dashboard.tiles[{i}]"
+        if not isinstance(raw, dict):
+            report(path, f"must be a table ([[dashboard.tiles]]), got {_show(raw)}")
+            continue
+        _check_keys(raw, path, tuple(f.name for f in fields(Tile)), report)
+        if not isinstance(raw.get("label"), str) or not raw.get("label"):
+            report(f"{path}.label", "is required and must be text")
+        if not isinstance(raw.get("table"), str) or not _IDENTIFIER.match(raw.get("table", "")):
+            report(f"{path}.table", "is required and must be a table name")
+        flt = raw.get("filter")
+        if flt is not None:
+            try:
+                parse_filter(str(flt))
+            except FilterError as exc:
+                report(f"{path}.filter", str(exc))
+        if all(isinstance(raw.get(k), str) for k in ("label", "table")):
+            tiles.append(Tile(raw["label"], raw["table"], flt, raw.get("today_column")))
+    ranges = dict(DEFAULT_VITAL_RANGES)
+    raw_ranges = value.get("vital_ranges", {})
+    if not isinstance(raw_ranges, dict):
+        report("dashboard.vital_ranges", f"must be a table, got {_show(raw_ranges)}")
+        raw_ranges = {}
+    for vital, band in raw_ranges.items():
+        path = f"dashboard.vital_ranges.{vital}"
+        ok = isinstance(band, list) and len(band) == 2
+        ok = ok and all(isinstance(x, int | float) and not isinstance(x, bool) for x in band)
+        if not ok or band[0] >= band[1]:
+            report(path, f"must be [low, high] with low < high, got {_show(band)}")
+            continue
+        ranges[vital] = (float(band[0]), float(band[1]))
+    return DashboardConfig(
+        timing.refresh_s,
+        timing.wall_refresh_s,
+        timing.wall_rotate_s,
+        tuple(pages),
+        tuple(tiles) if "tiles" in value else DEFAULT_TILES,
+        ranges,
+    )
+
+
+@dataclass(frozen=True)
+class _DashboardTiming:
+    refresh_s: float = 2.0
+    wall_refresh_s: float = 1.0
+    wall_rotate_s: float = 20.0
 
 
 # ---------------------------------------------------------------- keys
@@ -386,7 +517,7 @@ _Report = Callable[[str, str], None]
 _CHANNEL_KEYS: Final = tuple(f.name for f in fields(Channel))
 _BINDING_KEYS: Final = tuple(f.name for f in fields(Binding))
 _KNOWN_KEYS: Final = frozenset(
-    {"connection", "buffer", "alerts", "channels", *_CHANNEL_KEYS, *_BINDING_KEYS}
+    {"connection", "buffer", "alerts", "channels", "dashboard", *_CHANNEL_KEYS, *_BINDING_KEYS}
     | {f.name for cls in (ConnectionConfig, BufferConfig, AlertConfig) for f in fields(cls)}
 )
 
@@ -457,7 +588,7 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-_Section = TypeVar("_Section", ConnectionConfig, BufferConfig, AlertConfig)
+_Section = TypeVar("_Section", ConnectionConfig, BufferConfig, AlertConfig, "_DashboardTiming")
 _ZERO_ALLOWED: Final = frozenset({"max_age_s", "reconnect_jitter", "resync_interval_s"})
 
 

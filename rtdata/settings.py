@@ -47,7 +47,6 @@ class Settings:
         config: Channels, bindings and connection behaviour (``rtdata.toml``).
         tables: Subscribed tables and their primary-key columns. Derived from ``config``; when
             given, it replaces the config's channels with one channel binding these tables.
-        refresh_s: Refresh interval of live page regions, in seconds.
         connect_timeout_s: How long ``Collector.start(wait=True)`` waits for SUBSCRIBED.
         token_provider: Called (on the collector thread) for a fresh user access token before
             connecting and before the current one expires; ``None`` uses ``key`` for everything.
@@ -57,7 +56,6 @@ class Settings:
     key: str | None = field(default=None, repr=False)
     config: Config = DEFAULT_CONFIG
     tables: Mapping[str, tuple[str, ...]] | None = None
-    refresh_s: float = 2.0
     connect_timeout_s: float = 20.0
     token_provider: Callable[[], str] | None = field(default=None, repr=False, compare=False)
 
@@ -80,8 +78,6 @@ class Settings:
             config = replace(config, channels=channels)
             object.__setattr__(self, "config", config)
         object.__setattr__(self, "tables", config.tables())
-        if self.refresh_s <= 0:
-            raise SettingsError("refresh_s must be positive")
 
     @property
     def table_keys(self) -> Mapping[str, tuple[str, ...]]:

@@ -34,6 +34,7 @@ from rtdata.embedded import EmbeddedStack
 from rtdata.lifecycle import ConnectionState
 from rtdata.settings import Settings
 from rtdata.views.connection import connection_indicator
+from rtdata.views.overview import TileHistory
 
 __all__ = [
     "cached_view",
@@ -44,6 +45,7 @@ __all__ = [
     "page",
     "refresh_interval_s",
     "stale_banner",
+    "tile_history",
     "use_collector",
 ]
 
@@ -92,8 +94,10 @@ def is_wall() -> bool:
 
 
 def refresh_interval_s() -> float:
-    """Seconds between refreshes of live regions: 1 s on a wall, else the settings' value."""
-    return 1.0 if is_wall() else collector().settings.refresh_s
+    """Seconds between refreshes of live regions (``[dashboard]`` refresh_s, or wall_refresh_s
+    on a wall display)."""
+    dashboard = collector().settings.config.dashboard
+    return dashboard.wall_refresh_s if is_wall() else dashboard.refresh_s
 
 
 def live(every_s: float | None = None) -> Callable[[Callable[[], None]], Callable[[], None]]:
@@ -124,7 +128,7 @@ def cached_view(name: str, shared: Collector, compute: Callable[[], T]) -> T:
         shared: The collector whose buffer version keys the cache.
         compute: Builds the view from snapshots.
     """
-    key = (name, id(shared), shared.buffer.version, int(time.time()))
+    key = (name, shared.uid, shared.buffer.version, int(time.time()))
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
@@ -231,7 +235,7 @@ def page(title: str) -> Collector:
     return shared
 
 
-def sidebar(shared: Collector) -> None:
-    """Draw the sidebar indicator only (pages should call :func:`page`)."""
-    with st.sidebar:
-        connection_badge(shared)
+@st.cache_resource
+def tile_history() -> TileHistory:
+    """The Overview tiles' history, shared by every session (deltas and sparklines)."""
+    return TileHistory()

@@ -17,6 +17,13 @@ ROOT = Path(__file__).resolve().parent.parent
 NOW_NS = time.time_ns()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_clock() -> None:
+    """Stamp each test's events relative to its own start, not the module's import."""
+    global NOW_NS
+    NOW_NS = time.time_ns()
+
+
 def _change(table: str, op: str, row: dict[str, object], age_s: float = 1.0) -> Event:
     received = NOW_NS - int(age_s * 1e9)
     return Event(
@@ -88,8 +95,9 @@ def test_app_routes_to_overview_with_live_counts() -> None:
     assert at.title[0].value == "Overview"
     metrics = _metrics(at)
     assert metrics["Active emergencies"] == "5"  # pending x2, accepted, en_route, on_scene
+    assert metrics["Critical emergencies"] == "1"  # priority 1 and active: id 0 (pending)
     assert metrics["Pending verifications"] == "2"
-    assert metrics["Users"] == "4"
+    assert metrics["Total users"] == "4"
     # 3 verification + 12 vitals changes in the last minute; profiles are 2 minutes old and
     # snapshot rows are not realtime events.
     assert metrics["Events per minute"] == "15"
@@ -113,3 +121,49 @@ def test_overview_renders_on_an_empty_collector() -> None:
     sidebar_text = " ".join(m.value for m in at.sidebar.markdown)
     assert "disconnected" in sidebar_text
     assert "no events yet" in sidebar_text
+
+
+def _huge(n: int = 1_000_000) -> Collector:
+    """A collector whose buffer holds ``n`` events (appended directly: tables stay small)."""
+    collector = _filled()
+    base = time.time_ns() - n * 1000
+    record = orjson.dumps({"id": 1, "status": "pending"}).decode()
+    collector.buffer.extend(
+        Event(
+            base + i * 1000,
+            base + i * 1000 - 2_000_000,
+            "postgres_changes",
+            "rtdata-tables",
+            "emergency_requests",
+            "UPDATE",
+            str(i % 5000),
+            record,
+            None,
+        )
+        for i in range(n)
+    )
+    return collector
+
+
+def test_overview_renders_with_a_million_events_buffered() -> None:
+    collector = _huge()
+    ui.use_collector(collector)
+    try:
+        at = AppTest.from_file(str(ROOT / "pages" / "overview.py"), default_timeout=60).run()
+        assert not at.exception
+        metrics = _metrics(at)
+        assert metrics["Active emergencies"] == "5"
+        assert int(metrics["Events per minute"].replace(",", "")) >= 15
+        assert len(collector.buffer) == 1_000_000  # the bound holds; the oldest were evicted
+    finally:
+        ui.use_collector(None)
+
+
+@pytest.mark.usefixtures("filled")
+def test_wall_mode_hides_navigation_and_shows_one_page() -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.query_params["wall"] = "1"
+    at.run()
+    assert not at.exception
+    assert at.title[0].value in {"Overview", "Emergencies", "Realtime health"}
+    assert not at.sidebar.button  # no Reconnect button, no sidebar chrome on a wall

@@ -9,11 +9,15 @@ from rtdata.views.overview import (
     ACTIVE_EMERGENCY_STATUSES,
     EVENTS_WINDOW,
     OverviewCounts,
+    TileHistory,
+    TileValue,
     active_emergencies,
     events_per_minute,
     latest_vitals,
     overview_counts,
     pending_verifications,
+    tile_count,
+    tile_values,
 )
 
 __all__ = [
@@ -22,10 +26,14 @@ __all__ = [
     "EVENTS_WINDOW",
     "Indicator",
     "OverviewCounts",
+    "TileHistory",
+    "TileValue",
     "active_emergencies",
     "connection_indicator",
     "events_per_minute",
     "latest_vitals",
     "overview_counts",
     "pending_verifications",
+    "tile_count",
+    "tile_values",
 ]

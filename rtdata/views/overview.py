@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 import pandas as pd
+
+from rtdata.config import Tile
+from rtdata.filters import matches, parse_filter
 
 __all__ = [
     "ACTIVE_EMERGENCY_STATUSES",
     "EVENTS_WINDOW",
     "OverviewCounts",
+    "TileHistory",
+    "TileValue",
     "active_emergencies",
     "events_per_minute",
     "latest_vitals",
     "overview_counts",
     "pending_verifications",
+    "tile_count",
+    "tile_values",
 ]
 
 EVENTS_WINDOW: Final = timedelta(seconds=60)
@@ -109,3 +117,108 @@ def overview_counts(
         events_per_minute=events_per_minute(events, now),
         latest_vitals=latest_vitals(tables.get("vital_signs", empty)),
     )
+
+
+# ---------------------------------------------------------------- KPI tiles
+
+
+@dataclass(frozen=True, slots=True)
+class TileValue:
+    """One tile as drawn.
+
+    Attributes:
+        label: Tile text.
+        value: The count now.
+        delta: Change since the oldest value within the history window, or ``None``.
+        sparkline: Recent values, oldest first.
+    """
+
+    label: str
+    value: int
+    delta: int | None
+    sparkline: list[int]
+
+
+def tile_count(tile: Tile, rows: pd.DataFrame, now: datetime) -> int:
+    """Count the rows of a tile's table that match its filter (and are from today, if asked).
+
+    Filter values are cast by the type of the column's first non-null value.
+
+    Raises:
+        rtdata.filters.FilterError: The tile's filter does not parse.
+    """
+    if rows.empty:
+        return 0
+    conditions = parse_filter(tile.filter)
+    frame = rows
+    if tile.today_column is not None:
+        if tile.today_column not in frame:
+            return 0
+        stamps = pd.to_datetime(
+            frame[tile.today_column], utc=True, format="ISO8601", errors="coerce"
+        )
+        frame = frame[stamps.dt.date == pd.Timestamp(now).tz_convert("UTC").date()]
+    if not conditions:
+        return len(frame)
+    records: list[dict[str, Any]] = [
+        {str(k): v for k, v in r.items()} for r in frame.to_dict("records")
+    ]
+    samples = {
+        c.column: next((r[c.column] for r in records if r.get(c.column) is not None), None)
+        for c in conditions
+    }
+
+    def cast(column: str, text: str) -> Any:
+        sample = samples.get(column)
+        if isinstance(sample, bool):
+            return text.lower() in ("true", "t", "1")
+        if isinstance(sample, int):
+            return int(text)
+        if isinstance(sample, float):
+            return float(text)
+        return text
+
+    return sum(bool(matches(conditions, r, cast)) for r in records)
+
+
+class TileHistory:
+    """Recent values of every tile, for deltas and sparklines; shared by all sessions.
+
+    Invariants: ``_lock`` protects ``_points``; values are kept for ``window_s`` seconds.
+
+    Args:
+        window_s: How far back deltas and sparklines reach.
+        max_points: Points kept per tile.
+    """
+
+    def __init__(self, window_s: float = 300.0, max_points: int = 60) -> None:
+        self.window_s = window_s
+        self.max_points = max_points
+        self._lock = threading.Lock()
+        self._points: dict[str, list[tuple[float, int]]] = {}
+
+    def record(self, label: str, at_s: float, value: int) -> TileValue:
+        """Add a value of ``label`` at time ``at_s`` (epoch seconds) and return the tile."""
+        with self._lock:
+            points = [p for p in self._points.get(label, []) if at_s - p[0] <= self.window_s]
+            if not points or at_s - points[-1][0] >= self.window_s / self.max_points:
+                points.append((at_s, value))
+            else:
+                points[-1] = (points[-1][0], value)
+            self._points[label] = points[-self.max_points :]
+            values = [v for _, v in self._points[label]]
+        delta = value - values[0] if len(values) > 1 else None
+        return TileValue(label, value, delta, values)
+
+
+def tile_values(
+    tiles: tuple[Tile, ...], tables: dict[str, pd.DataFrame], now: datetime, history: TileHistory
+) -> list[TileValue]:
+    """Compute every tile now and record it in ``history``."""
+    at_s = now.timestamp()
+    return [
+        history.record(
+            tile.label, at_s, tile_count(tile, tables.get(tile.table, pd.DataFrame()), now)
+        )
+        for tile in tiles
+    ]
