@@ -178,7 +178,7 @@ def stale_banner(shared: Collector, *, wall: bool = False) -> None:
     elif state == ConnectionState.SUBSCRIBED:
         text = "STALE: no change received recently"
     else:
-        text = f"STALE: feed {state.value}"
+        text = f"STALE: live feed {state.value}, data is not current"
     when = "never" if last is None else last.strftime("%H:%M:%S UTC")
     message = f"{text} · last update {when}"
     if wall:
@@ -199,10 +199,16 @@ _WALL_CSS: Final = """
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header, footer,
 [data-testid="stToolbar"], [data-testid="stDecoration"] {display: none !important;}
 .stApp {background: #000 !important; color: #f5f5f5 !important;}
-html, body, .stApp, .stMarkdown, p, span, label, div {font-size: 1.6rem;}
-h1 {font-size: 4rem !important;} h2, h3 {font-size: 2.6rem !important; color: #fff !important;}
-[data-testid="stMetricValue"] {font-size: 5rem !important; color: #fff !important;}
-[data-testid="stMetricLabel"] p {font-size: 2rem !important; color: #e0e0e0 !important;}
+html, body, .stApp, .stMarkdown, p, span, label, div {font-size: 1.5rem;}
+[data-testid="stHeading"] h1, [data-testid="stHeading"] h1 * {font-size: 3.5rem !important;
+  color: #fff !important;}
+[data-testid="stHeading"] h2, [data-testid="stHeading"] h3 {font-size: 2.2rem !important;
+  color: #fff !important;}
+/* Large enough for 3 m, small enough that six tiles fit one 1080p row without truncation. */
+[data-testid="stMetricValue"] {font-size: 3.2rem !important; color: #fff !important;}
+[data-testid="stMetricValue"] > div {white-space: normal !important; line-height: 1.1;}
+[data-testid="stMetricLabel"] p {font-size: 1.5rem !important; color: #e0e0e0 !important;}
+[data-testid="stMetricDelta"] {font-size: 1.4rem !important;}
 </style>
 """
 
