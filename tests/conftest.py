@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 
 import pytest
 
 from rtdata.server import LocalServer
+from tests.browser import ROOT, Demo, healthy
+from tests.support import timeout_s, wait_until
 
 
 @pytest.fixture
@@ -28,3 +34,27 @@ def _no_leaked_threads() -> Iterator[None]:
         if t.ident not in before and t.name.startswith("rtdata-") and t.is_alive()
     ]
     assert not leaked, f"threads left running: {leaked}"
+
+
+@pytest.fixture(scope="session")
+def demo() -> Iterator[Demo]:
+    """Run `rtdata demo` on free ports for the browser tests; stop it with Ctrl-C at the end."""
+    command = [sys.executable, "-m", "rtdata.cli", "demo", "--port", "0", "--dashboard-port", "0"]
+    with subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            lines = proc.stdout.readline() + proc.stdout.readline()
+            dashboard = re.search(r"dashboard on (http://localhost:\d+)", lines)
+            server = re.search(r"local server on (http://127\.0\.0\.1:\d+)", lines)
+            assert dashboard, f"unexpected demo output: {lines!r}"
+            assert server, f"unexpected demo output: {lines!r}"
+            url = dashboard.group(1)
+            wait_until(lambda: healthy(url), timeout=60, what="the dashboard to answer")
+            yield Demo(url, server.group(1))
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout_s(30)) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()

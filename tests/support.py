@@ -33,6 +33,17 @@ def wait_until(
         pause.wait(0.02)
 
 
+EMERGENCY_ROW: dict[str, Any] = {
+    "hospital_id": 1,
+    "patient_name": "Ana",
+    "emergency_type": "cardiac",
+    "lat": 38.7,
+    "lon": -9.1,
+    "pickup_address": "Rua A 1",
+}
+"""A valid ``emergency_requests`` row of the hospital schema (defaults fill the rest)."""
+
+
 class Socket:
     """A raw vsn 1.0.0 client that records every frame it receives (for exact wire checks)."""
 

@@ -2,34 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
 import httpx
 import pytest
 
 from rtdata.server.auth import Keys
+from tests.browser import ARTIFACTS, CHROMIUM, Demo, launch
 from tests.support import timeout_s, wait_until
-
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = Path(__file__).parent / "artifacts"
-CHROMIUM = Path(os.environ.get("RTDATA_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = [
     pytest.mark.slow,
@@ -39,61 +17,17 @@ pytestmark = [
 ]
 
 
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/_stcore/health", timeout=2).text == "ok"
-    except httpx.HTTPError:
-        return False
-
-
-@dataclass(frozen=True)
-class Demo:
-    """A running `rtdata demo`: where the dashboard and the local server answer."""
-
-    dashboard_url: str
-    server_url: str
-
-
-@pytest.fixture(scope="module")
-def demo() -> Iterator[Demo]:
-    """Run `rtdata demo` on free ports; yield its addresses; stop it with Ctrl-C."""
-    command = [sys.executable, "-m", "rtdata.cli", "demo", "--port", "0", "--dashboard-port", "0"]
-    with subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    ) as proc:
-        try:
-            assert proc.stdout is not None
-            line = proc.stdout.readline()
-            match = re.search(r"dashboard on (http://localhost:\d+)", line)
-            assert match, f"unexpected demo output: {line!r}"
-            url = match.group(1)
-            server = re.search(r"local server on (http://127\.0\.0\.1:\d+)", proc.stdout.readline())
-            assert server, "the demo prints the local server's address"
-            wait_until(lambda: _healthy(url), timeout=60, what="the dashboard to answer")
-            yield Demo(url, server.group(1))
-            proc.send_signal(signal.SIGINT)
-            assert proc.wait(timeout_s(30)) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-
-
 @pytest.fixture(scope="module")
 def demo_url(demo: Demo) -> str:
     """The dashboard URL of the running demo."""
     return demo.dashboard_url
 
 
-def launch(playwright: Any) -> Any:
-    """Start Debian's chromium headless with the flags this machine needs."""
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-
-
 def test_overview_count_increases_in_the_browser(demo_url: str) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch(playwright)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.goto(demo_url)

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import re
-import signal
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import NamedTuple
 
 import httpx
 import pytest
 
 from rtdata.server.auth import Keys
-from tests.support import timeout_s, wait_until
-from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, _healthy
+from tests.browser import ARTIFACTS, CHROMIUM, Demo, launch
+from tests.support import timeout_s
 
 pytestmark = [
     pytest.mark.slow,
@@ -24,35 +18,6 @@ pytestmark = [
         not CHROMIUM.exists(), reason=f"{CHROMIUM} not installed (make test installs it)"
     ),
 ]
-
-
-class Demo(NamedTuple):
-    dashboard_url: str
-    server_url: str
-
-
-@pytest.fixture(scope="module")
-def demo() -> Iterator[Demo]:
-    """Run `rtdata demo` on free ports; yield both URLs; stop it with Ctrl-C."""
-    command = [sys.executable, "-m", "rtdata.cli", "demo", "--port", "0", "--dashboard-port", "0"]
-    with subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    ) as proc:
-        try:
-            assert proc.stdout is not None
-            lines = proc.stdout.readline() + proc.stdout.readline()
-            dashboard = re.search(r"dashboard on (http://localhost:\d+)", lines)
-            server = re.search(r"local server on (http://[\w.]+:\d+)", lines)
-            assert dashboard, f"unexpected demo output: {lines!r}"
-            assert server, f"unexpected demo output: {lines!r}"
-            url = dashboard.group(1)
-            wait_until(lambda: _healthy(url), timeout=60, what="the dashboard to answer")
-            yield Demo(url, server.group(1))
-            proc.send_signal(signal.SIGINT)
-            assert proc.wait(timeout_s(30)) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
 
 
 def _insert_critical(server_url: str, patient_name: str) -> int:
@@ -90,7 +55,7 @@ def test_new_critical_emergency_shows_in_the_list_and_as_a_toast(demo: Demo) -> 
 
     patient = f"Browser Test {uuid.uuid4().hex[:8]}"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch(playwright)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1400})
             page.goto(f"{demo.dashboard_url}/emergencies")

@@ -16,16 +16,9 @@ from pydantic import ValidationError
 from realtime.message import ServerMessageAdapter
 
 from rtdata.server import LocalServer
-from tests.support import Socket, timeout_s
+from tests.support import EMERGENCY_ROW, Socket, timeout_s
 
-ROW = {
-    "hospital_id": 1,
-    "patient_name": "Ana",
-    "emergency_type": "cardiac",
-    "lat": 38.7,
-    "lon": -9.1,
-    "pickup_address": "Rua A 1",
-}
+ROW = EMERGENCY_ROW
 
 
 async def _capture(server: LocalServer) -> list[str]:

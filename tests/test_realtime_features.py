@@ -17,16 +17,9 @@ from realtime import AsyncRealtimeChannel, AsyncRealtimeClient, RealtimeSubscrib
 
 from rtdata.server import LocalServer
 from rtdata.server.auth import DEFAULT_JWT_SECRET
-from tests.support import Socket, timeout_s
+from tests.support import EMERGENCY_ROW, Socket, timeout_s
 
-ROW = {
-    "hospital_id": 1,
-    "patient_name": "Ana",
-    "emergency_type": "cardiac",
-    "lat": 38.7,
-    "lon": -9.1,
-    "pickup_address": "Rua A 1",
-}
+ROW = EMERGENCY_ROW
 
 
 def user_token(role: str = "authenticated", exp_in_s: float = 3600, **claims: Any) -> str:

@@ -21,15 +21,9 @@ from supabase import AsyncClientOptions
 from rtdata.server import LocalServer, rest
 from rtdata.server.schema import TableSchema
 from rtdata.server.store import Change, Row, TableStore
+from tests.support import EMERGENCY_ROW
 
-ROW = {
-    "hospital_id": 1,
-    "patient_name": "Ana",
-    "emergency_type": "cardiac",
-    "lat": 38.7,
-    "lon": -9.1,
-    "pickup_address": "Rua A 1",
-}
+ROW = EMERGENCY_ROW
 TABLE = "/emergency_requests"
 
 

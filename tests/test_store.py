@@ -11,15 +11,9 @@ from rtdata.filters import parse_filter
 from rtdata.server.schema import load_schema
 from rtdata.server.store import Change, StoreError, TableStore
 from rtdata.simulate import MIGRATIONS_DIR
+from tests.support import EMERGENCY_ROW
 
-ROW = {
-    "hospital_id": 1,
-    "patient_name": "Ana",
-    "emergency_type": "cardiac",
-    "lat": 38.7,
-    "lon": -9.1,
-    "pickup_address": "Rua A 1",
-}
+ROW = EMERGENCY_ROW
 
 
 @pytest.fixture

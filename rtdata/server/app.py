@@ -86,17 +86,23 @@ def _api_key(request: web.Request) -> str | None:
     )
 
 
-def _claims(request: web.Request) -> dict[str, Any]:
-    """Return the caller's JWT claims. Raises AuthError."""
-    return decode_token(_api_key(request), request.app[_SECRET])
+def _claims(request: web.Request, *, postgrest: bool = False) -> dict[str, Any]:
+    """Return the caller's JWT claims, or answer 401 (in PostgREST's error shape if asked)."""
+    try:
+        return decode_token(_api_key(request), request.app[_SECRET])
+    except AuthError as exc:
+        body: dict[str, Any] = (
+            {"code": "PGRST301", "message": str(exc), "details": None, "hint": None}
+            if postgrest
+            else {"error": str(exc)}
+        )
+        raise web.HTTPUnauthorized(
+            text=orjson.dumps(body).decode(), content_type="application/json"
+        ) from None
 
 
 async def _rest(request: web.Request) -> web.StreamResponse:
-    try:
-        claims = _claims(request)
-    except AuthError as exc:
-        body = {"code": "PGRST301", "message": str(exc), "details": None, "hint": None}
-        return web.json_response(body, status=401)
+    claims = _claims(request, postgrest=True)
 
     def readable(table: TableSchema, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         # Row-level read policies, evaluated with the caller's JWT claims.
@@ -143,10 +149,7 @@ def _send_broadcast(
 
 
 async def _broadcast_batch(request: web.Request) -> web.StreamResponse:
-    try:
-        claims = _claims(request)
-    except AuthError as exc:
-        return web.json_response({"error": str(exc)}, status=401)
+    claims = _claims(request)
     body = await _json_body(request)
     messages = body.get("messages") if isinstance(body, dict) else None
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
@@ -157,10 +160,7 @@ async def _broadcast_batch(request: web.Request) -> web.StreamResponse:
 
 
 async def _broadcast_one(request: web.Request) -> web.StreamResponse:
-    try:
-        claims = _claims(request)
-    except AuthError as exc:
-        return web.json_response({"error": str(exc)}, status=401)
+    claims = _claims(request)
     payload = await _json_body(request)
     message = {
         "topic": request.match_info["topic"],
@@ -173,10 +173,7 @@ async def _broadcast_one(request: web.Request) -> web.StreamResponse:
 
 
 async def _faults(request: web.Request) -> web.StreamResponse:
-    try:
-        claims = _claims(request)
-    except AuthError as exc:
-        return web.json_response({"error": str(exc)}, status=401)
+    claims = _claims(request)
     if claims.get("role") != "service_role":
         return web.json_response(
             {"error": "the faults endpoint needs the service_role key"}, status=403
