@@ -3,6 +3,7 @@
 The public API is re-exported here; everything else is internal.
 """
 
+from rtdata.api import connect
 from rtdata.buffer import EventBuffer
 from rtdata.collector import Collector, CollectorStatus, ConnectionState
 from rtdata.embedded import EmbeddedStack
@@ -20,6 +21,7 @@ __all__ = [
     "LocalServer",
     "Settings",
     "SettingsError",
+    "connect",
 ]
 
 __version__ = "0.1.0"

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 import pandas as pd
@@ -30,6 +30,9 @@ from rtdata.resync import Gap
 from rtdata.settings import Settings
 from rtdata.tables import LiveTables
 from rtdata.trace import FrameTrace, TracedFrame
+
+if TYPE_CHECKING:  # imported when used: pyarrow and duckdb are slow to import
+    from rtdata.history import HistoryWriter
 
 __all__ = ["ALERT_CHECK_INTERVAL_S", "Collector", "CollectorStatus", "ConnectionState"]
 
@@ -75,9 +78,18 @@ class Collector:
             the embedded default is resolved by :mod:`rtdata.embedded`.
         buffer: The event buffer to fill; a new one bounded by the config's ``[buffer]``
             section when omitted.
+        history: Also write every event to disk with this writer, which ``start()`` starts
+            and ``stop()`` closes; when omitted, one per the config's ``[history]`` section
+            if it is enabled.
     """
 
-    def __init__(self, settings: Settings, *, buffer: EventBuffer | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        buffer: EventBuffer | None = None,
+        history: HistoryWriter | None = None,
+    ) -> None:
         self.uid = next(_instances)
         """Unique per instance in this process (unlike ``id()``, never reused)."""
         self.settings = settings
@@ -88,6 +100,18 @@ class Collector:
             else EventBuffer(bounds.max_rows, max_age_s=bounds.max_age_s or None)
         )
         self.tables = LiveTables(settings.table_keys)
+        if history is None and settings.config.history.enabled:
+            from rtdata.history import HistoryWriter
+
+            on_disk = settings.config.history
+            history = HistoryWriter(
+                on_disk.path,
+                rotate_bytes=int(on_disk.rotate_mb * 2**20),
+                rotate_s=on_disk.rotate_s,
+                max_total_bytes=int(on_disk.max_total_mb * 2**20),
+            )
+        self.history = history
+        """Writes every recorded event to disk, or ``None`` (see :mod:`rtdata.history`)."""
         alerts = settings.config.alerts
         self.metrics = Metrics(
             AlertRules(
@@ -114,6 +138,7 @@ class Collector:
         self._errors_logged: set[str] = set()
         self._next_alert_check_ns = 0  # loop thread only
         self._thread: threading.Thread | None = None
+        self._stop_requested = threading.Event()  # a stop() that may beat the supervisor
         self._loop: asyncio.AbstractEventLoop | None = None
         self._supervisor: Any = None  # rtdata.supervisor.Supervisor, owned by the loop thread
 
@@ -175,6 +200,8 @@ class Collector:
         if self.settings.url is None or self.settings.key is None:
             raise ValueError("Collector needs settings with a project url and key")
         if self._thread is None:
+            if self.history is not None:
+                self.history.start()
             self.trace.install()
             self._thread = threading.Thread(target=self._run, name="rtdata-collector", daemon=True)
             self._thread.start()
@@ -191,8 +218,11 @@ class Collector:
         thread = self._thread
         if thread is None:
             return
+        self._stop_requested.set()  # seen by _main if the supervisor does not exist yet
         self._call_soon(lambda s: (s.stop.set(), s.wake.set()))
         thread.join(timeout_s)
+        if self.history is not None:
+            self.history.close()  # after the join: the loop thread appends until it ends
         if thread.is_alive():
             log.error("collector thread did not stop within %.1f s", timeout_s)
             return
@@ -228,7 +258,7 @@ class Collector:
         record: Mapping[str, Any] | None = None,
         old_record: Mapping[str, Any] | None = None,
     ) -> None:
-        """Record one event: buffer, live tables and metrics.
+        """Record one event: buffer, history, live tables and metrics.
 
         The single path every event takes (client callbacks, resync, tests and replays).
         ``record``/``old_record`` may pass the already-decoded rows of a change to skip
@@ -236,6 +266,8 @@ class Collector:
 
         """
         self.buffer.append(event)
+        if self.history is not None:
+            self.history.append(event)
         if event.kind == "postgres_changes" and event.table is not None and event.key is not None:
             if record is None and old_record is None:
                 self.tables.apply(event)
@@ -263,7 +295,10 @@ class Collector:
         log.info("collector: %s -> %s (%s)", source.value, target.value, reason)
         self.metrics.record_state(target.value, now)
         body = orjson.dumps({"from": source.value, "reason": reason}).decode()
-        self.buffer.append(Event(now, None, "status", "", None, target.value, None, body, None))
+        event = Event(now, None, "status", "", None, target.value, None, body, None)
+        self.buffer.append(event)
+        if self.history is not None:
+            self.history.append(event)
 
     def record_gap(self, gap: Gap) -> None:
         """Record a repaired gap."""
@@ -325,5 +360,7 @@ class Collector:
 
         self._loop = asyncio.get_running_loop()
         self._supervisor = Supervisor(self)
+        if self._stop_requested.is_set():  # stop() ran before the supervisor existed
+            self._supervisor.stop.set()
         self.transition(ConnectionState.CONNECTING, "connecting")
         await self._supervisor.run()

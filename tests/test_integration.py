@@ -211,3 +211,10 @@ def test_debug_trace_keeps_raw_frames_with_secrets_redacted(
     assert any(f.direction == "in" and '"postgres_changes"' in f.text for f in frames)
     assert server.service_key not in text
     assert "<redacted>" in text  # the join carried the access token
+
+
+def test_stop_right_after_start_is_not_lost(server: LocalServer) -> None:
+    c = Collector(Settings().with_project(server.url, server.service_key)).start()
+    c.stop(timeout_s=timeout_s(5))
+    assert not [t for t in threading.enumerate() if t.name == "rtdata-collector"]
+    assert c.state == ConnectionState.STOPPED
