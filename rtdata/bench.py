@@ -8,6 +8,9 @@ Sections (``--only`` picks some):
 * ``ingest``: the collector's throughput on one stream beside the bare official client's.
 * ``latency``: commit → buffer latency percentiles at a steady write rate.
 * ``buffer``: EventBuffer append rate beside per-row ``pd.concat``, snapshot time and memory.
+* ``history``: HistoryWriter throughput beside one ``DataFrame.to_parquet``, the collector's
+  ingest slowdown with history on, and a DuckDB table × hour aggregate over 10M events beside
+  pandas over 1M.
 
 The server always runs in its own process (``rtdata serve``), so it never shares the GIL with
 what is measured. Absolute numbers vary between machines and runs; compare ratios.
@@ -27,6 +30,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final
 
 import aiohttp
@@ -38,7 +42,7 @@ from rtdata.server.auth import Keys
 
 __all__ = ["SECTIONS", "Figure", "render_markdown", "run"]
 
-SECTIONS: Final = ("server", "ingest", "latency", "buffer")
+SECTIONS: Final = ("server", "ingest", "latency", "buffer", "history", "pages")
 """Benchmark sections, in the order they run."""
 
 _VITALS: Final = {
@@ -490,11 +494,270 @@ def bench_latency(rate_per_s: float = 2000.0, duration_s: float = 8.0) -> list[F
     ]  # fmt: skip
 
 
+# ---------------------------------------------------------------- history
+
+_HOSPITAL_TABLES: Final = (
+    "emergency_requests",
+    "vital_signs",
+    "profiles",
+    "verification_requests",
+    "hospitals",
+)
+
+
+def _history_events(rows: int) -> list[Any]:
+    """Typical change events (~260-byte records, an UPDATE with old record in ten) spread over
+    the five hospital tables, one every 100 µs."""
+    from rtdata.events import Event
+
+    base_ns = 1_714_557_600_000_000_000
+    events = []
+    for i in range(rows):
+        record = (
+            f'{{"id":{i},"hospital_id":{i % 40 + 1},"patient_name":"Patient {i % 99991:05d}",'
+            f'"emergency_type":"cardiac","priority":{i % 5 + 1},"status":"pending",'
+            f'"lat":{51.3 + i % 9973 / 1e4:.4f},"lon":{-0.4 + i % 7919 / 1e4:.4f},'
+            f'"pickup_address":"{i % 400 + 1} Oak Ave","created_at":"2024-05-01T10:00:00+00:00",'
+            f'"updated_at":"2024-05-01T10:00:00+00:00"}}'
+        )
+        update = i % 10 == 9
+        received_ns = base_ns + i * 100_000
+        events.append(
+            Event(
+                received_ns,
+                received_ns - 2_000_000,
+                "postgres_changes",
+                "rtdata-tables",
+                _HOSPITAL_TABLES[i % 5],
+                "UPDATE" if update else "INSERT",
+                str(i),
+                record,
+                record.replace('"pending"', '"accepted"') if update else None,
+            )
+        )
+    return events
+
+
+def _synthetic_history(root: Any, rows: int, files: int) -> list[Any]:
+    """Write ``rows`` events as ``files`` files straight with pyarrow; return their paths.
+
+    Two days, the five hospital tables, 1,000 distinct records, log-normal latencies."""
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+    from rtdata.history import SCHEMA
+
+    rng = np.random.default_rng(0)
+    records = pa.array(
+        [f'{{"id":{i},"status":"pending","note":"{"x" * 200}"}}' for i in range(1000)]
+    )
+    per_file = rows // files
+    paths = []
+    for n in range(files):
+        day, table = n % 2, _HOSPITAL_TABLES[n // 2 % 5]
+        start_ns = 1_714_521_600_000_000_000 + day * 86_400_000_000_000
+        received = np.sort(rng.integers(start_ns, start_ns + 86_400_000_000_000, per_file))
+        latency_ms = rng.lognormal(1.0, 0.8, per_file)
+        commit = received - (latency_ms * 1e6).astype(np.int64)
+        constant = {"kind": "postgres_changes", "channel": "rtdata-tables", "table": table}
+        columns = {
+            "received_at": pa.array(received, pa.int64()).cast(SCHEMA.field("received_at").type),
+            "commit_ts": pa.array(commit, pa.int64()).cast(SCHEMA.field("commit_ts").type),
+            "latency_ms": pa.array(latency_ms),
+            **{k: pa.array([v] * per_file, pa.string()) for k, v in constant.items()},
+            "op": pa.array(rng.choice(["INSERT", "UPDATE"], per_file), pa.string()),
+            "key": pa.array(np.arange(per_file).astype(str), pa.string()),
+            "record": records.take(rng.integers(0, 1000, per_file)),
+            "old_record": pa.nulls(per_file, pa.string()),
+            "source": pa.array(["realtime"] * per_file, pa.string()),
+        }
+        folder = root / f"date=2024-05-0{day + 1}" / f"table={table}"
+        folder.mkdir(parents=True, exist_ok=True)
+        paths.append(folder / f"part-{n:06d}.parquet")
+        pq.write_table(pa.table(columns, schema=SCHEMA), paths[-1], compression="zstd")
+    return paths
+
+
+def _p99(values: Any) -> float:
+    return float(values.quantile(0.99))
+
+
+def bench_history(
+    rows: int = 1_000_000, ingest_rows: int = 200_000, big_rows: int = 10_000_000, rounds: int = 7
+) -> list[Figure]:
+    """Measure HistoryWriter throughput, the collector's ingest cost of history, and DuckDB
+    aggregation over 10M events, each beside its baseline."""
+    import gc
+    import tempfile
+    from pathlib import Path
+
+    import pandas as pd
+
+    from rtdata.collector import Collector
+    from rtdata.events import Event
+    from rtdata.history import HistoryWriter, aggregate_by_table_hour
+    from rtdata.settings import Settings
+
+    events = _history_events(rows)
+    with tempfile.TemporaryDirectory(prefix="rtdata-bench-") as folder:
+        root = Path(folder)
+        start_s = time.perf_counter()
+        with HistoryWriter(root / "writer") as writer:
+            for event in events:
+                writer.append(event)
+        write_s = time.perf_counter() - start_s  # until every file is fsynced and visible
+        if writer.stats().rows_written != rows or writer.stats().errors:
+            raise RuntimeError(f"the history writer lost events: {writer.stats()}")
+
+        start_s = time.perf_counter()
+        frame = pd.DataFrame.from_records(events, columns=list(Event._fields))
+        frame.to_parquet(root / "pandas.parquet", compression="zstd", index=False)
+        pandas_write_s = time.perf_counter() - start_s
+        del frame
+
+        ingest = events[:ingest_rows]
+        timings: dict[str, list[float]] = {"off": [], "queue": [], "on": []}
+        for n in range(rounds):  # alternating, best of each: all see the same machine state
+            for mode, times in timings.items():
+                history = None if mode == "off" else HistoryWriter(root / f"{mode}-{n}")
+                collector = Collector(Settings(), history=history)
+                if history is not None and mode == "on":
+                    history.start()  # its thread writes during the loop, as in production
+                gc.collect()  # earlier rounds' collectors are garbage with reference cycles
+                start_s = time.perf_counter()
+                for event in ingest:
+                    collector.ingest(event)
+                times.append(time.perf_counter() - start_s)
+                if history is not None:
+                    history.close()
+                del collector
+        off_s, queue_s, on_s = (min(timings[mode]) for mode in ("off", "queue", "on"))
+        del events, ingest
+
+        files = _synthetic_history(root / "big", big_rows, 100)
+        start_s = time.perf_counter()
+        aggregate = aggregate_by_table_hour(root / "big")
+        duckdb_s = time.perf_counter() - start_s
+        if int(aggregate["events"].sum()) != big_rows:
+            raise RuntimeError(f"the aggregate counts {aggregate['events'].sum()} events")
+
+        start_s = time.perf_counter()
+        columns = ["received_at", "table", "latency_ms"]
+        small = pd.concat([pd.read_parquet(f, columns=columns) for f in files[:10]])
+        small.groupby(["table", small["received_at"].dt.floor("h")])["latency_ms"].agg(
+            ["count", "mean", _p99]
+        )
+        pandas_s = time.perf_counter() - start_s
+        small_rows = len(small)
+
+    return [
+        Figure("history.baseline_write_eps", rows / pandas_write_s, "events/s", f"pd.DataFrame.from_records of the same {rows:,} events (raw int times) + one to_parquet (zstd)"),
+        Figure("history.write_eps", rows / write_s, "events/s", f"HistoryWriter: append {rows:,} typical events over 5 tables, then close (all files fsynced, renamed, visible; target ≥ 100,000)", "history.baseline_write_eps"),
+        Figure("history.ingest_off_s", off_s, "s", f"Collector.ingest of {ingest_rows:,} events, history off, best of {rounds}"),
+        Figure("history.ingest_queue_only_s", queue_s, "s", "the same with a HistoryWriter not started: the hot path's own cost (one deque append)", "history.ingest_off_s"),
+        Figure("history.ingest_on_s", on_s, "s", f"the same with a running HistoryWriter (its thread converts to Arrow and writes during the loop), best of {rounds}", "history.ingest_off_s"),
+        Figure("history.ingest_slowdown", on_s / off_s, "×", "ingest time with history ÷ without (target ≤ 1.10)"),
+        Figure("history.pandas_aggregate_1m_s", pandas_s, "s", f"pd.read_parquet (3 columns) of 10 files ({small_rows:,} rows) + groupby table × hour: count, mean, p99 latency"),
+        Figure("history.load_aggregate_10m_s", duckdb_s, "s", f"aggregate_by_table_hour over {big_rows:,} events in 100 files (DuckDB; first call: footers validated; target ≤ 2 s)", "history.pandas_aggregate_1m_s"),
+    ]  # fmt: skip
+
+
+# ---------------------------------------------------------------- pages
+
+PAGE_FILES: Final = (
+    "overview.py",
+    "emergencies.py",
+    "health.py",
+    "realtime_health.py",
+    "events.py",
+    "presence.py",
+)
+
+
+def _page_collector(events: int) -> Any:
+    """A collector (not started) with hospital tables and ``events`` buffered changes."""
+    from rtdata.collector import Collector
+    from rtdata.events import Event, event_from_row
+    from rtdata.settings import Settings
+    from rtdata.simulate import HospitalScenario
+
+    collector = Collector(Settings(url="http://127.0.0.1:9", key="unused"))
+    scenario = HospitalScenario(seed=1)
+    now = datetime.now(UTC)
+    next_id: dict[str, int] = {}
+    for _ in range(3000):  # realistic table state from the scenario's own writes
+        write = scenario.next_write(now)
+        if write.method != "POST":
+            continue
+        rows = []
+        for row in write.rows():
+            if "id" not in row:
+                next_id[write.table] = next_id.get(write.table, 0) + 1
+                row = {**row, "id": next_id[write.table]}
+            rows.append(row)
+            collector.ingest(event_from_row(row, write.table, time.time_ns(), ("id",)))
+        scenario.apply_result(write, rows)
+    base = time.time_ns() - events * 1000
+    record = orjson.dumps({"id": 1, "status": "pending", "priority": 2, "hospital_id": 1}).decode()
+    collector.buffer.extend(
+        Event(base + i * 1000, base + i * 1000 - 3_000_000, "postgres_changes", "rtdata-tables",
+              "emergency_requests", "UPDATE", str(i % 5000), record, None)
+        for i in range(events)
+    )  # fmt: skip
+    return collector
+
+
+def _render_ms(page: Path, runs: int = 3) -> float:
+    # Streamlit's own test harness renders a page server-side exactly as a session would; it is
+    # imported here only, so rtdata.ui stays the one module that uses Streamlit at run time.
+    from streamlit.testing.v1 import AppTest
+
+    times = []
+    for _ in range(runs):
+        app = AppTest.from_file(str(page), default_timeout=120)
+        start = time.perf_counter()
+        app.run()
+        times.append((time.perf_counter() - start) * 1000)
+        if app.exception:
+            raise RuntimeError(f"{page.name} raised: {app.exception[0].message}")
+    return float(np.median(times))
+
+
+def bench_pages(events: int = 1_000_000) -> list[Figure]:
+    """Server-side render time of each page with ``events`` buffered, beside the same page on an
+    empty buffer (median of 3 runs each, Streamlit's AppTest)."""
+    from rtdata import ui
+
+    root = Path(__file__).resolve().parent.parent / "pages"
+    if not root.is_dir():
+        raise RuntimeError("the pages/ folder is needed (run from an rtdata checkout)")
+    figures = []
+    empty, full = _page_collector(0), _page_collector(events)
+    try:
+        for name in PAGE_FILES:
+            stem = name.removesuffix(".py")
+            ui.use_collector(empty)
+            base_ms = _render_ms(root / name)
+            ui.use_collector(full)
+            ms = _render_ms(root / name)
+            figures.append(
+                Figure(f"pages.{stem}_empty_ms", base_ms, "ms", f"{stem} page, empty buffer")
+            )
+            figures.append(
+                Figure(f"pages.{stem}_1m_ms", ms, "ms", f"{stem} page, {events:,} events buffered (target ≤ 300 ms)", f"pages.{stem}_empty_ms")
+            )  # fmt: skip
+    finally:
+        ui.use_collector(None)
+    return figures
+
+
 _RUNNERS: Final[dict[str, Callable[[], list[Figure]]]] = {
     "server": bench_server,
     "ingest": bench_ingest,
     "latency": bench_latency,
     "buffer": bench_buffer,
+    "history": bench_history,
+    "pages": bench_pages,
 }
 """Sections implemented so far."""
 

@@ -1,4 +1,4 @@
-"""The ``rtdata`` command: ``serve``, ``simulate`` and ``demo``."""
+"""The ``rtdata`` command: ``serve``, ``simulate``, ``bench``, ``demo`` and ``record``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from rtdata import bench as bench_module
 from rtdata.server import DEFAULT_PORT, LocalServer
@@ -21,12 +22,17 @@ from rtdata.server.auth import DEFAULT_JWT_SECRET, Keys
 from rtdata.server.realtime import DEFAULT_MAX_RECORD_BYTES
 from rtdata.simulate import Simulator
 
+if TYPE_CHECKING:
+    from rtdata.collector import Collector
+    from rtdata.history import HistoryWriter
+
 __all__ = ["main"]
 
 log = logging.getLogger("rtdata")
 
 DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
 DASHBOARD_PORT = 8501
+RECORD_STATUS_INTERVAL_S = 10.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,6 +116,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.set_defaults(run=_demo)
+
+    record = sub.add_parser(
+        "record",
+        help="record events to Parquet files, headless (SUPABASE_URL/SUPABASE_KEY, else the"
+        " embedded server and simulator)",
+    )
+    record.add_argument("--out", type=Path, required=True, help="history folder")
+    record.add_argument(
+        "--rotate-s", type=float, help="finish a file at this age (default: [history] rotate_s)"
+    )
+    record.add_argument(
+        "--rotate-mb", type=float, help="finish a file at this size (default: [history] rotate_mb)"
+    )
+    record.add_argument(
+        "--max-total-mb",
+        type=float,
+        help="delete the oldest files beyond this total (default: [history] max_total_mb)",
+    )
+    record.add_argument(
+        "--rate", type=float, default=10.0, help="embedded simulator changes/s (default 10)"
+    )
+    record.set_defaults(run=_record)
     return parser
 
 
@@ -176,6 +204,55 @@ def _bench(args: argparse.Namespace) -> int:
     else:
         print(bench_module.render_markdown(figures))
     return 0
+
+
+def _record(args: argparse.Namespace) -> int:
+    # Imported here: the realtime clients, pyarrow and duckdb slow every other subcommand.
+    from rtdata.collector import Collector
+    from rtdata.embedded import EmbeddedStack
+    from rtdata.history import HistoryWriter
+    from rtdata.settings import Settings
+
+    done = _wait_for_signal()
+    settings = Settings.from_env()
+    limits = settings.config.history
+    writer = HistoryWriter(
+        args.out,
+        rotate_bytes=int((args.rotate_mb or limits.rotate_mb) * 2**20),
+        rotate_s=args.rotate_s or limits.rotate_s,
+        max_total_bytes=int((args.max_total_mb or limits.max_total_mb) * 2**20),
+    )
+    stack = EmbeddedStack(rate_per_s=args.rate).start() if settings.embedded else None
+    try:
+        collector = Collector(stack.settings(settings) if stack else settings, history=writer)
+        try:
+            # The simulator starts once subscribed, so the history holds its first changes.
+            collector.start(wait=stack is not None)
+            if stack is not None:
+                stack.start_simulator()
+            where = stack.url + " (embedded)" if stack else collector.settings.url
+            log.info("record: %s -> %s", where, args.out)
+            while not done.wait(RECORD_STATUS_INTERVAL_S):
+                _log_record_status(collector, writer)
+        finally:
+            collector.stop()  # also closes the writer, which finishes every open file
+    finally:
+        if stack is not None:
+            stack.stop()
+    _log_record_status(collector, writer)
+    return 0
+
+
+def _log_record_status(collector: Collector, writer: HistoryWriter) -> None:
+    status, stats = collector.status, writer.stats()
+    log.info(
+        "record: %s, %d events, %d files, %d bytes, %d errors",
+        status.state.value,
+        status.events_total,
+        stats.files,
+        stats.bytes,
+        stats.errors,
+    )
 
 
 def _free_port(preferred: int) -> int:

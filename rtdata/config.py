@@ -51,6 +51,13 @@ Example ``rtdata.toml``::
     reconnect_storm_window_s = 300
     presence_spike_factor = 3.0
 
+    [history]                    # Parquet files for analysts (rtdata.history, `rtdata record`)
+    enabled = false              # true: every collector also writes its events to path
+    path = "rtdata-history"      # folder, relative to the working directory
+    rotate_mb = 64               # finish a file at this size ...
+    rotate_s = 300               # ... or this age (a crash loses at most the open files)
+    max_total_mb = 10240         # then delete the oldest files beyond this total
+
     [[channels]]
     name = "tables"              # channel name, without "realtime:"
     private = false
@@ -79,7 +86,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -98,6 +105,7 @@ __all__ = [
     "ConfigError",
     "ConnectionConfig",
     "DashboardConfig",
+    "HistoryConfig",
     "Tile",
     "load_config",
     "parse_config",
@@ -197,6 +205,25 @@ class AlertConfig:
     reconnect_storm_count: int = 5
     reconnect_storm_window_s: float = 300.0
     presence_spike_factor: float = 3.0
+
+
+@dataclass(frozen=True)
+class HistoryConfig:
+    """Event history on disk (see :mod:`rtdata.history`).
+
+    Attributes:
+        enabled: True to make every collector write its events to ``path``.
+        path: Folder of the Parquet files.
+        rotate_mb: Size in MiB at which a file is finished and a new one started.
+        rotate_s: Age in seconds at which a file is finished.
+        max_total_mb: Total size in MiB beyond which the oldest files are deleted.
+    """
+
+    enabled: bool = False
+    path: str = "rtdata-history"
+    rotate_mb: float = 64.0
+    rotate_s: float = 300.0
+    max_total_mb: float = 10_240.0
 
 
 @dataclass(frozen=True)
@@ -324,6 +351,7 @@ class Config:
         alerts: Alert thresholds.
         channels: Subscribed channels.
         dashboard: Pages: refresh, wall mode, tiles, vital bands.
+        history: Event history on disk.
     """
 
     connection: ConnectionConfig = field(default_factory=ConnectionConfig)
@@ -331,6 +359,7 @@ class Config:
     alerts: AlertConfig = field(default_factory=AlertConfig)
     channels: tuple[Channel, ...] = field(default_factory=_default_channels)
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
+    history: HistoryConfig = field(default_factory=HistoryConfig)
 
     def tables(self) -> dict[str, tuple[str, ...]]:
         """Return every bound table and its primary-key columns, in order of appearance."""
@@ -425,7 +454,8 @@ def _build(document: Mapping[str, Any], source: str) -> Config:
         problems.append(f"{source}: {path}: {problem}")
 
     _find_credentials(document, "", report)
-    _check_keys(document, "", ("connection", "buffer", "alerts", "channels", "dashboard"), report)
+    top = ("connection", "buffer", "alerts", "channels", "dashboard", "history")
+    _check_keys(document, "", top, report)
     connection = _section(document, "connection", ConnectionConfig, report)
     if connection.reconnect_max_s < connection.reconnect_initial_s:
         given = document.get("connection", {})
@@ -442,9 +472,23 @@ def _build(document: Mapping[str, Any], source: str) -> Config:
     else:
         channels = _default_channels(connection.schema)
     dashboard = _dashboard(document.get("dashboard", {}), report)
+    history = _history(document.get("history", {}), report)
     if problems:
         raise ConfigError(problems)
-    return Config(connection, buffer, alerts, channels, dashboard)
+    return Config(connection, buffer, alerts, channels, dashboard, history)
+
+
+def _history(value: Any, report: _Report) -> HistoryConfig:
+    if not isinstance(value, dict):
+        report("history", f"must be a table ([history]), got {_show(value)}")
+        return HistoryConfig()
+    numbers = {k: v for k, v in value.items() if k not in ("enabled", "path")}
+    limits = _section({"history": numbers}, "history", HistoryConfig, report)
+    path = value.get("path", HistoryConfig.path)
+    if not isinstance(path, str) or not path.strip():
+        report("history.path", f"must be a folder path, got {_show(path)}")
+        path = HistoryConfig.path
+    return replace(limits, enabled=_flag(value, "enabled", "history", report), path=path)
 
 
 def _dashboard(value: Any, report: _Report) -> DashboardConfig:
@@ -517,8 +561,13 @@ _Report = Callable[[str, str], None]
 _CHANNEL_KEYS: Final = tuple(f.name for f in fields(Channel))
 _BINDING_KEYS: Final = tuple(f.name for f in fields(Binding))
 _KNOWN_KEYS: Final = frozenset(
-    {"connection", "buffer", "alerts", "channels", "dashboard", *_CHANNEL_KEYS, *_BINDING_KEYS}
-    | {f.name for cls in (ConnectionConfig, BufferConfig, AlertConfig) for f in fields(cls)}
+    {"connection", "buffer", "alerts", "channels", "dashboard", "history"}
+    | {*_CHANNEL_KEYS, *_BINDING_KEYS}
+    | {
+        f.name
+        for c in (ConnectionConfig, BufferConfig, AlertConfig, HistoryConfig)
+        for f in fields(c)
+    }
 )
 
 
@@ -588,7 +637,9 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-_Section = TypeVar("_Section", ConnectionConfig, BufferConfig, AlertConfig, "_DashboardTiming")
+_Section = TypeVar(
+    "_Section", ConnectionConfig, BufferConfig, AlertConfig, HistoryConfig, "_DashboardTiming"
+)
 _ZERO_ALLOWED: Final = frozenset({"max_age_s", "reconnect_jitter", "resync_interval_s"})
 
 
