@@ -48,11 +48,14 @@ def board() -> None:
         column_order=[c for c in em.OPEN_COLUMNS if c not in ("age_s", "lat", "lon")],
     )
     st.subheader("Response times by hospital (minutes)")
+    st.caption(f"Over the newest {em.RESPONSE_WINDOW_EVENTS:,} emergency changes in the buffer.")
     times = ui.cached_view(
         "emergencies.response_times",
         collector,
         lambda: em.response_times(
-            collector.buffer.snapshot(tables=["emergency_requests"], kinds=["postgres_changes"]),
+            collector.buffer.snapshot(
+                tables=["emergency_requests"], kinds=["postgres_changes"]
+            ).tail(em.RESPONSE_WINDOW_EVENTS),
             hospitals,
         ),
     )

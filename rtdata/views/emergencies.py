@@ -26,6 +26,7 @@ __all__ = [
     "OPEN_STATUSES",
     "PRIORITY_MARKER_SIZE_PX",
     "RESPONSE_COLUMNS",
+    "RESPONSE_WINDOW_EVENTS",
     "STATUS_COLOURS",
     "emergency_map",
     "filter_open",
@@ -66,6 +67,10 @@ RESPONSE_COLUMNS: Final = (
     "accepted_to_completed_p90_min",
 )
 """Columns of :func:`response_times`."""
+
+RESPONSE_WINDOW_EVENTS: Final = 20_000
+"""The live page measures response times over this many newest emergency changes: enough for a
+live board, and cheap enough to recompute every second (the history serves longer windows)."""
 
 STATUS_COLOURS: Final = {
     "pending": "#d62728",
