@@ -20,6 +20,8 @@ import orjson
 import pandas as pd
 import plotly.graph_objects as go
 
+from rtdata.views.response import response_by, status_entries
+
 __all__ = [
     "MAX_MARKERS",
     "OPEN_COLUMNS",
@@ -226,11 +228,6 @@ def new_critical(events: pd.DataFrame, since: datetime) -> pd.DataFrame:
     return frame.sort_values("received_at", kind="stable").reset_index(drop=True)
 
 
-def _quantiles_min(durations_s: pd.Series) -> tuple[float, float]:
-    values = durations_s.to_numpy(dtype=float) / 60.0
-    return float(np.median(values)), float(np.quantile(values, 0.9))
-
-
 def response_times(events: pd.DataFrame, hospitals: pd.DataFrame | None = None) -> pd.DataFrame:
     """Return per-hospital median and 90th-percentile minutes from pending to accepted and
     from accepted to completed.
@@ -252,58 +249,13 @@ def response_times(events: pd.DataFrame, hospitals: pd.DataFrame | None = None) 
         A frame with the columns :data:`RESPONSE_COLUMNS`, one row per hospital with at least
         one measured emergency, sorted by hospital; counts are emergencies measured.
     """
-    empty = pd.DataFrame(columns=list(RESPONSE_COLUMNS))
-    if events.empty:
-        return empty
-    changes = events[(events["table"] == TABLE) & events["op"].isin(["INSERT", "UPDATE"])]
-    if changes.empty:
-        return empty
-    times = changes["commit_ts"].where(changes["commit_ts"].notna(), changes["received_at"])
-    entries = []
-    iterable = zip(
-        changes["key"], changes["op"], changes["record"], changes["old_record"], times, strict=True
-    )
-    for key, op, text, old_text, at in iterable:
-        record = _loads(text)
-        status = record.get("status")
-        if status is None or (op == "UPDATE" and _loads(old_text).get("status") == status):
-            continue
-        entries.append((key, status, at, record.get("hospital_id")))
-    if not entries:
-        return empty
-    frame = pd.DataFrame(entries, columns=["key", "status", "at", "hospital_id"])
-    frame = frame.sort_values("at", kind="stable")
-    entered = frame.drop_duplicates(["key", "status"]).pivot(
-        index="key", columns="status", values="at"
-    )
-    hospital_of = frame.drop_duplicates("key", keep="last").set_index("key")["hospital_id"]
+    # One definition of "entered a status" for the dashboard and the notebooks.
+    entries = status_entries(events)
+    if entries.empty:
+        return pd.DataFrame(columns=list(RESPONSE_COLUMNS))
     names = _hospital_names(hospitals if hospitals is not None else pd.DataFrame())
-    labels = pd.Series([_hospital_label(h, names) for h in hospital_of], index=hospital_of.index)
-    spans = pd.DataFrame(index=entered.index)
-    for name, start, end in (
-        ("pending_to_accepted", "pending", "accepted"),
-        ("accepted_to_completed", "accepted", "completed"),
-    ):
-        if start in entered and end in entered:
-            spans[name] = (entered[end] - entered[start]).dt.total_seconds()
-        else:
-            spans[name] = np.nan
-    spans["hospital"] = labels.reindex(spans.index)
-    rows = []
-    for hospital, group in spans.groupby("hospital", sort=True):
-        row: dict[str, Any] = {"hospital": hospital}
-        for name, count in (
-            ("pending_to_accepted", "accepted_n"),
-            ("accepted_to_completed", "completed_n"),
-        ):
-            durations = group[name].dropna()
-            row[count] = len(durations)
-            median, p90 = _quantiles_min(durations) if len(durations) else (np.nan, np.nan)
-            row[f"{name}_median_min"] = median
-            row[f"{name}_p90_min"] = p90
-        if row["accepted_n"] or row["completed_n"]:
-            rows.append(row)
-    return pd.DataFrame(rows, columns=list(RESPONSE_COLUMNS))
+    labelled = entries.assign(hospital=[_hospital_label(h, names) for h in entries["hospital_id"]])
+    return response_by(labelled, "hospital").loc[:, list(RESPONSE_COLUMNS)].reset_index(drop=True)
 
 
 # ---------------------------------------------------------------- the map

@@ -1,8 +1,8 @@
 """Emergency response times grouped by any column: when each emergency entered each status.
 
-:func:`rtdata.views.emergencies.response_times` answers "per hospital" for the dashboard; this
-module answers the same question per priority (or per any other attribute of the emergency)
-with the same rules, for notebooks. Pure: event snapshots in, frames out.
+This module holds the one definition of "entered a status"; the dashboard's per-hospital
+:func:`rtdata.views.emergencies.response_times` and the notebooks' per-priority figures are both
+built on it. Pure: event snapshots in, frames out.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ PRIORITY_RESPONSE_COLUMNS: Final = (
 def status_entries(events: pd.DataFrame) -> pd.DataFrame:
     """Return when each emergency first entered each status, oldest first.
 
-    The rules are those of :func:`rtdata.views.emergencies.response_times`: times are commit
+    Times are commit
     times (receive time where a commit time is missing); an emergency enters a status at its
     ``INSERT`` or at an ``UPDATE`` whose ``old_record`` has a different status (or none).
     ``hospital_id`` and ``priority`` are the emergency's values at its latest status entry.
