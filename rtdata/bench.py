@@ -27,7 +27,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,10 +166,31 @@ async def _delivery(url: str, keys: Keys, clients: int, rows: int) -> tuple[floa
     return delivered / elapsed_s, rows / insert_s
 
 
-async def official_client_rate(url: str, keys: Keys, rows: int) -> float:
-    """Frames/s one official realtime-py client consumes (no-op callback) from ``url``."""
+@contextlib.asynccontextmanager
+async def _official_client(
+    url: str, keys: Keys, channel_name: str, event: str, callback: Callable[[Any], None]
+) -> AsyncIterator[None]:
+    """Subscribe one official realtime-py client to vital_signs changes; close it on exit."""
     from realtime import AsyncRealtimeClient, RealtimePostgresChangesListenEvent
 
+    client = AsyncRealtimeClient(f"{url}/realtime/v1", token=keys.anon)
+    await client.connect()
+    try:
+        channel = client.channel(channel_name)
+        channel.on_postgres_changes(
+            RealtimePostgresChangesListenEvent(event),
+            schema="public",
+            table="vital_signs",
+            callback=callback,
+        )
+        await channel.subscribe()
+        yield
+    finally:
+        await client.close()
+
+
+async def official_client_rate(url: str, keys: Keys, rows: int) -> float:
+    """Frames/s one official realtime-py client consumes (no-op callback) from ``url``."""
     got, last_ns = 0, 0
     done = asyncio.Event()
 
@@ -180,23 +201,11 @@ async def official_client_rate(url: str, keys: Keys, rows: int) -> float:
             last_ns = time.time_ns()
             done.set()
 
-    client = AsyncRealtimeClient(f"{url}/realtime/v1", token=keys.anon)
-    await client.connect()
-    try:
-        channel = client.channel("bench-official")
-        channel.on_postgres_changes(
-            RealtimePostgresChangesListenEvent.All,
-            schema="public",
-            table="vital_signs",
-            callback=count,
-        )
-        await channel.subscribe()
+    async with _official_client(url, keys, "bench-official", "*", count):
         start_ns = time.time_ns()
         await asyncio.to_thread(insert_vitals, url, keys, rows)
         await asyncio.wait_for(done.wait(), timeout=300)
         return rows / ((last_ns - start_ns) / 1e9)
-    finally:
-        await client.close()
 
 
 def bench_server(rows: int = 20_000) -> list[Figure]:
@@ -419,8 +428,6 @@ def bench_ingest(rows: int = 20_000, rounds: int = 3) -> list[Figure]:
 async def _bare_latencies(
     url: str, keys: Keys, rate_per_s: float, duration_s: float
 ) -> list[float]:
-    from realtime import AsyncRealtimeClient, RealtimePostgresChangesListenEvent
-
     from rtdata.events import parse_commit_timestamp_ns
 
     latencies: list[float] = []
@@ -435,23 +442,11 @@ async def _bare_latencies(
         if len(latencies) >= expected:
             enough.set()
 
-    client = AsyncRealtimeClient(f"{url}/realtime/v1", token=keys.anon)
-    await client.connect()
-    try:
-        channel = client.channel("bench-latency")
-        channel.on_postgres_changes(
-            RealtimePostgresChangesListenEvent.Insert,
-            schema="public",
-            table="vital_signs",
-            callback=record,
-        )
-        await channel.subscribe()
+    async with _official_client(url, keys, "bench-latency", "INSERT", record):
         writer = _writer(url, keys, rate_per_s, duration_s)
         await asyncio.to_thread(writer.join)
         await asyncio.wait_for(enough.wait(), 60)
         return latencies
-    finally:
-        await client.close()
 
 
 def _collector_latencies(url: str, keys: Keys, rate_per_s: float, duration_s: float) -> list[float]:
