@@ -1,0 +1,77 @@
+"""Benchmarks behind ``rtdata bench``: every figure is measured beside its baseline, in one run.
+
+Sections (``--only`` picks some):
+
+* ``server``: postgres_changes frames the local server delivers per second to 1 and to 10 raw
+  websocket readers, REST bulk-insert rows per second, and, as the baseline, how many frames per
+  second one official realtime-py client consumes from the same server.
+* ``ingest``: the collector's throughput on one stream beside the bare official client's.
+* ``latency``: commit → buffer latency percentiles at a steady write rate.
+* ``buffer``: EventBuffer append rate beside per-row ``pd.concat``, snapshot time and memory.
+* ``history``: HistoryWriter throughput beside one ``DataFrame.to_parquet``, the collector's
+  ingest slowdown with history on, and a DuckDB table × hour aggregate over 10M events beside
+  pandas over 1M.
+
+The server always runs in its own process (``rtdata serve``), so it never shares the GIL with
+what is measured. Absolute numbers vary between machines and runs; compare ratios.
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Final
+
+from rtdata.bench.common import Figure
+
+__all__ = ["SECTIONS", "Figure", "render_markdown", "run", "to_json"]
+
+SECTIONS: Final = ("server", "ingest", "latency", "buffer", "history", "pages")
+"""Benchmark sections, in the order they run."""
+
+
+def _runner(name: str) -> Callable[[], list[Figure]]:
+    # Sections import their own dependencies (pandas, Streamlit, DuckDB) only when they run.
+    import importlib
+
+    module_name = "ingest" if name == "latency" else name
+    module = importlib.import_module(f"rtdata.bench.{module_name}")
+    runner: Callable[[], list[Figure]] = getattr(module, f"bench_{name}")
+    return runner
+
+
+def run(
+    sections: Sequence[str] = SECTIONS, progress: Callable[[str], None] = lambda _: None
+) -> list[Figure]:
+    """Run the named sections in order and return their figures.
+
+    Raises:
+        ValueError: An unknown section name.
+    """
+    figures: list[Figure] = []
+    for name in sections:
+        if name not in SECTIONS:
+            raise ValueError(
+                f"unknown benchmark section {name!r}; choose from {', '.join(SECTIONS)}"
+            )
+        progress(name)
+        figures += _runner(name)()
+    return figures
+
+
+def render_markdown(figures: Sequence[Figure]) -> str:
+    """Render figures as a markdown table with their baselines beside them."""
+    by_key = {f.key: f for f in figures}
+    lines = ["| figure | value | baseline (same run) | what |", "|---|---:|---:|---|"]
+    for f in figures:
+        base = by_key.get(f.baseline) if f.baseline else None
+        base_text = f"{_number(base)} (`{base.key}`)" if base else ""
+        lines.append(f"| `{f.key}` | {_number(f)} | {base_text} | {f.what} |")
+    return "\n".join(lines)
+
+
+def _number(figure: Figure) -> str:
+    digits = 2 if figure.unit == "×" else 1
+    return f"{figure.value:,.{digits}f} {figure.unit}"
+
+
+def to_json(figures: Sequence[Figure]) -> dict[str, float]:
+    """Return ``{key: value}`` for ``--json``."""
+    return {f.key: round(f.value, 3) for f in figures}

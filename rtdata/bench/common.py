@@ -1,0 +1,189 @@
+"""What every benchmark section shares: :class:`Figure`, a server in its own process, REST
+writers and the official client as the baseline."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import multiprocessing
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Final
+
+import httpx
+
+from rtdata.server.auth import Keys
+
+__all__ = [
+    "VITALS",
+    "Figure",
+    "insert_vitals",
+    "official_client",
+    "official_client_rate",
+    "rest_client",
+    "server_process",
+    "start_collector",
+    "write_at_rate",
+    "writer_process",
+]
+
+VITALS: Final = {
+    "patient_id": "P-0001",
+    "hospital_id": 1,
+    "heart_rate": 72,
+    "systolic": 120,
+    "diastolic": 80,
+    "spo2": 98,
+    "temperature": 36.7,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One measured figure.
+
+    Attributes:
+        key: Dotted name, for example ``server.frames_1_client_fps``.
+        value: The measurement.
+        unit: Unit of ``value``.
+        what: One line saying what was measured.
+        baseline: Key of the figure it should be read against, if any.
+    """
+
+    key: str
+    value: float
+    unit: str
+    what: str
+    baseline: str | None = None
+
+
+# ---------------------------------------------------------------- a server in its own process
+
+
+@contextlib.contextmanager
+def server_process() -> Iterator[str]:
+    """Run ``rtdata serve`` on a free port in a child process; yield its URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "rtdata.cli", "serve", "--port", str(port)]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            first = proc.stdout.readline()
+            if "listening on" not in first:
+                raise RuntimeError(f"rtdata serve did not start: {first!r}")
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def rest_client(url: str, keys: Keys) -> httpx.Client:
+    headers = {
+        "apikey": keys.service,
+        "Authorization": f"Bearer {keys.service}",
+        "Prefer": "return=minimal",
+    }
+    return httpx.Client(base_url=f"{url}/rest/v1", headers=headers, timeout=60)
+
+
+def insert_vitals(url: str, keys: Keys, total: int, batch: int = 1000) -> float:
+    """Insert ``total`` vital-sign rows in batches; return the elapsed seconds."""
+    rows = [VITALS] * batch
+    start = time.perf_counter()
+    with rest_client(url, keys) as http:
+        for offset in range(0, total, batch):
+            response = http.post("/vital_signs", json=rows[: min(batch, total - offset)])
+            response.raise_for_status()
+    return time.perf_counter() - start
+
+
+@contextlib.asynccontextmanager
+async def official_client(
+    url: str, keys: Keys, channel_name: str, event: str, callback: Callable[[Any], None]
+) -> AsyncIterator[None]:
+    """Subscribe one official realtime-py client to vital_signs changes; close it on exit."""
+    from realtime import AsyncRealtimeClient, RealtimePostgresChangesListenEvent
+
+    client = AsyncRealtimeClient(f"{url}/realtime/v1", token=keys.anon)
+    await client.connect()
+    try:
+        channel = client.channel(channel_name)
+        channel.on_postgres_changes(
+            RealtimePostgresChangesListenEvent(event),
+            schema="public",
+            table="vital_signs",
+            callback=callback,
+        )
+        await channel.subscribe()
+        yield
+    finally:
+        await client.close()
+
+
+async def official_client_rate(url: str, keys: Keys, rows: int) -> float:
+    """Frames/s one official realtime-py client consumes (no-op callback) from ``url``."""
+    got, last_ns = 0, 0
+    done = asyncio.Event()
+
+    def count(_payload: Any) -> None:
+        nonlocal got, last_ns
+        got += 1
+        if got >= rows:
+            last_ns = time.time_ns()
+            done.set()
+
+    async with official_client(url, keys, "bench-official", "*", count):
+        start_ns = time.time_ns()
+        await asyncio.to_thread(insert_vitals, url, keys, rows)
+        await asyncio.wait_for(done.wait(), timeout=300)
+        return rows / ((last_ns - start_ns) / 1e9)
+
+
+def write_at_rate(url: str, key: str, rate_per_s: float, duration_s: float) -> None:
+    """Insert vital-sign rows at ``rate_per_s`` for ``duration_s`` (runs in a child process)."""
+    batch = max(1, int(rate_per_s / 100))  # 100 requests a second
+    interval_s = batch / rate_per_s
+    headers = {"apikey": key, "Authorization": f"Bearer {key}", "Prefer": "return=minimal"}
+    rows = [VITALS] * batch
+    with httpx.Client(base_url=f"{url}/rest/v1", headers=headers, timeout=30) as http:
+        start = time.perf_counter()
+        due = start
+        while due - start < duration_s:
+            http.post("/vital_signs", json=rows).raise_for_status()
+            due += interval_s
+            pause = due - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)  # pacing a load generator, not synchronisation
+
+
+def writer_process(url: str, keys: Keys, rate_per_s: float, duration_s: float) -> Any:
+    context = multiprocessing.get_context("spawn")
+    process = context.Process(
+        target=write_at_rate, args=(url, keys.service, rate_per_s, duration_s)
+    )
+    process.start()
+    return process
+
+
+def start_collector(url: str, keys: Keys) -> Any:
+    from rtdata.collector import Collector
+    from rtdata.config import DEFAULT_CONFIG
+    from rtdata.settings import Settings
+
+    connection = dataclasses.replace(DEFAULT_CONFIG.connection, resync_interval_s=0.0)
+    config = dataclasses.replace(DEFAULT_CONFIG, connection=connection)
+    # The stream's table grows by every round; its first snapshot is not what is measured.
+    settings = Settings(config=config, tables={"vital_signs": ("id",)}, connect_timeout_s=300)
+    return Collector(settings.with_project(url, keys.service)).start(wait=True)
