@@ -12,7 +12,7 @@ import numpy as np
 
 from rtdata.bench.common import (
     Figure,
-    insert_vitals,
+    bulk_inserter,
     official_client,
     official_client_rate,
     server_process,
@@ -23,23 +23,23 @@ from rtdata.server.auth import Keys
 
 
 def _collector_rate(url: str, keys: Keys, rows: int) -> float:
-    collector = start_collector(url, keys)
-    try:
-        before = collector.status.events_total
-        start_ns = time.time_ns()
-        insert_vitals(url, keys, rows)
-        # Timed by the receive time of the last event, so the waiting below (coarse, to keep
-        # this thread off the GIL) does not count.
-        deadline = time.perf_counter() + 300
-        pause = threading.Event()
-        while collector.status.events_total - before < rows and time.perf_counter() < deadline:
-            pause.wait(0.1)
-        last = collector.status.last_event_at
-        assert last is not None
-        elapsed_s: float = last.timestamp() - start_ns / 1e9
-        return rows / elapsed_s
-    finally:
-        collector.stop()
+    with bulk_inserter(url, keys, rows) as go:
+        collector = start_collector(url, keys)
+        try:
+            before = collector.status.events_total
+            start_ns = go()
+            # Timed by the receive time of the last event, so the waiting below (coarse, to
+            # keep this thread off the GIL) does not count.
+            deadline = time.perf_counter() + 300
+            pause = threading.Event()
+            while collector.status.events_total - before < rows and time.perf_counter() < deadline:
+                pause.wait(0.1)
+            last = collector.status.last_event_at
+            assert last is not None
+            elapsed_s: float = last.timestamp() - start_ns / 1e9
+            return rows / elapsed_s
+        finally:
+            collector.stop()
 
 
 def bench_ingest(rows: int = 20_000, rounds: int = 3) -> list[Figure]:
