@@ -40,7 +40,7 @@ def board() -> None:
     )
     shown = em.filter_open(rows, chosen_hospitals, chosen_statuses)
     st.caption(f"{len(shown)} of {len(rows)} open emergencies")
-    st.plotly_chart(em.emergency_map(shown, em.load_districts(), hospitals), width="stretch")
+    ui.chart(em.emergency_map(shown, em.load_districts(), hospitals))
     st.dataframe(
         shown,
         hide_index=True,

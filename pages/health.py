@@ -1,16 +1,15 @@
-"""Health: patient vitals against their normal bands, per patient and per hospital."""
+"""Health: patient vitals against their normal bands; hospital resources and waiting lists."""
+
+from datetime import UTC, datetime
 
 import pandas as pd
 import streamlit as st
 
 from rtdata import ui
-from rtdata.views import health
+from rtdata.views import health, resources
 
 collector = ui.page("Health")
-st.caption(
-    "Readings from the live vital_signs table. Shaded: normal band; red: out of range. "
-    "Resources and waiting lists are not part of the hospital scenario, so they are not shown."
-)
+st.caption("Readings from the live vital_signs table. Shaded: normal band; red: out of range.")
 
 
 def _vitals() -> pd.DataFrame:
@@ -20,7 +19,7 @@ def _vitals() -> pd.DataFrame:
 
 
 patients = health.patient_ids(_vitals())
-left, middle, right = st.columns([2, 2, 1])
+left, middle, right = st.columns([2, 2, 1.5])  # room for the toggle label at 1280 px
 patient = left.selectbox("Patient", patients, index=0 if patients else None)
 vital = middle.selectbox("Vital", health.VITALS)
 only_patient = right.toggle("Alerts for this patient only")
@@ -36,8 +35,8 @@ def vitals_region() -> None:
     cols = st.columns(2)
     cols[0].metric("Patient readings", view.readings)
     cols[1].metric("Patient abnormal values", view.abnormal_readings)
-    st.plotly_chart(view.patient_figure, width="stretch")
-    st.plotly_chart(view.cohort_figure, width="stretch")
+    ui.chart(view.patient_figure)
+    ui.chart(view.cohort_figure)
     st.subheader("Abnormal readings, newest first")
     st.dataframe(
         view.alerts,
@@ -49,4 +48,66 @@ def vitals_region() -> None:
     )
 
 
+def _operations() -> tuple[resources.ResourcesView, resources.WaitlistView]:
+    hospitals = collector.table("hospitals")
+    return (
+        resources.resources_view(collector.table("hospital_resources"), hospitals),
+        resources.waitlist_view(collector.table("waitlist_entries"), hospitals, datetime.now(UTC)),
+    )
+
+
+def _kpis(kpis: dict[str, str]) -> None:
+    for column, (label, value) in zip(st.columns(len(kpis)), kpis.items(), strict=True):
+        column.metric(label, value)
+
+
+@ui.live()
+def operations_region() -> None:
+    stock, waitlist = ui.cached_view("health:operations", collector, _operations)
+    st.subheader("Resources")
+    st.caption(
+        "Live hospital_resources. Red rows: bed or ICU occupancy at or above "
+        f"{resources.NEAR_CAPACITY_PCT:.0f} %."
+    )
+    _kpis(stock.kpis)
+    used = {"min_value": 0, "max_value": 100, "format": "%.0f %%", "width": "small"}
+    free = {"width": "small", "help": "available / total"}
+    st.dataframe(
+        resources.highlight_near_capacity(stock.table),
+        hide_index=True,
+        width="stretch",
+        column_order=[
+            "hospital",
+            "beds_free",
+            "bed_occupancy_pct",
+            "icu_beds_free",
+            "icu_occupancy_pct",
+            "ambulances_free",
+            "near_capacity",
+            "updated_at",
+        ],
+        column_config={
+            "beds_free": st.column_config.TextColumn("beds free", **free),
+            "bed_occupancy_pct": st.column_config.ProgressColumn("beds used", **used),
+            "icu_beds_free": st.column_config.TextColumn("ICU free", **free),
+            "icu_occupancy_pct": st.column_config.ProgressColumn("ICU used", **used),
+            "ambulances_free": st.column_config.TextColumn("amb. free", **free),
+            "near_capacity": st.column_config.CheckboxColumn("near capacity", width="small"),
+            "updated_at": st.column_config.DatetimeColumn(
+                "updated", format="HH:mm:ss", width="small"
+            ),
+        },
+    )
+    st.subheader("Waiting list")
+    st.caption("Live waitlist_entries with status waiting. Urgent: priority 1.")
+    _kpis(waitlist.kpis)
+    minutes = st.column_config.NumberColumn("oldest (min)", format="%.1f")
+    left, right = st.columns(2)
+    for column, table in ((left, waitlist.by_hospital), (right, waitlist.by_specialty)):
+        column.dataframe(
+            table, hide_index=True, width="stretch", column_config={"oldest_wait_min": minutes}
+        )
+
+
 vitals_region()
+operations_region()

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from rtdata import ui
-from rtdata.views import presence
+from rtdata.views import charts, presence
 
 collector = ui.page("Presence")
 channels = [c.name for c in collector.settings.config.channels if c.presence]
@@ -47,12 +47,12 @@ def board() -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("By role")
-        st.bar_chart(shown.by_role, x="role", y="online", height=260)
+        ui.chart(charts.bar_figure(shown.by_role, "role", "online"))
     with right:
         st.subheader("By hospital")
-        st.bar_chart(shown.by_hospital, x="hospital_id", y="online", height=260)
+        ui.chart(charts.bar_figure(shown.by_hospital, "hospital_id", "online"))
     st.subheader("Joins and leaves per minute")
-    st.plotly_chart(presence.joins_leaves_figure(shown.counts), width="stretch")
+    ui.chart(presence.joins_leaves_figure(shown.counts))
     st.subheader("Online now")
     st.dataframe(
         shown.online,

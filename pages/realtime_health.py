@@ -24,20 +24,24 @@ def health_region() -> None:
         )
 
     view = ui.cached_view("realtime_health", collector, compute)
-    kpis = view.kpis.display()
-    for column, (label, value) in zip(st.columns(len(kpis)), kpis.items(), strict=True):
-        column.metric(label, value)
+    kpis = list(view.kpis.display().items())
+    per_row = 3  # six in a row cut text values such as "subscribed" at 1280 px
+    for start in range(0, len(kpis), per_row):
+        for column, (label, value) in zip(
+            st.columns(per_row), kpis[start : start + per_row], strict=False
+        ):
+            column.metric(label, value)
     st.subheader("Connection state")
-    st.plotly_chart(view.timeline_figure, width="stretch")
+    ui.chart(view.timeline_figure)
     left, right = st.columns(2)
     with left:
         st.subheader("Latency")
-        st.plotly_chart(view.latency_figure, width="stretch")
+        ui.chart(view.latency_figure)
         st.subheader("Probe round trip")
-        st.plotly_chart(view.probe_figure, width="stretch")
+        ui.chart(view.probe_figure)
     with right:
         st.subheader("Throughput per table")
-        st.plotly_chart(view.throughput_figure, width="stretch")
+        ui.chart(view.throughput_figure)
         st.subheader("Alerts")
         st.dataframe(view.alerts, hide_index=True, width="stretch")
     left, right = st.columns(2)

@@ -275,6 +275,9 @@ def _default_channels(schema: str = "public") -> tuple[Channel, ...]:
         "profiles": "updated_at",
         "verification_requests": "updated_at",
         "hospitals": "created_at",
+        "hospital_resources": "updated_at",
+        "waitlist_entries": "updated_at",
+        "financial_disputes": "updated_at",
     }
     bindings = tuple(Binding(t, schema, resync_column=c) for t, c in resync.items())
     return (Channel("rtdata-tables", postgres_changes=bindings),)
@@ -305,6 +308,7 @@ DEFAULT_TILES: Final = (
     Tile("Active emergencies", "emergency_requests", _ACTIVE),
     Tile("Critical emergencies", "emergency_requests", "priority=eq.1," + _ACTIVE),
     Tile("User activity today", "profiles", today_column="updated_at"),
+    Tile("Open financial disputes", "financial_disputes", "status=in.(open,investigating)"),
 )
 """The hospital scenario's Overview tiles."""
 

@@ -25,6 +25,9 @@ DEFAULT_TABLES: Final[Mapping[str, tuple[str, ...]]] = {
     "profiles": ("id",),
     "verification_requests": ("id",),
     "hospitals": ("id",),
+    "hospital_resources": ("id",),
+    "waitlist_entries": ("id",),
+    "financial_disputes": ("id",),
 }
 """The hospital scenario's tables and their primary keys, subscribed by default."""
 

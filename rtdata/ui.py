@@ -15,10 +15,15 @@ A page is::
         st.dataframe(rows)
 
     board()
+
+Plotly figures are drawn with :func:`chart`, which gives them the dark, large-type look of a wall
+display (``?wall=1``) there and leaves them as built everywhere else.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -27,17 +32,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from rtdata.collector import Collector
 from rtdata.embedded import EmbeddedStack
 from rtdata.lifecycle import ConnectionState
 from rtdata.settings import Settings
+from rtdata.views.charts import wall_figure
 from rtdata.views.connection import connection_indicator
 from rtdata.views.overview import TileHistory
 
 __all__ = [
     "cached_view",
+    "chart",
     "collector",
     "connection_badge",
     "is_wall",
@@ -47,6 +55,7 @@ __all__ = [
     "stale_banner",
     "tile_history",
     "use_collector",
+    "view_computations",
 ]
 
 T = TypeVar("T")
@@ -111,9 +120,31 @@ def live(every_s: float | None = None) -> Callable[[Callable[[], None]], Callabl
 
 # ---------------------------------------------------------------- view cache
 
-_cache_lock = threading.Lock()  # guards _cache
+_cache_lock = threading.Lock()  # guards _cache, _computations and _stats_written_s
 _cache: OrderedDict[tuple[str, int, int, int], Any] = OrderedDict()
 _CACHE_ENTRIES: Final = 256
+_computations = 0  # cache misses: views cached_view has computed in this process
+_stats_written_s = 0.0
+_STATS_FILE: Final = os.environ.get("RTDATA_VIEW_STATS") or None
+"""Opt-in, for ``rtdata bench``: a JSON file this process rewrites, at most once a second and
+only when it computes a view, with ``{"view_computations": n, "at_s": unix time of the n-th}``."""
+
+
+def view_computations() -> int:
+    """Return how many views :func:`cached_view` has computed in this process (its misses)."""
+    with _cache_lock:
+        return _computations
+
+
+def _write_stats(computations: int, at_s: float) -> None:
+    assert _STATS_FILE is not None
+    partial = f"{_STATS_FILE}.{os.getpid()}.{threading.get_ident()}"
+    try:
+        with open(partial, "w") as out:
+            json.dump({"view_computations": computations, "at_s": at_s}, out)
+        os.replace(partial, _STATS_FILE)  # readers never see half a file
+    except OSError:
+        pass  # diagnostics only: a page never fails because the stats file cannot be written
 
 
 def cached_view(name: str, shared: Collector, compute: Callable[[], T]) -> T:
@@ -128,16 +159,25 @@ def cached_view(name: str, shared: Collector, compute: Callable[[], T]) -> T:
         shared: The collector whose buffer version keys the cache.
         compute: Builds the view from snapshots.
     """
+    global _computations, _stats_written_s
     key = (name, shared.uid, shared.buffer.version, int(time.time()))
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]  # type: ignore[no-any-return]
     value = compute()
+    now_s = time.time()
     with _cache_lock:
         _cache[key] = value
         while len(_cache) > _CACHE_ENTRIES:
             _cache.popitem(last=False)
+        _computations += 1
+        computations = _computations
+        publish = _STATS_FILE is not None and now_s - _stats_written_s >= 1.0
+        if publish:
+            _stats_written_s = now_s
+    if publish:
+        _write_stats(computations, now_s)
     return value
 
 
@@ -209,15 +249,30 @@ html, body, .stApp, .stMarkdown, p, span, label, div {font-size: 1.5rem;}
 [data-testid="stMetricValue"] > div {white-space: normal !important; line-height: 1.1;}
 [data-testid="stMetricLabel"] p {font-size: 1.5rem !important; color: #e0e0e0 !important;}
 [data-testid="stMetricDelta"] {font-size: 1.4rem !important;}
+/* Sparklines and tables draw in the app's light theme; inverted with the hue kept, they are
+   dark like the rest of the wall (plotly charts get the wall template instead, see chart()). */
+[data-testid="stMetricChart"], [data-testid="stDataFrame"] {
+  filter: invert(1) hue-rotate(180deg);}
+</style>
+"""
+
+_PAGE_CSS: Final = """
+<style>
+/* A KPI value or label that does not fit its column wraps (at spaces, or inside a word that
+   is wider than the column) instead of ending in "…": no value is ever cut. */
+[data-testid="stMetricValue"] > div, [data-testid="stMetricLabel"] p {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+  overflow-wrap: break-word; line-height: 1.15;}
 </style>
 """
 
 
 def page(title: str) -> Collector:
-    """Set up a page (title, sidebar indicator with Reconnect, stale banner, wall mode) and
-    return the shared collector."""
+    """Set up a page (title, sidebar indicator with Reconnect, stale banner, wall mode, KPIs
+    that wrap instead of truncating) and return the shared collector."""
     shared = collector()
     wall = is_wall()
+    st.html(_PAGE_CSS)
     if wall:
         st.markdown(_WALL_CSS, unsafe_allow_html=True)
     else:
@@ -239,6 +294,15 @@ def page(title: str) -> Collector:
     banner()
     st.title(title)
     return shared
+
+
+def chart(figure: go.Figure) -> None:
+    """Draw a plotly figure across the page: as built in a browser, dark with large type on a
+    wall (:func:`rtdata.views.charts.wall_figure`, without Streamlit's light chart theme)."""
+    if is_wall():
+        st.plotly_chart(wall_figure(figure), width="stretch", theme=None)
+    else:
+        st.plotly_chart(figure, width="stretch")
 
 
 @st.cache_resource

@@ -172,6 +172,9 @@ def test_default_config_binds_the_hospital_tables_only() -> None:
         "profiles": "updated_at",
         "verification_requests": "updated_at",
         "hospitals": "created_at",
+        "hospital_resources": "updated_at",
+        "waitlist_entries": "updated_at",
+        "financial_disputes": "updated_at",
     }
     (channel,) = DEFAULT_CONFIG.channels
     assert channel.name == "rtdata-tables"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -14,7 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from rtdata import Collector, Settings, ui
-from rtdata.events import Event
+from rtdata.events import Event, event_from_row
 from rtdata.lifecycle import ConnectionState, Transition
 from rtdata.resync import Gap
 from rtdata.views import health, realtime_health
@@ -383,6 +383,10 @@ def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def _patient_metrics(at: AppTest) -> dict[str, str]:
+    return {k: v for k, v in _metrics(at).items() if k.startswith("Patient")}
+
+
 def _run(page: str) -> AppTest:
     at = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=60).run()
     assert not at.exception
@@ -397,7 +401,7 @@ def test_health_page_charts_the_first_patient_and_lists_abnormal_readings(
     assert at.title[0].value == "Health"
     assert at.selectbox[0].value == "P-0000"
     # P-0000 has readings 0, 10, ..., 90: all heart rate 150.
-    assert _metrics(at) == {"Patient readings": "10", "Patient abnormal values": "10"}
+    assert _patient_metrics(at) == {"Patient readings": "10", "Patient abnormal values": "10"}
     assert len(at.get("plotly_chart")) == 2
     feed = at.dataframe[0].value
     assert len(feed) == 10
@@ -407,7 +411,7 @@ def test_health_page_charts_the_first_patient_and_lists_abnormal_readings(
     at.selectbox[0].select("P-0003").run()
     at.selectbox[1].select("spo2").run()
     assert not at.exception
-    assert _metrics(at) == {"Patient readings": "10", "Patient abnormal values": "0"}
+    assert _patient_metrics(at) == {"Patient readings": "10", "Patient abnormal values": "0"}
     at.toggle[0].set_value(True).run()
     assert not at.exception
     assert at.dataframe[0].value.empty
@@ -417,16 +421,122 @@ def test_health_page_charts_the_first_patient_and_lists_abnormal_readings(
 def test_health_page_renders_on_an_empty_collector(shared: Collector) -> None:
     at = _run("health.py")
     assert at.selectbox[0].value is None
-    assert _metrics(at) == {"Patient readings": "0", "Patient abnormal values": "0"}
-    assert at.dataframe[0].value.empty
+    assert _metrics(at) == {
+        "Patient readings": "0",
+        "Patient abnormal values": "0",
+        "Free beds": "–",
+        "Free ICU beds": "–",
+        "Free ambulances": "–",
+        "Near capacity": "–",
+        "Waiting": "0",
+        "Urgent": "0",
+        "Oldest wait": "–",
+    }
+    alerts, stock, by_hospital, by_specialty = (frame.value for frame in at.dataframe)
+    assert alerts.empty
+    assert stock.empty
+    assert by_hospital.empty
+    assert by_specialty.empty
 
 
 @pytest.mark.parametrize("shared", [lambda: _with_vitals(20_000, patients=200)], indirect=True)
 def test_health_page_renders_twenty_thousand_readings(shared: Collector) -> None:
     at = _run("health.py")
-    assert _metrics(at) == {"Patient readings": "100", "Patient abnormal values": "100"}
+    assert _patient_metrics(at) == {"Patient readings": "100", "Patient abnormal values": "100"}
     assert len(at.dataframe[0].value) == 50
     assert len(at.selectbox[0].options) == 200
+
+
+def _with_operations() -> Collector:
+    """Vitals, two hospitals, their resources and five waiting-list entries (one scheduled).
+
+    Santa Maria has 30 of 300 beds free: exactly 90 % used, so it is near capacity.
+    """
+    collector = _with_vitals(20)
+    now = datetime.now(UTC)
+    hospitals = [{"id": 1, "name": "Santa Maria"}, {"id": 2, "name": "São José"}]
+    counts = ("beds_available", "beds_total", "icu_beds_available", "icu_beds_total")
+    stock = [
+        dict(zip(counts, (30, 300, 5, 20), strict=True), ambulances_available=4),
+        dict(zip(counts, (100, 400, 10, 20), strict=True), ambulances_available=0),
+    ]
+    for hospital, row in zip(hospitals, stock, strict=True):
+        collector.ingest(event_from_row(hospital, "hospitals", NOW_NS, ("id",)))
+        resource = {
+            "id": 10 + hospital["id"],
+            "hospital_id": hospital["id"],
+            **row,
+            "ambulances_total": 8,
+            "updated_at": now.isoformat(),
+        }
+        collector.ingest(event_from_row(resource, "hospital_resources", NOW_NS, ("id",)))
+    entries = [
+        (1, "cardiology", 1, "waiting", 30),
+        (1, "cardiology", 3, "waiting", 125),
+        (2, "oncology", 2, "waiting", 5),
+        (2, "cardiology", 1, "waiting", 50),
+        (2, "oncology", 1, "scheduled", 600),
+    ]
+    for i, (hospital_id, specialty, priority, status, age_min) in enumerate(entries):
+        created = (now - timedelta(minutes=age_min)).isoformat()
+        entry = {
+            "id": i,
+            "patient_id": f"P-{i:04d}",
+            "hospital_id": hospital_id,
+            "specialty": specialty,
+            "priority": priority,
+            "status": status,
+            "created_at": created,
+            "updated_at": created,
+        }
+        collector.ingest(event_from_row(entry, "waitlist_entries", NOW_NS, ("id",)))
+    return collector
+
+
+@pytest.mark.parametrize("shared", [_with_operations], indirect=True)
+def test_health_page_shows_resources_and_the_waiting_list(shared: Collector) -> None:
+    at = _run("health.py")
+    metrics = _metrics(at)
+    assert {k: metrics[k] for k in ("Free beds", "Free ICU beds", "Free ambulances")} == {
+        "Free beds": "130 / 700",
+        "Free ICU beds": "15 / 40",
+        "Free ambulances": "4 / 16",
+    }
+    assert metrics["Near capacity"] == "1 of 2"
+    assert (metrics["Waiting"], metrics["Urgent"]) == ("4", "2")
+    assert metrics["Oldest wait"] in ("2 h 05 min", "2 h 06 min")  # the page reads the clock
+    assert [h.value for h in at.subheader][-2:] == ["Resources", "Waiting list"]
+    _, stock, by_hospital, by_specialty = (frame.value for frame in at.dataframe)
+    assert stock["hospital"].tolist() == ["Santa Maria", "São José"]
+    assert stock["bed_occupancy_pct"].tolist() == [90.0, 75.0]
+    assert stock["beds_free"].tolist() == ["30 / 300", "100 / 400"]
+    assert stock["near_capacity"].tolist() == [True, False]
+    assert by_hospital[["hospital", "waiting", "urgent"]].values.tolist() == [
+        ["Santa Maria", 2, 1],
+        ["São José", 2, 1],
+    ]
+    assert by_hospital["oldest_wait_min"].round().tolist() == [125.0, 50.0]
+    assert by_specialty[["specialty", "waiting", "urgent"]].values.tolist() == [
+        ["cardiology", 3, 2],
+        ["oncology", 1, 0],
+    ]
+
+
+@pytest.mark.parametrize("shared", [_with_operations], indirect=True)
+def test_health_page_on_a_wall_draws_dark_charts(shared: Collector) -> None:
+    at = AppTest.from_file(str(ROOT / "pages" / "health.py"), default_timeout=60)
+    at.query_params["wall"] = "1"
+    at.run()
+    assert not at.exception
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2
+    for chart in charts:
+        assert chart.proto.theme == ""  # Streamlit's light chart theme would override ours
+        layout = orjson.loads(chart.proto.spec)["layout"]
+        assert layout["paper_bgcolor"] == layout["plot_bgcolor"] == "#000000"
+        assert layout["font"]["size"] >= 20
+    at = _run("health.py")
+    assert {chart.proto.theme for chart in at.get("plotly_chart")} == {"streamlit"}
 
 
 @pytest.mark.parametrize("shared", [_with_health], indirect=True)
@@ -435,6 +545,13 @@ def test_realtime_health_page_shows_kpis_charts_and_tables(shared: Collector) ->
     assert at.title[0].value == "Realtime health"
     metrics = _metrics(at)
     assert metrics["State"] == "subscribed"
+    # Three KPIs per row: six in one row cut "subscribed" to "subscri…" at 1280 px.
+    assert [round(c.proto.weight, 3) for c in at.columns[:6]] == [0.333] * 6
+    assert [m.label for c in at.columns[:3] for m in c.metric] == [
+        "State",
+        "p99 latency (60 s)",
+        "Probe RTT",
+    ]
     assert metrics["Probe RTT"] == "25 ms"
     assert metrics["Reconnects"] == "1"
     assert metrics["Gap time"] == "3.0 s"

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from rtdata import Collector, Settings, ui
 from rtdata.events import Event, event_from_row
+from rtdata.views import charts as charts_view
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW_NS = time.time_ns()
@@ -53,6 +54,9 @@ def _filled() -> Collector:
         collector.ingest(_change("verification_requests", "INSERT", {"id": i, "status": status}))
     for i in range(4):
         collector.ingest(_change("profiles", "INSERT", {"id": f"u{i}", "role": "nurse"}, age_s=120))
+    for i, status in enumerate(["open", "investigating", "resolved", "open", "resolved"]):
+        dispute = {"id": i, "profile_id": "u0", "amount_eur": 12.5, "status": status}
+        collector.ingest(event_from_row(dispute, "financial_disputes", NOW_NS, ("id",)))
     for i in range(12):
         vitals = {
             "id": i,
@@ -88,6 +92,19 @@ def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def _presence(collector: Collector) -> Collector:
+    """Add three people online in the lobby (a nurse and a doctor of hospital 1, a nurse of 2)."""
+    people = [("ana", "nurse", 1), ("rui", "doctor", 1), ("eva", "nurse", 2)]
+    for i, (user, role, hospital_id) in enumerate(people):
+        meta = {"user": user, "role": role, "hospital_id": hospital_id, "presence_ref": f"r{i}"}
+        record = orjson.dumps([meta]).decode()
+        at_ns = NOW_NS - (30 - i) * 1_000_000_000
+        collector.buffer.append(
+            Event(at_ns, None, "presence", "lobby", None, "join", user, record, None)
+        )
+    return collector
+
+
 @pytest.mark.usefixtures("filled")
 def test_app_routes_to_overview_with_live_counts() -> None:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
@@ -98,6 +115,7 @@ def test_app_routes_to_overview_with_live_counts() -> None:
     assert metrics["Critical emergencies"] == "1"  # priority 1 and active: id 0 (pending)
     assert metrics["Pending verifications"] == "2"
     assert metrics["Total users"] == "4"
+    assert metrics["Open financial disputes"] == "3"  # open x2 and investigating
     # 3 verification + 12 vitals changes in the last minute; profiles are 2 minutes old and
     # snapshot rows are not realtime events.
     assert metrics["Events per minute"] == "15"
@@ -167,3 +185,27 @@ def test_wall_mode_hides_navigation_and_shows_one_page() -> None:
     assert not at.exception
     assert at.title[0].value in {"Overview", "Emergencies", "Realtime health"}
     assert not at.sidebar.button  # no Reconnect button, no sidebar chrome on a wall
+
+
+@pytest.mark.parametrize(
+    ("page", "charts"),
+    [("emergencies.py", 1), ("realtime_health.py", 4), ("presence.py", 3), ("health.py", 2)],
+)
+def test_every_chart_on_a_wall_is_dark(page: str, charts: int) -> None:
+    ui.use_collector(_presence(_filled()))
+    try:
+        at = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=60)
+        at.query_params["wall"] = "1"
+        at.run()
+    finally:
+        ui.use_collector(None)
+    assert not at.exception
+    drawn = at.get("plotly_chart")
+    assert len(drawn) == charts
+    assert not at.get("vega_lite_chart")  # Streamlit's own charts would stay light
+    for chart in drawn:
+        assert chart.proto.theme == ""
+        layout = orjson.loads(chart.proto.spec)["layout"]
+        assert layout["paper_bgcolor"] == "#000000"
+        font = layout["font"]
+        assert (font["color"], font["size"]) == (charts_view.WALL_TEXT, charts_view.WALL_FONT_PX)

@@ -18,6 +18,9 @@ def test_hospital_migration_defines_the_scenario_tables() -> None:
         "verification_requests",
         "emergency_requests",
         "vital_signs",
+        "hospital_resources",
+        "waitlist_entries",
+        "financial_disputes",
     }
     emergencies = schema.tables["emergency_requests"]
     assert emergencies.primary_key == ("id",)

@@ -31,7 +31,14 @@ ALLOWED = {
     "cancelled": set(),
 }
 FINISHED = {"completed", "cancelled"}
-IDENTITY_TABLES = {"verification_requests", "emergency_requests", "vital_signs"}
+IDENTITY_TABLES = {
+    "verification_requests",
+    "emergency_requests",
+    "vital_signs",
+    "hospital_resources",
+    "waitlist_entries",
+    "financial_disputes",
+}
 T0 = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
 N_WRITES = 5_000
 
@@ -331,6 +338,155 @@ def test_profile_ids_are_uuid4_from_the_seed(writes: list[Write]) -> None:
     assert all(uuid.UUID(i).version == 4 for i in ids)
 
 
+# ---------------------------------------------------------------- operations tables
+
+OPERATIONS_TABLES = {"hospital_resources", "waitlist_entries", "financial_disputes"}
+WAITLIST_ALLOWED = {"waiting": {"scheduled", "removed"}, "scheduled": set(), "removed": set()}
+DISPUTE_ALLOWED = {
+    "open": {"investigating", "resolved"},
+    "investigating": {"resolved"},
+    "resolved": set(),
+}
+
+
+def replay_tables(
+    seed: int, n: int = N_WRITES
+) -> Iterator[tuple[Write, dict[str, dict[Any, dict[str, Any]]]]]:
+    """Yield each write with every table's rows (by id) after applying it, as a server would.
+
+    A PATCH or DELETE of an operations table must name a row that exists.
+    """
+    scenario = HospitalScenario(seed)
+    server = FakeServer()
+    tables: dict[str, dict[Any, dict[str, Any]]] = {}
+    for i in range(n):
+        write = scenario.next_write(T0 + timedelta(seconds=i))
+        rows = tables.setdefault(write.table, {})
+        if write.method == "POST":
+            created = server.rows_for(write)
+            rows.update({row["id"]: row for row in created})
+            scenario.apply_result(write, created)
+        else:
+            key = write.match["id"]
+            if write.table in OPERATIONS_TABLES:
+                assert key in rows, f"{write.method} of a missing {write.table} row {key}"
+            if write.method == "PATCH":
+                assert isinstance(write.body, dict)
+                rows[key] = {**rows.get(key, {}), **write.body}
+            else:
+                rows.pop(key, None)
+        yield write, tables
+
+
+def test_third_write_inserts_every_hospitals_resources(writes: list[Write]) -> None:
+    third = writes[2]
+    assert (third.method, third.table, third.returning) == ("POST", "hospital_resources", True)
+    assert [row["hospital_id"] for row in third.rows()] == list(range(1, 7))
+    assert [w for w in writes if w.table == "hospital_resources"][1:] == [
+        w for w in writes[3:] if w.table == "hospital_resources"
+    ]
+    assert all(w.method == "PATCH" for w in writes[3:] if w.table == "hospital_resources")
+
+
+def test_resources_stay_within_totals_and_sometimes_run_near_capacity() -> None:
+    updates: Counter[int] = Counter()
+    occupancy: list[float] = []
+    for write, tables in replay_tables(seed=0):
+        if write.table != "hospital_resources":
+            continue
+        rows = tables["hospital_resources"]
+        if write.method == "PATCH":
+            assert isinstance(write.body, dict)
+            assert set(write.body) == {
+                "beds_available",
+                "icu_beds_available",
+                "ambulances_available",
+                "updated_at",
+            }
+            updates[rows[write.match["id"]]["hospital_id"]] += 1
+        for row in rows.values():
+            for name in ("beds", "icu_beds", "ambulances"):
+                assert 0 <= row[f"{name}_available"] <= row[f"{name}_total"], row
+            occupancy.append(1 - row["beds_available"] / row["beds_total"])
+    assert sorted(row["hospital_id"] for row in rows.values()) == list(range(1, 7))
+    assert set(updates) == set(range(1, 7))
+    assert min(updates.values()) >= 20
+    assert 0.74 <= sum(occupancy) / len(occupancy) <= 0.9
+    near = sum(value >= 0.9 for value in occupancy) / len(occupancy)
+    assert 0 < near < 0.2, "near capacity should happen now and then, not always"
+
+
+def test_waitlist_entries_follow_the_graph_and_settle_around_75_waiting() -> None:
+    history: dict[int, list[str]] = {}
+    joined_at: dict[int, int] = {}
+    waits: dict[int, list[int]] = {1: [], 2: [], 3: []}  # writes waited, by priority
+    deleted: set[int] = set()
+    waiting_counts: list[int] = []
+    for i, (write, tables) in enumerate(replay_tables(seed=42, n=20_000)):
+        rows = tables.get("waitlist_entries", {})
+        if write.table == "waitlist_entries":
+            key = write.match.get("id")
+            if write.method == "POST":
+                (key,) = [k for k in rows if k not in history]
+                row = rows[key]
+                assert row["status"] == "waiting"
+                assert row["hospital_id"] in range(1, 7)
+                assert row["priority"] in (1, 2, 3)
+                assert row["patient_id"].startswith("P-")
+                history[key], joined_at[key] = ["waiting"], i
+            elif write.method == "PATCH":
+                assert isinstance(write.body, dict)
+                assert write.body["status"] in WAITLIST_ALLOWED[history[key][-1]]
+                history[key].append(write.body["status"])
+                waits[rows[key]["priority"]].append(i - joined_at[key])
+            else:
+                assert history[key][-1] != "waiting", "deleted a waiting entry"
+                deleted.add(key)
+        waiting_counts.append(sum(row["status"] == "waiting" for row in rows.values()))
+    settled = waiting_counts[5_000:]
+    assert max(waiting_counts) <= 120
+    assert 60 <= sum(settled) / len(settled) <= 90
+    assert deleted, "finished entries are never deleted"
+    assert len(rows) - waiting_counts[-1] <= 201
+    finals = Counter(h[-1] for h in history.values() if len(h) > 1)
+    assert finals["scheduled"] > finals["removed"] > 0
+    # Urgent entries leave the list first.
+    mean_wait = {p: sum(w) / len(w) for p, w in waits.items()}
+    assert mean_wait[1] < mean_wait[2] < mean_wait[3]
+
+
+def test_disputes_follow_the_graph_name_patients_and_about_9_stay_unresolved() -> None:
+    history: dict[int, list[str]] = {}
+    unresolved_counts: list[int] = []
+    for write, tables in replay_tables(seed=7, n=20_000):
+        rows = tables.get("financial_disputes", {})
+        if write.table == "financial_disputes":
+            if write.method == "POST":
+                assert isinstance(write.body, dict)
+                body = write.body
+                assert body["status"] == "open"
+                profile = tables["profiles"].get(body["profile_id"])
+                assert profile is not None, "dispute of a profile that does not exist"
+                assert profile["role"] == "patient"
+                assert 5 <= body["amount_eur"] <= 20_000
+                assert round(body["amount_eur"], 2) == body["amount_eur"]
+                (key,) = [k for k in rows if k not in history]
+                history[key] = ["open"]
+            elif write.method == "PATCH":
+                assert isinstance(write.body, dict)
+                key = write.match["id"]
+                assert write.body["status"] in DISPUTE_ALLOWED[history[key][-1]]
+                history[key].append(write.body["status"])
+            else:
+                assert history[write.match["id"]][-1] == "resolved"
+        unresolved_counts.append(sum(r["status"] != "resolved" for r in rows.values()))
+    paths = Counter(tuple(h) for h in history.values() if h[-1] == "resolved")
+    assert paths[("open", "investigating", "resolved")] > paths[("open", "resolved")] > 0
+    settled = unresolved_counts[5_000:]
+    assert max(unresolved_counts) <= 25
+    assert 5 <= sum(settled) / len(settled) <= 14
+
+
 # ---------------------------------------------------------------- schema
 
 
@@ -439,8 +595,15 @@ def test_lisbon_box() -> None:
     assert {"Alvalade", "Belém", "Arroios", "Lumiar"} <= set(LISBON.districts)
 
 
-def test_migrations_dir_holds_the_hospital_migration() -> None:
+def test_migrations_dir_holds_the_hospital_and_operations_migrations() -> None:
     assert (MIGRATIONS_DIR / "0001_hospital.sql").is_file()
+    schema = load_schema(MIGRATIONS_DIR / "0002_operations.sql")
+    assert schema.warnings == []
+    assert set(schema.tables) == OPERATIONS_TABLES
+    for table in schema.tables.values():
+        assert table.published, table.name
+        assert table.primary_key == ("id",)
+        assert table.column("updated_at") is not None  # the default config's resync column
 
 
 # ---------------------------------------------------------------- pacing

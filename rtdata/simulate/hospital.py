@@ -1,10 +1,11 @@
 """Seeded hospital-network scenario that produces REST writes one at a time, with no I/O.
 
 The scenario models a small city ambulance service: hospitals, staff and patient profiles,
-document verification, emergency requests that move through a dispatch lifecycle, and a stream
-of vital-sign readings. Every write is a :class:`Write` value; the caller sends it and feeds the
-server's representation back with :meth:`HospitalScenario.apply_result` so the scenario learns
-identity ids assigned by the server.
+document verification, emergency requests that move through a dispatch lifecycle, a stream of
+vital-sign readings, and the operations tables of :mod:`rtdata.simulate.operations` (resources,
+waiting lists, financial disputes). Every write is a :class:`Write` value; the caller sends it
+and feeds the server's representation back with :meth:`HospitalScenario.apply_result` so the
+scenario learns identity ids assigned by the server.
 
 Nothing here reads a clock, a socket or global random state: time comes in as ``now`` and all
 randomness comes from one :class:`random.Random` seeded at construction, so the same seed and the
@@ -14,8 +15,8 @@ State changes for ``PATCH`` and ``DELETE`` are applied when the write is produce
 server confirms it: a failed update is simply superseded by the next one, and the scenario never
 stalls waiting for a confirmation that will not come. Rows whose ids the client chooses
 (hospitals, profiles) are also tracked at once; rows with server-assigned ids (verification
-requests, emergencies, vital signs) are tracked only once :meth:`~HospitalScenario.apply_result`
-reports them.
+requests, emergencies, vital signs and the operations tables) are tracked only once
+:meth:`~HospitalScenario.apply_result` reports them.
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ import random
 import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final
+
+from rtdata.simulate.operations import ACTIONS, Operations
+from rtdata.simulate.write import Method, Write
 
 __all__ = [
     "EMERGENCY_TRANSITIONS",
@@ -44,9 +48,6 @@ __all__ = [
     "Write",
     "is_abnormal_vitals",
 ]
-
-Method = Literal["POST", "PATCH", "DELETE"]
-"""HTTP methods a :class:`Write` may use."""
 
 MIN_OPEN_EMERGENCIES: Final = 20
 """Below this many open emergencies, new ones are strongly preferred over everything else."""
@@ -251,42 +252,6 @@ _LISBON_HOSPITALS: Final = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Write:
-    """One REST write against ``/rest/v1/<table>``.
-
-    Attributes:
-        method: ``POST`` inserts ``body``; ``PATCH`` updates the rows ``match`` selects with
-            ``body``; ``DELETE`` removes the rows ``match`` selects.
-        table: Table name.
-        body: A JSON object or an array of objects for ``POST``, an object for ``PATCH``,
-            ``None`` for ``DELETE``.
-        match: Column -> value equality filters (``?column=eq.value``); empty for ``POST``.
-        returning: Whether the server should answer with the written rows
-            (``Prefer: return=representation``); those rows go back to
-            :meth:`HospitalScenario.apply_result`.
-    """
-
-    method: Method
-    table: str
-    body: dict[str, Any] | list[dict[str, Any]] | None = None
-    match: dict[str, Any] = field(default_factory=dict)
-    returning: bool = False
-
-    def query_params(self) -> dict[str, str]:
-        """Return ``match`` as PostgREST query parameters, for example ``{"id": "eq.7"}``.
-
-        A ``None`` value becomes ``is.null``, booleans become ``eq.true`` / ``eq.false``.
-        """
-        return {column: _filter_text(value) for column, value in self.match.items()}
-
-    def rows(self) -> list[dict[str, Any]]:
-        """Return the body as a list of row objects (empty for ``DELETE``)."""
-        if self.body is None:
-            return []
-        return list(self.body) if isinstance(self.body, list) else [self.body]
-
-
 def is_abnormal_vitals(row: Mapping[str, Any]) -> bool:
     """Return whether a vital-signs row holds a reading the scenario counts as abnormal.
 
@@ -329,9 +294,10 @@ class HospitalScenario:
     """Seeded generator of hospital-network writes, one at a time.
 
     The first write inserts the hospitals (fixed ids 1..N), the second a handful of verified
-    staff profiles; after that each write is drawn from a weighted mix of new profiles,
-    verification requests and decisions, new emergencies and their status changes, vital-sign
-    readings, and deletes that keep the tables bounded. Follow-up writes (a profile marked
+    staff profiles, the third every hospital's resources; after that each write is drawn from a
+    weighted mix of new profiles, verification requests and decisions, new emergencies and their
+    status changes, vital-sign readings, operations changes, and deletes that keep the tables
+    bounded. Follow-up writes (a profile marked
     verified after its request is approved) come right after the write that caused them.
 
     Args:
@@ -359,6 +325,8 @@ class HospitalScenario:
         self._open: dict[int, str] = {}
         self._finished: deque[int] = deque()
         self._vitals: deque[int] = deque()
+        patients = [(p.patient_id, p.hospital_id) for p in self._patients]
+        self._operations = Operations(self._rng, [h.id for h in self._hospitals], patients)
 
     @property
     def city(self) -> City:
@@ -389,6 +357,9 @@ class HospitalScenario:
         if not self._seeded_staff:
             self._seeded_staff = True
             return self._staff_write(ts)
+        opening = self._operations.opening_write(ts)
+        if opening is not None:
+            return opening
         if self._to_verify:
             return Write(
                 "PATCH",
@@ -413,6 +384,7 @@ class HospitalScenario:
         """
         if write.method != "POST" or not write.returning:
             return
+        self._operations.apply_result(write, rows)
         sent = write.rows()
         for index, row in enumerate(rows):
             row_id = row.get("id")
@@ -495,7 +467,7 @@ class HospitalScenario:
             return self._delete_verification()
         if len(self._settled_profiles) > MAX_SETTLED_PROFILES:
             return self._delete_profile()
-        return None
+        return self._operations.forced_prune()
 
     def _weighted_write(self, ts: str) -> Write:
         open_count = len(self._open)
@@ -517,10 +489,13 @@ class HospitalScenario:
             ("decide", min(3.0, 0.15 * len(self._pending_verifications))),
             ("prune_emergency", 0.5 if len(self._finished) > 20 else 0.0),
             ("prune_vitals", 0.5 if len(self._vitals) > 50 else 0.0),
+            *self._operations.options(),
         ]
         names = [name for name, _ in options]
         weights = [weight for _, weight in options]
         action = self._rng.choices(names, weights)[0]
+        if action in ACTIONS:
+            return self._operations.write(action, ts)
         if action == "emergency":
             return self._new_emergency(ts)
         if action == "advance":
@@ -595,6 +570,7 @@ class HospitalScenario:
 
     def _delete_profile(self) -> Write:
         profile_id = self._settled_profiles.popleft()
+        self._operations.forget_profile(profile_id)
         return Write("DELETE", "profiles", match={"id": profile_id})
 
     # ------------------------------------------------------------ emergencies
@@ -703,11 +679,3 @@ class HospitalScenario:
 
 def _clamp(value: int, low: int, high: int) -> int:
     return min(max(value, low), high)
-
-
-def _filter_text(value: Any) -> str:
-    if value is None:
-        return "is.null"
-    if isinstance(value, bool):
-        return "eq.true" if value else "eq.false"
-    return f"eq.{value}"

@@ -1,0 +1,55 @@
+"""One REST write of a scenario: the value a scenario produces and the simulator sends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["Method", "Write"]
+
+Method = Literal["POST", "PATCH", "DELETE"]
+"""HTTP methods a :class:`Write` may use."""
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One REST write against ``/rest/v1/<table>``.
+
+    Attributes:
+        method: ``POST`` inserts ``body``; ``PATCH`` updates the rows ``match`` selects with
+            ``body``; ``DELETE`` removes the rows ``match`` selects.
+        table: Table name.
+        body: A JSON object or an array of objects for ``POST``, an object for ``PATCH``,
+            ``None`` for ``DELETE``.
+        match: Column -> value equality filters (``?column=eq.value``); empty for ``POST``.
+        returning: Whether the server should answer with the written rows
+            (``Prefer: return=representation``); those rows go back to the scenario's
+            ``apply_result``.
+    """
+
+    method: Method
+    table: str
+    body: dict[str, Any] | list[dict[str, Any]] | None = None
+    match: dict[str, Any] = field(default_factory=dict)
+    returning: bool = False
+
+    def query_params(self) -> dict[str, str]:
+        """Return ``match`` as PostgREST query parameters, for example ``{"id": "eq.7"}``.
+
+        A ``None`` value becomes ``is.null``, booleans become ``eq.true`` / ``eq.false``.
+        """
+        return {column: _filter_text(value) for column, value in self.match.items()}
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Return the body as a list of row objects (empty for ``DELETE``)."""
+        if self.body is None:
+            return []
+        return list(self.body) if isinstance(self.body, list) else [self.body]
+
+
+def _filter_text(value: Any) -> str:
+    if value is None:
+        return "is.null"
+    if isinstance(value, bool):
+        return "eq.true" if value else "eq.false"
+    return f"eq.{value}"
