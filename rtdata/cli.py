@@ -95,8 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--only",
         action="append",
-        choices=bench_module.SECTIONS,
-        help="run only this section (repeatable)",
+        choices=bench_module.SECTIONS + bench_module.OPT_IN,
+        help="run only this section (repeatable); soak runs only when named",
     )
     bench.set_defaults(run=_bench)
 
@@ -221,6 +221,7 @@ def _record(args: argparse.Namespace) -> int:
         rotate_bytes=int((args.rotate_mb or limits.rotate_mb) * 2**20),
         rotate_s=args.rotate_s or limits.rotate_s,
         max_total_bytes=int((args.max_total_mb or limits.max_total_mb) * 2**20),
+        flush_s=limits.flush_s,
     )
     stack = EmbeddedStack(rate_per_s=args.rate).start() if settings.embedded else None
     try:

@@ -109,6 +109,7 @@ class Collector:
                 rotate_bytes=int(on_disk.rotate_mb * 2**20),
                 rotate_s=on_disk.rotate_s,
                 max_total_bytes=int(on_disk.max_total_mb * 2**20),
+                flush_s=on_disk.flush_s,
             )
         self.history = history
         """Writes every recorded event to disk, or ``None`` (see :mod:`rtdata.history`)."""

@@ -55,7 +55,8 @@ Example ``rtdata.toml``::
     enabled = false              # true: every collector also writes its events to path
     path = "rtdata-history"      # folder, relative to the working directory
     rotate_mb = 64               # finish a file at this size ...
-    rotate_s = 300               # ... or this age (a crash loses at most the open files)
+    rotate_s = 300               # ... or this age
+    flush_s = 1.0                # journal accepted events this often: the most a crash loses
     max_total_mb = 10240         # then delete the oldest files beyond this total
 
     [[channels]]
@@ -217,6 +218,8 @@ class HistoryConfig:
         rotate_mb: Size in MiB at which a file is finished and a new one started.
         rotate_s: Age in seconds at which a file is finished.
         max_total_mb: Total size in MiB beyond which the oldest files are deleted.
+        flush_s: Seconds between writes of the accepted events to the journal: the most a
+            crash of the process loses.
     """
 
     enabled: bool = False
@@ -224,6 +227,7 @@ class HistoryConfig:
     rotate_mb: float = 64.0
     rotate_s: float = 300.0
     max_total_mb: float = 10_240.0
+    flush_s: float = 1.0
 
 
 @dataclass(frozen=True)
