@@ -11,6 +11,15 @@ Sections (``--only`` picks some):
 * ``history``: HistoryWriter throughput beside one ``DataFrame.to_parquet``, the collector's
   ingest slowdown with history on, and a DuckDB table × hour aggregate over 10M events beside
   pandas over 1M.
+* ``pages``: server-side render time of each page with 1M events buffered beside an empty buffer.
+* ``browser``: a real ``rtdata demo`` in headless Chromium at a 1 s refresh: bytes per refresh of
+  each page, commit → DOM latency on the wall beside a 5 s polling page, and the Streamlit
+  server's CPU and view computations per tick for 1, 5 and 20 viewers beside none.
+
+Opt-in sections, never in the default run (name them with ``--only``):
+
+* ``soak``: the Streamlit server's RSS over ``$RTDATA_SOAK_MINUTES`` (default 30) minutes of
+  wall mode, after warm-up and at the end.
 
 The server always runs in its own process (``rtdata serve``), so it never shares the GIL with
 what is measured. Absolute numbers vary between machines and runs; compare ratios.
@@ -21,10 +30,13 @@ from typing import Final
 
 from rtdata.bench.common import Figure
 
-__all__ = ["SECTIONS", "Figure", "render_markdown", "run", "to_json"]
+__all__ = ["OPT_IN", "SECTIONS", "Figure", "render_markdown", "run", "to_json"]
 
-SECTIONS: Final = ("server", "ingest", "latency", "buffer", "history", "pages")
+SECTIONS: Final = ("server", "ingest", "latency", "buffer", "history", "pages", "browser")
 """Benchmark sections, in the order they run."""
+
+OPT_IN: Final = ("soak",)
+"""Sections that run only when named (``--only``): they take too long for the default run."""
 
 
 def _runner(name: str) -> Callable[[], list[Figure]]:
@@ -47,9 +59,9 @@ def run(
     """
     figures: list[Figure] = []
     for name in sections:
-        if name not in SECTIONS:
+        if name not in SECTIONS + OPT_IN:
             raise ValueError(
-                f"unknown benchmark section {name!r}; choose from {', '.join(SECTIONS)}"
+                f"unknown benchmark section {name!r}; choose from {', '.join(SECTIONS + OPT_IN)}"
             )
         progress(name)
         figures += _runner(name)()
