@@ -1,10 +1,13 @@
 """rtdata dashboard entry point: only a router (``streamlit run app.py``).
 
 On a wall display (``?wall=1``) it shows one page at a time, rotating through
-``[dashboard] wall_pages`` every ``wall_rotate_s`` seconds.
+``[dashboard] wall_pages`` every ``wall_rotate_s`` seconds, and reruns the whole page every
+``wall_refresh_s``.
 """
 
+import runpy
 import time
+from pathlib import Path
 
 import streamlit as st
 from streamlit_autorefresh import st_autorefresh
@@ -19,6 +22,15 @@ st.set_page_config(
     initial_sidebar_state="collapsed" if wall else "auto",
 )
 
+HERE = Path(__file__).resolve().parent
+FILES = {
+    "overview": "overview.py",
+    "emergencies": "emergencies.py",
+    "health": "health.py",
+    "realtime": "realtime_health.py",
+    "events": "events.py",
+    "presence": "presence.py",
+}
 PAGES = {
     "overview": st.Page("pages/overview.py", title="Overview", icon="📊", default=True),
     "emergencies": st.Page(
@@ -35,9 +47,18 @@ PAGES = {
 if wall:
     dashboard = ui.collector().settings.config.dashboard
     rotation = [name for name in dashboard.wall_pages if name in PAGES] or ["overview"]
-    st_autorefresh(interval=int(dashboard.wall_rotate_s * 1000), key="wall-rotation")
+    # The whole page reruns every wall_refresh_s (live regions are inline on a wall, see
+    # ui.live). The rotation runs the current page's script inside one fixed page, so the
+    # browser never switches pages: a page switch racing a rerun left it with deltas for a
+    # page it no longer showed ("Bad delta path index"), and the wall went blank.
+    st_autorefresh(interval=int(dashboard.wall_refresh_s * 1000), key="wall-refresh")
     current = rotation[int(time.time() // dashboard.wall_rotate_s) % len(rotation)]
-    navigation = st.navigation([PAGES[current]], position="hidden")
+    script = HERE / "pages" / FILES[current]
+
+    def wall_page() -> None:
+        runpy.run_path(str(script), run_name="__main__")
+
+    navigation = st.navigation([st.Page(wall_page, title="Wall", default=True)], position="hidden")
 else:
     navigation = st.navigation(list(PAGES.values()))
 navigation.run()

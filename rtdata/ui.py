@@ -110,9 +110,16 @@ def refresh_interval_s() -> float:
 
 
 def live(every_s: float | None = None) -> Callable[[Callable[[], None]], Callable[[], None]]:
-    """Decorate a render function as a live region: ``st.fragment(run_every=...)``."""
+    """Decorate a render function as a live region: ``st.fragment(run_every=...)``.
+
+    On a wall display the region is drawn inline instead: the wall reruns the whole page every
+    ``wall_refresh_s`` (see ``app.py``), because a fragment refresh that races a page rotation
+    leaves the browser with deltas for a page it no longer shows, and the wall goes blank.
+    """
 
     def wrap(render: Callable[[], None]) -> Callable[[], None]:
+        if is_wall():
+            return render
         return st.fragment(run_every=every_s or refresh_interval_s())(render)
 
     return wrap

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import signal
 import subprocess
@@ -39,9 +41,21 @@ def _no_leaked_threads() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def demo() -> Iterator[Demo]:
     """Run `rtdata demo` on free ports for the browser tests; stop it with Ctrl-C at the end."""
+    with running_demo() as running:
+        yield running
+
+
+@contextlib.contextmanager
+def running_demo(env: dict[str, str] | None = None) -> Iterator[Demo]:
+    """Run `rtdata demo` on free ports (with extra environment ``env``) until the block ends."""
     command = [sys.executable, "-m", "rtdata.cli", "demo", "--port", "0", "--dashboard-port", "0"]
     with subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, **(env or {})},
     ) as proc:
         try:
             assert proc.stdout is not None

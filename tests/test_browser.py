@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
 from rtdata.server.auth import Keys
 from tests.browser import ARTIFACTS, CHROMIUM, Demo, launch
+from tests.conftest import running_demo
 from tests.support import timeout_s, wait_until
 
 pytestmark = [
@@ -97,5 +100,44 @@ def test_wall_mode_shows_the_stale_banner_when_the_server_freezes(demo: Demo) ->
                 page.screenshot(path=str(ARTIFACTS / "wall-stale.png"))
             finally:
                 httpx.post(faults, json={"action": "thaw"}, headers=headers).raise_for_status()
+        finally:
+            browser.close()
+
+
+def test_wall_rotation_never_leaves_a_blank_page(tmp_path: Path) -> None:
+    # A fragment refresh racing a page rotation used to leave Chromium with deltas for the page
+    # it no longer showed ("Bad delta path index"), and the wall went blank until reloaded.
+    from playwright.sync_api import sync_playwright
+
+    config = tmp_path / "rtdata.toml"
+    config.write_text(
+        "[dashboard]\nwall_refresh_s = 1\nwall_rotate_s = 3\n"
+        'wall_pages = ["overview", "emergencies", "health"]\n'
+    )
+    with running_demo({"RTDATA_CONFIG": str(config)}) as demo, sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 1920, "height": 1080})
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(f"{demo.dashboard_url}/?wall=1")
+            seen: list[str] = []
+            heading = page.locator('[data-testid="stHeading"]').first
+
+            def next_page_drawn() -> bool:
+                if heading.count() and heading.is_visible():
+                    title = heading.inner_text().strip()
+                    if not seen or seen[-1] != title:
+                        seen.append(title)
+                return len(seen) >= 5
+
+            # Five pages drawn in turn means four rotations, each followed by a drawn heading.
+            try:
+                wait_until(next_page_drawn, timeout=60, what="five rotations, each page drawn")
+            finally:
+                page.screenshot(path=str(ARTIFACTS / "wall-rotation.png"))
+                (ARTIFACTS / "wall-rotation.txt").write_text(f"{seen}\n{errors}\n")
+            assert {"Overview", "Emergencies", "Health"} <= set(seen)
+            assert not [e for e in errors if "delta path" in e], errors
         finally:
             browser.close()
