@@ -43,6 +43,7 @@ from realtime import (
 )
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
+from rtdata import fastpath
 from rtdata.events import Event, EventError, event_from_change, event_from_row, row_key
 from rtdata.lifecycle import ConnectionState
 from rtdata.resync import Deduper, Gap, diff_rows, resync_since_ns
@@ -256,6 +257,8 @@ class Supervisor:
             raise
         if rt._ws_connection is not None:  # private in realtime-py; the socket to trace
             self.c.trace.attach(rt._ws_connection)
+            if self.cfg.fast_decode:
+                fastpath.attach(rt._ws_connection, rt.channels, self._on_fast_path_error)
         try:
             await self._join(rt)
         except BaseException:
