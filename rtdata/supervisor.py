@@ -410,6 +410,9 @@ class Supervisor:
 
         return callback
 
+    def _on_fast_path_error(self, exc: Exception) -> None:
+        self.c.count_error("callback error", f"{type(exc).__name__}: {exc}")
+
     def _on_broadcast(self, channel: str) -> Callable[[Any], None]:
         def callback(payload: Any) -> None:
             self.last_traffic_ns = time.monotonic_ns()
@@ -546,21 +549,43 @@ class Supervisor:
         return await self._resync_all(gap_start_ns, source=source)
 
     async def _fetch(
-        self, table: str, columns: str = "*", since: tuple[str, str] | None = None
+        self,
+        table: str,
+        pk: tuple[str, ...],
+        columns: str = "*",
+        since: tuple[str, str] | None = None,
     ) -> list[dict[str, Any]]:
+        """Read every row of ``table`` (changed since ``since``, when given) page by page.
+
+        Pages are ordered by primary key. A single-column key pages by key (``pk > last``),
+        which an index serves in O(page) however deep the read goes; a composite key pages by
+        offset in key order.
+        """
         assert self.rest is not None
         rows: list[dict[str, Any]] = []
-        start = 0
+        keyset = pk[0] if len(pk) == 1 else None
+        last: Any = None
         while True:
             query = self.rest.table(table).select(columns)
             if since is not None:
                 query = query.gte(since[0], since[1])
-            response = await query.range(start, start + _PAGE_ROWS - 1).execute()
+            for column in pk:
+                query = query.order(column)
+            if keyset is None:
+                query = query.range(len(rows), len(rows) + _PAGE_ROWS - 1)
+            else:
+                if last is not None:
+                    query = query.gt(keyset, last)
+                query = query.limit(_PAGE_ROWS)
+            response = await query.execute()
             page = [dict(r) for r in response.data if isinstance(r, Mapping)]
             rows.extend(page)
             if len(page) < _PAGE_ROWS:
                 return rows
-            start += _PAGE_ROWS
+            if keyset is not None:
+                last = page[-1].get(keyset)
+                if last is None:  # a row without its key: cannot go on by key
+                    raise EventError(f"{table}: a page ends with a row without {keyset!r}")
 
     async def _count(self, table: str, pk: Sequence[str]) -> int:
         assert self.rest is not None
@@ -572,7 +597,7 @@ class Supervisor:
         self.pending[table] = []
         started_ns = time.time_ns()
         try:
-            rows = await self._fetch(table)
+            rows = await self._fetch(table, pk)
             now = time.time_ns()
             valid = []
             for row in rows:
@@ -608,15 +633,15 @@ class Supervisor:
                 since = resync_since_ns(
                     self.last_commit_ns.get(table), verified_ns, self.cfg.resync_margin_s
                 )
-                rows = await self._fetch(table, since=(column, _iso(since)))
+                rows = await self._fetch(table, pk, since=(column, _iso(since)))
                 if small:
-                    keys = await self._fetch(table, ",".join(pk))
+                    keys = await self._fetch(table, pk, ",".join(pk))
                     server_keys = [
                         row_key(k, pk) for k in keys if all(k.get(c) is not None for c in pk)
                     ]
                 complete = False
             elif small:
-                rows, complete = await self._fetch(table), True
+                rows, complete = await self._fetch(table, pk), True
             else:
                 self.c.count_error(
                     "resync impossible",
