@@ -10,7 +10,7 @@ import httpx
 import pytest
 from postgrest._async.request_builder import AsyncQueryRequestBuilder
 
-import rtdata.supervisor
+import rtdata.reads
 from rtdata import Collector, LocalServer, Settings
 from rtdata.config import DEFAULT_CONFIG
 from tests.support import EMERGENCY_ROW, wait_until
@@ -35,7 +35,7 @@ def test_snapshot_pages_by_key_and_misses_no_row_when_rows_go_between_pages(
     composite: bool,
     delete_between_pages: bool,
 ) -> None:
-    monkeypatch.setattr(rtdata.supervisor, "_PAGE_ROWS", PAGE_ROWS)
+    monkeypatch.setattr(rtdata.reads, "PAGE_ROWS", PAGE_ROWS)
     with httpx.Client(base_url=f"{server.url}/rest/v1", headers=_headers(server)) as http:
         http.post("/emergency_requests", json=[EMERGENCY_ROW] * 350).raise_for_status()
     first_id = min(int(r["id"]) for r in server.rows("emergency_requests"))
