@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from enum import Enum
 from functools import lru_cache
 from typing import Any, Final, NamedTuple
 
@@ -109,6 +108,11 @@ def row_key(row: Mapping[str, Any], primary_key: Sequence[str]) -> str:
     Raises:
         EventError: A primary-key column is missing or null.
     """
+    if len(primary_key) == 1:  # the common case, on the hot path
+        value = row.get(primary_key[0])
+        if value is None:
+            raise EventError(f"row has no value for primary key column {primary_key[0]!r}")
+        return value if type(value) is str else str(value)
     parts = []
     for column in primary_key:
         value = row.get(column)
@@ -116,6 +120,13 @@ def row_key(row: Mapping[str, Any], primary_key: Sequence[str]) -> str:
             raise EventError(f"row has no value for primary key column {column!r}")
         parts.append(str(value))
     return "|".join(parts)
+
+
+_OPS: Final[Mapping[str, str]] = {
+    spelled: op
+    for op in ("INSERT", "UPDATE", "DELETE")
+    for spelled in (op, op.lower(), op.capitalize())
+}
 
 
 def _json(value: Any) -> str | None:
@@ -137,32 +148,33 @@ def event_from_change(
         EventError: The payload lacks its data, type, table or primary key.
     """
     data = payload.get("data")
-    if not isinstance(data, dict | Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):  # exact type first: cheaper
         raise EventError("postgres_changes payload has no 'data' object")
     raw_type = data.get("type")
-    # realtime-py gives a (str, Enum) member, whose str() is its name rather than its value.
-    op = (raw_type.value if isinstance(raw_type, Enum) else str(raw_type or "")).upper()
-    if op not in {"INSERT", "UPDATE", "DELETE"}:
-        raise EventError(f"postgres_changes type {data.get('type')!r} is not INSERT/UPDATE/DELETE")
+    # realtime-py gives a (str, Enum) member; it hashes and compares as its value.
+    op = _OPS.get(raw_type) if isinstance(raw_type, str) else None
+    if op is None:
+        raise EventError(f"postgres_changes type {raw_type!r} is not INSERT/UPDATE/DELETE")
     table = data.get("table")
     if not isinstance(table, str) or not table:
         raise EventError("postgres_changes data has no table")
     record = data.get("record") if op != "DELETE" else None
     old_record = data.get("old_record") if op != "INSERT" else None
     keyed = record if record else old_record
-    if not isinstance(keyed, dict | Mapping):
+    if type(keyed) is not dict and not isinstance(keyed, Mapping):
         raise EventError(f"{op} on {table} carries no record to take the primary key from")
     commit = data.get("commit_timestamp")
+    # Positional: this runs once per change on the collector's hot path.
     return Event(
-        received_at_ns=received_at_ns,
-        commit_ns=parse_commit_timestamp_ns(commit) if isinstance(commit, str) else None,
-        kind="postgres_changes",
-        channel=channel,
-        table=table,
-        op=op,
-        key=row_key(keyed, primary_key),
-        record=_json(record),
-        old_record=_json(old_record),
+        received_at_ns,
+        parse_commit_timestamp_ns(commit) if isinstance(commit, str) else None,
+        "postgres_changes",
+        channel,
+        table,
+        op,
+        row_key(keyed, primary_key),
+        None if record is None else orjson.dumps(record).decode(),
+        None if old_record is None else orjson.dumps(old_record).decode(),
     )
 
 

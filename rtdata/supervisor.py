@@ -27,14 +27,12 @@ import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 import jwt
 import orjson
-from postgrest.types import CountMethod
 from realtime import (
     AsyncRealtimeChannel,
     AsyncRealtimeClient,
@@ -43,9 +41,11 @@ from realtime import (
 )
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
-from rtdata.events import Event, EventError, event_from_change, event_from_row, row_key
+from rtdata import fastpath
+from rtdata.events import Event, EventError, event_from_change
 from rtdata.lifecycle import ConnectionState
-from rtdata.resync import Deduper, Gap, diff_rows, resync_since_ns
+from rtdata.reads import TableReads
+from rtdata.resync import Deduper, Gap
 
 if TYPE_CHECKING:
     from rtdata.collector import Collector
@@ -57,7 +57,6 @@ log = logging.getLogger(__name__)
 PROBE_EVENT: Final = "rtdata-probe"
 """Broadcast event of the liveness probe."""
 
-_PAGE_ROWS: Final = 1000  # Supabase's default PostgREST max-rows
 _SUBSCRIBED_TO_POSTGRES_TIMEOUT_S: Final = 10.0
 _FATAL_REASONS: Final = (
     "Unauthorized",
@@ -84,10 +83,6 @@ def backoff_delay_s(
     capped at ``max_s``, spread by ``jitter`` (±fraction) using ``unit`` in [0, 1)."""
     base = min(initial_s * 2.0 ** min(attempt, 30), max_s)
     return max(0.0, base * (1.0 + jitter * (2.0 * unit - 1.0)))
-
-
-def _iso(epoch_ns: int) -> str:
-    return datetime.fromtimestamp(epoch_ns / 1e9, UTC).isoformat()
 
 
 def _token_claims(token: str) -> dict[str, Any]:
@@ -124,17 +119,14 @@ class Supervisor:
         self.reconnect_requested = False
         self.lost: str | None = None
         self.last_traffic_ns = time.monotonic_ns()
-        self.last_commit_ns: dict[str, int] = {}
-        self.checked_until_ns: dict[str, int] = {}  # table -> start of its last complete read
         self._resync_task: asyncio.Task[int] | None = None
-        self.pending: dict[str, list[Event]] = {}  # table -> changes received during a load
+        self.reads = TableReads(collector)
         self.rest: AsyncClient | None = None
         self._http: httpx.AsyncClient | None = None
         self._postgres_ready: dict[str, asyncio.Event] = {}
         self._probe_sent: dict[str, int] = {}
         self._next_poll_s = 0.0
         self._next_housekeeping_s = 0.0
-        self.loaded = False  # tables were read once; later reads are resyncs
 
     # ------------------------------------------------------------ main loop
 
@@ -144,6 +136,7 @@ class Supervisor:
         assert self.settings.url is not None
         options = AsyncClientOptions(httpx_client=self._http, auto_refresh_token=False)
         self.rest = await acreate_client(self.settings.url, self.token, options=options)
+        self.reads.rest = self.rest
         attempt, gap_start_ns = 0, time.time_ns()
         try:
             while not self.stop.is_set():
@@ -153,8 +146,8 @@ class Supervisor:
                     if self.c.state == _S.FAILED:
                         self.c.transition(_S.CONNECTING, "reconnect requested")
                     rt = await self._connect()
-                    resync = self.loaded
-                    rows = await self._load_tables(gap_start_ns)
+                    resync = self.reads.loaded
+                    rows = await self.reads.load(gap_start_ns)
                     if resync:
                         self.c.record_gap(Gap(gap_start_ns, time.time_ns(), rows))
                     text = f"resubscribed; {rows} rows resynced" if resync else "subscribed"
@@ -222,7 +215,7 @@ class Supervisor:
                 if now >= self._next_poll_s:
                     self._next_poll_s = now + self.cfg.poll_interval_s
                     try:
-                        await self._load_tables(gap_start_ns, source="poll")
+                        await self.reads.load(gap_start_ns, source="poll")
                     except Exception as exc:  # the REST side may be down too
                         self.c.count_error("poll failed", f"{type(exc).__name__}: {exc}")
             if now >= self._next_housekeeping_s:
@@ -256,6 +249,8 @@ class Supervisor:
             raise
         if rt._ws_connection is not None:  # private in realtime-py; the socket to trace
             self.c.trace.attach(rt._ws_connection)
+            if self.cfg.fast_decode:
+                fastpath.attach(rt._ws_connection, rt.channels, self._on_fast_path_error)
         try:
             await self._join(rt)
         except BaseException:
@@ -393,19 +388,16 @@ class Supervisor:
                     return
                 data = payload["data"]
                 self.c.ingest(event, data.get("record"), data.get("old_record"))
-                if event.commit_ns is not None and event.commit_ns > self.last_commit_ns.get(
-                    table, 0
-                ):
-                    self.last_commit_ns[table] = event.commit_ns
-                waiting = self.pending.get(table)
-                if waiting is not None:
-                    waiting.append(event)
+                self.reads.note_change(table, event)
             except EventError as exc:
                 self.c.count_error("invalid change", str(exc))
             except Exception as exc:  # never raise into the client's listen task
                 self.c.count_error("callback error", f"{type(exc).__name__}: {exc}")
 
         return callback
+
+    def _on_fast_path_error(self, exc: Exception) -> None:
+        self.c.count_error("callback error", f"{type(exc).__name__}: {exc}")
 
     def _on_broadcast(self, channel: str) -> Callable[[Any], None]:
         def callback(payload: Any) -> None:
@@ -494,7 +486,7 @@ class Supervisor:
                 # task so probes keep flowing while REST answers.
                 next_resync_s = now_s + every_s
                 self._resync_task = asyncio.get_running_loop().create_task(
-                    self._resync_all(time.time_ns(), source="resync")
+                    self.reads.resync_all(time.time_ns(), source="resync")
                 )
             if now_s >= self._next_housekeeping_s:
                 self._next_housekeeping_s = now_s + 1.0
@@ -530,145 +522,3 @@ class Supervisor:
         await self._refresh_token()
         await rt.set_auth(self.token)
         log.info("collector: access token refreshed")
-
-    # ------------------------------------------------------------ tables over REST
-
-    async def _load_tables(self, gap_start_ns: int, source: str = "resync") -> int:
-        """Snapshot every table the first time; afterwards resync them. Return rows changed."""
-        if not self.loaded:
-            for table, pk in self.settings.table_keys.items():
-                await self._snapshot(table, pk)
-            self.loaded = True
-            return 0
-        return await self._resync_all(gap_start_ns, source=source)
-
-    async def _fetch(
-        self, table: str, columns: str = "*", since: tuple[str, str] | None = None
-    ) -> list[dict[str, Any]]:
-        assert self.rest is not None
-        rows: list[dict[str, Any]] = []
-        start = 0
-        while True:
-            query = self.rest.table(table).select(columns)
-            if since is not None:
-                query = query.gte(since[0], since[1])
-            response = await query.range(start, start + _PAGE_ROWS - 1).execute()
-            page = [dict(r) for r in response.data if isinstance(r, Mapping)]
-            rows.extend(page)
-            if len(page) < _PAGE_ROWS:
-                return rows
-            start += _PAGE_ROWS
-
-    async def _count(self, table: str, pk: Sequence[str]) -> int:
-        assert self.rest is not None
-        query = self.rest.table(table).select(",".join(pk), count=CountMethod.exact)
-        response = await query.limit(1).execute()
-        return int(response.count or 0)
-
-    async def _snapshot(self, table: str, pk: tuple[str, ...]) -> None:
-        self.pending[table] = []
-        started_ns = time.time_ns()
-        try:
-            rows = await self._fetch(table)
-            now = time.time_ns()
-            valid = []
-            for row in rows:
-                try:
-                    self.c.buffer.append(event_from_row(row, table, now, pk))
-                    valid.append(row)
-                except EventError as exc:
-                    self.c.count_error("invalid snapshot row", str(exc))
-            self.c.tables.load(table, valid)
-            self._replay(table)
-            self.checked_until_ns[table] = started_ns
-        finally:
-            self.pending.pop(table, None)
-
-    async def _resync_all(self, gap_start_ns: int, *, source: str) -> int:
-        total = 0
-        resync_columns = self.settings.config.resync_columns()
-        for table, pk in self.settings.table_keys.items():
-            total += await self._resync(table, pk, resync_columns.get(table), gap_start_ns, source)
-        return total
-
-    async def _resync(
-        self, table: str, pk: tuple[str, ...], column: str | None, gap_start_ns: int, source: str
-    ) -> int:
-        self.pending[table] = []
-        started_ns = time.time_ns()
-        try:
-            small = await self._count(table, pk) <= self.cfg.reconcile_max_rows
-            server_keys: list[str] | None = None
-            if column is not None:
-                # From the last verified point (or the last commit seen, if earlier), less a margin.
-                verified_ns = min(gap_start_ns, self.checked_until_ns.get(table, gap_start_ns))
-                since = resync_since_ns(
-                    self.last_commit_ns.get(table), verified_ns, self.cfg.resync_margin_s
-                )
-                rows = await self._fetch(table, since=(column, _iso(since)))
-                if small:
-                    keys = await self._fetch(table, ",".join(pk))
-                    server_keys = [
-                        row_key(k, pk) for k in keys if all(k.get(c) is not None for c in pk)
-                    ]
-                complete = False
-            elif small:
-                rows, complete = await self._fetch(table), True
-            else:
-                self.c.count_error(
-                    "resync impossible",
-                    f"{table} has no resync_column and more than {self.cfg.reconcile_max_rows} rows",
-                )
-                return 0
-            local = self.c.tables.rows_by_key(table)
-            diff = diff_rows(local, rows, pk, complete=complete, server_keys=server_keys)
-            missing = set(server_keys or ()) - set(local) - {row_key(r, pk) for r in rows}
-            if missing and len(pk) == 1:  # inserted during the gap with an older resync time
-                for chunk in _chunks(sorted(missing), 100):
-                    assert self.rest is not None
-                    response = await self.rest.table(table).select("*").in_(pk[0], chunk).execute()
-                    diff.inserted.extend(dict(r) for r in response.data if isinstance(r, Mapping))
-            now = time.time_ns()
-            for op, changed in (("INSERT", diff.inserted), ("UPDATE", diff.updated)):
-                for row in changed:
-                    key = row_key(row, pk)
-                    body = orjson.dumps(row).decode()
-                    self.c.ingest(
-                        Event(
-                            now, None, "postgres_changes", "", table, op, key, body, None, source
-                        ),
-                        row,
-                    )
-            for key in diff.deleted:
-                old = local.get(key)
-                old_body = orjson.dumps(old).decode() if old is not None else None
-                self.c.ingest(
-                    Event(
-                        now,
-                        None,
-                        "postgres_changes",
-                        "",
-                        table,
-                        "DELETE",
-                        key,
-                        None,
-                        old_body,
-                        source,
-                    )
-                )
-            self._replay(table)
-            self.checked_until_ns[table] = started_ns
-            if diff:
-                log.info("collector: %s %s repaired %d rows", source, table, len(diff))
-            return len(diff)
-        finally:
-            self.pending.pop(table, None)
-
-    def _replay(self, table: str) -> None:
-        """Re-apply realtime changes that arrived while ``table`` was being read."""
-        for event in self.pending.get(table, []):
-            self.c.tables.apply(event)
-
-
-def _chunks(items: Sequence[str], size: int) -> list[list[str]]:
-    return [list(items[i : i + size]) for i in range(0, len(items), size)]

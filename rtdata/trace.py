@@ -75,7 +75,8 @@ class FrameTrace(logging.Filter):
     def __init__(self, max_frames: int = 200, observer: Observer | None = None) -> None:
         super().__init__()
         self._lock = threading.Lock()
-        self._frames: deque[TracedFrame] = deque(maxlen=max(0, max_frames))
+        # (at_ns, direction, raw message): a TracedFrame is built only when frames are read.
+        self._frames: deque[tuple[int, str, str | bytes]] = deque(maxlen=max(0, max_frames))
         self._observer = observer
         self._keep = max_frames > 0
 
@@ -92,13 +93,13 @@ class FrameTrace(logging.Filter):
                 observer("in", len(message))
             if keep:
                 with lock:
-                    frames.append(TracedFrame(time.time_ns(), "in", _text(message)))
+                    frames.append((time.time_ns(), "in", message))
             return message
 
         async def traced_send(message: Any, *args: Any, **kwargs: Any) -> Any:
             if keep and isinstance(message, str | bytes):
                 with lock:
-                    frames.append(TracedFrame(time.time_ns(), "out", _text(message)))
+                    frames.append((time.time_ns(), "out", message))
             return await send(message, *args, **kwargs)
 
         # Instance attributes shadow the methods; websockets' ``async for`` calls self.recv().
@@ -109,7 +110,7 @@ class FrameTrace(logging.Filter):
         with self._lock:
             kept = list(self._frames)
         # Redacting on read keeps the hot path cheap.
-        return [TracedFrame(f.at_ns, f.direction, redact(f.text)) for f in kept]
+        return [TracedFrame(at_ns, way, redact(_text(raw))) for at_ns, way, raw in kept]
 
     # ------------------------------------------------------------ drops (log records)
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from realtime._async import client as realtime_client
 
 from rtdata import Collector, ConnectionState, LocalServer, Settings
 from rtdata.config import DEFAULT_CONFIG
@@ -86,16 +87,40 @@ def _writes_happen(server: LocalServer, traffic: Simulator, n: int = 30) -> None
     wait_until(lambda: traffic.writes_ok >= start + n, what=f"{n} writes during the fault")
 
 
+class _OfficialDecodes:
+    """Records the type of every frame realtime-py's own decoder returns."""
+
+    def __init__(self, adapter: Any) -> None:
+        self.adapter = adapter
+        self.kinds: list[str] = []
+
+    def validate_json(self, data: Any) -> Any:
+        message = self.adapter.validate_json(data)
+        self.kinds.append(type(message).__name__)
+        return message
+
+
+@pytest.mark.parametrize("fast_decode", [False, True], ids=["official-decode", "fast-decode"])
 @pytest.mark.parametrize("action", ["drop", "close", "expire_tokens"])
 def test_recovers_from_lost_sockets_and_channels(
-    server: LocalServer, traffic: Simulator, action: str
+    server: LocalServer,
+    traffic: Simulator,
+    action: str,
+    fast_decode: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    decodes = _OfficialDecodes(realtime_client.ServerMessageAdapter)
+    monkeypatch.setattr(realtime_client, "ServerMessageAdapter", decodes)
+
     def inject(collector: Collector) -> None:
         server.fault(action)
         _writes_happen(server, traffic)
         wait_until(lambda: _left_and_came_back(collector), timeout=15, what="a reconnect")
 
-    collector = _recovers(server, traffic, inject)
+    collector = _recovers(server, traffic, inject, fast_decode=fast_decode)
+    # The fast path takes every change; the official client still runs the rest of the link.
+    assert ("PostgresChangesMessage" in decodes.kinds) is not fast_decode
+    assert "ReplyMessage" in decodes.kinds
     assert collector.gaps, "the gap is recorded"
     assert collector.gaps[-1].end_ns >= collector.gaps[-1].start_ns
 
@@ -144,13 +169,16 @@ def test_keeps_retrying_rejected_joins_then_recovers(
     assert any("rejected" in t.reason for t in collector.transitions)
 
 
-def test_repairs_dropped_changes_while_subscribed(server: LocalServer, traffic: Simulator) -> None:
+@pytest.mark.parametrize("fast_decode", [False, True], ids=["official-decode", "fast-decode"])
+def test_repairs_dropped_changes_while_subscribed(
+    server: LocalServer, traffic: Simulator, fast_decode: bool
+) -> None:
     def inject(collector: Collector) -> None:
         server.fault("drop_changes", fraction=0.5)
         _writes_happen(server, traffic, 60)
         server.fault("drop_changes", fraction=0.0)
 
-    collector = _recovers(server, traffic, inject, resync_interval_s=1.0)
+    collector = _recovers(server, traffic, inject, resync_interval_s=1.0, fast_decode=fast_decode)
     states = [t.target for t in collector.transitions]
     assert ConnectionState.RECONNECTING not in states  # repaired without any reconnect
     snapshot = collector.buffer.snapshot()

@@ -374,6 +374,7 @@ _BIND = '[[channels]]\nname = "c"\n[[channels.postgres_changes]]\ntable = "t"\n'
         ("[connection]\nprobe_interval_s = 0", "connection.probe_interval_s", "positive, got 0"),
         ("[connection]\npoll_after_s = -1", "connection.poll_after_s", "positive, got -1"),
         ("[connection]\ntrace_frames = 2.5", "connection.trace_frames", "must be an integer"),
+        ("[connection]\nfast_decode = 1", "connection.fast_decode", "must be true or false, got 1"),
         ('[connection]\nresync_margin_s = "5s"', "connection.resync_margin_s", "a number"),
         ("[connection]\npoll_interval_s = true", "connection.poll_interval_s", "got true"),
         ("[connection]\npoll_interval_s = nan", "connection.poll_interval_s", "finite"),
@@ -521,3 +522,9 @@ def test_odd_key_names_are_quoted_in_the_path(tmp_path: Path) -> None:
     path = _write(tmp_path, '[buffer]\n"max rows" = 1\n')
     (problem,) = _problems(path)
     assert problem.startswith(f'{path}: buffer."max rows": unknown key; did you mean')
+
+
+def test_fast_decode_is_a_flag(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, "[connection]\nfast_decode = true\n"), env={})
+    assert config.connection.fast_decode is True
+    assert ConnectionConfig().fast_decode is False  # opt-in

@@ -10,6 +10,8 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rtdata.events import Event
 from rtdata.metrics import (
@@ -432,3 +434,55 @@ def test_one_writer_and_one_reader_thread() -> None:
     assert final.latency_samples_60s == n
     assert sum(final.events_per_s_by_table_kind.values()) * 60 == pytest.approx(n)
     assert metrics.series()["events_total"].sum() == n
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.floats(0, 0.8),  # seconds since the previous event
+            st.sampled_from(["orders", "users", None]),
+            st.one_of(st.none(), st.floats(0.1, 900.0)),
+            st.booleans(),  # a state change recorded after this event
+        ),
+        min_size=1,
+        max_size=700,
+    )
+)
+def test_batched_recording_equals_brute_force(
+    steps: list[tuple[float, str | None, float | None, bool]],
+) -> None:
+    # Events are folded in batches (FOLD_EVENTS) and before any other record or read; whatever
+    # the batch boundaries, a snapshot and the series count every event exactly once.
+    metrics = Metrics(rate_window_s=3600, max_buckets=3600)
+    t_s, events = 0.0, []
+    for gap_s, table, latency_ms, state_change in steps:
+        t_s += gap_s
+        event = change(t_s, table, latency_ms)
+        events.append(event)
+        metrics.record_event(event)
+        if state_change:
+            metrics.record_state("subscribed", event.received_at_ns)
+    now = events[-1].received_at_ns
+    snap = metrics.snapshot(now)
+    assert snap.events_total == len(events)
+    assert snap.last_event_ns == now
+    latencies = [e.latency_ms for e in events if e.latency_ms is not None]
+    in_60s = [
+        e.latency_ms for e in events if e.latency_ms is not None and e.received_at_ns > now - 60 * S
+    ]
+    assert snap.latency_samples_60s == len(in_60s)
+    if in_60s:
+        assert snap.latency_60s_ms["p99"] == pytest.approx(np.percentile(in_60s, 99))
+    series = metrics.series()
+    assert int(series["events_total"].sum()) == len(events)
+    assert int(series["latency_samples"].sum()) == len(latencies)
+    for table in ("orders", "users"):
+        column = TABLE_COLUMN_PREFIX + table
+        expected = sum(1 for e in events if e.table == table)
+        counted = int(series[column].sum()) if column in series else 0
+        assert counted == expected
+        if expected:
+            assert snap.last_event_ns_by_table[table] == max(
+                e.received_at_ns for e in events if e.table == table
+            )

@@ -220,12 +220,16 @@ def writer_process(url: str, keys: Keys, rate_per_s: float, duration_s: float) -
     return process
 
 
-def start_collector(url: str, keys: Keys) -> Any:
+def start_collector(url: str, keys: Keys, *, fast_decode: bool = False) -> Any:
+    """Start a Collector following vital_signs only (periodic resync off); wait until
+    SUBSCRIBED. ``fast_decode`` turns on :mod:`rtdata.fastpath`."""
     from rtdata.collector import Collector
     from rtdata.config import DEFAULT_CONFIG
     from rtdata.settings import Settings
 
-    connection = dataclasses.replace(DEFAULT_CONFIG.connection, resync_interval_s=0.0)
+    connection = dataclasses.replace(
+        DEFAULT_CONFIG.connection, resync_interval_s=0.0, fast_decode=fast_decode
+    )
     config = dataclasses.replace(DEFAULT_CONFIG, connection=connection)
     # The stream's table grows by every round; its first snapshot is not what is measured.
     settings = Settings(config=config, tables={"vital_signs": ("id",)}, connect_timeout_s=300)

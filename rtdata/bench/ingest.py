@@ -22,9 +22,9 @@ from rtdata.bench.common import (
 from rtdata.server.auth import Keys
 
 
-def _collector_rate(url: str, keys: Keys, rows: int) -> float:
+def _collector_rate(url: str, keys: Keys, rows: int, *, fast_decode: bool = False) -> float:
     with bulk_inserter(url, keys, rows) as go:
-        collector = start_collector(url, keys)
+        collector = start_collector(url, keys, fast_decode=fast_decode)
         try:
             before = collector.status.events_total
             start_ns = go()
@@ -42,20 +42,24 @@ def _collector_rate(url: str, keys: Keys, rows: int) -> float:
             collector.stop()
 
 
-def bench_ingest(rows: int = 20_000, rounds: int = 3) -> list[Figure]:
+def bench_ingest(rows: int = 20_000, rounds: int = 5) -> list[Figure]:
     """Collector throughput on one stream beside the bare official client's, alternating runs
-    on one server and keeping each side's best round."""
+    on one server and keeping each side's best round; also the collector with the optional
+    fast decode path (:mod:`rtdata.fastpath`)."""
     keys = Keys.for_secret()
-    bare, ours = [], []
+    bare, ours, fast = [], [], []
     with server_process() as url:
         for _ in range(rounds):
             bare.append(asyncio.run(official_client_rate(url, keys, rows)))
             ours.append(_collector_rate(url, keys, rows))
-    best_bare, best_ours = max(bare), max(ours)
+            fast.append(_collector_rate(url, keys, rows, fast_decode=True))
+    best_bare, best_ours, best_fast = max(bare), max(ours), max(fast)
     return [
-        Figure("ingest.bare_client_eps", best_bare, "events/s", f"official realtime-py client, no-op callback, {rows:,} inserts, best of {rounds}"),
+        Figure("ingest.bare_client_eps", best_bare, "events/s", f"official realtime-py client, no-op callback, {rows:,} inserts from another process, best of {rounds}"),
         Figure("ingest.collector_eps", best_ours, "events/s", f"Collector on the same stream (buffer, tables, metrics), best of {rounds}", "ingest.bare_client_eps"),
         Figure("ingest.ratio", best_ours / best_bare, "×", "collector ÷ bare client (target ≥ 0.9)"),
+        Figure("ingest.fast_collector_eps", best_fast, "events/s", f"Collector with fast_decode = true, same stream, best of {rounds}", "ingest.bare_client_eps"),
+        Figure("ingest.fast_ratio", best_fast / best_bare, "×", "fast-decode collector ÷ bare client (stretch target ≥ 3)"),
     ]  # fmt: skip
 
 

@@ -1,0 +1,229 @@
+"""Reading tables over REST for the collector: the first snapshot, resyncs and polls.
+
+Every read happens *after* the channels are subscribed; realtime changes that arrive while a
+table is being read are kept in :attr:`TableReads.pending` and replayed on top of the read, so
+the live state is exact without comparing clocks. Reads page by primary key (see
+:meth:`TableReads.fetch`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+from postgrest.types import CountMethod
+from supabase import AsyncClient
+
+from rtdata.events import Event, EventError, event_from_row, row_key
+from rtdata.resync import diff_rows, resync_since_ns
+
+if TYPE_CHECKING:
+    from rtdata.collector import Collector
+
+__all__ = ["PAGE_ROWS", "TableReads"]
+
+log = logging.getLogger("rtdata.supervisor")
+
+PAGE_ROWS: Final = 1000
+"""Rows per REST page: Supabase's default PostgREST ``max-rows``."""
+
+
+def _iso(epoch_ns: int) -> str:
+    return datetime.fromtimestamp(epoch_ns / 1e9, UTC).isoformat()
+
+
+class TableReads:
+    """Snapshots, resyncs and polls of one collector's tables; runs on its loop thread.
+
+    Attributes:
+        rest: The supabase client to read with; set by the supervisor once it exists.
+        pending: Table → realtime changes received while that table is being read.
+        last_commit_ns: Table → newest commit time seen on a realtime change.
+        checked_until_ns: Table → start time of its last complete read.
+        loaded: Whether the tables were read once (later reads are resyncs).
+    """
+
+    def __init__(self, collector: Collector) -> None:
+        self.c = collector
+        self.settings = collector.settings
+        self.cfg = collector.settings.config.connection
+        self.rest: AsyncClient | None = None
+        self.pending: dict[str, list[Event]] = {}
+        self.last_commit_ns: dict[str, int] = {}
+        self.checked_until_ns: dict[str, int] = {}
+        self.loaded = False
+
+    def note_change(self, table: str, event: Event) -> None:
+        """Remember a realtime change of ``table``: its commit time, and the change itself
+        while the table is being read (to replay it on top of the read)."""
+        if event.commit_ns is not None and event.commit_ns > self.last_commit_ns.get(table, 0):
+            self.last_commit_ns[table] = event.commit_ns
+        waiting = self.pending.get(table)
+        if waiting is not None:
+            waiting.append(event)
+
+    async def load(self, gap_start_ns: int, source: str = "resync") -> int:
+        """Snapshot every table the first time; afterwards resync them. Return rows changed."""
+        if not self.loaded:
+            for table, pk in self.settings.table_keys.items():
+                await self.snapshot(table, pk)
+            self.loaded = True
+            return 0
+        return await self.resync_all(gap_start_ns, source=source)
+
+    async def fetch(
+        self,
+        table: str,
+        pk: tuple[str, ...],
+        columns: str = "*",
+        since: tuple[str, str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Read every row of ``table`` (changed since ``since``, when given) page by page.
+
+        Pages are ordered by primary key. A single-column key pages by key (``pk > last``),
+        which an index serves in O(page) however deep the read goes; a composite key pages by
+        offset in key order.
+        """
+        assert self.rest is not None
+        rows: list[dict[str, Any]] = []
+        keyset = pk[0] if len(pk) == 1 else None
+        last: Any = None
+        while True:
+            query = self.rest.table(table).select(columns)
+            if since is not None:
+                query = query.gte(since[0], since[1])
+            for column in pk:
+                query = query.order(column)
+            if keyset is None:
+                query = query.range(len(rows), len(rows) + PAGE_ROWS - 1)
+            else:
+                if last is not None:
+                    query = query.gt(keyset, last)
+                query = query.limit(PAGE_ROWS)
+            response = await query.execute()
+            page = [dict(r) for r in response.data if isinstance(r, Mapping)]
+            rows.extend(page)
+            if len(page) < PAGE_ROWS:
+                return rows
+            if keyset is not None:
+                last = page[-1].get(keyset)
+                if last is None:  # a row without its key: cannot go on by key
+                    raise EventError(f"{table}: a page ends with a row without {keyset!r}")
+
+    async def count(self, table: str, pk: Sequence[str]) -> int:
+        assert self.rest is not None
+        query = self.rest.table(table).select(",".join(pk), count=CountMethod.exact)
+        response = await query.limit(1).execute()
+        return int(response.count or 0)
+
+    async def snapshot(self, table: str, pk: tuple[str, ...]) -> None:
+        self.pending[table] = []
+        started_ns = time.time_ns()
+        try:
+            rows = await self.fetch(table, pk)
+            now = time.time_ns()
+            valid = []
+            for row in rows:
+                try:
+                    self.c.buffer.append(event_from_row(row, table, now, pk))
+                    valid.append(row)
+                except EventError as exc:
+                    self.c.count_error("invalid snapshot row", str(exc))
+            self.c.tables.load(table, valid)
+            self.replay(table)
+            self.checked_until_ns[table] = started_ns
+        finally:
+            self.pending.pop(table, None)
+
+    async def resync_all(self, gap_start_ns: int, *, source: str) -> int:
+        total = 0
+        resync_columns = self.settings.config.resync_columns()
+        for table, pk in self.settings.table_keys.items():
+            total += await self.resync(table, pk, resync_columns.get(table), gap_start_ns, source)
+        return total
+
+    async def resync(
+        self, table: str, pk: tuple[str, ...], column: str | None, gap_start_ns: int, source: str
+    ) -> int:
+        self.pending[table] = []
+        started_ns = time.time_ns()
+        try:
+            small = await self.count(table, pk) <= self.cfg.reconcile_max_rows
+            server_keys: list[str] | None = None
+            if column is not None:
+                # From the last verified point (or the last commit seen, if earlier), less a margin.
+                verified_ns = min(gap_start_ns, self.checked_until_ns.get(table, gap_start_ns))
+                since = resync_since_ns(
+                    self.last_commit_ns.get(table), verified_ns, self.cfg.resync_margin_s
+                )
+                rows = await self.fetch(table, pk, since=(column, _iso(since)))
+                if small:
+                    keys = await self.fetch(table, pk, ",".join(pk))
+                    server_keys = [
+                        row_key(k, pk) for k in keys if all(k.get(c) is not None for c in pk)
+                    ]
+                complete = False
+            elif small:
+                rows, complete = await self.fetch(table, pk), True
+            else:
+                self.c.count_error(
+                    "resync impossible",
+                    f"{table} has no resync_column and more than {self.cfg.reconcile_max_rows} rows",
+                )
+                return 0
+            local = self.c.tables.rows_by_key(table)
+            diff = diff_rows(local, rows, pk, complete=complete, server_keys=server_keys)
+            missing = set(server_keys or ()) - set(local) - {row_key(r, pk) for r in rows}
+            if missing and len(pk) == 1:  # inserted during the gap with an older resync time
+                for chunk in _chunks(sorted(missing), 100):
+                    assert self.rest is not None
+                    response = await self.rest.table(table).select("*").in_(pk[0], chunk).execute()
+                    diff.inserted.extend(dict(r) for r in response.data if isinstance(r, Mapping))
+            now = time.time_ns()
+            for op, changed in (("INSERT", diff.inserted), ("UPDATE", diff.updated)):
+                for row in changed:
+                    key = row_key(row, pk)
+                    body = orjson.dumps(row).decode()
+                    self.c.ingest(
+                        Event(
+                            now, None, "postgres_changes", "", table, op, key, body, None, source
+                        ),
+                        row,
+                    )
+            for key in diff.deleted:
+                old = local.get(key)
+                old_body = orjson.dumps(old).decode() if old is not None else None
+                self.c.ingest(
+                    Event(
+                        now,
+                        None,
+                        "postgres_changes",
+                        "",
+                        table,
+                        "DELETE",
+                        key,
+                        None,
+                        old_body,
+                        source,
+                    )
+                )
+            self.replay(table)
+            self.checked_until_ns[table] = started_ns
+            if diff:
+                log.info("collector: %s %s repaired %d rows", source, table, len(diff))
+            return len(diff)
+        finally:
+            self.pending.pop(table, None)
+
+    def replay(self, table: str) -> None:
+        """Re-apply realtime changes that arrived while ``table`` was being read."""
+        for event in self.pending.get(table, []):
+            self.c.tables.apply(event)
+
+
+def _chunks(items: Sequence[str], size: int) -> list[list[str]]:
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
