@@ -128,7 +128,7 @@ def live(every_s: float | None = None) -> Callable[[Callable[[], None]], Callabl
 # ---------------------------------------------------------------- view cache
 
 _cache_lock = threading.Lock()  # guards _cache, _computations and _stats_written_s
-_cache: OrderedDict[tuple[str, int, int, int], Any] = OrderedDict()
+_cache: OrderedDict[tuple[str, int, int], Any] = OrderedDict()
 _CACHE_ENTRIES: Final = 256
 _computations = 0  # cache misses: views cached_view has computed in this process
 _stats_written_s = 0.0
@@ -155,19 +155,22 @@ def _write_stats(computations: int, at_s: float) -> None:
 
 
 def cached_view(name: str, shared: Collector, compute: Callable[[], T]) -> T:
-    """Return ``compute()``, computed once per buffer version and second, shared by every session.
+    """Return ``compute()``, computed at most once per wall-clock second, shared by every session.
 
-    N viewers refreshing every second then cost about one computation per second, not N. The
-    second is part of the key so that time-dependent views (ages, per-minute rates) keep moving
-    on a quiet feed. The result is shared: callers must not mutate it.
+    N viewers refreshing every second then cost one computation per second, not N, however
+    their refreshes are spread within the second; what they see is at most a second old. The
+    buffer version is deliberately not in the key: at a busy feed it changes many times a
+    second, and viewers refreshing at different moments would then never share. The second is
+    in it so that time-dependent views (ages, per-minute rates) keep moving on a quiet feed. The
+    result is shared: callers must not mutate it.
 
     Args:
         name: Identifies the view (include any filter values that change the result).
-        shared: The collector whose buffer version keys the cache.
+        shared: The collector whose data the view shows.
         compute: Builds the view from snapshots.
     """
     global _computations, _stats_written_s
-    key = (name, shared.uid, shared.buffer.version, int(time.time()))
+    key = (name, shared.uid, int(time.time()))
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)

@@ -209,3 +209,31 @@ def test_every_chart_on_a_wall_is_dark(page: str, charts: int) -> None:
         assert layout["paper_bgcolor"] == "#000000"
         font = layout["font"]
         assert (font["color"], font["size"]) == (charts_view.WALL_TEXT, charts_view.WALL_FONT_PX)
+
+
+def test_views_are_shared_across_viewers_even_while_the_buffer_changes() -> None:
+    # N viewers refreshing within one second share one computation, even on a busy feed whose
+    # buffer version changes between their refreshes (the version is not part of the key).
+    from rtdata import ui
+    from rtdata.collector import Collector
+    from rtdata.events import Event
+    from rtdata.settings import Settings
+
+    shared = Collector(Settings(url="http://127.0.0.1:9", key="unused"))
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    second = int(time.time())
+    results = []
+    for _ in range(20):
+        shared.buffer.append(
+            Event(time.time_ns(), None, "broadcast", "c", None, "e", None, None, None)
+        )
+        results.append(ui.cached_view(f"shared-{second}", shared, compute))
+        if int(time.time()) != second:  # the second ticked: a new computation is expected
+            break
+    assert len(set(results)) <= 2
+    assert len(calls) <= 2
