@@ -56,6 +56,7 @@ def running_demo(env: dict[str, str] | None = None) -> Iterator[Demo]:
         stderr=subprocess.DEVNULL,
         text=True,
         env={**os.environ, **(env or {})},
+        start_new_session=True,  # its own process group: a failed test stops its children too
     ) as proc:
         try:
             assert proc.stdout is not None
@@ -71,4 +72,4 @@ def running_demo(env: dict[str, str] | None = None) -> Iterator[Demo]:
             assert proc.wait(timeout_s(30)) == 0
         finally:
             if proc.poll() is None:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)  # the demo and the dashboard it started
