@@ -38,6 +38,15 @@ def _no_leaked_threads() -> Iterator[None]:
     assert not leaked, f"threads left running: {leaked}"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_views(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests rerun a page right after ingesting and expect the new data: no view is reused just
+    for being young (``rtdata.ui.VIEW_MAX_AGE_S``; tests of that reuse set it themselves)."""
+    from rtdata import ui
+
+    monkeypatch.setattr(ui, "VIEW_MAX_AGE_S", 0.0)
+
+
 @pytest.fixture(scope="session")
 def demo() -> Iterator[Demo]:
     """Run `rtdata demo` on free ports for the browser tests; stop it with Ctrl-C at the end."""

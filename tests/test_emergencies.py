@@ -379,11 +379,7 @@ def use() -> Iterator[Any]:
     ui.use_collector(None)
 
 
-def test_page_lists_open_emergencies_most_urgent_first(
-    use: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The page must show an event ingested just before a rerun, so no view is reused for age.
-    monkeypatch.setattr(ui, "VIEW_MAX_AGE_S", 0.0)
+def test_page_lists_open_emergencies_most_urgent_first(use: Any) -> None:
     collector = use(
         _collector(
             [
