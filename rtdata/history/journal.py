@@ -158,15 +158,28 @@ def find_journals(root: Path) -> list[Path]:
     return [root / name for name in names if journal_id(Path(name)) is not None]
 
 
-def read(path: Path) -> JournalRead | None:
-    """Read every complete batch of a journal; ``None`` if it went away (folded meanwhile)."""
+def _open(path: Path) -> tuple[str, int] | None:
+    """Return the journal id of ``path`` and a read-only descriptor the caller closes, or
+    ``None`` if the file went away (folded meanwhile).
+
+    Raises:
+        ValueError: ``path`` is not named like a journal.
+    """
     ident = journal_id(path)
     if ident is None:
         raise ValueError(f"{path} is not named like a journal")
     try:
-        fd = os.open(path, os.O_RDONLY)
+        return ident, os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         return None
+
+
+def read(path: Path) -> JournalRead | None:
+    """Read every complete batch of a journal; ``None`` if it went away (folded meanwhile)."""
+    opened = _open(path)
+    if opened is None:
+        return None
+    ident, fd = opened
     try:
         live = not _try_lock(fd, fcntl.LOCK_SH)
         if not live:
@@ -205,13 +218,10 @@ def fold(path: Path, root: Path, *, row_group_rows: int, wait_s: float = 0.0) ->
         OSError: Writing a file failed (pyarrow may raise its own errors too); every
             temporary file was removed and the journal kept.
     """
-    ident = journal_id(path)
-    if ident is None:
-        raise ValueError(f"{path} is not named like a journal")
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
+    opened = _open(path)
+    if opened is None:
         return None
+    ident, fd = opened
     try:
         deadline_s = time.monotonic() + wait_s
         while not _try_lock(fd, fcntl.LOCK_EX):
