@@ -23,25 +23,23 @@ st.set_page_config(
 )
 
 HERE = Path(__file__).resolve().parent
-FILES = {
-    "overview": "overview.py",
-    "emergencies": "emergencies.py",
-    "health": "health.py",
-    "realtime": "realtime_health.py",
-    "events": "events.py",
-    "presence": "presence.py",
+PAGE_SPECS = {  # name (URL path) -> (script in pages/, title, icon); overview is the default, at /
+    "overview": ("overview.py", "Overview", "📊"),
+    "emergencies": ("emergencies.py", "Emergencies", "🚑"),
+    "health": ("health.py", "Health", "❤️"),
+    "realtime": ("realtime_health.py", "Realtime health", "📡"),
+    "events": ("events.py", "Events", "🧾"),
+    "presence": ("presence.py", "Presence", "👥"),
 }
 PAGES = {
-    "overview": st.Page("pages/overview.py", title="Overview", icon="📊", default=True),
-    "emergencies": st.Page(
-        "pages/emergencies.py", title="Emergencies", icon="🚑", url_path="emergencies"
-    ),
-    "health": st.Page("pages/health.py", title="Health", icon="❤️", url_path="health"),
-    "realtime": st.Page(
-        "pages/realtime_health.py", title="Realtime health", icon="📡", url_path="realtime"
-    ),
-    "events": st.Page("pages/events.py", title="Events", icon="🧾", url_path="events"),
-    "presence": st.Page("pages/presence.py", title="Presence", icon="👥", url_path="presence"),
+    name: st.Page(
+        f"pages/{script}",
+        title=title,
+        icon=icon,
+        url_path=None if name == "overview" else name,
+        default=name == "overview",
+    )
+    for name, (script, title, icon) in PAGE_SPECS.items()
 }
 
 if wall:
@@ -53,7 +51,7 @@ if wall:
     # page it no longer showed ("Bad delta path index"), and the wall went blank.
     st_autorefresh(interval=int(dashboard.wall_refresh_s * 1000), key="wall-refresh")
     current = rotation[int(time.time() // dashboard.wall_rotate_s) % len(rotation)]
-    script = HERE / "pages" / FILES[current]
+    script = HERE / "pages" / PAGE_SPECS[current][0]
 
     def wall_page() -> None:
         runpy.run_path(str(script), run_name="__main__")
