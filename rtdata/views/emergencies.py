@@ -20,6 +20,7 @@ import orjson
 import pandas as pd
 import plotly.graph_objects as go
 
+from rtdata.views.hospitals import hospital_labels
 from rtdata.views.response import response_by, status_entries
 
 __all__ = [
@@ -108,18 +109,6 @@ def format_age(age_s: float) -> str:
     return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
 
 
-def _hospital_names(hospitals: pd.DataFrame) -> dict[Any, str]:
-    if hospitals.empty or "id" not in hospitals or "name" not in hospitals:
-        return {}
-    return {int(i): str(n) for i, n in zip(hospitals["id"], hospitals["name"], strict=True)}
-
-
-def _hospital_label(hospital_id: Any, names: dict[Any, str]) -> str:
-    if hospital_id is None or (isinstance(hospital_id, float) and math.isnan(hospital_id)):
-        return "unknown"
-    return names.get(int(hospital_id), f"hospital {hospital_id}")
-
-
 def open_emergencies(
     emergencies: pd.DataFrame, hospitals: pd.DataFrame, now: datetime
 ) -> pd.DataFrame:
@@ -144,9 +133,8 @@ def open_emergencies(
     out = pd.DataFrame(index=rows.index)
     for column in OPEN_COLUMNS:
         out[column] = rows.get(column)
-    names = _hospital_names(hospitals)
     hospital_ids = rows["hospital_id"] if "hospital_id" in rows else [None] * len(rows)
-    out["hospital"] = [_hospital_label(h, names) for h in hospital_ids]
+    out["hospital"] = hospital_labels(hospital_ids, hospitals)
     if "created_at" in rows:
         created = pd.to_datetime(rows["created_at"], utc=True, format="ISO8601", errors="coerce")
         out["age_s"] = (pd.Timestamp(now) - created).dt.total_seconds()
@@ -253,8 +241,8 @@ def response_times(events: pd.DataFrame, hospitals: pd.DataFrame | None = None) 
     entries = status_entries(events)
     if entries.empty:
         return pd.DataFrame(columns=list(RESPONSE_COLUMNS))
-    names = _hospital_names(hospitals if hospitals is not None else pd.DataFrame())
-    labelled = entries.assign(hospital=[_hospital_label(h, names) for h in entries["hospital_id"]])
+    known = hospitals if hospitals is not None else pd.DataFrame()
+    labelled = entries.assign(hospital=hospital_labels(entries["hospital_id"], known))
     return response_by(labelled, "hospital").loc[:, list(RESPONSE_COLUMNS)].reset_index(drop=True)
 
 

@@ -14,6 +14,8 @@ from typing import Final
 import pandas as pd
 from pandas.io.formats.style import Styler
 
+from rtdata.views.hospitals import hospital_labels
+
 __all__ = [
     "NEAR_CAPACITY_PCT",
     "RESOURCE_COLUMNS",
@@ -90,7 +92,7 @@ def resource_table(resources: pd.DataFrame, hospitals: pd.DataFrame) -> pd.DataF
     frame = frame.dropna(subset=["hospital_id", *_COUNTS]).astype(
         dict.fromkeys(("hospital_id", *_COUNTS), "int64")
     )
-    frame["hospital"] = _names(frame["hospital_id"], hospitals)
+    frame["hospital"] = hospital_labels(frame["hospital_id"], hospitals)
     for name in ("beds", "icu_beds", "ambulances"):
         available, total = frame[f"{name}_available"], frame[f"{name}_total"]
         frame[f"{name}_free"] = [f"{a:,} / {t:,}" for a, t in zip(available, total, strict=True)]
@@ -187,7 +189,7 @@ def waitlist_table(
             }
         )
     if by == "hospital":
-        waiting = waiting.assign(hospital=_names(waiting["hospital_id"], hospitals))
+        waiting = waiting.assign(hospital=hospital_labels(waiting["hospital_id"], hospitals))
     waiting = waiting.assign(urgent=waiting["priority"] == 1)
     grouped = waiting.groupby(by, sort=True).agg(
         waiting=("status", "size"), urgent=("urgent", "sum"), oldest=("created_at", "min")
@@ -271,15 +273,6 @@ def _waiting(entries: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return typed.dropna(subset=["hospital_id", "created_at"])
-
-
-def _names(ids: pd.Series, hospitals: pd.DataFrame) -> pd.Series:
-    known: dict[int, str] = {}
-    if not hospitals.empty and {"id", "name"} <= set(hospitals.columns):
-        known = {int(i): str(n) for i, n in zip(hospitals["id"], hospitals["name"], strict=True)}
-    return pd.Series(
-        [known.get(int(i), f"hospital {int(i)}") for i in ids], index=ids.index, dtype="str"
-    )
 
 
 def _occupancy_pct(available: pd.Series, total: pd.Series) -> pd.Series:
