@@ -23,9 +23,10 @@ presence = true
 
 
 def compute() -> presence.PresenceBoard:
-    """Replay the buffered presence events up to now."""
+    """Replay the buffered presence events up to now; hospitals by name."""
     events = collector.buffer.snapshot(kinds=["presence"])
-    return presence.presence_board(events, datetime.now(UTC))
+    hospitals = collector.table("hospitals")
+    return presence.presence_board(events, datetime.now(UTC), hospitals=hospitals)
 
 
 @ui.live()
@@ -50,7 +51,7 @@ def board() -> None:
         ui.chart(charts.bar_figure(shown.by_role, "role", "online"))
     with right:
         st.subheader("By hospital")
-        ui.chart(charts.bar_figure(shown.by_hospital, "hospital_id", "online"))
+        ui.chart(charts.bar_figure(shown.by_hospital, "hospital", "online"))
     st.subheader("Joins and leaves per minute")
     ui.chart(presence.joins_leaves_figure(shown.counts))
     st.subheader("Online now")

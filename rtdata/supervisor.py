@@ -261,11 +261,14 @@ class Supervisor:
     async def _join(self, rt: AsyncRealtimeClient) -> None:
         if self.token and self.token != self.settings.key:
             await rt.set_auth(self.token)
-        channels = [self._channel(rt, spec) for spec in self.settings.config.channels]
-        channels.append(self._probe_channel(rt))
-        for channel in channels:
+        channels = [
+            (self._channel(rt, spec), spec.name if spec.presence else None)
+            for spec in self.settings.config.channels
+        ]
+        channels.append((self._probe_channel(rt), None))
+        for channel, presence_name in channels:
             outcome: list[tuple[RealtimeSubscribeStates, Exception | None]] = []
-            await channel.subscribe(self._subscribe_callback(channel.topic, outcome))
+            await channel.subscribe(self._subscribe_callback(channel.topic, outcome, presence_name))
             state, error = outcome[0] if outcome else (RealtimeSubscribeStates.TIMED_OUT, None)
             if state != RealtimeSubscribeStates.SUBSCRIBED:
                 text = f"{channel.topic}: {state.value}" + (f": {error}" if error else "")
@@ -345,12 +348,25 @@ class Supervisor:
     # ------------------------------------------------------------ callbacks (never raise)
 
     def _subscribe_callback(
-        self, topic: str, outcome: list[tuple[RealtimeSubscribeStates, Exception | None]]
+        self,
+        topic: str,
+        outcome: list[tuple[RealtimeSubscribeStates, Exception | None]],
+        presence_name: str | None = None,
     ) -> Callable[[RealtimeSubscribeStates, Exception | None], None]:
         def callback(state: RealtimeSubscribeStates, error: Exception | None) -> None:
             try:
                 if not outcome:
                     outcome.append((state, error))
+                    if presence_name is not None and state == RealtimeSubscribeStates.SUBSCRIBED:
+                        # The join reply comes before the presence_state it answers with, so
+                        # this marks where the fresh state starts: whoever left while the link
+                        # was down is not carried over.
+                        now = time.time_ns()
+                        self.c.ingest(
+                            Event(
+                                now, None, "presence", presence_name, None, "sync", None, "[]", None
+                            )
+                        )
                 elif state != RealtimeSubscribeStates.SUBSCRIBED and self.lost is None:
                     self.lost = f"{topic}: {state.value}" + (f": {error}" if error else "")
                     self.wake.set()

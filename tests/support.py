@@ -33,6 +33,17 @@ def wait_until(
         pause.wait(0.02)
 
 
+async def until(
+    predicate: Callable[[], bool], within_s: float = 5, what: str = "condition"
+) -> None:
+    """Wait on the event loop until ``predicate`` holds (polling; callbacks give nothing to
+    await)."""
+    async with asyncio.timeout(timeout_s(within_s)):
+        while not predicate():  # noqa: ASYNC110 - client callbacks give no awaitable to wait on
+            await asyncio.sleep(0.01)
+    assert predicate(), what
+
+
 EMERGENCY_ROW: dict[str, Any] = {
     "hospital_id": 1,
     "patient_name": "Ana",

@@ -265,6 +265,30 @@ def test_a_leave_without_metas_drops_the_key_and_bad_records_are_ignored() -> No
     assert presence.online_now(events, T0 + timedelta(minutes=1)).empty
 
 
+def test_a_sync_forgets_who_was_online_and_keeps_join_times_of_who_is_stated_again() -> None:
+    def sync(at_s: float, channel: str = "lobby") -> Event:
+        return Event(_s(at_s), None, "presence", channel, None, "sync", None, "[]", None)
+
+    events = frame(
+        [
+            sync(0),
+            pres(1, "join", "alice", [meta("alice", "nurse", 1, "a1")]),
+            pres(2, "join", "bob", [meta("bob", "doctor", 2, "b1")]),
+            sync(3, channel="elsewhere"),  # another channel's sync changes nothing here
+            sync(5),  # the link came back; bob left while it was down
+            pres(5.1, "join", "alice", [meta("alice", "nurse", 1, "a1")]),  # the state
+        ]
+    )
+    online = presence.online_now(events, T0 + timedelta(seconds=10))
+    assert list(online["key"]) == ["alice"]
+    assert online["joined_at"][0] == pd.Timestamp(T0 + timedelta(seconds=1))  # not 5.1 s
+    before = presence.online_now(events, T0 + timedelta(seconds=4))
+    assert sorted(before["key"]) == ["alice", "bob"]
+    board = presence.presence_board(events, T0 + timedelta(seconds=10))
+    assert board.events == 3  # joins and leaves only
+    assert presence.joins_leaves_over_time(events)["joins"].sum() == 3
+
+
 def test_online_by_counts_role_and_hospital_as_text() -> None:
     online = presence.online_now(frame(REPLAY), T0 + timedelta(seconds=10))
     by_role = presence.online_by(online, "role")
@@ -272,6 +296,12 @@ def test_online_by_counts_role_and_hospital_as_text() -> None:
     by_hospital = presence.online_by(online, "hospital_id")
     assert by_hospital.to_dict("list") == {
         "hospital_id": ["1", "2", "unknown"],
+        "online": [1, 1, 1],
+    }
+    hospitals = pd.DataFrame({"id": [1], "name": ["Santa Maria"]})
+    named = presence.online_by(online, "hospital_id", hospitals)
+    assert named.to_dict("list") == {
+        "hospital": ["Santa Maria", "hospital 2", "unknown"],
         "online": [1, 1, 1],
     }
     empty = presence.online_by(presence.online_now(frame([]), T0), "role")

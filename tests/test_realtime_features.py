@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from realtime import AsyncRealtimeChannel, AsyncRealtimeClient, RealtimeSubscrib
 
 from rtdata.server import LocalServer
 from rtdata.server.auth import DEFAULT_JWT_SECRET
-from tests.support import EMERGENCY_ROW, Socket, timeout_s
+from tests.support import EMERGENCY_ROW, Socket, until
 
 ROW = EMERGENCY_ROW
 
@@ -28,16 +27,6 @@ def user_token(role: str = "authenticated", exp_in_s: float = 3600, **claims: An
 
     body = {"role": role, "sub": "u-1", "exp": int(time.time() + exp_in_s), **claims}
     return jwt.encode(body, DEFAULT_JWT_SECRET, algorithm="HS256")
-
-
-async def until(
-    predicate: Callable[[], bool], within_s: float = 5, what: str = "condition"
-) -> None:
-    """Wait on the event loop until ``predicate`` holds."""
-    async with asyncio.timeout(timeout_s(within_s)):
-        while not predicate():  # noqa: ASYNC110 - client callbacks give no awaitable to wait on
-            await asyncio.sleep(0.01)
-    assert predicate(), what
 
 
 async def client(server: LocalServer, key: str | None = None) -> AsyncRealtimeClient:

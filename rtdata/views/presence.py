@@ -4,6 +4,10 @@ A presence event in the buffer has ``kind="presence"``, ``op`` ``join`` or ``lea
 the presence key and ``record`` the JSON list of the metas that joined or left. Each meta holds
 what the client tracked (``user``, ``role``, ``hospital_id``, …) and the server's
 ``presence_ref``, which identifies one tracked session of a key.
+
+The collector also records ``op="sync"`` (no key) each time it joins a presence channel,
+before the server's state arrives as joins: who was online before it is forgotten, so a
+person who left while the link was down does not stay online.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import numpy as np
 import orjson
 import pandas as pd
 import plotly.graph_objects as go
+
+from rtdata.views.hospitals import hospital_labels
 
 __all__ = [
     "ONLINE_COLUMNS",
@@ -66,7 +72,9 @@ def online_now(events: pd.DataFrame, now: datetime) -> pd.DataFrame:
     Events are replayed per ``(channel, key)`` in receive order: a join adds its metas (a meta
     already present under the same ``presence_ref`` keeps its first join time), a leave removes
     its metas, and a leave that names no meta removes the whole key. A key that leaves and joins
-    again is online with the time of its latest join.
+    again is online with the time of its latest join. A ``sync`` empties its channel; the joins
+    that follow it (the server's state) fill it again, each meta keeping the join time it had
+    before the sync when its ``presence_ref`` is unchanged.
 
     Returns:
         One row per online meta, newest join first: :data:`ONLINE_COLUMNS` (``user``, ``role``
@@ -75,6 +83,9 @@ def online_now(events: pd.DataFrame, now: datetime) -> pd.DataFrame:
     """
     presence = _presence(events, now)
     online: dict[tuple[str, str], dict[str, tuple[dict[str, Any], pd.Timestamp]]] = {}
+    # Join times of the metas a sync forgot, so one still online keeps its time when it is
+    # stated again.
+    forgotten: dict[tuple[str, str], dict[str, pd.Timestamp]] = {}
     for channel, key, op, record, received in zip(
         presence["channel"].astype(object),
         presence["key"],
@@ -83,12 +94,18 @@ def online_now(events: pd.DataFrame, now: datetime) -> pd.DataFrame:
         presence["received_at"],
         strict=True,
     ):
+        if op == "sync":
+            for slot in [slot for slot in online if slot[0] == str(channel)]:
+                known = forgotten.setdefault(slot, {})
+                known.update({ref: joined for ref, (_, joined) in online.pop(slot).items()})
+            continue
         slot = (str(channel), str(key))
         metas = _metas(record)
         if op == "join":
             current = online.setdefault(slot, {})
             for meta in metas:
-                current.setdefault(_ref(meta), (meta, received))
+                ref = _ref(meta)
+                current.setdefault(ref, (meta, forgotten.get(slot, {}).pop(ref, received)))
         elif op == "leave":
             if not metas:
                 online.pop(slot, None)
@@ -128,19 +145,35 @@ def online_now(events: pd.DataFrame, now: datetime) -> pd.DataFrame:
     return frame.sort_values("joined_at", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def online_by(online: pd.DataFrame, by: Literal["role", "hospital_id"] = "role") -> pd.DataFrame:
+def online_by(
+    online: pd.DataFrame,
+    by: Literal["role", "hospital_id"] = "role",
+    hospitals: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Count online metas per ``role`` or ``hospital_id``, most first.
 
+    Args:
+        online: :func:`online_now`.
+        by: The tracked field to count by.
+        hospitals: Rows of ``hospitals``; when given, ``hospital_id`` is counted under the
+            hospital's label (:func:`rtdata.views.hospitals.hospital_label`) in a ``hospital``
+            column.
+
     Returns:
-        Columns ``by`` (as text, ``"unknown"`` when not tracked, so hospital ids plot as
-        categories) and ``online``.
+        Columns ``by`` (or ``hospital``), as text (``"unknown"`` when not tracked, so ids plot
+        as categories), and ``online``.
     """
+    column = "hospital" if by == "hospital_id" and hospitals is not None else by
     if online.empty:
-        return pd.DataFrame({by: pd.Series(dtype=object), "online": pd.Series(dtype="int64")})
-    labels = online[by].map(lambda v: "unknown" if v is None or v != v else str(v))
+        return pd.DataFrame({column: pd.Series(dtype=object), "online": pd.Series(dtype="int64")})
+    if column == "hospital":
+        assert hospitals is not None
+        labels = pd.Series(hospital_labels(online[by], hospitals), index=online.index)
+    else:
+        labels = online[by].map(lambda v: "unknown" if v is None or v != v else str(v))
     counts = labels.value_counts(sort=False)
-    frame = pd.DataFrame({by: counts.index.astype(object), "online": counts.to_numpy("int64")})
-    return frame.sort_values(["online", by], ascending=[False, True]).reset_index(drop=True)
+    frame = pd.DataFrame({column: counts.index.astype(object), "online": counts.to_numpy("int64")})
+    return frame.sort_values(["online", column], ascending=[False, True]).reset_index(drop=True)
 
 
 def joins_leaves_over_time(events: pd.DataFrame, bucket: str = "1min") -> pd.DataFrame:
@@ -216,9 +249,9 @@ class PresenceBoard:
         online: :func:`online_now`.
         keys_online: Distinct ``(channel, key)`` pairs online.
         by_role: :func:`online_by` role.
-        by_hospital: :func:`online_by` hospital_id.
+        by_hospital: :func:`online_by` hospital_id, by name when ``hospitals`` was given.
         counts: :func:`joins_leaves_over_time`.
-        events: Presence events in the snapshot.
+        events: Presence joins and leaves in the snapshot (``sync`` marks not counted).
     """
 
     online: pd.DataFrame
@@ -229,14 +262,20 @@ class PresenceBoard:
     events: int
 
 
-def presence_board(events: pd.DataFrame, now: datetime, bucket: str = "1min") -> PresenceBoard:
-    """Compute everything the Presence page shows from a buffer snapshot."""
+def presence_board(
+    events: pd.DataFrame,
+    now: datetime,
+    bucket: str = "1min",
+    hospitals: pd.DataFrame | None = None,
+) -> PresenceBoard:
+    """Compute everything the Presence page shows from a buffer snapshot (and, for hospital
+    names, the current rows of ``hospitals``)."""
     online = online_now(events, now)
     return PresenceBoard(
         online=online,
         keys_online=len(online[["channel", "key"]].drop_duplicates()),
         by_role=online_by(online, "role"),
-        by_hospital=online_by(online, "hospital_id"),
+        by_hospital=online_by(online, "hospital_id", hospitals),
         counts=joins_leaves_over_time(events, bucket),
-        events=int((events["kind"] == "presence").sum()),
+        events=int(((events["kind"] == "presence") & (events["op"] != "sync")).sum()),
     )
