@@ -88,6 +88,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--duration", type=float, help="seconds to run (default: until Ctrl-C)")
     simulate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    simulate.add_argument(
+        "--no-presence",
+        dest="presence",
+        action="store_false",
+        help="do not sign simulated staff in and out on the 'online' presence channel",
+    )
     simulate.set_defaults(run=_simulate)
 
     bench = sub.add_parser("bench", help="run the benchmarks; figures beside their baselines")
@@ -180,7 +186,12 @@ def _serve(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     key = args.key or os.environ.get("SUPABASE_KEY") or Keys.for_secret(DEFAULT_JWT_SECRET).service
     simulator = Simulator(
-        args.url, key, rate_per_s=args.rate, duration_s=args.duration, seed=args.seed
+        args.url,
+        key,
+        rate_per_s=args.rate,
+        duration_s=args.duration,
+        seed=args.seed,
+        presence=args.presence,
     )
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -281,7 +292,9 @@ def _demo(args: argparse.Namespace) -> int:
     dashboard_port = _free_port(args.dashboard_port)
     done = _wait_for_signal()
     with LocalServer("127.0.0.1", port) as server:
-        simulator = Simulator(server.url, server.service_key, rate_per_s=args.rate, seed=args.seed)
+        simulator = Simulator(
+            server.url, server.service_key, rate_per_s=args.rate, seed=args.seed, presence=True
+        )
         simulator.start()
         env = {**os.environ, "SUPABASE_URL": server.url, "SUPABASE_KEY": server.service_key}
         command = [

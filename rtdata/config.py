@@ -15,8 +15,9 @@ word ``password``, ``passwd``, ``secret``, ``apikey`` or ``jwt``, counts (``acce
 ``jwt_secret``), except the schema's own keys such as ``primary_key``. Set ``SUPABASE_URL`` and
 ``SUPABASE_KEY`` in the environment or in ``.streamlit/secrets.toml`` (see :mod:`rtdata.settings`).
 
-Every section is optional and every value shown below is the default. Omitting ``[[channels]]``
-keeps the default channel (see :data:`DEFAULT_CONFIG`) in ``connection.schema``. Numbers must be
+Every section is optional and every value shown below is the default, except ``[[channels]]``:
+omitting it keeps the default channels (see :data:`DEFAULT_CONFIG`): the scenario's tables in
+``connection.schema``, and presence on ``online``. Numbers must be
 positive, except ``reconnect_jitter`` in [0, 1), and ``max_age_s`` and ``resync_interval_s``,
 where 0 means no bound or never; ``reconnect_max_s`` must be at least ``reconnect_initial_s``. ``events``, ``broadcast`` and
 ``primary_key`` take a string or an array of strings. A table may appear in several bindings
@@ -289,7 +290,8 @@ def _default_channels(schema: str = "public") -> tuple[Channel, ...]:
         "financial_disputes": "updated_at",
     }
     bindings = tuple(Binding(t, schema, resync_column=c) for t, c in resync.items())
-    return (Channel("rtdata-tables", postgres_changes=bindings),)
+    # Staff presence: the simulator's staff track role, hospital_id and status here.
+    return (Channel("rtdata-tables", postgres_changes=bindings), Channel("online", presence=True))
 
 
 @dataclass(frozen=True)
@@ -406,10 +408,12 @@ class Config:
 
 
 DEFAULT_CONFIG: Final = Config()
-"""Channel ``rtdata-tables`` with ``*`` bindings for the hospital tables.
+"""Channel ``rtdata-tables`` with ``*`` bindings for the hospital tables, and channel ``online``
+with presence, where the scenario's staff track who is signed in (``user``, ``role``,
+``hospital_id``, ``status``).
 
-Presence and broadcast are left out on purpose: the hospital scenario does not use them, and a
-subscription nobody asked for would only add traffic and noise.
+Broadcast is left out: the hospital scenario sends none, and a subscription nobody asked for
+would only add traffic and noise.
 """
 
 

@@ -51,10 +51,15 @@ class EmbeddedStack:
         return self
 
     def start_simulator(self) -> None:
-        """Start writing simulated changes (call after the collector subscribed)."""
+        """Start writing simulated changes and signing staff in and out on the ``online``
+        presence channel (call after the collector subscribed)."""
         if self.simulator is None:
             self.simulator = Simulator(
-                self.server.url, self.server.service_key, rate_per_s=self.rate_per_s, seed=self.seed
+                self.server.url,
+                self.server.service_key,
+                rate_per_s=self.rate_per_s,
+                seed=self.seed,
+                presence=True,
             )
             self.simulator.start()
 

@@ -163,7 +163,7 @@ def test_a_table_may_be_bound_several_times_with_the_same_key(tmp_path: Path) ->
     assert config.resync_columns() == {"t": "updated_at"}
 
 
-def test_default_config_binds_the_hospital_tables_only() -> None:
+def test_default_config_binds_the_hospital_tables_and_staff_presence() -> None:
     assert Config() == DEFAULT_CONFIG
     assert DEFAULT_CONFIG.tables() == dict(DEFAULT_TABLES)
     assert DEFAULT_CONFIG.resync_columns() == {
@@ -176,11 +176,12 @@ def test_default_config_binds_the_hospital_tables_only() -> None:
         "waitlist_entries": "updated_at",
         "financial_disputes": "updated_at",
     }
-    (channel,) = DEFAULT_CONFIG.channels
+    channel, online = DEFAULT_CONFIG.channels
     assert channel.name == "rtdata-tables"
     assert (channel.private, channel.broadcast, channel.presence) == (False, (), False)
     assert all(b.events == ("*",) and b.schema == "public" for b in channel.postgres_changes)
     assert all(b.filter is None for b in channel.postgres_changes)
+    assert online == Channel("online", presence=True)
 
 
 def test_file_without_channels_keeps_the_default_channel_in_its_schema(tmp_path: Path) -> None:

@@ -47,6 +47,7 @@ __all__ = [
     "Method",
     "Write",
     "is_abnormal_vitals",
+    "person_name",
 ]
 
 MIN_OPEN_EMERGENCIES: Final = 20
@@ -332,6 +333,11 @@ class HospitalScenario:
     def city(self) -> City:
         """City the scenario generates locations in."""
         return self._city
+
+    @property
+    def hospital_ids(self) -> tuple[int, ...]:
+        """Ids of the scenario's hospitals (fixed, 1..N)."""
+        return tuple(h.id for h in self._hospitals)
 
     @property
     def open_emergencies(self) -> dict[int, str]:
@@ -669,12 +675,17 @@ class HospitalScenario:
         )
 
     def _person_name(self) -> str:
-        return f"{self._rng.choice(_FIRST_NAMES)} {self._rng.choice(_SURNAMES)}"
+        return person_name(self._rng)
 
     def _address(self) -> str:
         street = self._rng.choice(_STREETS)
         number = self._rng.randint(1, 250)
         return f"{street} {number}, {self._rng.choice(self._city.districts)}"
+
+
+def person_name(rng: random.Random) -> str:
+    """Return a Portuguese first name and surname drawn with ``rng``."""
+    return f"{rng.choice(_FIRST_NAMES)} {rng.choice(_SURNAMES)}"
 
 
 def _clamp(value: int, low: int, high: int) -> int:

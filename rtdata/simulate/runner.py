@@ -17,6 +17,7 @@ from typing import Any, Final
 import httpx
 
 from rtdata.simulate.hospital import HospitalScenario, Write
+from rtdata.simulate.presence import PresenceSimulator
 
 __all__ = ["Simulator"]
 
@@ -41,6 +42,7 @@ class Simulator:
         writes_failed: Writes that failed: network error, timeout, 4xx/5xx answer, or an
             unexpected error while producing or sending the write.
         last_error: Text of the most recent failure, or ``None`` if none happened yet.
+        presence: The staff presence simulator that runs beside the writes, or ``None``.
 
     Args:
         url: Project URL, for example ``http://127.0.0.1:54321``; ``/rest/v1`` is appended.
@@ -51,6 +53,8 @@ class Simulator:
         timeout_s: Timeout of each HTTP request.
         transport: httpx transport to use instead of the network (tests use
             :class:`httpx.MockTransport`).
+        presence: Also sign the scenario's staff in and out on the ``online`` presence
+            channel (:class:`~rtdata.simulate.presence.PresenceSimulator`) while running.
 
     Raises:
         ValueError: ``rate_per_s``, ``duration_s`` or ``timeout_s`` is out of range.
@@ -66,6 +70,7 @@ class Simulator:
         seed: int = 0,
         timeout_s: float = 10.0,
         transport: httpx.BaseTransport | None = None,
+        presence: bool = False,
     ) -> None:
         """Create a stopped simulator; nothing is sent until :meth:`run` or :meth:`start`."""
         if not (math.isfinite(rate_per_s) and rate_per_s > 0):
@@ -88,6 +93,11 @@ class Simulator:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._failure_streak = 0
+        self.presence = (
+            PresenceSimulator(url, key, hospital_ids=self.scenario.hospital_ids, seed=seed)
+            if presence
+            else None
+        )
 
     @property
     def running(self) -> bool:
@@ -101,12 +111,15 @@ class Simulator:
         Blocks the calling thread. Waits use :meth:`threading.Event.wait`, so :meth:`stop`
         interrupts them at once; a request already in flight finishes (or times out) first.
         When the server is slower than the rate, pacing catches up for at most half a second
-        of backlog and then restarts its schedule from now.
+        of backlog and then restarts its schedule from now. The presence simulator, if any,
+        runs for as long as this does.
         """
         interval_s = 1.0 / self._rate_per_s
         start_s = time.monotonic()
         deadline_s = math.inf if self._duration_s is None else start_s + self._duration_s
         due_s = start_s
+        if self.presence is not None:
+            self.presence.start()
         try:
             with self._client() as client:
                 while not self._stop.is_set():
@@ -123,6 +136,9 @@ class Simulator:
         except Exception as exc:  # the loop must never take the thread down
             self._record_failure(f"simulator stopped: {type(exc).__name__}: {exc}")
             logger.exception("simulator loop failed")
+        finally:
+            if self.presence is not None:
+                self.presence.stop()
 
     def start(self) -> None:
         """Run :meth:`run` in a daemon thread named ``rtdata-simulator``; no-op if running."""

@@ -1,0 +1,234 @@
+"""Thin I/O shell that signs a :class:`~rtdata.simulate.staff.StaffRoster` in and out over
+Supabase Realtime presence, with the official realtime-py client.
+
+Each signed-in person gets their own :class:`realtime.AsyncRealtimeClient` socket, joins the
+presence channel under their key and tracks their meta, as the operations app in their browser
+would. Signing out closes the socket; the server then sends the leave, exactly as for a closed
+tab. Failures are counted and logged, never raised: like :class:`~rtdata.simulate.Simulator`,
+this is a background load generator that keeps going until stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import threading
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from realtime import AsyncRealtimeChannel, AsyncRealtimeClient, RealtimeSubscribeStates
+
+from rtdata.simulate.staff import PresenceChange, StaffRoster
+from rtdata.trace import redact
+
+__all__ = ["DEFAULT_PRESENCE_CHANNEL", "PresenceSimulator"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PRESENCE_CHANNEL: Final = "online"
+"""Channel (without ``realtime:``) the simulated staff track their presence on."""
+
+THREAD_NAME: Final = "rtdata-presence"
+"""Name of the thread :meth:`PresenceSimulator.start` runs in."""
+
+_WARM_UP_INTERVAL_S: Final = 0.2
+"""Pause between the first sign-ins, so a fresh dashboard shows a team within seconds."""
+
+_CLOSE_TIMEOUT_S: Final = 1.0
+"""How long a sign-out waits for the close handshake before dropping the socket."""
+
+
+class PresenceSimulator:
+    """Sign simulated staff in and out on a presence channel until stopped.
+
+    This is the thread boundary of presence simulation: :meth:`start` runs an asyncio loop in
+    a daemon thread named ``rtdata-presence``, which owns every socket; :meth:`stop` ends the
+    loop from any thread and closes the sockets. Counters are written only by that thread and
+    are safe to read from others.
+
+    Attributes:
+        roster: Who can sign in, and who the roster has signed in.
+        changes_ok: Changes carried out (a sign-in counts once it is tracked).
+        changes_failed: Changes that failed (connect, join or track refused, or timed out).
+        last_error: Text of the most recent failure, or ``None``.
+
+    Args:
+        url: Project URL, for example ``http://127.0.0.1:54321``.
+        key: API key each socket connects with; never logged.
+        hospital_ids: Hospitals the staff work at.
+        channel: Presence channel, without ``realtime:``.
+        interval_s: Mean pause between changes after the first sign-ins; positive.
+        size: People on the roster.
+        seed: Seed of the roster.
+        timeout_s: Timeout of each connect, join and track.
+
+    Raises:
+        ValueError: ``interval_s`` or ``timeout_s`` is not positive and finite, or the roster
+            arguments are out of range (see :class:`~rtdata.simulate.staff.StaffRoster`).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        key: str,
+        *,
+        hospital_ids: tuple[int, ...],
+        channel: str = DEFAULT_PRESENCE_CHANNEL,
+        interval_s: float = 3.0,
+        size: int = 24,
+        seed: int = 0,
+        timeout_s: float = 10.0,
+    ) -> None:
+        """Create a stopped simulator; nobody signs in until :meth:`start`."""
+        for name, value in (("interval_s", interval_s), ("timeout_s", timeout_s)):
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be positive and finite, got {value!r}")
+        self.roster = StaffRoster(seed, hospital_ids, size=size)
+        self.changes_ok = 0
+        self.changes_failed = 0
+        self.last_error: str | None = None
+        self._realtime_url = url.rstrip("/") + "/realtime/v1"
+        self._key = key
+        self._channel = channel
+        self._interval_s = interval_s
+        self._timeout_s = timeout_s
+        self._sockets: dict[str, tuple[AsyncRealtimeClient, AsyncRealtimeChannel]] = {}
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._stop_requested = threading.Event()
+        self._lock = threading.Lock()
+        self._failure_streak = 0
+
+    @property
+    def running(self) -> bool:
+        """Whether the background thread is alive."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    @property
+    def connected(self) -> int:
+        """How many simulated people hold an open socket now."""
+        return sum(1 for client, _ in list(self._sockets.values()) if client.is_connected)
+
+    def start(self) -> None:
+        """Start the loop thread; no-op if it runs."""
+        with self._lock:
+            if self.running:
+                return
+            self._stop_requested.clear()
+            self._thread = threading.Thread(target=self._main, name=THREAD_NAME, daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the loop, close every socket and wait for the thread; safe to call twice."""
+        self._stop_requested.set()
+        with self._lock:
+            thread, loop, stopping = self._thread, self._loop, self._stopping
+        if loop is not None and stopping is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                loop.call_soon_threadsafe(stopping.set)
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    # ------------------------------------------------------------ loop thread
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._run())
+        except Exception as exc:  # the thread must end quietly, with the reason recorded
+            self._record_failure(f"presence simulator stopped: {type(exc).__name__}: {exc}")
+            logger.error("presence simulator failed: %s", self.last_error)
+
+    async def _run(self) -> None:
+        stopping = asyncio.Event()
+        with self._lock:
+            self._loop, self._stopping = asyncio.get_running_loop(), stopping
+        if self._stop_requested.is_set():
+            return
+        warm_up = self.roster.target_online
+        try:
+            while not stopping.is_set():
+                try:
+                    change = self.roster.next_change(datetime.now(UTC))
+                    await self._apply(change)
+                except Exception as exc:
+                    self._fail(f"{type(exc).__name__}: {exc}")
+                else:
+                    self._succeed()
+                pause_s = _WARM_UP_INTERVAL_S if warm_up > 0 else self._interval_s
+                warm_up -= 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), pause_s)
+        finally:
+            for key in list(self._sockets):
+                await self._sign_out(key)
+
+    async def _apply(self, change: PresenceChange) -> None:
+        key = change.member.key
+        if change.kind == "leave":
+            await self._sign_out(key)
+            return
+        held = self._sockets.get(key)
+        if held is None or not held[0].is_connected:
+            if held is not None:  # the server went away under it; start afresh
+                await self._sign_out(key)
+            held = await self._sign_in(key)
+        await asyncio.wait_for(held[1].track(change.meta), self._timeout_s)
+
+    async def _sign_in(self, key: str) -> tuple[AsyncRealtimeClient, AsyncRealtimeChannel]:
+        client = AsyncRealtimeClient(
+            self._realtime_url,
+            token=self._key,
+            auto_reconnect=False,
+            max_retries=1,
+            timeout=max(1, int(self._timeout_s)),
+        )
+        await client.connect()
+        params: Any = {"config": {"presence": {"key": key, "enabled": True}}}
+        channel = client.channel(self._channel, params)
+        self._sockets[key] = (client, channel)
+        joined = asyncio.get_running_loop().create_future()
+
+        def on_state(state: RealtimeSubscribeStates, error: Exception | None) -> None:
+            if not joined.done():
+                joined.set_result((state, error))
+
+        await channel.subscribe(on_state)
+        state, error = await asyncio.wait_for(joined, self._timeout_s)
+        if state != RealtimeSubscribeStates.SUBSCRIBED:
+            raise RuntimeError(f"join {self._channel} refused: {state.value} {error or ''}")
+        return client, channel
+
+    async def _sign_out(self, key: str) -> None:
+        held = self._sockets.pop(key, None)
+        if held is None:
+            return
+        client = held[0]
+        ws = client._ws_connection  # private in realtime-py; needed to drop a dead peer
+        try:
+            await asyncio.wait_for(client.close(), _CLOSE_TIMEOUT_S)
+        except Exception:
+            if ws is not None:
+                ws.transport.abort()
+
+    # ------------------------------------------------------------ counters
+
+    def _succeed(self) -> None:
+        self.changes_ok += 1
+        if self._failure_streak:
+            logger.info("presence changes succeed again after %d failures", self._failure_streak)
+            self._failure_streak = 0
+
+    def _fail(self, reason: str) -> None:
+        self._record_failure(reason)
+        # The first failure of a streak at WARNING, the rest at DEBUG.
+        level = logging.WARNING if self._failure_streak == 1 else logging.DEBUG
+        logger.log(level, "presence change failed: %s", self.last_error)
+
+    def _record_failure(self, text: str) -> None:
+        self.changes_failed += 1
+        self._failure_streak += 1
+        self.last_error = redact(text)  # a socket error may quote the URL with its apikey

@@ -1,0 +1,247 @@
+"""Simulated staff presence: the pure roster, and the shell signing people in and out with the
+official realtime client against the local server, seen by the collector on real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from realtime import AsyncRealtimeClient
+
+from rtdata import Collector, ConnectionState, LocalServer, Settings
+from rtdata.config import DEFAULT_CONFIG
+from rtdata.simulate import HospitalScenario
+from rtdata.simulate.presence import DEFAULT_PRESENCE_CHANNEL, PresenceSimulator
+from rtdata.simulate.staff import ROLES, STATUSES, StaffRoster
+from rtdata.views import presence
+from tests.support import until, wait_until
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+HOSPITALS = (1, 2, 3)
+
+
+def changes(roster: StaffRoster, n: int) -> list[Any]:
+    return [roster.next_change(T0 + timedelta(seconds=i)) for i in range(n)]
+
+
+# ---------------------------------------------------------------- roster (pure)
+
+
+def test_same_seed_gives_same_changes() -> None:
+    first = changes(StaffRoster(5, HOSPITALS), 200)
+    assert first == changes(StaffRoster(5, HOSPITALS), 200)
+    assert first != changes(StaffRoster(6, HOSPITALS), 200)
+
+
+def test_warm_up_signs_in_the_target_then_mixes_all_three_kinds() -> None:
+    roster = StaffRoster(1, HOSPITALS, size=20, target_online=12)
+    made = changes(roster, 400)
+    assert [c.kind for c in made[:12]] == ["join"] * 12
+    assert len({c.member.key for c in made[:12]}) == 12
+    kinds = Counter(c.kind for c in made[12:])
+    assert min(kinds["join"], kinds["leave"], kinds["update"]) > 50, kinds
+
+
+def test_online_count_drifts_around_the_target_within_bounds() -> None:
+    roster = StaffRoster(2, HOSPITALS, size=10, target_online=6)
+    counts = []
+    for change in changes(roster, 2000):
+        counts.append(len(roster.online))
+        assert 1 <= len(roster.online) <= 10, change
+    after_warm_up = counts[6:]
+    assert 5 <= sum(after_warm_up) / len(after_warm_up) <= 7
+
+
+def test_changes_replayed_match_the_rosters_own_view() -> None:
+    roster = StaffRoster(3, HOSPITALS)
+    online: dict[str, dict[str, Any]] = {}
+    for change in changes(roster, 500):
+        key = change.member.key
+        if change.kind == "join":
+            assert key not in online, "only someone offline signs in"
+            online[key] = change.meta
+        elif change.kind == "leave":
+            assert key in online, "only someone online signs out"
+            assert change.meta == {}
+            del online[key]
+        else:
+            assert key in online, "only someone online changes status"
+            assert change.meta["status"] != online[key]["status"]
+            assert change.meta["online_at"] == online[key]["online_at"], "sign-in time kept"
+            online[key] = change.meta
+    assert {k: m["status"] for k, m in online.items()} == roster.online
+
+
+def test_members_and_metas_carry_role_hospital_and_status() -> None:
+    roster = StaffRoster(4, HOSPITALS, size=30)
+    assert len({m.key for m in roster.members}) == 30
+    assert {m.hospital_id for m in roster.members} == set(HOSPITALS)
+    assert {m.role for m in roster.members} <= {name for name, _ in ROLES}
+    assert len({m.role for m in roster.members}) >= 3
+    first = roster.next_change(T0 + timedelta(hours=1))
+    member = first.member
+    assert first.meta == {
+        "user": member.user,
+        "role": member.role,
+        "hospital_id": member.hospital_id,
+        "status": first.meta["status"],
+        "online_at": "2026-01-01T01:00:00+00:00",
+    }
+    assert first.meta["status"] in STATUSES
+
+
+@pytest.mark.parametrize(
+    ("hospitals", "kwargs", "message"),
+    [
+        ((), {}, "hospital_ids"),
+        (HOSPITALS, {"size": 1}, "size"),
+        (HOSPITALS, {"size": 5, "target_online": 6}, "target_online"),
+        (HOSPITALS, {"size": 5, "target_online": 0}, "target_online"),
+    ],
+)
+def test_roster_rejects_bad_arguments(
+    hospitals: tuple[int, ...], kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        StaffRoster(0, hospitals, **kwargs)
+
+
+def test_naive_clock_is_rejected() -> None:
+    with pytest.raises(ValueError, match="timezone"):
+        StaffRoster(0, HOSPITALS).next_change(datetime(2026, 1, 1))
+
+
+@pytest.mark.parametrize("kwargs", [{"interval_s": 0}, {"timeout_s": float("nan")}])
+def test_presence_simulator_rejects_bad_settings(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        PresenceSimulator("http://x.invalid", "k", hospital_ids=HOSPITALS, **kwargs)
+
+
+def test_default_config_records_the_channel_the_simulator_tracks_on() -> None:
+    names = [c.name for c in DEFAULT_CONFIG.channels if c.presence]
+    assert names == [DEFAULT_PRESENCE_CHANNEL]
+    assert set(HospitalScenario(0).hospital_ids) == {1, 2, 3, 4, 5, 6}
+
+
+# ---------------------------------------------------------------- on real sockets
+
+
+def _collector(server: LocalServer) -> Collector:
+    connection = dataclasses.replace(
+        DEFAULT_CONFIG.connection,
+        probe_interval_s=0.5,
+        reconnect_initial_s=0.1,
+        reconnect_max_s=0.5,
+        resync_interval_s=0.0,
+    )
+    config = dataclasses.replace(DEFAULT_CONFIG, connection=connection)
+    settings = Settings(config=config, connect_timeout_s=3)
+    return Collector(settings.with_project(server.url, server.service_key))
+
+
+def _online(collector: Collector) -> dict[str, str]:
+    board = presence.online_now(collector.buffer.snapshot(kinds=["presence"]), datetime.now(UTC))
+    if board.empty:
+        return {}
+    return dict(zip(board["key"], board["status"], strict=True))
+
+
+def test_the_collector_sees_exactly_who_the_simulator_has_signed_in(server: LocalServer) -> None:
+    sim = PresenceSimulator(
+        server.url, server.anon_key, hospital_ids=HOSPITALS, interval_s=3600, size=10, seed=4
+    )
+    collector = _collector(server).start(wait=True)
+    try:
+        sim.start()  # the warm-up signs in 6 people (60 % of 10), then waits an hour
+        wait_until(lambda: len(sim.roster.online) == 6, what="the warm-up")
+        wait_until(lambda: _online(collector) == sim.roster.online, what="the same six online")
+        board = presence.presence_board(
+            collector.buffer.snapshot(kinds=["presence"]), datetime.now(UTC)
+        )
+        members = {m.key: m for m in sim.roster.members}
+        for row in board.online.itertuples():
+            assert (row.user, row.role, row.hospital_id) == (
+                members[row.key].user,
+                members[row.key].role,
+                members[row.key].hospital_id,
+            )
+        assert board.by_role["online"].sum() == 6
+        assert sim.connected == 6
+    finally:
+        sim.stop()
+        collector.stop()
+
+
+def test_churn_ends_with_everybody_gone_when_the_simulator_stops(server: LocalServer) -> None:
+    sim = PresenceSimulator(
+        server.url, server.anon_key, hospital_ids=HOSPITALS, interval_s=0.05, size=8, seed=9
+    )
+    collector = _collector(server).start(wait=True)
+    try:
+        sim.start()
+        wait_until(lambda: sim.changes_ok >= 40, what="40 presence changes")
+        sim.stop()  # every socket closed: everybody leaves
+        assert sim.changes_failed == 0, sim.last_error
+        wait_until(lambda: not _online(collector), what="everybody seen leaving")
+        events = collector.buffer.snapshot(kinds=["presence"])
+        assert set(events["op"].astype(object)) == {"sync", "join", "leave"}
+        users = {m.key: m for m in sim.roster.members}
+        joined = events[events["op"] == "join"]
+        assert set(joined["key"]) <= set(users)
+        board = presence.presence_board(events, datetime.now(UTC))
+        assert board.events == int((events["op"] != "sync").sum())
+    finally:
+        sim.stop()
+        collector.stop()
+
+
+def test_who_left_while_the_collector_was_away_is_not_shown_online(server: LocalServer) -> None:
+    collector = _collector(server).start(wait=True)
+
+    async def run() -> None:
+        people = {}
+        for key in ("alice", "bob"):
+            rt = AsyncRealtimeClient(f"{server.url}/realtime/v1", token=server.anon_key)
+            await rt.connect()
+            params: Any = {"config": {"presence": {"key": key, "enabled": True}}}
+            channel = rt.channel(DEFAULT_PRESENCE_CHANNEL, params)
+            await channel.subscribe()
+            await channel.track({"user": key, "role": "nurse", "status": "available"})
+            people[key] = rt
+        await until(lambda: set(_online(collector)) == {"alice", "bob"}, what="both online")
+        # The collector's link is replaced and its joins refused, so it hears nothing ...
+        server.fault("reject_joins", on=True)
+        collector.reconnect()
+        await until(
+            lambda: any("rejected" in t.reason for t in collector.transitions),
+            within_s=15,
+            what="a refused rejoin",
+        )
+        # ... while bob closes his tab.
+        await people.pop("bob").close()
+        server.fault("reject_joins", on=False)
+        await until(
+            lambda: collector.state == ConnectionState.SUBSCRIBED,
+            within_s=30,
+            what="subscribed again",
+        )
+        await until(lambda: "sync" in _ops(collector, after_reconnect=True), what="state synced")
+        await until(lambda: set(_online(collector)) == {"alice"}, what="only alice online")
+        await people.pop("alice").close()
+
+    try:
+        asyncio.run(run())
+    finally:
+        collector.stop()
+
+
+def _ops(collector: Collector, *, after_reconnect: bool) -> list[str]:
+    events = collector.buffer.snapshot(kinds=["presence"])
+    ops = [str(op) for op in events["op"].astype(object)]
+    if after_reconnect:
+        ops = ops[ops.index("sync") + 1 :]  # past the first join's sync
+    return ops
