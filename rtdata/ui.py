@@ -285,9 +285,29 @@ _PAGE_CSS: Final = """
 """
 
 
+def _route_through_app() -> None:
+    """Rerun through ``app.py`` when Streamlit ran this page script by itself.
+
+    Streamlit decides once per process whether an app uses the old ``pages/`` directory mode
+    (``PagesManager.uses_pages_directory``) and only drops it when a script calls
+    ``st.navigation``. When the first request after a server start names a page (a bookmark
+    of ``/emergencies``), it runs ``pages/emergencies.py`` alone, so ``app.py`` with its
+    navigation, wide layout and wall mode never runs, for every session, until someone opens
+    ``/``. The flag is a Streamlit internal; without it this does nothing.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # pragma: no cover - a Streamlit without the v1 mode
+        return
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def page(title: str) -> Collector:
     """Set up a page (title, sidebar indicator with Reconnect, stale banner, wall mode, KPIs
     that wrap instead of truncating) and return the shared collector."""
+    _route_through_app()
     shared = collector()
     wall = is_wall()
     st.html(_PAGE_CSS)

@@ -76,6 +76,54 @@ def test_every_page_loads_without_an_error_element(demo_url: str) -> None:
             browser.close()
 
 
+def test_a_page_opened_first_after_a_server_start_is_routed_through_app() -> None:
+    """A bookmark of /presence as the first request must not run the page script alone
+    (Streamlit's pages/ directory mode: file names in the sidebar, no wide layout)."""
+    from playwright.sync_api import sync_playwright
+
+    with running_demo() as fresh, sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{fresh.dashboard_url}/presence")
+            page.locator('[data-testid="stHeading"]', has_text="Presence").wait_for(
+                timeout=timeout_s(60) * 1000
+            )
+            nav = page.locator('[data-testid="stSidebarNav"]')
+            wait_until(lambda: "Realtime health" in nav.inner_text(), what="app.py's navigation")
+            assert "realtime health" not in nav.inner_text()  # not the pages/ file names
+            assert "app" not in nav.inner_text().split()
+            main = page.locator('[data-testid="stMainBlockContainer"]').bounding_box()
+            assert main is not None
+            assert main["width"] > 900  # layout="wide" from app.py
+        finally:
+            browser.close()
+
+
+def test_presence_page_shows_the_simulated_staff_online(demo_url: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{demo_url}/presence")
+            value = page.locator('[data-testid="stMetric"]', has_text="Online now").locator(
+                '[data-testid="stMetricValue"]'
+            )
+            value.wait_for(timeout=timeout_s(60) * 1000)
+            # The roster signs in 60 % of its 24 people in its first seconds.
+            wait_until(lambda: int(value.inner_text()) >= 10, timeout=30, what="staff online")
+            body = page.locator('[data-testid="stMain"]').inner_text()
+            for text in ("By role", "By hospital", "Joins and leaves per minute"):
+                assert text in body
+            assert page.locator('[data-testid="stAlert"]').count() == 0  # not the empty state
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "presence.png"), full_page=True)
+        finally:
+            browser.close()
+
+
 def test_wall_mode_shows_the_stale_banner_when_the_server_freezes(demo: Demo) -> None:
     from playwright.sync_api import sync_playwright
 
