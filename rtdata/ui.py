@@ -127,7 +127,10 @@ def live(every_s: float | None = None) -> Callable[[Callable[[], None]], Callabl
 
 # ---------------------------------------------------------------- view cache
 
-_cache_lock = threading.Lock()  # guards _cache, _computations and _stats_written_s
+_cache_lock = threading.Lock()  # guards _cache, _computing, _computations and _stats_written_s
+# (name, collector uid) -> lock held by the one session computing that view: sessions that
+# miss at the same moment wait for it instead of computing the same view again.
+_computing: dict[tuple[str, int], threading.RLock] = {}  # RLock: a view that asks for itself
 # (name, collector uid) -> (buffer version, computed at in epoch s, value)
 _cache: OrderedDict[tuple[str, int], tuple[int, float, Any]] = OrderedDict()
 _CACHE_ENTRIES: Final = 256
@@ -164,7 +167,8 @@ def cached_view(name: str, shared: Collector, compute: Callable[[], T]) -> T:
     second), even if events arrived since: N viewers refreshing every second then cost at most
     about four computations a second however large N is, and what they see is at most that old.
     An older view is reused while the buffer has not changed and it is younger than a second,
-    so time-dependent views (ages, per-minute rates) keep moving on a quiet feed. The result is
+    so time-dependent views (ages, per-minute rates) keep moving on a quiet feed. Sessions that
+    miss at once compute it once: one computes, the others wait for its result. The result is
     shared: callers must not mutate it.
 
     Args:
@@ -172,23 +176,41 @@ def cached_view(name: str, shared: Collector, compute: Callable[[], T]) -> T:
         shared: The collector whose data the view shows.
         compute: Builds the view from snapshots.
     """
-    global _computations, _stats_written_s
     key = (name, shared.uid)
-    version = shared.buffer.version
+    hit, computing = _fresh(key, shared.buffer.version)
+    if hit is not None:
+        return hit[0]  # type: ignore[no-any-return]
+    with computing:
+        version = shared.buffer.version  # before the snapshots compute() takes
+        hit, _ = _fresh(key, version)  # computed by the session this one waited for
+        if hit is not None:
+            return hit[0]  # type: ignore[no-any-return]
+        return _compute(key, version, compute)
+
+
+def _fresh(key: tuple[str, int], version: int) -> tuple[tuple[Any] | None, threading.RLock]:
+    """Return the cached view of ``key`` if it may be reused (see :func:`cached_view`), and the
+    lock of whoever computes it."""
     with _cache_lock:
         entry = _cache.get(key)
         if entry is not None:
             age_s = time.time() - entry[1]
             if age_s < VIEW_MAX_AGE_S or (entry[0] == version and age_s < 1.0):
                 _cache.move_to_end(key)
-                return entry[2]  # type: ignore[no-any-return]
+                return (entry[2],), _computing.setdefault(key, threading.RLock())
+        return None, _computing.setdefault(key, threading.RLock())
+
+
+def _compute(key: tuple[str, int], version: int, compute: Callable[[], T]) -> T:
+    global _computations, _stats_written_s
     value = compute()
     now_s = time.time()
     with _cache_lock:
         _cache[key] = (version, now_s, value)
         _cache.move_to_end(key)
         while len(_cache) > _CACHE_ENTRIES:
-            _cache.popitem(last=False)
+            evicted, _ = _cache.popitem(last=False)
+            _computing.pop(evicted, None)
         _computations += 1
         computations = _computations
         publish = _STATS_FILE is not None and now_s - _stats_written_s >= 1.0

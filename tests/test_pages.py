@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from rtdata import Collector, Settings, ui
 from rtdata.events import Event, event_from_row
 from rtdata.views import charts as charts_view
+from tests.support import timeout_s
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW_NS = time.time_ns()
@@ -209,6 +212,47 @@ def test_every_chart_on_a_wall_is_dark(page: str, charts: int) -> None:
         assert layout["paper_bgcolor"] == "#000000"
         font = layout["font"]
         assert (font["color"], font["size"]) == (charts_view.WALL_TEXT, charts_view.WALL_FONT_PX)
+
+
+def test_viewers_that_miss_at_once_compute_a_view_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Eight sessions ask for an expired view at the same moment: one computes, the rest wait
+    # for its result. The computation only returns once every session has reached the view's
+    # lock, so without single flight all eight would compute (and time out here).
+    from rtdata import ui
+    from rtdata.collector import Collector
+    from rtdata.settings import Settings
+
+    shared = Collector(Settings(url="http://127.0.0.1:9", key="unused"))
+    viewers = 8
+    arrived = threading.Semaphore(0)
+
+    class Arrivals:  # the view's lock, counting the sessions that reach it
+        def __init__(self) -> None:
+            self.lock = threading.RLock()
+
+        def __enter__(self) -> None:
+            arrived.release()
+            self.lock.acquire()
+
+        def __exit__(self, *exc: object) -> None:
+            self.lock.release()
+
+    monkeypatch.setitem(ui._computing, ("single-flight", shared.uid), Arrivals())
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        for _ in range(viewers):
+            assert arrived.acquire(timeout=timeout_s(10)), "the other sessions never arrived"
+        return 7
+
+    with concurrent.futures.ThreadPoolExecutor(viewers) as pool:
+        futures = [
+            pool.submit(ui.cached_view, "single-flight", shared, compute) for _ in range(viewers)
+        ]
+        results = [f.result() for f in futures]
+    assert results == [7] * viewers
+    assert calls == [1]
 
 
 def test_views_are_shared_across_viewers_even_while_the_buffer_changes(
