@@ -17,19 +17,21 @@ from rtdata import ui
 wall = ui.is_wall()
 st.set_page_config(
     page_title="rtdata",
-    page_icon="📡",
+    page_icon=":material/sensors:",
     layout="wide",
     initial_sidebar_state="collapsed" if wall else "auto",
 )
 
 HERE = Path(__file__).resolve().parent
 PAGE_SPECS = {  # name (URL path) -> (script in pages/, title, icon); overview is the default, at /
-    "overview": ("overview.py", "Overview", "📊"),
-    "emergencies": ("emergencies.py", "Emergencies", "🚑"),
-    "health": ("health.py", "Health", "❤️"),
-    "realtime": ("realtime_health.py", "Realtime health", "📡"),
-    "events": ("events.py", "Events", "🧾"),
-    "presence": ("presence.py", "Presence", "👥"),
+    # Icons are Material Symbols, a font Streamlit ships: emoji need a colour-emoji font, which
+    # kiosk and headless browsers often lack (they drew empty boxes).
+    "overview": ("overview.py", "Overview", ":material/dashboard:"),
+    "emergencies": ("emergencies.py", "Emergencies", ":material/emergency:"),
+    "health": ("health.py", "Health", ":material/monitor_heart:"),
+    "realtime": ("realtime_health.py", "Realtime health", ":material/sensors:"),
+    "events": ("events.py", "Events", ":material/receipt_long:"),
+    "presence": ("presence.py", "Presence", ":material/group:"),
 }
 PAGES = {
     name: st.Page(

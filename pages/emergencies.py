@@ -22,7 +22,10 @@ def toast_new_critical() -> None:
     events = collector.buffer.snapshot(since=since, tables=["emergency_requests"])
     fresh = em.new_critical(events, since)
     for row in fresh.tail(3).itertuples():
-        st.toast(f"Critical {row.emergency_type} #{row.id}: {row.pickup_address}", icon="🚨")
+        st.toast(
+            f"Critical {row.emergency_type} #{row.id}: {row.pickup_address}",
+            icon=":material/e911_emergency:",
+        )
     if len(fresh):
         st.session_state[TOASTED_UNTIL] = fresh["received_at"].iloc[-1]  # keeps the ns
 

@@ -62,7 +62,12 @@ def export(write: Callable[[pd.DataFrame], bytes]) -> Callable[[], bytes]:
 
 downloads = st.columns([1, 1, 4])
 downloads[0].download_button(
-    "CSV", export(ev.to_csv_bytes), "events.csv", "text/csv", on_click="ignore", icon="⬇️"
+    "CSV",
+    export(ev.to_csv_bytes),
+    "events.csv",
+    "text/csv",
+    on_click="ignore",
+    icon=":material/download:",
 )
 downloads[1].download_button(
     "Parquet",
@@ -70,7 +75,7 @@ downloads[1].download_button(
     "events.parquet",
     "application/vnd.apache.parquet",
     on_click="ignore",
-    icon="⬇️",
+    icon=":material/download:",
 )
 downloads[2].caption(
     f"Downloads hold the current filter, at most {ev.EXPORT_MAX_ROWS:,} rows (the newest)."
