@@ -51,7 +51,7 @@ def board() -> None:
         ui.chart(charts.bar_figure(shown.by_role, "role", "online"))
     with right:
         st.subheader("By hospital")
-        ui.chart(charts.bar_figure(shown.by_hospital, "hospital", "online"))
+        ui.chart(charts.bar_figure(shown.by_hospital, "hospital", "online", horizontal=True))
     st.subheader("Joins and leaves per minute")
     ui.chart(presence.joins_leaves_figure(shown.counts))
     st.subheader("Online now")

@@ -206,6 +206,18 @@ def test_bar_figure_draws_categories() -> None:
     assert len(charts.bar_figure(frame.iloc[0:0], "hospital_id", "online").data[0].x) == 0
 
 
+def test_horizontal_bar_figure_puts_labels_on_the_left_first_row_on_top() -> None:
+    frame = pd.DataFrame({"hospital": ["Hospital de Santa Maria", "São José"], "online": [4, 1]})
+    figure = charts.bar_figure(frame, "hospital", "online", horizontal=True, y_title="online")
+    (bar,) = figure.data
+    assert bar.orientation == "h"
+    assert list(bar.y) == ["Hospital de Santa Maria", "São José"]
+    assert list(bar.x) == [4, 1]
+    assert figure.layout.yaxis.type == "category"
+    assert figure.layout.yaxis.autorange == "reversed"
+    assert figure.layout.xaxis.title.text == "online"
+
+
 def test_wall_figure_moves_a_legend_below_the_plot_to_the_bottom_edge() -> None:
     for name in ("latency", "joins and leaves", "patient vitals"):
         legend = charts.wall_figure(FIGURES[name]()).layout.legend

@@ -224,24 +224,37 @@ def contrast_ratio(first: tuple[int, ...], second: tuple[int, ...]) -> float:
 
 
 def bar_figure(
-    frame: pd.DataFrame, x: str, y: str, *, height_px: int = 260, y_title: str | None = None
+    frame: pd.DataFrame,
+    x: str,
+    y: str,
+    *,
+    height_px: int = 260,
+    y_title: str | None = None,
+    horizontal: bool = False,
 ) -> go.Figure:
     """Draw one bar per row of ``frame``: category ``x`` against value ``y``.
 
     Args:
         frame: The rows to draw (may be empty).
         x: Column of the bar labels, drawn as categories (even when numeric).
-        y: Column of the bar heights.
+        y: Column of the bar lengths.
         height_px: Figure height.
         y_title: Title of the value axis; defaults to ``y``.
+        horizontal: Lay the bars out sideways, first row on top, so long labels (hospital
+            names) read left to right instead of slanted.
     """
-    figure = go.Figure(go.Bar(x=frame[x].astype("str"), y=frame[y], name=y))
+    labels = frame[x].astype("str")
+    if not horizontal:
+        figure = go.Figure(go.Bar(x=labels, y=frame[y], name=y))
+        figure.update_layout(xaxis={"type": "category", "title": x}, yaxis={"title": y_title or y})
+    else:
+        figure = go.Figure(go.Bar(x=frame[y], y=labels, name=y, orientation="h"))
+        figure.update_layout(
+            xaxis={"title": y_title or y},
+            yaxis={"type": "category", "title": None, "autorange": "reversed"},
+        )
     figure.update_layout(
-        height=height_px,
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        xaxis={"type": "category", "title": x},
-        yaxis={"title": y_title or y},
-        showlegend=False,
+        height=height_px, margin={"l": 10, "r": 10, "t": 10, "b": 10}, showlegend=False
     )
     return figure
 
