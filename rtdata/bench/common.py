@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 import httpx
@@ -220,11 +221,16 @@ def writer_process(url: str, keys: Keys, rate_per_s: float, duration_s: float) -
     return process
 
 
-def start_collector(url: str, keys: Keys, *, fast_decode: bool = False) -> Any:
+def start_collector(
+    url: str, keys: Keys, *, fast_decode: bool = False, history: Path | None = None
+) -> Any:
     """Start a Collector following vital_signs only (periodic resync off); wait until
-    SUBSCRIBED. ``fast_decode`` turns on :mod:`rtdata.fastpath`."""
+    SUBSCRIBED. ``fast_decode`` turns on :mod:`rtdata.fastpath`; with ``history``, every event
+    is also written to a history under that folder (:class:`rtdata.history.HistoryWriter`
+    with its defaults)."""
     from rtdata.collector import Collector
     from rtdata.config import DEFAULT_CONFIG
+    from rtdata.history import HistoryWriter
     from rtdata.settings import Settings
 
     connection = dataclasses.replace(
@@ -233,4 +239,5 @@ def start_collector(url: str, keys: Keys, *, fast_decode: bool = False) -> Any:
     config = dataclasses.replace(DEFAULT_CONFIG, connection=connection)
     # The stream's table grows by every round; its first snapshot is not what is measured.
     settings = Settings(config=config, tables={"vital_signs": ("id",)}, connect_timeout_s=300)
-    return Collector(settings.with_project(url, keys.service)).start(wait=True)
+    writer = None if history is None else HistoryWriter(history)
+    return Collector(settings.with_project(url, keys.service), history=writer).start(wait=True)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,9 +24,16 @@ from rtdata.bench.common import (
 from rtdata.server.auth import Keys
 
 
-def _collector_rate(url: str, keys: Keys, rows: int, *, fast_decode: bool = False) -> float:
-    with bulk_inserter(url, keys, rows) as go:
-        collector = start_collector(url, keys, fast_decode=fast_decode)
+def _collector_rate(
+    url: str, keys: Keys, rows: int, *, fast_decode: bool = False, history: bool = False
+) -> float:
+    with (
+        bulk_inserter(url, keys, rows) as go,
+        tempfile.TemporaryDirectory(prefix="rtdata-bench-history-") as folder,
+    ):
+        collector = start_collector(
+            url, keys, fast_decode=fast_decode, history=Path(folder) if history else None
+        )
         try:
             before = collector.status.events_total
             start_ns = go()
@@ -39,27 +48,34 @@ def _collector_rate(url: str, keys: Keys, rows: int, *, fast_decode: bool = Fals
             elapsed_s: float = last.timestamp() - start_ns / 1e9
             return rows / elapsed_s
         finally:
-            collector.stop()
+            collector.stop()  # closes the history writer: every event it took is in Parquet
 
 
 def bench_ingest(rows: int = 20_000, rounds: int = 5) -> list[Figure]:
     """Collector throughput on one stream beside the bare official client's, alternating runs
     on one server and keeping each side's best round; also the collector with the optional
-    fast decode path (:mod:`rtdata.fastpath`)."""
+    fast decode path (:mod:`rtdata.fastpath`), and both again with history on disk."""
     keys = Keys.for_secret()
-    bare, ours, fast = [], [], []
+    bare, ours, fast, ours_history, fast_history = [], [], [], [], []
     with server_process() as url:
         for _ in range(rounds):
             bare.append(asyncio.run(official_client_rate(url, keys, rows)))
             ours.append(_collector_rate(url, keys, rows))
+            ours_history.append(_collector_rate(url, keys, rows, history=True))
             fast.append(_collector_rate(url, keys, rows, fast_decode=True))
+            fast_history.append(_collector_rate(url, keys, rows, fast_decode=True, history=True))
     best_bare, best_ours, best_fast = max(bare), max(ours), max(fast)
+    best_ours_history, best_fast_history = max(ours_history), max(fast_history)
     return [
         Figure("ingest.bare_client_eps", best_bare, "events/s", f"official realtime-py client, no-op callback, {rows:,} inserts from another process, best of {rounds}"),
         Figure("ingest.collector_eps", best_ours, "events/s", f"Collector on the same stream (buffer, tables, metrics), best of {rounds}", "ingest.bare_client_eps"),
         Figure("ingest.ratio", best_ours / best_bare, "×", "collector ÷ bare client (target ≥ 0.9)"),
         Figure("ingest.fast_collector_eps", best_fast, "events/s", f"Collector with fast_decode = true, same stream, best of {rounds}", "ingest.bare_client_eps"),
         Figure("ingest.fast_ratio", best_fast / best_bare, "×", "fast-decode collector ÷ bare client (stretch target ≥ 3)"),
+        Figure("ingest.history_collector_eps", best_ours_history, "events/s", f"Collector with history on disk (HistoryWriter defaults), same stream, best of {rounds}", "ingest.collector_eps"),
+        Figure("ingest.history_slowdown", best_ours / best_ours_history, "×", "collector throughput without history ÷ with it (target ≤ 1.10)"),
+        Figure("ingest.fast_history_collector_eps", best_fast_history, "events/s", f"fast-decode Collector with history on disk, same stream, best of {rounds}", "ingest.fast_collector_eps"),
+        Figure("ingest.fast_history_slowdown", best_fast / best_fast_history, "×", "fast-decode collector throughput without history ÷ with it (target ≤ 1.10)"),
     ]  # fmt: skip
 
 
