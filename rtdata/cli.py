@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -17,9 +18,11 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from rtdata import bench as bench_module
+from rtdata.config import HistoryConfig
 from rtdata.server import DEFAULT_PORT, LocalServer
 from rtdata.server.auth import DEFAULT_JWT_SECRET, Keys
 from rtdata.server.realtime import DEFAULT_MAX_RECORD_BYTES
+from rtdata.settings import HISTORY_OFF, Settings
 from rtdata.simulate import Simulator
 
 if TYPE_CHECKING:
@@ -31,8 +34,10 @@ __all__ = ["main"]
 log = logging.getLogger("rtdata")
 
 DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
+DEFAULT_HISTORY = HistoryConfig().path  # where `rtdata demo` records, as [history] path
 DASHBOARD_PORT = 8501
 RECORD_STATUS_INTERVAL_S = 10.0
+RECORDER_BUFFER_ROWS = 10_000  # a recorder's buffer: its events go to disk, nobody reads it
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -121,6 +126,20 @@ def _parser() -> argparse.ArgumentParser:
         "--wall", action="store_true", help="print the wall-display URL (?wall=1) as the address"
     )
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    history = demo.add_mutually_exclusive_group()
+    history.add_argument(
+        "--history",
+        type=Path,
+        default=Path(DEFAULT_HISTORY),
+        help=f"folder the dashboard records its events to (default ./{DEFAULT_HISTORY})",
+    )
+    history.add_argument(
+        "--no-history",
+        dest="history",
+        action="store_const",
+        const=None,
+        help="record no history on disk",
+    )
     demo.set_defaults(run=_demo)
 
     record = sub.add_parser(
@@ -219,24 +238,20 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _record(args: argparse.Namespace) -> int:
     # Imported here: the realtime clients, pyarrow and duckdb slow every other subcommand.
-    from rtdata.collector import Collector
     from rtdata.embedded import EmbeddedStack
-    from rtdata.history import HistoryWriter
-    from rtdata.settings import Settings
 
     done = _wait_for_signal()
     settings = Settings.from_env()
-    limits = settings.config.history
-    writer = HistoryWriter(
-        args.out,
-        rotate_bytes=int((args.rotate_mb or limits.rotate_mb) * 2**20),
-        rotate_s=args.rotate_s or limits.rotate_s,
-        max_total_bytes=int((args.max_total_mb or limits.max_total_mb) * 2**20),
-        flush_s=limits.flush_s,
-    )
     stack = EmbeddedStack(rate_per_s=args.rate).start() if settings.embedded else None
     try:
-        collector = Collector(stack.settings(settings) if stack else settings, history=writer)
+        collector = _recorder(
+            stack.settings(settings) if stack else settings,
+            args.out,
+            rotate_mb=args.rotate_mb,
+            rotate_s=args.rotate_s,
+            max_total_mb=args.max_total_mb,
+        )
+        assert collector.history is not None
         try:
             # The simulator starts once subscribed, so the history holds its first changes.
             collector.start(wait=stack is not None)
@@ -245,14 +260,39 @@ def _record(args: argparse.Namespace) -> int:
             where = stack.url + " (embedded)" if stack else collector.settings.url
             log.info("record: %s -> %s", where, args.out)
             while not done.wait(RECORD_STATUS_INTERVAL_S):
-                _log_record_status(collector, writer)
+                _log_record_status(collector, collector.history)
         finally:
             collector.stop()  # also closes the writer, which finishes every open file
     finally:
         if stack is not None:
             stack.stop()
-    _log_record_status(collector, writer)
+    _log_record_status(collector, collector.history)
     return 0
+
+
+def _recorder(
+    settings: Settings,
+    out: Path,
+    *,
+    rotate_mb: float | None = None,
+    rotate_s: float | None = None,
+    max_total_mb: float | None = None,
+) -> Collector:
+    """Return a stopped collector that writes every event to a history in ``out`` (limits
+    not given come from ``[history]``) and keeps only a small buffer: nobody reads it."""
+    from rtdata.buffer import EventBuffer
+    from rtdata.collector import Collector
+    from rtdata.history import HistoryWriter
+
+    limits = settings.config.history
+    writer = HistoryWriter(
+        out,
+        rotate_bytes=int((rotate_mb or limits.rotate_mb) * 2**20),
+        rotate_s=rotate_s or limits.rotate_s,
+        max_total_bytes=int((max_total_mb or limits.max_total_mb) * 2**20),
+        flush_s=limits.flush_s,
+    )
+    return Collector(settings, buffer=EventBuffer(RECORDER_BUFFER_ROWS), history=writer)
 
 
 def _log_record_status(collector: Collector, writer: HistoryWriter) -> None:
@@ -284,6 +324,22 @@ def _app_path() -> Path:
     raise OSError("app.py not found: run `rtdata demo` from the rtdata checkout")
 
 
+def demo_env(url: str, key: str) -> dict[str, str]:
+    """Return the environment ``rtdata demo`` gives its dashboard: the local server's URL and
+    service key, and ``RTDATA_HISTORY=off``: the demo records the history itself, from the
+    start and whether or not anyone looks, so the dashboard must not write it a second time."""
+    return {"SUPABASE_URL": url, "SUPABASE_KEY": key, "RTDATA_HISTORY": HISTORY_OFF}
+
+
+def _stop_process(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def _demo(args: argparse.Namespace) -> int:
     app = _app_path()
     port = _free_port(args.port)
@@ -291,12 +347,19 @@ def _demo(args: argparse.Namespace) -> int:
         log.warning("port %d is busy; the local server uses %d instead", args.port, port)
     dashboard_port = _free_port(args.dashboard_port)
     done = _wait_for_signal()
-    with LocalServer("127.0.0.1", port) as server:
+    with LocalServer("127.0.0.1", port) as server, contextlib.ExitStack() as running:
+        # Stopped in reverse order on the way out: dashboard, simulator, recorder.
+        if args.history is not None:
+            settings = Settings.from_env().with_project(server.url, server.service_key)
+            recorder = _recorder(settings, args.history)
+            running.callback(recorder.stop)  # finishes the history's open files
+            recorder.start(wait=True)  # before the simulator: the history holds every change
         simulator = Simulator(
             server.url, server.service_key, rate_per_s=args.rate, seed=args.seed, presence=True
         )
+        running.callback(simulator.stop)
         simulator.start()
-        env = {**os.environ, "SUPABASE_URL": server.url, "SUPABASE_KEY": server.service_key}
+        env = {**os.environ, **demo_env(server.url, server.service_key)}
         command = [
             sys.executable,
             "-m",
@@ -311,6 +374,7 @@ def _demo(args: argparse.Namespace) -> int:
             "true",
         ]
         dashboard = subprocess.Popen(command, cwd=app.parent, env=env)
+        running.callback(_stop_process, dashboard)
 
         def watch() -> None:
             dashboard.wait()
@@ -323,16 +387,12 @@ def _demo(args: argparse.Namespace) -> int:
         suffix = "/?wall=1" if args.wall else ""
         print(f"rtdata demo: dashboard on http://{host}:{dashboard_port}{suffix}", flush=True)
         print(f"             local server on {server.url} (Ctrl-C stops everything)", flush=True)
-        try:
-            done.wait()
-        finally:
-            if dashboard.poll() is None:
-                dashboard.terminate()
-                try:
-                    dashboard.wait(10)
-                except subprocess.TimeoutExpired:
-                    dashboard.kill()
-            simulator.stop()
+        # The local stack's well-known development key, as `rtdata serve` and `supabase start`
+        # print it: notebooks attach to this server with it.
+        print(f"             service_role key {server.service_key}", flush=True)
+        if args.history is not None:
+            print(f"             history in {args.history.resolve()}", flush=True)
+        done.wait()
     return 0 if dashboard.returncode in (0, -signal.SIGTERM, None) else 1
 
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
-from rtdata.config import DEFAULT_CONFIG, Config, ConfigError, load_config
+from rtdata.config import DEFAULT_CONFIG, Config, ConfigError, HistoryConfig, load_config
 
-__all__ = ["DEFAULT_TABLES", "Settings", "SettingsError"]
+__all__ = ["DEFAULT_TABLES", "HISTORY_OFF", "Settings", "SettingsError"]
 
 DEFAULT_TABLES: Final[Mapping[str, tuple[str, ...]]] = {
     "emergency_requests": ("id",),
@@ -114,7 +114,9 @@ class Settings:
         taken from the secrets file (top-level keys of the same names, or ``url`` and ``key``
         in a ``[supabase]`` table). The streams config comes from ``RTDATA_CONFIG`` or
         ``./rtdata.toml`` (built-in default when absent). ``RTDATA_TABLES`` (comma-separated
-        ``table`` or ``table:pk1+pk2``) replaces its channels.
+        ``table`` or ``table:pk1+pk2``) replaces its channels. ``RTDATA_HISTORY`` overrides
+        ``[history]``: a folder turns the history on there, ``off`` turns it off (``rtdata
+        demo`` sets it for its dashboard).
 
         Raises:
             SettingsError: The secrets file is not valid TOML or a value is unusable.
@@ -127,10 +129,13 @@ class Settings:
         url = env.get("SUPABASE_URL") or secrets.get("SUPABASE_URL") or section.get("url")
         key = env.get("SUPABASE_KEY") or secrets.get("SUPABASE_KEY") or section.get("key")
         tables = _parse_tables(env["RTDATA_TABLES"]) if env.get("RTDATA_TABLES") else None
+        config = load_config(env=env)
+        if "RTDATA_HISTORY" in env:
+            config = replace(config, history=_history(env["RTDATA_HISTORY"], config.history))
         return cls(
             url=str(url).rstrip("/") if url else None,
             key=str(key) if key else None,
-            config=load_config(env=env),
+            config=config,
             tables=tables,
         )
 
@@ -142,6 +147,19 @@ def _read_secrets(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+
+
+HISTORY_OFF: Final = "off"
+"""The value of ``RTDATA_HISTORY`` that turns the history on disk off."""
+
+
+def _history(value: str, history: HistoryConfig) -> HistoryConfig:
+    folder = value.strip()
+    if not folder:
+        raise SettingsError(f"RTDATA_HISTORY must be a folder or {HISTORY_OFF!r}, got {value!r}")
+    if folder.lower() == HISTORY_OFF:
+        return replace(history, enabled=False)
+    return replace(history, enabled=True, path=folder)
 
 
 def _parse_tables(text: str) -> dict[str, tuple[str, ...]]:

@@ -25,10 +25,12 @@ CHROMIUM_ARGS = [
 
 @dataclass(frozen=True)
 class Demo:
-    """A running `rtdata demo`: where the dashboard and the local server answer."""
+    """A running `rtdata demo`: where the dashboard and the local server answer, and the folder
+    its dashboard records history to."""
 
     dashboard_url: str
     server_url: str
+    history: Path | None = None
 
 
 def healthy(url: str) -> bool:

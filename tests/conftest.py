@@ -8,8 +8,10 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -55,18 +57,25 @@ def demo() -> Iterator[Demo]:
 
 
 @contextlib.contextmanager
-def running_demo(env: dict[str, str] | None = None) -> Iterator[Demo]:
-    """Run `rtdata demo` on free ports (with extra environment ``env``) until the block ends."""
+def running_demo(env: dict[str, str] | None = None, history: Path | None = None) -> Iterator[Demo]:
+    """Run `rtdata demo` on free ports (with extra environment ``env``) until the block ends;
+    its history goes to ``history``, else to a temporary folder, never into the checkout."""
     command = [sys.executable, "-m", "rtdata.cli", "demo", "--port", "0", "--dashboard-port", "0"]
-    with subprocess.Popen(
-        command,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, **(env or {})},
-        start_new_session=True,  # its own process group: a failed test stops its children too
-    ) as proc:
+    with (
+        # A demo killed below may still be writing while the folder is removed.
+        tempfile.TemporaryDirectory(
+            prefix="rtdata-demo-history-", ignore_cleanup_errors=True
+        ) as scratch,
+        subprocess.Popen(
+            [*command, "--history", str(history or scratch)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,  # its own process group: a failed test stops its children too
+        ) as proc,
+    ):
         try:
             assert proc.stdout is not None
             lines = proc.stdout.readline() + proc.stdout.readline()
@@ -76,7 +85,7 @@ def running_demo(env: dict[str, str] | None = None) -> Iterator[Demo]:
             assert server, f"unexpected demo output: {lines!r}"
             url = dashboard.group(1)
             wait_until(lambda: healthy(url), timeout=60, what="the dashboard to answer")
-            yield Demo(url, server.group(1))
+            yield Demo(url, server.group(1), history or Path(scratch))
             proc.send_signal(signal.SIGINT)
             assert proc.wait(timeout_s(30)) == 0
         finally:

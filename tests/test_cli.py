@@ -14,7 +14,8 @@ import pytest
 from rtdata.cli import main
 from rtdata.server import LocalServer
 from rtdata.server.auth import Keys
-from tests.support import timeout_s
+from tests.browser import Demo
+from tests.support import timeout_s, wait_until
 
 
 def test_serve_prints_url_and_keys_and_stops_on_sigterm() -> None:
@@ -115,3 +116,57 @@ def test_serve_serves_a_users_migrations_folder(tmp_path: Path) -> None:
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout_s(10))
+
+
+def test_demo_records_history_by_default_and_its_dashboard_does_not_record_it_again() -> None:
+    from rtdata.cli import _parser, demo_env
+
+    assert _parser().parse_args(["demo"]).history == Path("rtdata-history")
+    assert _parser().parse_args(["demo", "--history", "h"]).history == Path("h")
+    assert _parser().parse_args(["demo", "--no-history"]).history is None
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["demo", "--history", "h", "--no-history"])
+    assert demo_env("http://127.0.0.1:1", "service-key") == {
+        "SUPABASE_URL": "http://127.0.0.1:1",
+        "SUPABASE_KEY": "service-key",
+        "RTDATA_HISTORY": "off",
+    }
+
+
+@pytest.mark.slow
+def test_the_demo_records_its_events_to_the_history_with_nobody_looking(demo: Demo) -> None:
+    from rtdata import history
+
+    assert demo.history is not None
+
+    def recorded() -> set[str]:
+        events = history.load(demo.history, kinds=["postgres_changes"])
+        return {str(t) for t in events["table"].dropna().unique()}
+
+    # The journal is written every second; the simulator touches these within seconds. The
+    # session's demo may not have been opened in a browser yet: recording must not need it.
+    wait_until(
+        lambda: {"emergency_requests", "vital_signs"} <= recorded(),
+        timeout=60,
+        what="the demo's changes in its history",
+    )
+
+
+@pytest.mark.slow
+def test_a_stopped_demo_leaves_its_history_in_parquet_files(tmp_path: Path) -> None:
+    from rtdata import history
+    from tests.conftest import running_demo
+
+    folder = tmp_path / "history"
+    tables = {"emergency_requests", "vital_signs"}
+    with running_demo(history=folder):
+        wait_until(
+            lambda: tables <= set(history.load(folder)["table"].astype(object)),
+            timeout=60,
+            what="the first changes in the journal",
+        )
+    # Ctrl-C (exit status 0, checked by running_demo) folded the journal into Parquet.
+    assert list(folder.glob("date=*/table=emergency_requests/part-*.parquet"))
+    assert not list(folder.glob(".journal-*"))
+    recorded = history.load(folder, kinds=["postgres_changes"])
+    assert tables <= set(recorded["table"].astype(object))

@@ -67,3 +67,17 @@ def test_bad_secrets_file_names_the_file(tmp_path: Path) -> None:
 def test_rtdata_tables_override(tmp_path: Path) -> None:
     settings = Settings.from_env({"RTDATA_TABLES": "orders, items:order_id+line"}, tmp_path / "x")
     assert dict(settings.tables) == {"orders": ("id",), "items": ("order_id", "line")}
+
+
+def test_rtdata_history_turns_the_history_on_in_a_folder_or_off(tmp_path: Path) -> None:
+    on = Settings.from_env({"RTDATA_HISTORY": str(tmp_path / "h")}, tmp_path / "x")
+    assert (on.config.history.enabled, on.config.history.path) == (True, str(tmp_path / "h"))
+    config = tmp_path / "rtdata.toml"
+    config.write_text('[history]\nenabled = true\npath = "kept"\nrotate_s = 60\n')
+    off = Settings.from_env({"RTDATA_CONFIG": str(config), "RTDATA_HISTORY": "off"}, tmp_path / "x")
+    assert (off.config.history.enabled, off.config.history.path) == (False, "kept")
+    assert off.config.history.rotate_s == 60  # the file's other history settings stay
+    unset = Settings.from_env({"RTDATA_CONFIG": str(config)}, tmp_path / "x")
+    assert unset.config.history.enabled
+    with pytest.raises(SettingsError, match="RTDATA_HISTORY must be a folder or 'off'"):
+        Settings.from_env({"RTDATA_HISTORY": " "}, tmp_path / "x")

@@ -163,7 +163,8 @@ class Dashboard:
 
 @contextlib.contextmanager
 def dashboard(config_toml: str, rate_per_s: float = 10.0) -> Iterator[Dashboard]:
-    """Run ``rtdata demo`` (local server, simulator, Streamlit) on free ports; stop it on exit.
+    """Run ``rtdata demo`` (local server, simulator, Streamlit; history in a temporary folder) on
+    free ports; stop it on exit.
 
     Args:
         config_toml: The ``rtdata.toml`` text the dashboard reads (``RTDATA_CONFIG``).
@@ -179,6 +180,7 @@ def dashboard(config_toml: str, rate_per_s: float = 10.0) -> Iterator[Dashboard]
         env = {**os.environ, "RTDATA_CONFIG": str(config), "RTDATA_VIEW_STATS": str(stats)}
         command = [sys.executable, "-m", "rtdata.cli", "demo", "--port", "0"]
         command += ["--dashboard-port", "0", "--rate", f"{rate_per_s:g}"]
+        command += ["--history", str(Path(scratch) / "history")]  # on, as in `rtdata demo`
         with (
             log.open("w") as errors,
             subprocess.Popen(
