@@ -17,7 +17,7 @@ from rtdata import ui
 wall = ui.is_wall()
 st.set_page_config(
     page_title="rtdata",
-    page_icon=":material/sensors:",
+    page_icon="📡",  # an emoji: a Material Symbol favicon is fetched from Google Fonts (offline here)
     layout="wide",
     initial_sidebar_state="collapsed" if wall else "auto",
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -52,28 +53,36 @@ def test_overview_count_increases_in_the_browser(demo_url: str) -> None:
 
 
 PAGES = ["", "emergencies", "health", "realtime", "events", "presence"]
+WEB = ("http", "https", "ws", "wss")  # not data: or blob:, which never leave the browser
 
 
-def test_every_page_loads_without_an_error_element(demo_url: str) -> None:
+def test_every_page_loads_without_an_error_element_or_a_request_off_the_machine(
+    demo_url: str,
+) -> None:
+    # Walls and hospital networks may have no internet: no tiles, fonts, icons or scripts from
+    # elsewhere (a Material Symbol favicon, for one, is fetched from Google Fonts).
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
+    requested: list[str] = []
     with sync_playwright() as playwright:
         browser = launch(playwright)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
-            for path in PAGES:
+            page.on("request", lambda request: requested.append(request.url))
+            for path in [*PAGES, "?wall=1"]:
                 page.goto(f"{demo_url}/{path}")
                 page.locator('[data-testid="stHeading"]').first.wait_for(
                     timeout=timeout_s(60) * 1000
                 )
                 page.wait_for_load_state("networkidle")
                 assert page.locator('[data-testid="stException"]').count() == 0, path
-                page.screenshot(
-                    path=str(ARTIFACTS / f"page-{path or 'overview'}.png"), full_page=True
-                )
+                name = {"": "overview", "?wall=1": "wall"}.get(path, path)
+                page.screenshot(path=str(ARTIFACTS / f"page-{name}.png"), full_page=True)
         finally:
             browser.close()
+    hosts = {urlsplit(url).hostname for url in requested if urlsplit(url).scheme in WEB}
+    assert hosts == {"localhost"}, sorted(u for u in requested if "localhost" not in u)
 
 
 def test_a_page_opened_first_after_a_server_start_is_routed_through_app() -> None:
