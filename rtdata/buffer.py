@@ -18,12 +18,14 @@ past the age bound that are still stored are masked out of every snapshot and no
 
 from __future__ import annotations
 
+import sys
 import threading
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 from operator import attrgetter
 from typing import Any, Final, TypeAlias
 
@@ -140,19 +142,22 @@ class EventBuffer:
 
     @property
     def nbytes(self) -> int:
-        """Estimated bytes held by the sealed chunks.
+        """Estimated bytes held by the events.
 
-        The estimate is taken once per chunk when it is sealed: the ``nbytes`` of its NumPy
-        arrays (8 bytes a row for each object column) plus ``sys.getsizeof`` of every
+        A sealed chunk's estimate is taken once, when it is sealed: the ``nbytes`` of its
+        NumPy arrays (8 bytes a row for each object column) plus ``sys.getsizeof`` of every
         non-empty string in the ``key``, ``record`` and ``old_record`` columns. A chunk's
         bytes are subtracted when the chunk is dropped, so rows evicted from the front of
-        the oldest chunk count until the rest of that chunk goes too. Not counted: the open
-        tail (fewer than ``chunk_rows`` events still held as :class:`Event` objects), the
-        category dictionaries, allocator overhead, and strings shared between rows, which
-        count once per row.
+        the oldest chunk count until the rest of that chunk goes too. The open tail (fewer
+        than ``chunk_rows`` events still held as :class:`Event` objects) counts each event's
+        ``sys.getsizeof`` plus that of the same strings, measured on each call (outside the
+        lock). Not counted: the category dictionaries and the category strings of the tail,
+        allocator overhead, and strings shared between rows, which count once per row.
         """
         with self._lock:
-            return self._nbytes
+            sealed, tail = self._nbytes, self._tail[:]
+        text = (filter(None, map(_GET[name], tail)) for name in _TEXT)
+        return sealed + sum(map(sys.getsizeof, tail)) + sum(map(str.__sizeof__, chain(*text)))
 
     def append(self, event: Event) -> None:
         """Add one event, evicting the oldest when full."""

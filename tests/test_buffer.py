@@ -235,21 +235,26 @@ def chunk_bytes(events: list[Event]) -> int:
     return arrays + sum(map(sys.getsizeof, texts))
 
 
-def test_nbytes_counts_sealed_chunks_as_documented() -> None:
+def tail_bytes(events: list[Event]) -> int:
+    texts = [t for e in events for t in (e.key, e.record, e.old_record) if t]
+    return sum(map(sys.getsizeof, events)) + sum(map(sys.getsizeof, texts))
+
+
+def test_nbytes_counts_sealed_chunks_and_the_open_tail_as_documented() -> None:
     buffer = EventBuffer(max_rows=10, chunk_rows=4)
     assert buffer.nbytes == 0
     events = [make(i) for i in range(14)]
     buffer.extend(events[:3])
-    assert buffer.nbytes == 0  # the open tail is not counted
+    assert buffer.nbytes == tail_bytes(events[:3]) > 3 * sys.getsizeof(events[0])
     buffer.append(events[3])
     assert buffer.nbytes == chunk_bytes(events[:4])
     buffer.extend(events[4:12])
     assert buffer.nbytes == chunk_bytes(events[:12])
     buffer.append(events[12])  # 13 rows: the bound evicts rows 0-2, but chunk 0 still holds row 3
-    assert buffer.nbytes == chunk_bytes(events[:12])
+    assert buffer.nbytes == chunk_bytes(events[:12]) + tail_bytes(events[12:13])
     buffer.append(events[13])  # row 3 goes too, and with it the whole first chunk
     assert len(buffer) == 10
-    assert buffer.nbytes == chunk_bytes(events[4:12])
+    assert buffer.nbytes == chunk_bytes(events[4:12]) + tail_bytes(events[12:14])
     buffer.clear()
     assert buffer.nbytes == 0
 
