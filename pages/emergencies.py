@@ -9,11 +9,19 @@ from rtdata.views import emergencies as em
 
 collector = ui.page("Emergencies")
 TOASTED_UNTIL = "emergencies_toasted_until"  # receive time of the newest alert this user saw
+WALL = ui.is_wall()  # nobody filters a wall: the map and the list share the screen instead
+WALL_MAP_HEIGHT_PX = 700
+LIST_COLUMNS = [c for c in em.OPEN_COLUMNS if c not in ("age_s", "lat", "lon")]
 
-hospital_names = sorted(str(name) for name in collector.table("hospitals").get("name", []))
-left, right = st.columns(2)
-chosen_hospitals = left.multiselect("Hospitals", hospital_names, placeholder="All hospitals")
-chosen_statuses = right.multiselect("Statuses", em.OPEN_STATUSES, placeholder="All open statuses")
+chosen_hospitals: list[str] = []
+chosen_statuses: list[str] = []
+if not WALL:
+    hospital_names = sorted(str(name) for name in collector.table("hospitals").get("name", []))
+    left, right = st.columns(2)
+    chosen_hospitals = left.multiselect("Hospitals", hospital_names, placeholder="All hospitals")
+    chosen_statuses = right.multiselect(
+        "Statuses", em.OPEN_STATUSES, placeholder="All open statuses"
+    )
 st.session_state.setdefault(TOASTED_UNTIL, datetime.now(UTC))  # no alerts for the backlog
 
 
@@ -43,13 +51,16 @@ def board() -> None:
     )
     shown = em.filter_open(rows, chosen_hospitals, chosen_statuses)
     st.caption(f"{len(shown)} of {len(rows)} open emergencies")
-    ui.chart(em.emergency_map(shown, em.load_districts(), hospitals))
-    st.dataframe(
-        shown,
-        hide_index=True,
-        width="stretch",
-        column_order=[c for c in em.OPEN_COLUMNS if c not in ("age_s", "lat", "lon")],
-    )
+    if WALL:
+        left, right = st.columns([3, 2])
+        with left:
+            ui.chart(em.emergency_map(shown, em.load_districts(), hospitals, WALL_MAP_HEIGHT_PX))
+        with right:
+            columns = ["priority", "status", "hospital", "emergency_type", "age"]
+            st.dataframe(shown, hide_index=True, height=WALL_MAP_HEIGHT_PX, column_order=columns)
+    else:
+        ui.chart(em.emergency_map(shown, em.load_districts(), hospitals))
+        st.dataframe(shown, hide_index=True, width="stretch", column_order=LIST_COLUMNS)
     st.subheader("Response times by hospital (minutes)")
     st.caption(f"Over the newest {em.RESPONSE_WINDOW_EVENTS:,} emergency changes in the buffer.")
     times = ui.cached_view(

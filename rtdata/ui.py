@@ -279,6 +279,12 @@ _WALL_CSS: Final = """
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header, footer,
 [data-testid="stToolbar"], [data-testid="stDecoration"] {display: none !important;}
 .stApp {background: #000 !important; color: #f5f5f5 !important;}
+/* No header on a wall, so none of the room Streamlit keeps above the page for it. */
+[data-testid="stMainBlockContainer"] {padding-top: 1.5rem !important;}
+/* The rerun timer (streamlit-autorefresh) is an invisible iframe: out of the flow, clipped,
+   but not display:none, so its timer keeps running. */
+[data-testid="stElementContainer"]:has(iframe[title="streamlit_autorefresh.st_autorefresh"]) {
+  position: absolute !important; height: 0 !important; overflow: hidden !important;}
 html, body, .stApp, .stMarkdown, p, span, label, div {font-size: 1.5rem;}
 [data-testid="stHeading"] h1, [data-testid="stHeading"] h1 * {font-size: 3.5rem !important;
   color: #fff !important;}

@@ -190,6 +190,23 @@ def test_wall_mode_hides_navigation_and_shows_one_page() -> None:
     assert not at.sidebar.button  # no Reconnect button, no sidebar chrome on a wall
 
 
+def test_a_wall_shows_emergencies_without_filters_map_beside_the_list() -> None:
+    ui.use_collector(_filled())
+    try:
+        at = AppTest.from_file(str(ROOT / "pages" / "emergencies.py"), default_timeout=60)
+        at.query_params["wall"] = "1"
+        at.run()
+    finally:
+        ui.use_collector(None)
+    assert not at.exception
+    assert not at.multiselect  # nobody filters a wall
+    (map_chart,) = at.get("plotly_chart")
+    assert orjson.loads(map_chart.proto.spec)["layout"]["height"] == 700
+    shown = at.dataframe[0].value
+    assert len(shown) == 5  # every open emergency of the filled buffer
+    assert list(shown["priority"]) == sorted(shown["priority"])
+
+
 @pytest.mark.parametrize(
     ("page", "charts"),
     [("emergencies.py", 1), ("realtime_health.py", 4), ("presence.py", 3), ("health.py", 2)],

@@ -368,7 +368,10 @@ def _emergency_markers(open_df: pd.DataFrame) -> list[go.Scatter]:
 
 
 def emergency_map(
-    open_df: pd.DataFrame, districts_geojson: dict[str, Any], hospitals: pd.DataFrame
+    open_df: pd.DataFrame,
+    districts_geojson: dict[str, Any],
+    hospitals: pd.DataFrame,
+    height_px: int = 520,
 ) -> go.Figure:
     """Build an offline map of open emergencies over the district polygons.
 
@@ -382,6 +385,7 @@ def emergency_map(
         open_df: A frame from :func:`open_emergencies` (possibly filtered).
         districts_geojson: A GeoJSON FeatureCollection of Polygon or MultiPolygon districts.
         hospitals: Rows of ``hospitals`` with ``name``, ``lat`` and ``lon``.
+        height_px: Height of the figure; the width follows the city's shape.
     """
     fig = go.Figure(_district_shapes(districts_geojson))
     fig.add_traces(_emergency_markers(open_df))
@@ -407,7 +411,7 @@ def emergency_map(
     y_range = None if bbox is None else [bbox[1], bbox[3]]
     fig.update_layout(
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
-        height=520,
+        height=height_px,
         plot_bgcolor="white",
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
         hovermode="closest",
