@@ -52,7 +52,7 @@ def board() -> None:
     shown = em.filter_open(rows, chosen_hospitals, chosen_statuses)
     st.caption(f"{len(shown)} of {len(rows)} open emergencies")
     if WALL:
-        left, right = st.columns([3, 2])
+        left, right = st.columns(2)  # the map is as wide as it is tall: the list gets the rest
         with left:
             ui.chart(em.emergency_map(shown, em.load_districts(), hospitals, WALL_MAP_HEIGHT_PX))
         with right:
