@@ -131,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:
         "--history",
         type=Path,
         default=Path(DEFAULT_HISTORY),
-        help=f"folder the dashboard records its events to (default ./{DEFAULT_HISTORY})",
+        help=f"folder the demo records every event to (default ./{DEFAULT_HISTORY})",
     )
     history.add_argument(
         "--no-history",
