@@ -13,8 +13,8 @@ import pytest
 from realtime import AsyncRealtimeClient
 
 from rtdata.server import LocalServer
+from tests.integration.test_realtime_features import ROW, insert, until
 from tests.support import Socket
-from tests.test_realtime_features import ROW, insert, until
 
 BINDING = {
     "config": {

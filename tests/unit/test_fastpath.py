@@ -16,7 +16,7 @@ from realtime.message import PostgresChangesMessage, ServerMessageAdapter
 
 from rtdata.fastpath import attach, change_frame
 from rtdata.server import LocalServer
-from tests.test_contract import _capture
+from tests.integration.test_contract import _capture
 
 CHANGE: dict[str, Any] = {
     "topic": "realtime:rtdata-tables",

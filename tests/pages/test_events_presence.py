@@ -20,7 +20,7 @@ from rtdata.events import COLUMNS, Event
 from rtdata.views import events as ev
 from rtdata.views import presence
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EVENTS_PAGE = str(ROOT / "pages" / "events.py")
 PRESENCE_PAGE = str(ROOT / "pages" / "presence.py")
 T0_NS = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z

@@ -17,7 +17,7 @@ from rtdata.events import Event, event_from_row
 from rtdata.views import charts as charts_view
 from tests.support import timeout_s
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOW_NS = time.time_ns()
 
 

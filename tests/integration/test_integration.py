@@ -17,7 +17,7 @@ from rtdata import Collector, ConnectionState, LocalServer, Settings
 from rtdata.simulate import Simulator
 from tests.support import timeout_s, wait_until
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
+ARTIFACTS = Path(__file__).parents[1] / "artifacts"
 ROW = {
     "hospital_id": 2,
     "patient_name": "Rui",

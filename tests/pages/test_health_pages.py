@@ -19,7 +19,7 @@ from rtdata.lifecycle import ConnectionState, Transition
 from rtdata.resync import Gap
 from rtdata.views import health, realtime_health
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOW_NS = time.time_ns()
 
 

@@ -22,9 +22,9 @@ from rtdata.history import HistoryWriter, aggregate_by_table_hour, load, query
 from rtdata.history.journal import Journal, fold
 from rtdata.history.layout import SCHEMA, file_id, journal_batch, split, to_rows
 from tests.support import timeout_s, wait_until
-from tests.test_history import BASE_NS, DAY_NS, assert_same_events, event, snapshot, visible
+from tests.unit.test_history import BASE_NS, DAY_NS, assert_same_events, event, snapshot, visible
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def journals(root: Path) -> list[Path]:
@@ -47,7 +47,7 @@ CHILD = textwrap.dedent(
     """
     import sys, threading
     from rtdata.history import HistoryWriter
-    from tests.test_history import event
+    from tests.unit.test_history import event
 
     writer = HistoryWriter(sys.argv[1], flush_s=0.05, rotate_s=3600).start()
     for i in range(int(sys.argv[2])):

@@ -11,7 +11,7 @@ import httpx
 from supabase import AsyncClientOptions, acreate_client
 
 from rtdata.server import LocalServer
-from tests.test_realtime_features import POLICY_SQL, until
+from tests.integration.test_realtime_features import POLICY_SQL, until
 
 
 def test_user_with_hospital_claim_sees_only_its_rows(tmp_path: Path) -> None:

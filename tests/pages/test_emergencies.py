@@ -19,7 +19,7 @@ from rtdata.events import Event, event_from_row
 from rtdata.simulate.hospital import LISBON
 from rtdata.views import emergencies as em
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "emergencies.py")
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 NOW_NS = int(NOW.timestamp()) * 1_000_000_000

@@ -14,7 +14,7 @@ from nbclient import NotebookClient
 from rtdata import Settings
 from tests.support import timeout_s
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 NAMES = [path.name for path in NOTEBOOKS]
 MAX_OUTPUT_BYTES = 1_000_000  # aggregates only: Jupyter throttles output above 1 MB/s
