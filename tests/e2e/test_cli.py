@@ -1,8 +1,7 @@
-"""The rtdata command: serve prints where it listens; simulate writes through REST."""
+"""The rtdata command as a real process: serve prints where it listens; the demo records history."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -11,8 +10,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rtdata.cli import main
-from rtdata.server import LocalServer
 from rtdata.server.auth import Keys
 from tests.browser import Demo
 from tests.support import timeout_s, wait_until
@@ -39,36 +36,6 @@ def test_serve_prints_url_and_keys_and_stops_on_sigterm() -> None:
                 proc.kill()
 
 
-def test_simulate_writes_rows_for_its_duration(
-    server: LocalServer, capsys: pytest.CaptureFixture[str]
-) -> None:
-    status = main(
-        [
-            "simulate",
-            "--url",
-            server.url,
-            "--key",
-            server.service_key,
-            "--rate",
-            "100",
-            "--duration",
-            "1",
-        ]
-    )
-    assert status == 0
-    written = int(capsys.readouterr().out.strip().splitlines()[-1].split()[1])
-    assert written > 20
-    assert sum(len(server.rows(t)) for t in server.schema.tables) > 0
-
-
-def test_serve_reports_a_broken_schema_clearly(
-    tmp_path: object, capsys: pytest.CaptureFixture[str]
-) -> None:
-    missing = os.path.join(str(tmp_path), "nope")
-    assert main(["serve", "--port", "0", "--schema", missing]) == 2
-    assert "no such migration file or folder" in capsys.readouterr().err
-
-
 def test_serve_prints_the_keys_of_a_configured_secret() -> None:
     secret = "another-secret-that-is-at-least-32-characters-long"
     command = [sys.executable, "-m", "rtdata.cli", "serve", "--port", "0", "--jwt-secret", secret]
@@ -83,12 +50,6 @@ def test_serve_prints_the_keys_of_a_configured_secret() -> None:
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout_s(10))
-
-
-def test_unknown_command_exits_2() -> None:
-    with pytest.raises(SystemExit) as info:
-        main(["fly"])
-    assert info.value.code == 2
 
 
 def test_serve_serves_a_users_migrations_folder(tmp_path: Path) -> None:
@@ -116,21 +77,6 @@ def test_serve_serves_a_users_migrations_folder(tmp_path: Path) -> None:
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout_s(10))
-
-
-def test_demo_records_history_by_default_and_its_dashboard_does_not_record_it_again() -> None:
-    from rtdata.cli import _parser, demo_env
-
-    assert _parser().parse_args(["demo"]).history == Path("rtdata-history")
-    assert _parser().parse_args(["demo", "--history", "h"]).history == Path("h")
-    assert _parser().parse_args(["demo", "--no-history"]).history is None
-    with pytest.raises(SystemExit):
-        _parser().parse_args(["demo", "--history", "h", "--no-history"])
-    assert demo_env("http://127.0.0.1:1", "service-key") == {
-        "SUPABASE_URL": "http://127.0.0.1:1",
-        "SUPABASE_KEY": "service-key",
-        "RTDATA_HISTORY": "off",
-    }
 
 
 @pytest.mark.slow

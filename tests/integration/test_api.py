@@ -1,10 +1,8 @@
-"""The public API: ``rtdata.__all__`` and ``rtdata.connect()`` on real sockets."""
+"""The public API: ``rtdata.connect()`` on real sockets (``__all__``: unit/test_public_api.py)."""
 
 from __future__ import annotations
 
-import inspect
 import threading
-import types
 from pathlib import Path
 
 import pytest
@@ -14,43 +12,11 @@ from rtdata import ConnectionState, LocalServer, Settings
 from rtdata.api import AttachedCollector
 from tests.support import timeout_s, wait_until
 
-PUBLIC_NAMES = {
-    "Collector",
-    "CollectorStatus",
-    "ConnectionState",
-    "EmbeddedStack",
-    "Event",
-    "EventBuffer",
-    "LocalServer",
-    "Settings",
-    "SettingsError",
-    "connect",
-}
 """The documented public API; changing it is a user-visible change (CHANGELOG)."""
 
 
 def _rtdata_threads() -> set[str]:
     return {t.name for t in threading.enumerate() if t.name.startswith("rtdata-") and t.is_alive()}
-
-
-def test_all_lists_exactly_the_documented_public_names() -> None:
-    assert set(rtdata.__all__) == PUBLIC_NAMES
-    assert len(rtdata.__all__) == len(PUBLIC_NAMES)
-
-
-def test_every_public_name_resolves_and_has_a_docstring() -> None:
-    for name in rtdata.__all__:
-        value = getattr(rtdata, name)
-        assert (inspect.getdoc(value) or "").strip(), f"rtdata.{name} has no docstring"
-
-
-def test_nothing_public_is_exported_by_accident() -> None:
-    exposed = {
-        name
-        for name, value in vars(rtdata).items()
-        if not name.startswith("_") and not isinstance(value, types.ModuleType)
-    }
-    assert exposed == PUBLIC_NAMES
 
 
 def test_connect_starts_and_stops_the_embedded_default() -> None:

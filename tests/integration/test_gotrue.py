@@ -1,14 +1,12 @@
-"""The local GoTrue subset: pure UserStore tests, then the official supabase-py auth client
-against ``add_routes`` served on a real socket (port 0), each test inside one ``asyncio.run``."""
+"""The local GoTrue subset: the official supabase-py auth client against ``add_routes`` served
+on a real socket (port 0), each test inside one ``asyncio.run``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 import httpx
 import jwt
@@ -17,106 +15,19 @@ from aiohttp import web
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
 from supabase_auth.errors import AuthApiError, AuthWeakPasswordError
 
-from rtdata.server.auth import DEFAULT_JWT_SECRET, make_key
+from rtdata.server.auth import make_key
 from rtdata.server.gotrue import (
     DEFAULT_ACCESS_TOKEN_TTL_S,
-    MIN_PASSWORD_LENGTH,
-    GoTrueError,
     UserStore,
     add_routes,
 )
 from tests.support import timeout_s
+from tests.unit.test_gotrue_users import EMAIL, PASSWORD, Clock, claims_of
 
 ANON = make_key("anon")
-EMAIL = "nurse@hospital.test"
-PASSWORD = "correct-horse-battery"
-
-
-class Clock:
-    """A settable clock in UNIX seconds, starting at the real time."""
-
-    def __init__(self) -> None:
-        self.now_s = time.time()
-
-    def __call__(self) -> float:
-        return self.now_s
-
-
-def claims_of(access_token: str) -> dict[str, Any]:
-    claims: dict[str, Any] = jwt.decode(
-        access_token, DEFAULT_JWT_SECRET, algorithms=["HS256"], audience="authenticated"
-    )
-    return claims
 
 
 # --- UserStore, no sockets ---------------------------------------------------------------
-
-
-def test_documented_defaults() -> None:
-    users = UserStore()
-    assert DEFAULT_ACCESS_TOKEN_TTL_S == 3600
-    assert MIN_PASSWORD_LENGTH == 6
-    session = users.sign_up(EMAIL, PASSWORD)
-    claims = claims_of(session["access_token"])
-    assert session["expires_in"] == claims["exp"] - claims["iat"] == 3600
-    with pytest.raises(GoTrueError) as weak:
-        users.sign_up("other@hospital.test", "12345")
-    assert (weak.value.status, weak.value.error_code, weak.value.reasons) == (
-        422,
-        "weak_password",
-        ("length",),
-    )
-    users.sign_up("other@hospital.test", "123456")
-
-
-def test_expiry_follows_the_clock_parameter() -> None:
-    clock = Clock()
-    users = UserStore(access_token_ttl_s=60, clock_s=clock)
-    access_token = users.sign_up(EMAIL, PASSWORD)["access_token"]
-    clock.now_s += 59
-    assert users.get_user_by_token(access_token)["email"] == EMAIL
-    clock.now_s += 1
-    with pytest.raises(GoTrueError) as expired:
-        users.get_user_by_token(access_token)
-    assert (expired.value.status, expired.value.error_code) == (401, "bad_jwt")
-
-
-def test_sign_out_scopes() -> None:
-    users = UserStore()
-    users.sign_up(EMAIL, PASSWORD)
-    first, second, third = (users.sign_in(EMAIL, PASSWORD) for _ in range(3))
-
-    users.sign_out(first["access_token"], "others")
-    assert users.get_user_by_token(first["access_token"])["email"] == EMAIL
-    for ended in (second, third):
-        with pytest.raises(GoTrueError, match="session_id claim"):
-            users.get_user_by_token(ended["access_token"])
-        with pytest.raises(GoTrueError, match="Not Found"):
-            users.refresh(ended["refresh_token"])
-
-    fourth = users.sign_in(EMAIL, PASSWORD)
-    users.sign_out(first["access_token"], "local")
-    assert users.refresh(fourth["refresh_token"])["user"]["email"] == EMAIL
-    with pytest.raises(GoTrueError, match="Not Found"):
-        users.refresh(first["refresh_token"])
-
-
-def test_set_app_metadata_refuses_reserved_names_and_unknown_users() -> None:
-    users = UserStore()
-    users.sign_up(EMAIL, PASSWORD)
-    with pytest.raises(ValueError, match="role"):
-        users.set_app_metadata(EMAIL, {"role": "service_role"})
-    with pytest.raises(GoTrueError) as unknown:
-        users.set_app_metadata("nobody@hospital.test", {"hospital_id": 1})
-    assert unknown.value.error_code == "user_not_found"
-
-
-def test_emails_are_case_insensitive_and_validated() -> None:
-    users = UserStore()
-    users.sign_up("Nurse@Hospital.Test ", PASSWORD)
-    assert users.sign_in(EMAIL, PASSWORD)["user"]["email"] == EMAIL
-    with pytest.raises(GoTrueError, match="invalid format"):
-        users.sign_up("not-an-email", PASSWORD)
 
 
 # --- the official client on a real socket -------------------------------------------------

@@ -1,33 +1,28 @@
-"""Event history on disk: round trip, layout, rotation, retention, crash safety, schema
-evolution, bad files, the collector hook and ``rtdata record`` end to end."""
+"""Event history on disk: round trip, layout, rotation, retention, schema evolution, bad
+files and the collector hook (crashes and ``rtdata record``: e2e/test_history_processes.py)."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import re
-import signal
-import subprocess
-import sys
 import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote
 
-import httpx
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 import rtdata.config
-from rtdata import Collector, LocalServer, Settings
+from rtdata import Collector, Settings
 from rtdata.buffer import EventBuffer
 from rtdata.config import DEFAULT_CONFIG, ConfigError, HistoryConfig, parse_config
 from rtdata.events import COLUMNS, Event
 from rtdata.history import HistoryWriter, aggregate_by_table_hour, load, query
-from tests.support import timeout_s, wait_until
+from tests.support import wait_until
 
 BASE_NS = 1_714_557_600_000_000_000  # 2024-05-01T10:00:00Z
 DAY_NS = 86_400 * 10**9
@@ -247,48 +242,6 @@ def test_items_that_are_not_events_are_dropped_alone(tmp_path: Path) -> None:
     assert load(tmp_path)["key"].tolist() == ["1", "3"]
 
 
-@pytest.mark.slow
-def test_a_crash_leaves_only_complete_files(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    script = textwrap.dedent(
-        """
-        import sys
-        from rtdata.events import Event
-        from rtdata.history import HistoryWriter
-
-        writer = HistoryWriter(
-            sys.argv[1], rotate_bytes=2000, flush_rows=200, flush_s=0.01, max_pending_rows=2000
-        )
-        writer.start()
-        i = 0
-        while True:
-            writer.append(Event(1714557600000000000 + i, None, "postgres_changes", "c",
-                                "t" + str(i % 2), "INSERT", str(i), '{"n": 1}', None))
-            i += 1
-        """
-    )
-    with subprocess.Popen([sys.executable, "-c", script, str(tmp_path)]) as child:
-        try:
-            wait_until(lambda: len(visible(tmp_path)) >= 6, timeout=60, what="six files")
-        finally:
-            child.send_signal(signal.SIGKILL)
-            child.wait(timeout_s(10))
-    assert child.returncode == -signal.SIGKILL
-    for path in visible(tmp_path):
-        assert pq.read_metadata(path).num_rows > 0
-    with caplog.at_level(logging.WARNING, logger="rtdata.history"):
-        loaded = load(tmp_path)
-    # Only a journal cut in the middle of a write may be reported; its complete batches load.
-    assert all(".journal-" in r.getMessage() for r in caplog.records), caplog.text
-    assert len(loaded) >= 6 * 200
-    HistoryWriter(tmp_path).start().close()  # folds the crashed run's journals, deletes .tmp
-    assert not list(tmp_path.rglob(".*.tmp"))
-    assert not list(tmp_path.glob(".journal-*.arrows"))
-    recovered = load(tmp_path)
-    assert sorted(recovered["key"].astype(int)) == sorted(loaded["key"].astype(int))
-
-
 # ---------------------------------------------------------------- reading what is there
 
 
@@ -401,48 +354,3 @@ def test_collector_builds_a_writer_from_the_config(tmp_path: Path) -> None:
     assert collector.history.max_total_bytes == 2 * 2**20
     assert collector.history.flush_s == 0.5
     assert Collector(Settings()).history is None
-
-
-def test_collector_writes_what_it_ingests(server: LocalServer, tmp_path: Path) -> None:
-    settings = Settings().with_project(server.url, server.service_key)
-    collector = Collector(settings, history=HistoryWriter(tmp_path)).start(wait=True)
-    try:
-        headers = {"apikey": server.service_key, "Authorization": f"Bearer {server.service_key}"}
-        with httpx.Client(base_url=f"{server.url}/rest/v1", headers=headers) as http:
-            for n in range(3):
-                row = {**VITALS, "heart_rate": 70 + n}
-                assert http.post("/vital_signs", json=row).status_code == 201
-        wait_until(lambda: collector.status.events_total >= 3, what="three changes")
-    finally:
-        collector.stop()
-    loaded = load(tmp_path)
-    changes = loaded[loaded["kind"] == "postgres_changes"]
-    assert changes["table"].tolist() == ["vital_signs"] * 3
-    assert (changes["latency_ms"] >= 0).all()
-    assert_same_events(changes, collector.buffer.snapshot(kinds=["postgres_changes"]))
-    states = loaded.loc[loaded["kind"] == "status", "op"].tolist()
-    assert states[:2] == ["connecting", "subscribed"]
-    assert states[-1] == "stopped"
-
-
-@pytest.mark.slow
-def test_record_runs_headless_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    out = tmp_path / "history"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE_", "RTDATA_"))}
-    command = [sys.executable, "-m", "rtdata.cli", "record", "--out", str(out), "--rotate-s", "1"]
-    with (tmp_path / "record.log").open("w") as log_file:
-        child = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log_file, stderr=log_file)
-        try:
-            wait_until(lambda: len(visible(out)) >= 2, timeout=60, what="history files")
-            child.send_signal(signal.SIGTERM)
-            assert child.wait(timeout_s(30)) == 0
-        finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
-    output = (tmp_path / "record.log").read_text()
-    assert "record: stopped," in output, output
-    assert not list(out.rglob(".*.tmp"))
-    loaded = load(out)
-    assert (loaded["kind"] == "postgres_changes").sum() > 0
-    assert loaded.loc[loaded["kind"] == "status", "op"].iloc[-1] == "stopped"

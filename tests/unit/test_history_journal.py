@@ -1,16 +1,11 @@
-"""The history journal: what a crash loses (at most about ``flush_s``), what readers see before a
-fold, interrupted folds, damaged journals, and the pure partition split."""
+"""The history journal: what readers see before a fold, interrupted folds, damaged journals, and
+the pure partition split (what a crash loses: e2e/test_history_processes.py)."""
 
 from __future__ import annotations
 
 import logging
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import textwrap
-import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,10 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from rtdata.events import Event
-from rtdata.history import HistoryWriter, aggregate_by_table_hour, load, query
+from rtdata.history import HistoryWriter, load
 from rtdata.history.journal import Journal, fold
 from rtdata.history.layout import SCHEMA, file_id, journal_batch, split, to_rows
-from tests.support import timeout_s, wait_until
+from tests.support import wait_until
 from tests.unit.test_history import BASE_NS, DAY_NS, assert_same_events, event, snapshot, visible
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,89 +37,6 @@ def closed_journal(root: Path, events: list[Event], batch_rows: int) -> Path:
 
 
 # ---------------------------------------------------------------- crashes (real processes)
-
-CHILD = textwrap.dedent(
-    """
-    import sys, threading
-    from rtdata.history import HistoryWriter
-    from tests.unit.test_history import event
-
-    writer = HistoryWriter(sys.argv[1], flush_s=0.05, rotate_s=3600).start()
-    for i in range(int(sys.argv[2])):
-        writer.append(event(i, table=("a", "b", None)[i % 3], day=i % 2))
-    threading.Event().wait()  # appended: wait to be killed (the writer keeps running)
-    """
-)
-
-
-@pytest.mark.slow
-def test_after_a_crash_every_journaled_event_loads_back(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    count = 5000
-    expected = [event(i, table=("a", "b", None)[i % 3], day=i % 2) for i in range(count)]
-    command = [sys.executable, "-c", CHILD, str(tmp_path), str(count)]
-    with subprocess.Popen(command, cwd=REPO) as child:
-        try:
-            # load() reads the running writer's journal: all events are there after one flush.
-            wait_until(lambda: len(load(tmp_path)) == count, timeout=60, what="journaled events")
-        finally:
-            child.send_signal(signal.SIGKILL)
-            child.wait(timeout_s(10))
-    assert child.returncode == -signal.SIGKILL
-    assert visible(tmp_path) == []  # nothing was folded: every row below comes from the journal
-    with caplog.at_level(logging.WARNING, logger="rtdata.history"):
-        loaded = load(tmp_path)
-    assert not caplog.records
-    assert_same_events(loaded, snapshot(expected))
-    assert int(aggregate_by_table_hour(tmp_path)["events"].sum()) == count
-    assert query(tmp_path, "SELECT count(*) AS n FROM events")["n"].iloc[0] == count
-
-    writer = HistoryWriter(tmp_path)
-    writer.start().close()  # the next writer folds the crashed run's journal
-    assert writer.stats().rows_written == count
-    assert journals(tmp_path) == []
-    assert len(visible(tmp_path)) == 6  # two days × three tables
-    assert_same_events(load(tmp_path), snapshot(expected))
-
-
-PACED_CHILD = textwrap.dedent(
-    """
-    import sys, time
-    from rtdata.events import Event
-    from rtdata.history import HistoryWriter
-
-    writer = HistoryWriter(sys.argv[1], flush_s=float(sys.argv[2]), rotate_s=3600).start()
-    i = 0
-    while True:
-        now_ns = time.time_ns()
-        writer.append(Event(now_ns, now_ns, "postgres_changes", "c", "t", "INSERT", str(i),
-                            '{"n": 1}', None))
-        i += 1
-        if i % 20 == 0:
-            time.sleep(0.001)  # pacing a load generator (about 15,000 events/s), not sync
-    """
-)
-
-
-@pytest.mark.slow
-def test_a_crash_loses_at_most_about_flush_s_of_events(tmp_path: Path) -> None:
-    flush_s = 0.2
-    command = [sys.executable, "-c", PACED_CHILD, str(tmp_path), str(flush_s)]
-    with subprocess.Popen(command, cwd=REPO) as child:
-        try:
-            wait_until(lambda: len(load(tmp_path)) >= 3000, timeout=60, what="journaled events")
-            killed_ns = time.time_ns()
-        finally:
-            child.send_signal(signal.SIGKILL)
-            child.wait(timeout_s(10))
-    loaded = load(tmp_path)
-    keys = sorted(loaded["key"].astype(int))
-    assert keys == list(range(len(keys)))  # a prefix of what was appended, nothing missing
-    assert len(keys) >= 3000
-    # With rotate_s = 3600 the old design lost everything; now only the last flush is lost.
-    lost_s = (killed_ns - loaded["received_at"].max().value) / 1e9
-    assert lost_s < flush_s + timeout_s(2.0), lost_s
 
 
 # ---------------------------------------------------------------- journals in process

@@ -1,0 +1,30 @@
+"""`rtdata simulate` in process, writing through REST to a real local server."""
+
+from __future__ import annotations
+
+import pytest
+
+from rtdata.cli import main
+from rtdata.server import LocalServer
+
+
+def test_simulate_writes_rows_for_its_duration(
+    server: LocalServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(
+        [
+            "simulate",
+            "--url",
+            server.url,
+            "--key",
+            server.service_key,
+            "--rate",
+            "100",
+            "--duration",
+            "1",
+        ]
+    )
+    assert status == 0
+    written = int(capsys.readouterr().out.strip().splitlines()[-1].split()[1])
+    assert written > 20
+    assert sum(len(server.rows(t)) for t in server.schema.tables) > 0

@@ -1,0 +1,36 @@
+"""The notebooks are there and stored without outputs (read as files; e2e/test_notebooks.py runs
+them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NAMES = [path.name for path in NOTEBOOKS]
+
+
+def test_the_three_notebooks_are_there() -> None:
+    assert NAMES == [
+        "01_live_tour.ipynb",
+        "02_latency_and_gaps.ipynb",
+        "03_emergency_response.ipynb",
+    ]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
+def test_notebook_is_stored_without_outputs(path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    assert notebook.metadata["kernelspec"]["name"] == "python3"
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"cell {index} has saved outputs: clear them"
+            assert cell.execution_count is None, f"cell {index} has an execution count"
+    first = notebook.cells[0]
+    assert first.cell_type == "markdown"
+    for mention in ("rtdata.connect()", "make demo", "SUPABASE_URL", ".streamlit/secrets.toml"):
+        assert mention in first.source, f"the first cell does not explain {mention}"
