@@ -48,6 +48,7 @@ tests/js/node_modules/.package-lock.json: tests/js/package-lock.json
 pytest: $(STAMP) chromium jsdeps
 	$(BIN)/python -m pytest
 
+# unit, integration and pages: tests/browser and tests/e2e are all marked slow (tests/conftest.py).
 fast: $(STAMP)
 	$(BIN)/python -m pytest -m 'not slow' -q
 

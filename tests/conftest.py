@@ -1,4 +1,10 @@
-"""Shared fixtures: a real local server on port 0 and condition-based waiting."""
+"""Shared fixtures: a real local server on port 0 and condition-based waiting.
+
+The tests are in layers, fastest first: ``unit`` (pure), ``integration`` (a real local server
+on port 0, official clients, sockets), ``pages`` (Streamlit AppTest), ``browser`` (headless
+Chromium) and ``e2e`` (real processes: ``rtdata serve``, ``rtdata demo``, notebooks). Every test
+under ``browser`` and ``e2e`` is marked ``slow``, so ``make fast`` (``-m 'not slow'``) skips them.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,18 @@ import pytest
 from rtdata.server import LocalServer
 from tests.browser import ROOT, Demo, healthy
 from tests.support import timeout_s, wait_until
+
+HERE = Path(__file__).resolve().parent
+SLOW_LAYERS = frozenset({"browser", "e2e"})
+"""The folders under ``tests`` whose every test starts a browser or real processes."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test of the slow layers ``slow``."""
+    for item in items:
+        layer = item.path.relative_to(HERE).parts[0] if item.path.is_relative_to(HERE) else ""
+        if layer in SLOW_LAYERS:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture

@@ -110,8 +110,8 @@ async def _capture(server: LocalServer) -> list[str]:
         return sock.frames
 
 
-def test_every_emitted_frame_validates_with_the_official_models(server: LocalServer) -> None:
-    frames = asyncio.run(_capture(server))
+def test_every_emitted_frame_validates_with_the_official_models(shared_server: LocalServer) -> None:
+    frames = asyncio.run(_capture(shared_server))
     kinds = set()
     for frame in frames:
         message = ServerMessageAdapter.validate_json(frame)
@@ -137,8 +137,8 @@ def test_the_validator_rejects_a_broken_frame() -> None:
         ServerMessageAdapter.validate_json(orjson.dumps(broken))
 
 
-def test_bad_api_key_refuses_the_handshake_with_401(server: LocalServer) -> None:
-    response = httpx.get(f"{server.url}/realtime/v1/websocket?apikey=not-a-jwt&vsn=1.0.0")
+def test_bad_api_key_refuses_the_handshake_with_401(shared_server: LocalServer) -> None:
+    response = httpx.get(f"{shared_server.url}/realtime/v1/websocket?apikey=not-a-jwt&vsn=1.0.0")
     assert response.status_code == 401
     assert "error" in response.json()
 
@@ -170,10 +170,10 @@ def test_idle_sockets_are_closed() -> None:
 
 
 def test_oversized_frames_close_the_socket_with_1009_and_others_keep_working(
-    server: LocalServer,
+    shared_server: LocalServer,
 ) -> None:
     async def run() -> None:
-        url = f"{server.url}/socket/websocket?apikey={server.anon_key}&vsn=1.0.0"
+        url = f"{shared_server.url}/socket/websocket?apikey={shared_server.anon_key}&vsn=1.0.0"
         async with aiohttp.ClientSession() as session:
             async with session.ws_connect(url) as big:
                 huge = {

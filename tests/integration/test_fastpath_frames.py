@@ -11,9 +11,9 @@ from tests.unit.test_fastpath import official, ours
 
 
 def test_the_servers_frames_decode_as_the_official_client_decodes_them(
-    server: LocalServer,
+    shared_server: LocalServer,
 ) -> None:
-    frames = asyncio.run(_capture(server))
+    frames = asyncio.run(_capture(shared_server))
     changes = 0
     for text in frames:
         expected = official(text)

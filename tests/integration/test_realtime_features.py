@@ -56,10 +56,10 @@ def insert(
 
 @pytest.mark.parametrize("self_", [False, True])
 def test_broadcast_reaches_others_and_self_only_when_asked(
-    server: LocalServer, self_: bool
+    shared_server: LocalServer, self_: bool
 ) -> None:
     async def run() -> None:
-        a, b = await client(server), await client(server)
+        a, b = await client(shared_server), await client(shared_server)
         got_a: list[dict[str, Any]] = []
         got_b: list[dict[str, Any]] = []
         ch_a = a.channel("room", {"config": {"broadcast": {"self": self_, "ack": True}}})
@@ -84,11 +84,11 @@ def test_broadcast_reaches_others_and_self_only_when_asked(
     asyncio.run(run())
 
 
-def test_broadcast_ack_is_a_reply_only_when_asked(server: LocalServer) -> None:
+def test_broadcast_ack_is_a_reply_only_when_asked(shared_server: LocalServer) -> None:
     async def run() -> None:
         async with (
             aiohttp.ClientSession() as s,
-            s.ws_connect(Socket.url(server.url, server.anon_key)) as ws,
+            s.ws_connect(Socket.url(shared_server.url, shared_server.anon_key)) as ws,
         ):
             sock = Socket(ws)
             config = {"config": {"broadcast": {"ack": True, "self": True}}}
@@ -105,16 +105,19 @@ def test_broadcast_ack_is_a_reply_only_when_asked(server: LocalServer) -> None:
     asyncio.run(run())
 
 
-def test_http_broadcast_endpoints_answer_202_and_deliver(server: LocalServer) -> None:
+def test_http_broadcast_endpoints_answer_202_and_deliver(shared_server: LocalServer) -> None:
     async def run() -> None:
-        c = await client(server)
+        c = await client(shared_server)
         got: list[dict[str, Any]] = []
         channel = c.channel("news")
         channel.on_broadcast("*", got.append)
         await subscribed(channel)
-        headers = {"apikey": server.anon_key, "Authorization": f"Bearer {server.anon_key}"}
+        headers = {
+            "apikey": shared_server.anon_key,
+            "Authorization": f"Bearer {shared_server.anon_key}",
+        }
         async with httpx.AsyncClient(
-            base_url=f"{server.url}/realtime/v1/api", headers=headers
+            base_url=f"{shared_server.url}/realtime/v1/api", headers=headers
         ) as http:
             one = await http.post("/broadcast/news/events/flash", json={"a": 1})
             batch = await http.post(
@@ -134,9 +137,9 @@ def test_http_broadcast_endpoints_answer_202_and_deliver(server: LocalServer) ->
 # ---------------------------------------------------------------- presence
 
 
-def test_presence_state_diffs_and_leave_on_disconnect(server: LocalServer) -> None:
+def test_presence_state_diffs_and_leave_on_disconnect(shared_server: LocalServer) -> None:
     async def run() -> None:
-        a, b = await client(server), await client(server)
+        a, b = await client(shared_server), await client(shared_server)
         joins: list[str] = []
         leaves: list[str] = []
         ch_a = a.channel("lobby", {"config": {"presence": {"key": "alice", "enabled": True}}})
@@ -162,11 +165,11 @@ def test_presence_state_diffs_and_leave_on_disconnect(server: LocalServer) -> No
     asyncio.run(run())
 
 
-def test_presence_metas_carry_phx_ref_and_retrack_updates(server: LocalServer) -> None:
+def test_presence_metas_carry_phx_ref_and_retrack_updates(shared_server: LocalServer) -> None:
     async def run() -> None:
         async with (
             aiohttp.ClientSession() as s,
-            s.ws_connect(Socket.url(server.url, server.anon_key)) as ws,
+            s.ws_connect(Socket.url(shared_server.url, shared_server.anon_key)) as ws,
         ):
             sock = Socket(ws)
             config = {"config": {"presence": {"key": "k", "enabled": True}}}
@@ -193,11 +196,11 @@ def test_presence_metas_carry_phx_ref_and_retrack_updates(server: LocalServer) -
 # ---------------------------------------------------------------- tokens and private channels
 
 
-def test_invalid_refreshed_token_gives_system_error_then_close(server: LocalServer) -> None:
+def test_invalid_refreshed_token_gives_system_error_then_close(shared_server: LocalServer) -> None:
     async def run() -> None:
         async with (
             aiohttp.ClientSession() as s,
-            s.ws_connect(Socket.url(server.url, server.anon_key)) as ws,
+            s.ws_connect(Socket.url(shared_server.url, shared_server.anon_key)) as ws,
         ):
             sock = Socket(ws)
             await sock.send("realtime:t", "phx_join", {"config": {}}, "1")
@@ -211,12 +214,12 @@ def test_invalid_refreshed_token_gives_system_error_then_close(server: LocalServ
     asyncio.run(run())
 
 
-def test_tokens_expire_on_the_server_timer(server: LocalServer) -> None:
+def test_tokens_expire_on_the_server_timer(shared_server: LocalServer) -> None:
     async def run() -> None:
         short = user_token(exp_in_s=1.5)
         async with (
             aiohttp.ClientSession() as s,
-            s.ws_connect(Socket.url(server.url, server.anon_key)) as ws,
+            s.ws_connect(Socket.url(shared_server.url, shared_server.anon_key)) as ws,
         ):
             sock = Socket(ws)
             await sock.send("realtime:t", "phx_join", {"config": {}, "access_token": short}, "1")
@@ -228,11 +231,11 @@ def test_tokens_expire_on_the_server_timer(server: LocalServer) -> None:
     asyncio.run(run())
 
 
-def test_expired_token_refuses_the_join(server: LocalServer) -> None:
+def test_expired_token_refuses_the_join(shared_server: LocalServer) -> None:
     async def run() -> None:
         async with (
             aiohttp.ClientSession() as s,
-            s.ws_connect(Socket.url(server.url, server.anon_key)) as ws,
+            s.ws_connect(Socket.url(shared_server.url, shared_server.anon_key)) as ws,
         ):
             sock = Socket(ws)
             old = user_token(exp_in_s=-30)
@@ -246,9 +249,9 @@ def test_expired_token_refuses_the_join(server: LocalServer) -> None:
     asyncio.run(run())
 
 
-def test_private_channel_refuses_anon_and_admits_users(server: LocalServer) -> None:
+def test_private_channel_refuses_anon_and_admits_users(shared_server: LocalServer) -> None:
     async def run() -> None:
-        anon = await client(server)
+        anon = await client(shared_server)
         states = await subscribed(anon.channel("ops", {"config": {"private": True}}))
         assert states[0][0] == RealtimeSubscribeStates.CHANNEL_ERROR.value
         assert (
@@ -256,7 +259,7 @@ def test_private_channel_refuses_anon_and_admits_users(server: LocalServer) -> N
             in states[0][1]
         )
         await anon.close()
-        user = await client(server, user_token())
+        user = await client(shared_server, user_token())
         states = await subscribed(user.channel("ops", {"config": {"private": True}}))
         assert states == [(RealtimeSubscribeStates.SUBSCRIBED.value, "None")]
         await user.close()
