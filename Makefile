@@ -48,9 +48,10 @@ tests/js/node_modules/.package-lock.json: tests/js/package-lock.json
 pytest: $(STAMP) chromium jsdeps
 	$(BIN)/python -m pytest
 
-# unit, integration and pages: tests/browser and tests/e2e are all marked slow (tests/conftest.py).
+# Unit, integration and pages (every test under tests/browser and tests/e2e is marked slow by
+# tests/conftest.py), one worker per core: most integration time is waiting on sockets.
 fast: $(STAMP)
-	$(BIN)/python -m pytest -m 'not slow' -q
+	$(BIN)/python -m pytest -m 'not slow' -q -n auto
 
 test: lint typecheck pytest
 
