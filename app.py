@@ -45,7 +45,7 @@ PAGES = {
 }
 
 if wall:
-    dashboard = ui.collector().settings.config.dashboard
+    dashboard = ui.recorder().settings.config.dashboard
     rotation = [name for name in dashboard.wall_pages if name in PAGES] or ["overview"]
     # The whole page reruns every wall_refresh_s (live regions are inline on a wall, see
     # ui.live). The rotation runs the current page's script inside one fixed page, so the

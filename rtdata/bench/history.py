@@ -108,9 +108,9 @@ def bench_history(
 
     import pandas as pd
 
-    from rtdata.collector import Collector
     from rtdata.events import Event
     from rtdata.history import HistoryWriter, aggregate_by_table_hour
+    from rtdata.recorder import Recorder
     from rtdata.settings import Settings
 
     events = _history_events(rows)
@@ -143,13 +143,13 @@ def bench_history(
                 history = None
                 if mode != "off":
                     history = HistoryWriter(root / f"{mode}-{n}", rotate_bytes=rotate_bytes[mode])
-                collector = Collector(Settings(), history=history)
+                collector = Recorder(Settings(), history=history)
                 if history is not None and mode != "queue":
                     history.start()  # its thread writes during the loop, as in production
                 gc.collect()  # earlier rounds' collectors are garbage with reference cycles
                 start_s = time.perf_counter()
                 for event in ingest:
-                    collector.ingest(event)
+                    collector.record(event)
                 times.append(time.perf_counter() - start_s)
                 if mode in journaled:
                     assert history is not None
@@ -182,7 +182,7 @@ def bench_history(
     return [
         Figure("history.baseline_write_eps", rows / pandas_write_s, "events/s", f"pd.DataFrame.from_records of the same {rows:,} events (raw int times) + one to_parquet (zstd)"),
         Figure("history.write_eps", rows / write_s, "events/s", f"HistoryWriter: append {rows:,} typical events over 5 tables, then close (journaled, folded into Parquet, all files fsynced, renamed, visible; target ≥ 100,000)", "history.baseline_write_eps"),
-        Figure("history.ingest_off_s", off_s, "s", f"Collector.ingest of {ingest_rows:,} events, history off, best of {rounds}"),
+        Figure("history.ingest_off_s", off_s, "s", f"Recorder.record of {ingest_rows:,} events, history off, best of {rounds}"),
         Figure("history.ingest_queue_only_s", queue_s, "s", "the same with a HistoryWriter not started: the hot path's own cost (one deque append)", "history.ingest_off_s"),
         Figure("history.ingest_on_s", on_s, "s", f"the same with a running HistoryWriter (its thread converts to Arrow and journals every event during the loop; every writer is checked to have written all {ingest_rows:,} at close), best of {rounds}", "history.ingest_off_s"),
         Figure("history.ingest_slowdown", on_s / off_s, "×", "ingest time with history ÷ without (target ≤ 1.10)"),

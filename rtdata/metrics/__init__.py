@@ -108,6 +108,8 @@ class Metrics:
     def record_event(self, event: Event) -> None:
         """Count one event by (table, kind) and feed its latency, when known, to the windows.
 
+        Only events received over realtime count toward a table's activity (its busy rate
+        and newest event, which the ``table_silent`` alert reads); rows read over REST do not.
         Events are queued and folded into the building blocks in batches (every
         :data:`FOLD_EVENTS` events, and before any other record or read), which costs a
         fraction of folding them one by one; readers never see a batch half folded.
@@ -129,11 +131,11 @@ class Metrics:
         times: list[int] = []
         latencies: list[float] = []
         run_start = 0
-        run_key: tuple[int, str | None, str] | None = None
+        run_key: tuple[int, str | None, str, str] | None = None
         run_latencies: list[float] = []
         for i, event in enumerate(batch):
             t_ns, commit_ns = event[0], event[1]
-            key = (t_ns // bucket_ns, event[4], event[2])
+            key = (t_ns // bucket_ns, event[4], event[2], event[9])
             if key != run_key:
                 if run_key is not None:
                     self._fold_run(batch[run_start], batch[i - 1][0], i - run_start, run_latencies)
@@ -153,7 +155,9 @@ class Metrics:
     def _fold_run(self, first: Event, last_ns: int, n: int, latencies_ms: list[float]) -> None:
         t_ns, table, kind = first.received_at_ns, first.table, first.kind
         self._rates.add(t_ns, (table, kind), n)
-        if table is not None:
+        # Only live traffic tells whether a table is busy or has gone silent: rows read over
+        # REST (a snapshot of thousands at start, a resync) would fake a busy table.
+        if table is not None and first.source == "realtime":
             activity = self._activity.get(table)
             if activity is None:
                 activity = self._activity[table] = RateCounter(BUSY_SPAN_S, bucket_s=10.0)
