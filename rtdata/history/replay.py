@@ -79,7 +79,7 @@ def rebuild_tables(
     return tables
 
 
-def _is_start(row: Mapping[str, Any]) -> bool:
+def _is_start(row: Mapping[Any, Any]) -> bool:
     """Tell whether a ``status`` row is a recorder's first transition (out of IDLE)."""
     if row["op"] != ConnectionState.CONNECTING.value or not row["record"]:
         return False
