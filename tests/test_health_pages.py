@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from rtdata import Collector, Settings, ui
 from rtdata.events import Event, event_from_row
 from rtdata.lifecycle import ConnectionState, Transition
+from rtdata.recorder import ErrorKind, Recorder
 from rtdata.resync import Gap
 from rtdata.views import health, realtime_health
 
@@ -286,15 +287,15 @@ def test_gaps_errors_and_kpis_from_a_snapshot() -> None:
     collector = _collector()
     collector.record_gap(Gap(T0_NS, T0_NS + 3 * S_NS, 4))
     collector.record_gap(Gap(T0_NS + 10 * S_NS, T0_NS + 11 * S_NS, 0))
-    collector.count_error("invalid payload", "test")
-    collector.count_error("invalid payload", "test")
-    collector.count_error("callback error", "test")
+    collector.count_error(ErrorKind.INVALID_CHANGE, "test")
+    collector.count_error(ErrorKind.INVALID_CHANGE, "test")
+    collector.count_error(ErrorKind.CALLBACK, "test")
     gaps = realtime_health.gaps_table(collector.gaps)
     assert gaps[["duration_s", "rows_resynced"]].values.tolist() == [[1.0, 0], [3.0, 4]]
     snapshot = collector.metrics_snapshot()
     errors = realtime_health.errors_table(snapshot)
     assert errors.values.tolist() == [
-        ["invalid payload", "invalid payload", 2],
+        ["invalid payload", "invalid change", 2],
         ["callback error", "exception in a callback", 1],
     ]
     collector.metrics.set_buffer(1234, 2_500_000)
@@ -312,8 +313,8 @@ def test_gaps_errors_and_kpis_from_a_snapshot() -> None:
 # ---------------------------------------------------------------- pages
 
 
-def _collector() -> Collector:
-    return Collector(Settings(url="http://127.0.0.1:9", key="unused"))
+def _collector() -> Recorder:
+    return Recorder(Settings())
 
 
 def _vitals_event(row: dict[str, object], age_s: float = 1.0) -> Event:
@@ -331,7 +332,7 @@ def _vitals_event(row: dict[str, object], age_s: float = 1.0) -> Event:
     )
 
 
-def _with_vitals(n: int, hospitals: int = 3, patients: int = 10) -> Collector:
+def _with_vitals(n: int, hospitals: int = 3, patients: int = 10) -> Recorder:
     """A collector holding ``n`` readings; every 10th has heart rate 150 (tachycardia)."""
     collector = _collector()
     for i in range(n):
@@ -341,11 +342,11 @@ def _with_vitals(n: int, hospitals: int = 3, patients: int = 10) -> Collector:
             hospital=1 + i % hospitals,
             heart_rate=150 if i % 10 == 0 else 60 + i % 40,
         )
-        collector.ingest(_vitals_event(row))
+        collector.record(_vitals_event(row))
     return collector
 
 
-def _with_health() -> Collector:
+def _with_health() -> Recorder:
     """A collector that has been through a reconnect, with an hour of metrics and an alert."""
     collector = _collector()
     start = NOW_NS - 3600 * S_NS
@@ -365,7 +366,7 @@ def _with_health() -> Collector:
     collector.metrics.record_reconnect(time.time_ns())
     collector.transition(s.SUBSCRIBED, "resubscribed")
     collector.record_gap(Gap(NOW_NS - 5 * S_NS, NOW_NS - 2 * S_NS, 7))
-    collector.count_error("callback error", "test")
+    collector.count_error(ErrorKind.CALLBACK, "test")
     collector.buffer.append(_alert(NOW_NS, "p99_latency", "warning", "p99 latency is 1500 ms"))
     collector.housekeeping()
     return collector
@@ -374,9 +375,9 @@ def _with_health() -> Collector:
 @pytest.fixture
 def shared(request: pytest.FixtureRequest) -> Iterator[Collector]:
     collector: Collector = request.param()
-    ui.use_collector(collector)
+    ui.use_recorder(collector)
     yield collector
-    ui.use_collector(None)
+    ui.use_recorder(None)
 
 
 def _metrics(at: AppTest) -> dict[str, str]:
@@ -447,7 +448,7 @@ def test_health_page_renders_twenty_thousand_readings(shared: Collector) -> None
     assert len(at.selectbox[0].options) == 200
 
 
-def _with_operations() -> Collector:
+def _with_operations() -> Recorder:
     """Vitals, two hospitals, their resources and five waiting-list entries (one scheduled).
 
     Santa Maria has 30 of 300 beds free: exactly 90 % used, so it is near capacity.
@@ -461,7 +462,7 @@ def _with_operations() -> Collector:
         dict(zip(counts, (100, 400, 10, 20), strict=True), ambulances_available=0),
     ]
     for hospital, row in zip(hospitals, stock, strict=True):
-        collector.ingest(event_from_row(hospital, "hospitals", NOW_NS, ("id",)))
+        collector.record(event_from_row(hospital, "hospitals", NOW_NS, ("id",)))
         resource = {
             "id": 10 + hospital["id"],
             "hospital_id": hospital["id"],
@@ -469,7 +470,7 @@ def _with_operations() -> Collector:
             "ambulances_total": 8,
             "updated_at": now.isoformat(),
         }
-        collector.ingest(event_from_row(resource, "hospital_resources", NOW_NS, ("id",)))
+        collector.record(event_from_row(resource, "hospital_resources", NOW_NS, ("id",)))
     entries = [
         (1, "cardiology", 1, "waiting", 30),
         (1, "cardiology", 3, "waiting", 125),
@@ -489,7 +490,7 @@ def _with_operations() -> Collector:
             "created_at": created,
             "updated_at": created,
         }
-        collector.ingest(event_from_row(entry, "waitlist_entries", NOW_NS, ("id",)))
+        collector.record(event_from_row(entry, "waitlist_entries", NOW_NS, ("id",)))
     return collector
 
 

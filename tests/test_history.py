@@ -27,6 +27,7 @@ from rtdata.buffer import EventBuffer
 from rtdata.config import DEFAULT_CONFIG, ConfigError, HistoryConfig, parse_config
 from rtdata.events import COLUMNS, Event
 from rtdata.history import HistoryWriter, aggregate_by_table_hour, load, query
+from rtdata.recorder import Recorder
 from tests.support import timeout_s, wait_until
 
 BASE_NS = 1_714_557_600_000_000_000  # 2024-05-01T10:00:00Z
@@ -392,15 +393,15 @@ def test_history_config_is_documented_and_checked() -> None:
             parse_config(f"[history]\nflush_s = {bad}")
 
 
-def test_collector_builds_a_writer_from_the_config(tmp_path: Path) -> None:
+def test_recorder_builds_a_writer_from_the_config(tmp_path: Path) -> None:
     on = HistoryConfig(enabled=True, path=str(tmp_path), rotate_mb=1.5, max_total_mb=2, flush_s=0.5)
-    collector = Collector(Settings(config=dataclasses.replace(DEFAULT_CONFIG, history=on)))
+    collector = Recorder(Settings(config=dataclasses.replace(DEFAULT_CONFIG, history=on)))
     assert collector.history is not None
     assert collector.history.root == tmp_path
     assert collector.history.rotate_bytes == 3 * 2**19
     assert collector.history.max_total_bytes == 2 * 2**20
     assert collector.history.flush_s == 0.5
-    assert Collector(Settings()).history is None
+    assert Recorder(Settings()).history is None
 
 
 def test_collector_writes_what_it_ingests(server: LocalServer, tmp_path: Path) -> None:
