@@ -120,6 +120,7 @@ class Supervisor:
         self._resync_task: asyncio.Task[int] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()  # background tasks, kept until they end
         self._postgres_ready: dict[str, asyncio.Event] = {}
+        self._probe: AsyncRealtimeChannel | None = None  # the link's own probe channel
         self._probe_sent: dict[str, int] = {}
         self._next_poll_s = 0.0
         self._next_housekeeping_s = 0.0
@@ -296,7 +297,8 @@ class Supervisor:
             (self._channel(rt, spec), spec.name if spec.presence else None)
             for spec in self.settings.config.channels
         ]
-        channels.append((self._probe_channel(rt), None))
+        self._probe = self._probe_channel(rt)
+        channels.append((self._probe, None))
         for channel, presence_name in channels:
             outcome: list[tuple[RealtimeSubscribeStates, Exception | None]] = []
             await channel.subscribe(self._subscribe_callback(channel.topic, outcome, presence_name))
@@ -499,9 +501,8 @@ class Supervisor:
         """Return why the link must be replaced (stale, closed, lost, requested or stopped)."""
         interval_s = self.cfg.probe_interval_s
         tick_s = min(0.25, interval_s / 20)
-        probe = next(
-            ch for ch in rt.channels.values() if ch.topic.startswith("realtime:rtdata-probe-")
-        )
+        probe = self._probe
+        assert probe is not None  # joined by _connect
         self.last_traffic_ns = time.monotonic_ns()
         next_probe_s, seq = 0.0, 0
         every_s = self.cfg.resync_interval_s
