@@ -271,7 +271,7 @@ def alerts_table(events: pd.DataFrame, limit: int = 100) -> pd.DataFrame:
     Args:
         events: Buffer rows (:meth:`rtdata.EventBuffer.snapshot`); rows whose ``kind`` is not
             ``alert`` are ignored. An alert's ``op`` is its name and its ``record`` the JSON
-            written by :meth:`rtdata.Collector.housekeeping`; a record that is not valid JSON
+            written by :meth:`rtdata.recorder.Recorder.housekeeping`; a record that is not valid JSON
             leaves the other columns empty.
 
     Returns:
