@@ -14,6 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from rtdata import Collector, Settings, ui
+from rtdata.config import DEFAULT_VITAL_RANGES, parse_config
 from rtdata.events import Event, event_from_row
 from rtdata.lifecycle import ConnectionState, Transition
 from rtdata.resync import Gap
@@ -415,6 +416,28 @@ def test_health_page_charts_the_first_patient_and_lists_abnormal_readings(
     at.toggle[0].set_value(True).run()
     assert not at.exception
     assert at.dataframe[0].value.empty
+
+
+def _with_strict_spo2() -> Collector:
+    """Ten normal readings (SpO2 98 %) under a config whose SpO2 band starts at 99 %."""
+    config = parse_config("[dashboard]\nvital_ranges = { spo2 = [99, 100] }")
+    collector = Collector(Settings(url="http://127.0.0.1:9", key="unused", config=config))
+    for i in range(10):
+        collector.ingest(_vitals_event(_reading(i, patient="P-0000")))
+    return collector
+
+
+@pytest.mark.parametrize("shared", [_with_strict_spo2], indirect=True)
+def test_health_page_uses_the_configured_vital_ranges(shared: Collector) -> None:
+    at = _run("health.py")
+    assert _patient_metrics(at) == {"Patient readings": "10", "Patient abnormal values": "10"}
+    feed = at.dataframe[0].value
+    assert set(feed["vital"]) == {"spo2"}
+    assert (feed["low"].iloc[0], feed["high"].iloc[0]) == (99.0, 100.0)
+
+
+def test_config_default_bands_are_the_views_defaults() -> None:
+    assert dict(DEFAULT_VITAL_RANGES) == dict(health.VITAL_RANGES)
 
 
 @pytest.mark.parametrize("shared", [_collector], indirect=True)
