@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import pandas as pd
 
-from rtdata.events import Event
+from rtdata.events import Event, EventKind
 from rtdata.metrics._common import (
     BUSY_SPAN_S,
     FOLD_EVENTS,
@@ -228,7 +228,7 @@ class Metrics:
         with self._lock:
             self._fold()
             self._observe(now_ns)
-            self._presence.add(now_ns, "presence", n_events)
+            self._presence.add(now_ns, EventKind.PRESENCE, n_events)
 
     def set_buffer(self, rows: int, bytes_: int) -> None:
         """Set the event buffer's current size."""
@@ -252,8 +252,10 @@ class Metrics:
                 table: sum(counter.counts(self._last_by_table[table]).values()) / (BUSY_SPAN_S / 60)
                 for table, counter in self._activity.items()
             }
-            presence_all = self._presence.counts(now_ns).get("presence", 0)
-            presence_recent = self._presence.counts(now_ns, PRESENCE_RECENT_S).get("presence", 0)
+            presence_all = self._presence.counts(now_ns).get(EventKind.PRESENCE, 0)
+            presence_recent = self._presence.counts(now_ns, PRESENCE_RECENT_S).get(
+                EventKind.PRESENCE, 0
+            )
             low = now_ns - to_ns(RECONNECT_HISTORY_S)
             partial = MetricsSnapshot(
                 taken_at_ns=now_ns,
