@@ -141,7 +141,7 @@ class AlertRules:
     burst of its first seconds. ``p99_latency`` and ``reconnect_storm`` compare with fixed
     limits, so they can fire from the start.
 
-    Holds no lock: :class:`Metrics` serialises calls to :meth:`evaluate`.
+    Holds no lock: :class:`rtdata.metrics.Metrics` serialises calls to :meth:`evaluate`.
     """
 
     def __init__(
