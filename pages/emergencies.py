@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from rtdata import ui
+from rtdata.events import EventKind
 from rtdata.views import emergencies as em
 
 collector = ui.page("Emergencies")
@@ -68,7 +69,7 @@ def board() -> None:
         collector,
         lambda: em.response_times(
             collector.buffer.snapshot(
-                tables=["emergency_requests"], kinds=["postgres_changes"]
+                tables=["emergency_requests"], kinds=[EventKind.POSTGRES_CHANGES]
             ).tail(em.RESPONSE_WINDOW_EVENTS),
             hospitals,
         ),

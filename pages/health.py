@@ -9,7 +9,11 @@ from rtdata import ui
 from rtdata.views import health, resources
 
 collector = ui.page("Health")
-st.caption("Readings from the live vital_signs table. Shaded: normal band; red: out of range.")
+ranges = collector.settings.config.dashboard.vital_ranges
+st.caption(
+    "Readings from the live vital_signs table. Shaded: normal band ([dashboard] vital_ranges); "
+    "red: out of range."
+)
 
 
 def _vitals() -> pd.DataFrame:
@@ -30,7 +34,7 @@ def vitals_region() -> None:
     view = ui.cached_view(
         f"health:{patient}:{vital}:{only_patient}",
         collector,
-        lambda: health.health_view(_vitals(), patient, vital, only_patient=only_patient),
+        lambda: health.health_view(_vitals(), patient, vital, ranges, only_patient=only_patient),
     )
     cols = st.columns(2)
     cols[0].metric("Patient readings", view.readings)

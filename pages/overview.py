@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from rtdata import ui, views
+from rtdata.events import EventKind
 
 collector = ui.page("Overview")
 tiles = collector.settings.config.dashboard.tiles
@@ -17,7 +18,7 @@ def live_counts() -> None:
         now = datetime.now(UTC)
         tables = {name: collector.table(name) for name in collector.tables.names}
         events = collector.buffer.snapshot(
-            since=now - views.EVENTS_WINDOW, kinds=["postgres_changes"]
+            since=now - views.EVENTS_WINDOW, kinds=[EventKind.POSTGRES_CHANGES]
         )
         values = views.tile_values(tiles, tables, now, ui.tile_history())
         return values, views.overview_counts(tables, events, now)

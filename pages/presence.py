@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from rtdata import ui
+from rtdata.events import EventKind
 from rtdata.views import charts, presence
 
 collector = ui.page("Presence")
@@ -24,7 +25,7 @@ presence = true
 
 def compute() -> presence.PresenceBoard:
     """Replay the buffered presence events up to now; hospitals by name."""
-    events = collector.buffer.snapshot(kinds=["presence"])
+    events = collector.buffer.snapshot(kinds=[EventKind.PRESENCE])
     hospitals = collector.table("hospitals")
     return presence.presence_board(events, datetime.now(UTC), hospitals=hospitals)
 

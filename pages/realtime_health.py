@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from rtdata import ui
+from rtdata.events import EventKind
 from rtdata.views import realtime_health
 
 collector = ui.page("Realtime health")
@@ -19,7 +20,7 @@ def health_region() -> None:
             collector.gaps,
             collector.metrics_snapshot(),
             collector.metrics.series(),
-            collector.buffer.snapshot(kinds=["alert"]),
+            collector.buffer.snapshot(kinds=[EventKind.ALERT]),
             datetime.now(UTC),
         )
 

@@ -21,7 +21,7 @@ import orjson
 from postgrest.types import CountMethod
 from supabase import AsyncClient
 
-from rtdata.events import Event, EventError, event_from_row, row_key
+from rtdata.events import Event, EventError, EventKind, EventSource, event_from_row, row_key
 from rtdata.recorder import ErrorKind, Recorder
 from rtdata.resync import diff_rows, resync_since_ns
 
@@ -72,7 +72,7 @@ class TableReads:
             if old_key is not None:
                 keys.add(old_key)
 
-    async def load(self, gap_start_ns: int, source: str = "resync") -> int:
+    async def load(self, gap_start_ns: int, source: str = EventSource.RESYNC) -> int:
         """Snapshot every table the first time; afterwards resync them. Return rows changed."""
         if not self.loaded:
             for table, pk in self.settings.table_keys.items():
@@ -153,7 +153,7 @@ class TableReads:
                 if event.key not in touched:
                     record(event, row)
             for key in sorted(set(local) - seen - touched):
-                self._record_delete(table, key, local[key], now, "snapshot")
+                self._record_delete(table, key, local[key], now, EventSource.SNAPSHOT)
             self.checked_until_ns[table] = started_ns
         finally:
             self.touched.pop(table, None)
@@ -220,7 +220,16 @@ class TableReads:
                     body = orjson.dumps(row).decode()
                     self.recorder.record(
                         Event(
-                            now, None, "postgres_changes", "", table, op, key, body, None, source
+                            now,
+                            None,
+                            EventKind.POSTGRES_CHANGES,
+                            "",
+                            table,
+                            op,
+                            key,
+                            body,
+                            None,
+                            source,
                         ),
                         row,
                     )
@@ -242,7 +251,16 @@ class TableReads:
         old_body = orjson.dumps(old).decode() if old is not None else None
         self.recorder.record(
             Event(
-                now_ns, None, "postgres_changes", "", table, "DELETE", key, None, old_body, source
+                now_ns,
+                None,
+                EventKind.POSTGRES_CHANGES,
+                "",
+                table,
+                "DELETE",
+                key,
+                None,
+                old_body,
+                source,
             )
         )
 

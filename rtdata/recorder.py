@@ -28,7 +28,7 @@ import orjson
 import pandas as pd
 
 from rtdata.buffer import EventBuffer
-from rtdata.events import Event
+from rtdata.events import Event, EventKind, EventSource
 from rtdata.lifecycle import ConnectionState, Transition, check
 from rtdata.metrics import AlertRules, Metrics, MetricsSnapshot
 from rtdata.resync import Gap
@@ -110,9 +110,9 @@ class Recorder:
         settings: What is followed (tables and their keys, alert rules, buffer bounds).
         buffer: The event buffer to fill; a new one bounded by the config's ``[buffer]``
             section when omitted.
-        history: Also write every recorded event to disk with this writer (the caller
-            starts and closes it); when omitted, one per the config's ``[history]`` section
-            if it is enabled (then :meth:`start_history` and :meth:`close_history` run it).
+        history: Also write every recorded event to disk with this writer; when omitted, one
+            per the config's ``[history]`` section if it is enabled. Whoever runs the recorder
+            starts and closes it (:class:`rtdata.Collector` does, in ``start()`` and ``stop()``).
     """
 
     def __init__(
@@ -251,25 +251,25 @@ class Recorder:
         if self.history is not None:
             self.history.append(event)
         kind = event.kind
-        if kind == "postgres_changes":
+        if kind == EventKind.POSTGRES_CHANGES:
             table, key = event.table, event.key
             if table is not None and key is not None:
                 if record is None and old_record is None:
                     self.tables.apply(event)
                 else:
                     self.tables.apply_change(table, event.op, key, record, old_record)
-                if event.source == "realtime":
+                if event.source == EventSource.REALTIME:
                     with self._lock:
                         self._events_total += 1
                         self._last_event_ns = event.received_at_ns
             self.metrics.record_event(event)
-        elif kind == "status":
+        elif kind == EventKind.STATUS:
             self.metrics.record_state(event.op, event.received_at_ns)
-        elif kind == "presence":
+        elif kind == EventKind.PRESENCE:
             self.metrics.record_event(event)
             if event.op in ("join", "leave"):
                 self.metrics.record_presence(_members(event.record), event.received_at_ns)
-        elif kind != "alert":  # an alert is the metrics' own output
+        elif kind != EventKind.ALERT:  # an alert is the metrics' own output
             self.metrics.record_event(event)
 
     def transition(self, target: ConnectionState, reason: str) -> None:
@@ -287,7 +287,7 @@ class Recorder:
             self._changed.notify_all()
         log.info("collector: %s -> %s (%s)", source.value, target.value, reason)
         body = orjson.dumps({"from": source.value, "reason": reason}).decode()
-        self.record(Event(now, None, "status", "", None, target.value, None, body, None))
+        self.record(Event(now, None, EventKind.STATUS, "", None, target.value, None, body, None))
 
     def record_gap(self, gap: Gap) -> None:
         """Record a repaired gap."""
@@ -336,7 +336,7 @@ class Recorder:
                     "threshold": alert.threshold,
                 }
             ).decode()
-            self.record(Event(now, None, "alert", "", None, alert.name, None, body, None))
+            self.record(Event(now, None, EventKind.ALERT, "", None, alert.name, None, body, None))
             log.warning("alert %s: %s", alert.name, alert.message)
 
     def _on_traffic(self, kind: str, size: int) -> None:

@@ -49,7 +49,7 @@ from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 from rtdata import fastpath, link
 from rtdata.config import Channel
-from rtdata.events import Event, EventError, event_from_change, row_key
+from rtdata.events import Event, EventError, EventKind, EventSource, event_from_change, row_key
 from rtdata.lifecycle import ConnectionState
 from rtdata.link import LinkLost, LossKind
 from rtdata.reads import TableReads
@@ -230,7 +230,7 @@ class Supervisor:
                 if now >= self._next_poll_s:
                     self._next_poll_s = now + self.cfg.poll_interval_s
                     try:
-                        await self.reads.load(gap_start_ns, source="poll")
+                        await self.reads.load(gap_start_ns, source=EventSource.POLL)
                     except Exception as exc:  # the REST side may be down too
                         r.count_error(ErrorKind.POLL_FAILED, f"{type(exc).__name__}: {exc}")
             if now >= self._next_housekeeping_s:
@@ -389,7 +389,15 @@ class Supervisor:
                         now = time.time_ns()
                         self.recorder.record(
                             Event(
-                                now, None, "presence", presence_name, None, "sync", None, "[]", None
+                                now,
+                                None,
+                                EventKind.PRESENCE,
+                                presence_name,
+                                None,
+                                "sync",
+                                None,
+                                "[]",
+                                None,
                             )
                         )
                 elif state != RealtimeSubscribeStates.SUBSCRIBED and self.lost is None:
@@ -456,7 +464,7 @@ class Supervisor:
                 event = Event(
                     time.time_ns(),
                     None,
-                    "broadcast",
+                    EventKind.BROADCAST,
                     channel,
                     None,
                     str(payload.get("event")),
@@ -477,7 +485,7 @@ class Supervisor:
                 body = orjson.dumps(changed, default=str).decode()
                 now = time.time_ns()
                 self.recorder.record(
-                    Event(now, None, "presence", channel, None, op, key, body, None)
+                    Event(now, None, EventKind.PRESENCE, channel, None, op, key, body, None)
                 )
             except Exception as exc:
                 self.recorder.count_error(ErrorKind.CALLBACK, f"{type(exc).__name__}: {exc}")
@@ -534,7 +542,7 @@ class Supervisor:
                 # task so probes keep flowing while REST answers.
                 next_resync_s = now_s + every_s
                 self._resync_task = self._spawn(
-                    self.reads.resync_all(time.time_ns(), source="resync"), "resync"
+                    self.reads.resync_all(time.time_ns(), source=EventSource.RESYNC), "resync"
                 )
             if now_s >= self._next_housekeeping_s:
                 self._next_housekeeping_s = now_s + 1.0

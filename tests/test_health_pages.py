@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from rtdata import Collector, Settings, ui
+from rtdata import Settings, ui
+from rtdata.config import DEFAULT_VITAL_RANGES, parse_config
 from rtdata.events import Event, event_from_row
 from rtdata.lifecycle import ConnectionState, Transition
 from rtdata.recorder import ErrorKind, Recorder
@@ -373,8 +374,8 @@ def _with_health() -> Recorder:
 
 
 @pytest.fixture
-def shared(request: pytest.FixtureRequest) -> Iterator[Collector]:
-    collector: Collector = request.param()
+def shared(request: pytest.FixtureRequest) -> Iterator[Recorder]:
+    collector: Recorder = request.param()
     ui.use_recorder(collector)
     yield collector
     ui.use_recorder(None)
@@ -396,7 +397,7 @@ def _run(page: str) -> AppTest:
 
 @pytest.mark.parametrize("shared", [lambda: _with_vitals(100)], indirect=True)
 def test_health_page_charts_the_first_patient_and_lists_abnormal_readings(
-    shared: Collector,
+    shared: Recorder,
 ) -> None:
     at = _run("health.py")
     assert at.title[0].value == "Health"
@@ -418,8 +419,30 @@ def test_health_page_charts_the_first_patient_and_lists_abnormal_readings(
     assert at.dataframe[0].value.empty
 
 
+def _with_strict_spo2() -> Recorder:
+    """Ten normal readings (SpO2 98 %) under a config whose SpO2 band starts at 99 %."""
+    config = parse_config("[dashboard]\nvital_ranges = { spo2 = [99, 100] }")
+    collector = Recorder(Settings(config=config))
+    for i in range(10):
+        collector.record(_vitals_event(_reading(i, patient="P-0000")))
+    return collector
+
+
+@pytest.mark.parametrize("shared", [_with_strict_spo2], indirect=True)
+def test_health_page_uses_the_configured_vital_ranges(shared: Recorder) -> None:
+    at = _run("health.py")
+    assert _patient_metrics(at) == {"Patient readings": "10", "Patient abnormal values": "10"}
+    feed = at.dataframe[0].value
+    assert set(feed["vital"]) == {"spo2"}
+    assert (feed["low"].iloc[0], feed["high"].iloc[0]) == (99.0, 100.0)
+
+
+def test_config_default_bands_are_the_views_defaults() -> None:
+    assert dict(DEFAULT_VITAL_RANGES) == dict(health.VITAL_RANGES)
+
+
 @pytest.mark.parametrize("shared", [_collector], indirect=True)
-def test_health_page_renders_on_an_empty_collector(shared: Collector) -> None:
+def test_health_page_renders_on_an_empty_collector(shared: Recorder) -> None:
     at = _run("health.py")
     assert at.selectbox[0].value is None
     assert _metrics(at) == {
@@ -441,7 +464,7 @@ def test_health_page_renders_on_an_empty_collector(shared: Collector) -> None:
 
 
 @pytest.mark.parametrize("shared", [lambda: _with_vitals(20_000, patients=200)], indirect=True)
-def test_health_page_renders_twenty_thousand_readings(shared: Collector) -> None:
+def test_health_page_renders_twenty_thousand_readings(shared: Recorder) -> None:
     at = _run("health.py")
     assert _patient_metrics(at) == {"Patient readings": "100", "Patient abnormal values": "100"}
     assert len(at.dataframe[0].value) == 50
@@ -495,7 +518,7 @@ def _with_operations() -> Recorder:
 
 
 @pytest.mark.parametrize("shared", [_with_operations], indirect=True)
-def test_health_page_shows_resources_and_the_waiting_list(shared: Collector) -> None:
+def test_health_page_shows_resources_and_the_waiting_list(shared: Recorder) -> None:
     at = _run("health.py")
     metrics = _metrics(at)
     assert {k: metrics[k] for k in ("Free beds", "Free ICU beds", "Free ambulances")} == {
@@ -524,7 +547,7 @@ def test_health_page_shows_resources_and_the_waiting_list(shared: Collector) -> 
 
 
 @pytest.mark.parametrize("shared", [_with_operations], indirect=True)
-def test_health_page_on_a_wall_draws_dark_charts(shared: Collector) -> None:
+def test_health_page_on_a_wall_draws_dark_charts(shared: Recorder) -> None:
     at = AppTest.from_file(str(ROOT / "pages" / "health.py"), default_timeout=60)
     at.query_params["wall"] = "1"
     at.run()
@@ -541,7 +564,7 @@ def test_health_page_on_a_wall_draws_dark_charts(shared: Collector) -> None:
 
 
 @pytest.mark.parametrize("shared", [_with_health], indirect=True)
-def test_realtime_health_page_shows_kpis_charts_and_tables(shared: Collector) -> None:
+def test_realtime_health_page_shows_kpis_charts_and_tables(shared: Recorder) -> None:
     at = _run("realtime_health.py")
     assert at.title[0].value == "Realtime health"
     metrics = _metrics(at)
@@ -566,7 +589,7 @@ def test_realtime_health_page_shows_kpis_charts_and_tables(shared: Collector) ->
 
 
 @pytest.mark.parametrize("shared", [_collector], indirect=True)
-def test_realtime_health_page_renders_on_an_empty_collector(shared: Collector) -> None:
+def test_realtime_health_page_renders_on_an_empty_collector(shared: Recorder) -> None:
     at = _run("realtime_health.py")
     metrics = _metrics(at)
     assert metrics["State"] == "idle"
@@ -576,7 +599,7 @@ def test_realtime_health_page_renders_on_an_empty_collector(shared: Collector) -
 
 
 @pytest.mark.parametrize("shared", [lambda: _with_vitals(20_000)], indirect=True)
-def test_realtime_health_page_renders_a_large_buffer(shared: Collector) -> None:
+def test_realtime_health_page_renders_a_large_buffer(shared: Recorder) -> None:
     shared.housekeeping()
     at = _run("realtime_health.py")
     assert _metrics(at)["Buffer"].startswith("20,000 rows")

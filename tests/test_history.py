@@ -25,7 +25,7 @@ import rtdata.config
 from rtdata import Collector, LocalServer, Settings
 from rtdata.buffer import EventBuffer
 from rtdata.config import DEFAULT_CONFIG, ConfigError, HistoryConfig, parse_config
-from rtdata.events import COLUMNS, Event
+from rtdata.events import COLUMNS, Event, EventKind, EventSource
 from rtdata.history import HistoryWriter, aggregate_by_table_hour, load, query
 from rtdata.recorder import Recorder
 from tests.support import timeout_s, wait_until
@@ -107,6 +107,21 @@ def test_round_trip_loads_back_equal_with_snapshot_dtypes(
     assert loaded.dtypes.to_dict() == expected.dtypes.to_dict()
     assert loaded["received_at"].is_monotonic_increasing
     assert_same_events(loaded, expected)
+
+
+def test_enum_kinds_and_sources_round_trip_as_their_text(tmp_path: Path) -> None:
+    # What the collector appends carries EventKind/EventSource members; files and frames hold text.
+    alert = Event(BASE_NS, None, EventKind.ALERT, "", None, "presence_spike", None, "{}", None)
+    change = event(1)._replace(kind=EventKind.POSTGRES_CHANGES, source=EventSource.RESYNC)
+    with HistoryWriter(tmp_path) as writer:
+        writer.append(alert)
+        writer.append(change)
+    loaded = load(tmp_path, kinds=[EventKind.ALERT])
+    assert loaded["op"].tolist() == ["presence_spike"]
+    everything = load(tmp_path)
+    assert_same_events(everything, snapshot([alert, change]))
+    assert {type(k) for k in everything["kind"].cat.categories} == {str}
+    assert set(everything["source"]) == {"realtime", "resync"}
 
 
 def test_filters_match_pandas_and_aggregates_match_groupby(

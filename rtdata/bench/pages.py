@@ -26,7 +26,7 @@ PAGE_FILES: Final = (
 
 def _page_collector(events: int) -> Any:
     """A recorder (no connection) with hospital tables and ``events`` buffered changes."""
-    from rtdata.events import Event, event_from_row
+    from rtdata.events import Event, EventKind, event_from_row
     from rtdata.recorder import Recorder
     from rtdata.settings import Settings
     from rtdata.simulate import HospitalScenario
@@ -50,7 +50,7 @@ def _page_collector(events: int) -> Any:
     base = time.time_ns() - events * 1000
     record = orjson.dumps({"id": 1, "status": "pending", "priority": 2, "hospital_id": 1}).decode()
     collector.buffer.extend(
-        Event(base + i * 1000, base + i * 1000 - 3_000_000, "postgres_changes", "rtdata-tables",
+        Event(base + i * 1000, base + i * 1000 - 3_000_000, EventKind.POSTGRES_CHANGES, "rtdata-tables",
               "emergency_requests", "UPDATE", str(i % 5000), record, None)
         for i in range(events)
     )  # fmt: skip

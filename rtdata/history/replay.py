@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from rtdata.events import Event
+from rtdata.events import Event, EventKind
 from rtdata.history.reader import query
 from rtdata.lifecycle import ConnectionState
 from rtdata.tables import LiveTables
@@ -27,8 +27,8 @@ __all__ = ["rebuild_tables"]
 
 _SQL = (
     'SELECT epoch_ns(received_at) AS received_at_ns, kind, "table", op, key, record, '
-    "old_record FROM events WHERE kind IN ('postgres_changes', 'status') {until} "
-    "ORDER BY received_at"
+    f"old_record FROM events WHERE kind IN ('{EventKind.POSTGRES_CHANGES}', '{EventKind.STATUS}')"
+    " {until} ORDER BY received_at"
 )
 
 
@@ -57,17 +57,17 @@ def rebuild_tables(
     rows = frame.to_dict("records")
     start = 0
     for i, row in enumerate(rows):
-        if row["kind"] == "status" and _is_start(row):
+        if row["kind"] == EventKind.STATUS and _is_start(row):
             start = i
     tables = LiveTables(primary_keys)
     for row in rows[start:]:
-        if row["kind"] != "postgres_changes" or row["table"] is None or row["key"] is None:
+        if row["kind"] != EventKind.POSTGRES_CHANGES or row["table"] is None or row["key"] is None:
             continue
         tables.apply(
             Event(
                 int(row["received_at_ns"]),
                 None,
-                "postgres_changes",
+                EventKind.POSTGRES_CHANGES,
                 "",
                 row["table"],
                 row["op"],

@@ -19,6 +19,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from rtdata.events import EventKind
 from rtdata.lifecycle import ConnectionState, Transition
 from rtdata.metrics import TABLE_COLUMN_PREFIX, MetricsSnapshot
 from rtdata.resync import Gap
@@ -278,7 +279,7 @@ def alerts_table(events: pd.DataFrame, limit: int = 100) -> pd.DataFrame:
         Columns ``time`` (UTC), ``name``, ``severity``, ``message``, ``value`` and
         ``threshold``.
     """
-    alerts = events[events["kind"] == "alert"] if not events.empty else events
+    alerts = events[events["kind"] == EventKind.ALERT] if not events.empty else events
     if alerts.empty:
         return pd.DataFrame(
             {
