@@ -5,12 +5,12 @@ first use (PEP 562), so ``import rtdata`` stays cheap: it loads neither the loca
 (aiohttp), the SQL parser (sqlglot), the simulator nor Streamlit until a name needs them.
 """
 
-from __future__ import annotations
+# Everything here but the public names is private: tests/test_api.py checks that dir(rtdata)
+# shows nothing else.
+import importlib as _importlib
+import typing as _typing
 
-import importlib
-from typing import TYPE_CHECKING, Any, Final
-
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from rtdata.api import connect
     from rtdata.buffer import EventBuffer
     from rtdata.collector import Collector, CollectorStatus, ConnectionState
@@ -34,7 +34,7 @@ __all__ = [
 
 __version__ = "0.1.0"
 
-_HOMES: Final = {
+_HOMES: _typing.Final = {
     "Collector": "rtdata.collector",
     "CollectorStatus": "rtdata.collector",
     "ConnectionState": "rtdata.collector",
@@ -49,7 +49,7 @@ _HOMES: Final = {
 """Public name -> the module that defines it."""
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     """Import a public name from its module on first use (PEP 562) and keep it here.
 
     Raises:
@@ -59,7 +59,7 @@ def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'rtdata' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
+    value = getattr(_importlib.import_module(home), name)
     globals()[name] = value  # later lookups find it without calling this again
     return value
 
