@@ -44,8 +44,9 @@ def streamlit_options(config: Path = CONFIG) -> list[str]:
     """Return the options of a Streamlit ``config.toml`` as ``streamlit run`` flags.
 
     Streamlit reads ``.streamlit/config.toml`` from the working directory, which is the user's
-    folder (their ``rtdata.toml`` and ``.streamlit/secrets.toml``), not the package. On the
-    command line the options apply wherever the dashboard starts, over any config file.
+    folder (their ``rtdata.toml`` and ``.streamlit/secrets.toml``), not the package; only
+    recent versions also read the one beside the script. On the command line the options apply
+    wherever the dashboard starts and whatever the Streamlit version, over any config file.
 
     Args:
         config: The TOML file: tables of options, nested tables for dotted sections.
