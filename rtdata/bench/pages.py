@@ -13,6 +13,7 @@ import orjson
 from rtdata.bench.common import (
     Figure,
 )
+from rtdata.dashboard import PAGES
 
 PAGE_FILES: Final = (
     "overview.py",
@@ -78,18 +79,15 @@ def bench_pages(events: int = 1_000_000) -> list[Figure]:
     empty buffer (median of 3 runs each, Streamlit's AppTest)."""
     from rtdata import ui
 
-    root = Path(__file__).resolve().parents[2] / "pages"
-    if not root.is_dir():
-        raise RuntimeError("the pages/ folder is needed (run from an rtdata checkout)")
     figures = []
     empty, full = _page_collector(0), _page_collector(events)
     try:
         for name in PAGE_FILES:
             stem = name.removesuffix(".py")
             ui.use_recorder(empty)
-            base_ms = _render_ms(root / name)
+            base_ms = _render_ms(PAGES / name)
             ui.use_recorder(full)
-            ms = _render_ms(root / name)
+            ms = _render_ms(PAGES / name)
             figures.append(
                 Figure(f"pages.{stem}_empty_ms", base_ms, "ms", f"{stem} page, empty buffer")
             )
