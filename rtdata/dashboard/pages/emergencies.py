@@ -8,7 +8,7 @@ from rtdata import ui
 from rtdata.events import EventKind
 from rtdata.views import emergencies as em
 
-collector = ui.page("Emergencies")
+recorder = ui.page("Emergencies")
 TOASTED_UNTIL = "emergencies_toasted_until"  # receive time of the newest alert this user saw
 WALL = ui.is_wall()  # nobody filters a wall: the map and the list share the screen instead
 WALL_MAP_HEIGHT_PX = 700
@@ -17,7 +17,7 @@ LIST_COLUMNS = [c for c in em.OPEN_COLUMNS if c not in ("age_s", "lat", "lon")]
 chosen_hospitals: list[str] = []
 chosen_statuses: list[str] = []
 if not WALL:
-    hospital_names = sorted(str(name) for name in collector.table("hospitals").get("name", []))
+    hospital_names = sorted(str(name) for name in recorder.table("hospitals").get("name", []))
     left, right = st.columns(2)
     chosen_hospitals = left.multiselect("Hospitals", hospital_names, placeholder="All hospitals")
     chosen_statuses = right.multiselect(
@@ -28,7 +28,7 @@ st.session_state.setdefault(TOASTED_UNTIL, datetime.now(UTC))  # no alerts for t
 
 def toast_new_critical() -> None:
     since = st.session_state[TOASTED_UNTIL]
-    events = collector.buffer.snapshot(since=since, tables=["emergency_requests"])
+    events = recorder.buffer.snapshot(since=since, tables=["emergency_requests"])
     fresh = em.new_critical(events, since)
     for row in fresh.tail(3).itertuples():
         st.toast(
@@ -42,12 +42,12 @@ def toast_new_critical() -> None:
 @ui.live()
 def board() -> None:
     toast_new_critical()
-    hospitals = collector.table("hospitals")
+    hospitals = recorder.table("hospitals")
     rows = ui.cached_view(
         "emergencies.open",
-        collector,
+        recorder,
         lambda: em.open_emergencies(
-            collector.table("emergency_requests"), hospitals, datetime.now(UTC)
+            recorder.table("emergency_requests"), hospitals, datetime.now(UTC)
         ),
     )
     shown = em.filter_open(rows, chosen_hospitals, chosen_statuses)
@@ -66,9 +66,9 @@ def board() -> None:
     st.caption(f"Over the newest {em.RESPONSE_WINDOW_EVENTS:,} emergency changes in the buffer.")
     times = ui.cached_view(
         "emergencies.response_times",
-        collector,
+        recorder,
         lambda: em.response_times(
-            collector.buffer.snapshot(
+            recorder.buffer.snapshot(
                 tables=["emergency_requests"], kinds=[EventKind.POSTGRES_CHANGES]
             ).tail(em.RESPONSE_WINDOW_EVENTS),
             hospitals,

@@ -17,18 +17,18 @@ SHOWN = "events_shown"  # the tail the user last saw, which a selection points i
 PICKED = "events_picked"  # the selection already turned into DETAIL
 DETAIL = "events_detail"
 
-collector = ui.page("Events")
+recorder = ui.page("Events")
 
 
 def freeze() -> None:
     """Remember when the user paused: the view keeps showing events received up to then."""
     if st.session_state[PAUSED]:
         st.session_state[PAUSED_AT] = datetime.now(UTC)
-        st.session_state[PAUSED_VERSION] = collector.buffer.version
+        st.session_state[PAUSED_VERSION] = recorder.buffer.version
 
 
 options = ui.cached_view(
-    "events:options", collector, lambda: ev.filter_options(collector.buffer.snapshot())
+    "events:options", recorder, lambda: ev.filter_options(recorder.buffer.snapshot())
 )
 cols = st.columns([2, 2, 2, 3])
 pickers: dict[str, list[str]] = {}
@@ -42,14 +42,14 @@ text = cols[3].text_input("Search key and records", placeholder="literal text, a
 paused = st.toggle("Pause", key=PAUSED, on_change=freeze, help="Freeze the view to inspect rows")
 until: datetime | None = st.session_state.get(PAUSED_AT) if paused else None
 if until is not None:
-    new = collector.buffer.version - st.session_state.get(PAUSED_VERSION, 0)
+    new = recorder.buffer.version - st.session_state.get(PAUSED_VERSION, 0)
     st.caption(f"Paused at {until:%H:%M:%S} UTC · {new:,} new events since · resume to update")
 
 
 def matching() -> pd.DataFrame:
     """Events of the current filter (and freeze point), from a fresh snapshot."""
     tables, kinds = pickers["table"] or None, pickers["kind"] or None
-    events = collector.buffer.snapshot(tables=tables, kinds=kinds)
+    events = recorder.buffer.snapshot(tables=tables, kinds=kinds)
     return ev.filter_events(
         events, tables=tables, ops=pickers["op"], kinds=kinds, text=text, until=until
     )
@@ -90,7 +90,7 @@ def explorer() -> None:
         return ev.tail(found), len(found)
 
     key = f"events:{sorted(pickers.items())}:{text}:{until}"
-    shown, total = ui.cached_view(key, collector, compute)
+    shown, total = ui.cached_view(key, recorder, compute)
     state = st.session_state.get(TABLE)
     rows = list(state["selection"]["rows"]) if state else []
     if rows != st.session_state.get(PICKED):

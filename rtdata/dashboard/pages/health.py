@@ -9,8 +9,8 @@ import streamlit as st
 from rtdata import ui
 from rtdata.views import health, resources
 
-collector = ui.page("Health")
-ranges = collector.settings.config.dashboard.vital_ranges
+recorder = ui.page("Health")
+ranges = recorder.settings.config.dashboard.vital_ranges
 st.caption(
     "Readings from the live vital_signs table. Shaded: normal band ([dashboard] vital_ranges); "
     "red: out of range."
@@ -19,7 +19,7 @@ st.caption(
 
 def _vitals() -> pd.DataFrame:
     return ui.cached_view(
-        "health:vitals", collector, lambda: health.vitals_frame(collector.table("vital_signs"))
+        "health:vitals", recorder, lambda: health.vitals_frame(recorder.table("vital_signs"))
     )
 
 
@@ -34,7 +34,7 @@ only_patient = right.toggle("Alerts for this patient only")
 def vitals_region() -> None:
     view = ui.cached_view(
         f"health:{patient}:{vital}:{only_patient}",
-        collector,
+        recorder,
         lambda: health.health_view(_vitals(), patient, vital, ranges, only_patient=only_patient),
     )
     cols = st.columns(2)
@@ -54,10 +54,10 @@ def vitals_region() -> None:
 
 
 def _operations() -> tuple[resources.ResourcesView, resources.WaitlistView]:
-    hospitals = collector.table("hospitals")
+    hospitals = recorder.table("hospitals")
     return (
-        resources.resources_view(collector.table("hospital_resources"), hospitals),
-        resources.waitlist_view(collector.table("waitlist_entries"), hospitals, datetime.now(UTC)),
+        resources.resources_view(recorder.table("hospital_resources"), hospitals),
+        resources.waitlist_view(recorder.table("waitlist_entries"), hospitals, datetime.now(UTC)),
     )
 
 
@@ -68,7 +68,7 @@ def _kpis(kpis: dict[str, str]) -> None:
 
 @ui.live()
 def operations_region() -> None:
-    stock, waitlist = ui.cached_view("health:operations", collector, _operations)
+    stock, waitlist = ui.cached_view("health:operations", recorder, _operations)
     st.subheader("Resources")
     st.caption(
         "Live hospital_resources. Red rows: bed or ICU occupancy at or above "

@@ -8,22 +8,22 @@ import streamlit as st
 from rtdata import ui, views
 from rtdata.events import EventKind
 
-collector = ui.page("Overview")
-tiles = collector.settings.config.dashboard.tiles
+recorder = ui.page("Overview")
+tiles = recorder.settings.config.dashboard.tiles
 
 
 @ui.live()
 def live_counts() -> None:
     def compute() -> tuple[list[views.TileValue], views.OverviewCounts]:
         now = datetime.now(UTC)
-        tables = {name: collector.table(name) for name in collector.tables.names}
-        events = collector.buffer.snapshot(
+        tables = {name: recorder.table(name) for name in recorder.tables.names}
+        events = recorder.buffer.snapshot(
             since=now - views.EVENTS_WINDOW, kinds=[EventKind.POSTGRES_CHANGES]
         )
         values = views.tile_values(tiles, tables, now, ui.tile_history())
         return values, views.overview_counts(tables, events, now)
 
-    values, counts = ui.cached_view("overview", collector, compute)
+    values, counts = ui.cached_view("overview", recorder, compute)
     per_row = 4
     cells = [*values, views.TileValue("Events per minute", counts.events_per_minute, None, [])]
     for start in range(0, len(cells), per_row):

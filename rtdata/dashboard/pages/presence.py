@@ -8,8 +8,8 @@ from rtdata import ui
 from rtdata.events import EventKind
 from rtdata.views import charts, presence
 
-collector = ui.page("Presence")
-channels = [c.name for c in collector.settings.config.channels if c.presence]
+recorder = ui.page("Presence")
+channels = [c.name for c in recorder.settings.config.channels if c.presence]
 
 ENABLE = """No presence events yet. {where}
 
@@ -25,15 +25,15 @@ presence = true
 
 def compute() -> presence.PresenceBoard:
     """Replay the buffered presence events up to now; hospitals by name."""
-    events = collector.buffer.snapshot(kinds=[EventKind.PRESENCE])
-    hospitals = collector.table("hospitals")
+    events = recorder.buffer.snapshot(kinds=[EventKind.PRESENCE])
+    hospitals = recorder.table("hospitals")
     return presence.presence_board(events, datetime.now(UTC), hospitals=hospitals)
 
 
 @ui.live()
 def board() -> None:
     """Draw the KPIs, the breakdowns, the joins/leaves chart and who is online."""
-    shown = ui.cached_view("presence", collector, compute)
+    shown = ui.cached_view("presence", recorder, compute)
     if shown.events == 0:
         where = (
             f"Presence is recorded on {', '.join(channels)}, but nobody has joined yet."

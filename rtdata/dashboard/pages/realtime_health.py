@@ -8,23 +8,23 @@ from rtdata import ui
 from rtdata.events import EventKind
 from rtdata.views import realtime_health
 
-collector = ui.page("Realtime health")
+recorder = ui.page("Realtime health")
 
 
 @ui.live()
 def health_region() -> None:
     def compute() -> realtime_health.RealtimeHealthView:
         return realtime_health.realtime_health_view(
-            collector.status.state.value,
-            collector.transitions,
-            collector.gaps,
-            collector.metrics_snapshot(),
-            collector.metrics.series(),
-            collector.buffer.snapshot(kinds=[EventKind.ALERT]),
+            recorder.status.state.value,
+            recorder.transitions,
+            recorder.gaps,
+            recorder.metrics_snapshot(),
+            recorder.metrics.series(),
+            recorder.buffer.snapshot(kinds=[EventKind.ALERT]),
             datetime.now(UTC),
         )
 
-    view = ui.cached_view("realtime_health", collector, compute)
+    view = ui.cached_view("realtime_health", recorder, compute)
     kpis = list(view.kpis.display().items())
     per_row = 3  # six in a row cut text values such as "subscribed" at 1280 px
     for start in range(0, len(kpis), per_row):
