@@ -15,12 +15,14 @@ import contextlib
 import threading
 import time
 from types import TracebackType
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from rtdata.buffer import EventBuffer
 from rtdata.collector import Collector, ConnectionState
-from rtdata.embedded import EmbeddedStack
 from rtdata.settings import Settings
+
+if TYPE_CHECKING:
+    from rtdata.embedded import EmbeddedStack
 
 __all__ = ["AttachedCollector", "connect"]
 
@@ -105,6 +107,9 @@ def connect(
         collector = AttachedCollector(settings)
         _start(collector, wait)
         return collector
+    # Imported here: the local server and the simulator are only needed without a project.
+    from rtdata.embedded import EmbeddedStack
+
     stack = EmbeddedStack(rate_per_s=rate_per_s, seed=seed).start()
     try:
         collector = AttachedCollector(stack.settings(settings), stack=stack)

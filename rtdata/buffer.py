@@ -335,7 +335,8 @@ def _build(events: list[Event], lookups: dict[str, _Lookup]) -> _Chunk:
         lookup = lookups[name]
         for value in dict.fromkeys(values):  # distinct values, first-seen order
             if value not in lookup:
-                lookup[value] = len(lookup) - 1  # None holds code -1
+                # str(): plain str categories, so an EventKind member and its text are one.
+                lookup[str(value)] = len(lookup) - 1  # None holds code -1
         codes[name] = np.fromiter(map(lookup.__getitem__, values), _code_dtype(len(lookup)), n)
         nbytes += codes[name].nbytes
     text: dict[str, npt.NDArray[np.object_]] = {}

@@ -1,4 +1,5 @@
-"""The ``rtdata`` command: ``serve``, ``simulate``, ``bench``, ``demo`` and ``record``."""
+"""The ``rtdata`` command: ``serve``, ``simulate``, ``bench``, ``demo``, ``dashboard`` and
+``record``."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
 from rtdata import bench as bench_module
+from rtdata import dashboard as dashboard_app
 from rtdata.config import HistoryConfig
 from rtdata.server import DEFAULT_PORT, LocalServer
 from rtdata.server.auth import DEFAULT_JWT_SECRET, Keys
@@ -141,6 +143,24 @@ def _parser() -> argparse.ArgumentParser:
         help="record no history on disk",
     )
     demo.set_defaults(run=_demo)
+
+    dashboard = sub.add_parser(
+        "dashboard",
+        help="the dashboard alone, stopped by Ctrl-C: on the project in SUPABASE_URL/SUPABASE_KEY"
+        " (or .streamlit/secrets.toml), else on an embedded server and simulator",
+    )
+    dashboard.add_argument(
+        "--port", type=int, default=DASHBOARD_PORT, help="port (default 8501; 0: a free port)"
+    )
+    dashboard.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to bind (default 127.0.0.1; 0.0.0.0 for wall displays)",
+    )
+    dashboard.add_argument(
+        "--wall", action="store_true", help="print the wall-display URL (?wall=1) as the address"
+    )
+    dashboard.set_defaults(run=_dashboard)
 
     record = sub.add_parser(
         "record",
@@ -317,11 +337,49 @@ def _free_port(preferred: int) -> int:
         return int(probe.getsockname()[1])
 
 
-def _app_path() -> Path:
-    for candidate in (Path.cwd() / "app.py", Path(__file__).resolve().parent.parent / "app.py"):
-        if candidate.is_file():
-            return candidate
-    raise OSError("app.py not found: run `rtdata demo` from the rtdata checkout")
+def dashboard_command(port: int, host: str) -> list[str]:
+    """Return the command that serves the packaged dashboard on ``host:port``.
+
+    It runs ``streamlit run`` on :data:`rtdata.dashboard.APP` with the packaged Streamlit
+    options on the command line, so they apply in any working directory; the dashboard's own
+    ``rtdata.toml`` and ``.streamlit/secrets.toml`` are still read from the working directory.
+    """
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(dashboard_app.APP),
+        *dashboard_app.streamlit_options(),
+        "--server.port",
+        str(port),
+        "--server.address",
+        host,
+    ]
+
+
+def _start_dashboard(
+    port: int, host: str, env: Mapping[str, str], done: threading.Event
+) -> subprocess.Popen[bytes]:
+    """Start the dashboard in the working directory; ``done`` is set when it exits."""
+    dashboard = subprocess.Popen(dashboard_command(port, host), env=env)
+
+    def watch() -> None:
+        dashboard.wait()
+        done.set()
+
+    threading.Thread(target=watch, name="rtdata-dashboard-watch", daemon=True).start()
+    return dashboard
+
+
+def _dashboard_url(host: str, port: int, wall: bool) -> str:
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
+    return f"http://{shown}:{port}" + ("/?wall=1" if wall else "")
+
+
+def _exit_status(dashboard: subprocess.Popen[bytes]) -> int:
+    """0 when the dashboard stopped as asked (Ctrl-C reaches it too, or we terminated it)."""
+    return 0 if dashboard.returncode in (0, -signal.SIGTERM, None) else 1
 
 
 def demo_env(url: str, key: str) -> dict[str, str]:
@@ -341,7 +399,6 @@ def _stop_process(process: subprocess.Popen[bytes]) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    app = _app_path()
     port = _free_port(args.port)
     if args.port and port != args.port:
         log.warning("port %d is busy; the local server uses %d instead", args.port, port)
@@ -360,32 +417,10 @@ def _demo(args: argparse.Namespace) -> int:
         running.callback(simulator.stop)
         simulator.start()
         env = {**os.environ, **demo_env(server.url, server.service_key)}
-        command = [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(app),
-            "--server.port",
-            str(dashboard_port),
-            "--server.address",
-            args.dashboard_host,
-            "--server.headless",
-            "true",
-        ]
-        dashboard = subprocess.Popen(command, cwd=app.parent, env=env)
+        dashboard = _start_dashboard(dashboard_port, args.dashboard_host, env, done)
         running.callback(_stop_process, dashboard)
-
-        def watch() -> None:
-            dashboard.wait()
-            done.set()
-
-        threading.Thread(target=watch, name="rtdata-demo-watch", daemon=True).start()
-        host = (
-            "localhost" if args.dashboard_host in ("127.0.0.1", "0.0.0.0") else args.dashboard_host
-        )
-        suffix = "/?wall=1" if args.wall else ""
-        print(f"rtdata demo: dashboard on http://{host}:{dashboard_port}{suffix}", flush=True)
+        url = _dashboard_url(args.dashboard_host, dashboard_port, args.wall)
+        print(f"rtdata demo: dashboard on {url}", flush=True)
         print(f"             local server on {server.url} (Ctrl-C stops everything)", flush=True)
         # The local stack's well-known development key, as `rtdata serve` and `supabase start`
         # print it: notebooks attach to this server with it.
@@ -393,7 +428,30 @@ def _demo(args: argparse.Namespace) -> int:
         if args.history is not None:
             print(f"             history in {args.history.resolve()}", flush=True)
         done.wait()
-    return 0 if dashboard.returncode in (0, -signal.SIGTERM, None) else 1
+    return _exit_status(dashboard)
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    # The dashboard reads the same settings itself; reading them here first turns a bad
+    # rtdata.toml or secrets file into an error message before anything starts.
+    settings = Settings.from_env()
+    port = _free_port(args.port)
+    if args.port and port != args.port:
+        log.warning("port %d is busy; the dashboard uses %d instead", args.port, port)
+    done = _wait_for_signal()
+    dashboard = _start_dashboard(port, args.host, os.environ, done)
+    try:
+        print(f"rtdata dashboard: dashboard on {_dashboard_url(args.host, port, args.wall)}")
+        project = (
+            "an embedded local server and simulator (no SUPABASE_URL configured)"
+            if settings.embedded
+            else settings.url
+        )
+        print(f"                  project {project} (Ctrl-C stops it)", flush=True)
+        done.wait()
+    finally:
+        _stop_process(dashboard)
+    return _exit_status(dashboard)
 
 
 if __name__ == "__main__":

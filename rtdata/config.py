@@ -343,7 +343,8 @@ class DashboardConfig:
         wall_rotate_s: Seconds each page stays up on a wall display.
         wall_pages: Pages a wall display rotates through (their URL paths).
         tiles: Overview KPI tiles.
-        vital_ranges: Normal band (low, high) per vital sign.
+        vital_ranges: Normal band (low, high) per vital sign, inclusive, for the Health
+            page's shading and abnormal readings; a vital not given keeps its default.
     """
 
     refresh_s: float = 2.0

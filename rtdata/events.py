@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from enum import StrEnum
 from functools import lru_cache
 from typing import Any, Final, NamedTuple
 
@@ -19,17 +20,54 @@ __all__ = [
     "SOURCES",
     "Event",
     "EventError",
+    "EventKind",
+    "EventSource",
     "event_from_change",
     "event_from_row",
     "parse_commit_timestamp_ns",
     "row_key",
 ]
 
-KINDS: Final = ("postgres_changes", "broadcast", "presence", "system", "status")
-"""Values of :attr:`Event.kind`."""
 
-SOURCES: Final = ("realtime", "snapshot", "resync", "poll")
-"""Values of :attr:`Event.source`: how the event reached the collector."""
+class EventKind(StrEnum):
+    """What an event records: the values of :attr:`Event.kind`.
+
+    Members are ``str``, so they compare equal to their text in frames, Parquet files and
+    buffer filters, and history written before this enum existed reads back unchanged.
+    """
+
+    POSTGRES_CHANGES = "postgres_changes"
+    """A row change: live from Realtime, or read over REST (see :class:`EventSource`)."""
+    BROADCAST = "broadcast"
+    """A broadcast message; ``op`` is its event name."""
+    PRESENCE = "presence"
+    """A presence ``join``, ``leave`` or ``sync``."""
+    STATUS = "status"
+    """A collector lifecycle transition; ``op`` is the state entered."""
+    ALERT = "alert"
+    """An alert rule that became true; ``op`` is the rule's name."""
+
+
+class EventSource(StrEnum):
+    """How an event reached the collector: the values of :attr:`Event.source`."""
+
+    REALTIME = "realtime"
+    """Pushed over the Realtime socket."""
+    SNAPSHOT = "snapshot"
+    """Read over REST when a table was first loaded."""
+    RESYNC = "resync"
+    """Read over REST to cover a gap or a periodic re-check."""
+    POLL = "poll"
+    """Read over REST while the socket was down."""
+
+
+KINDS: Final = tuple(EventKind)
+"""Every :class:`EventKind`, in declaration order."""
+
+SOURCES: Final = tuple(EventSource)
+"""Every :class:`EventSource`, in declaration order."""
+
+_POSTGRES_CHANGES: Final = EventKind.POSTGRES_CHANGES  # a global lookup on the hot path
 
 COLUMNS: Final = (
     "received_at",
@@ -57,15 +95,16 @@ class Event(NamedTuple):
     Attributes:
         received_at_ns: When the collector received it, nanoseconds since the epoch (UTC).
         commit_ns: Commit time reported by the server in nanoseconds, or ``None``.
-        kind: One of :data:`KINDS`.
+        kind: An :class:`EventKind` (a ``str``).
         channel: Channel name without the ``realtime:`` prefix.
         table: Table name, or ``None`` when not a table change.
         op: ``INSERT``, ``UPDATE``, ``DELETE``, ``SNAPSHOT``, a broadcast event name,
-            ``join``/``leave`` for presence, or a state name for ``status`` events.
+            ``join``/``leave``/``sync`` for presence, a state name for ``status`` events, or
+            a rule name for ``alert`` events.
         key: Primary-key value as text (composite keys joined with ``|``), or ``None``.
         record: New row as JSON text, or ``None``.
         old_record: Old row (as the server sent it) as JSON text, or ``None``.
-        source: One of :data:`SOURCES`.
+        source: An :class:`EventSource` (a ``str``).
     """
 
     received_at_ns: int
@@ -77,7 +116,7 @@ class Event(NamedTuple):
     key: str | None
     record: str | None
     old_record: str | None
-    source: str = "realtime"
+    source: str = EventSource.REALTIME
 
     @property
     def latency_ms(self) -> float | None:
@@ -168,7 +207,7 @@ def event_from_change(
     return Event(
         received_at_ns,
         parse_commit_timestamp_ns(commit) if isinstance(commit, str) else None,
-        "postgres_changes",
+        _POSTGRES_CHANGES,
         channel,
         table,
         op,
@@ -184,7 +223,7 @@ def event_from_row(
     received_at_ns: int,
     primary_key: Sequence[str],
     *,
-    source: str = "snapshot",
+    source: str = EventSource.SNAPSHOT,
 ) -> Event:
     """Turn a row read over REST (snapshot, resync or poll) into an ``op="SNAPSHOT"`` event.
 
@@ -194,7 +233,7 @@ def event_from_row(
     return Event(
         received_at_ns=received_at_ns,
         commit_ns=None,
-        kind="postgres_changes",
+        kind=EventKind.POSTGRES_CHANGES,
         channel="",
         table=table,
         op="SNAPSHOT",

@@ -15,7 +15,7 @@ errors are reported the same way either path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import orjson
@@ -87,14 +87,19 @@ def _valid_columns(columns: Any) -> bool:
     return True
 
 
-def attach(ws: Any, channels: Mapping[str, Any], on_error: Callable[[Exception], None]) -> None:
+def attach(
+    ws: Any,
+    callbacks: Callable[[str], Sequence[Any] | None],
+    on_error: Callable[[Exception], None],
+) -> None:
     """Serve postgres_changes frames of websocket ``ws`` from the fast path.
 
     Args:
         ws: A ``websockets`` connection that realtime-py reads with ``async for`` (which calls
             ``ws.recv()``); its ``recv`` is wrapped, after any trace already attached.
-        channels: realtime-py's live ``client.channels`` (topic → channel), read per frame
-            so channels joined later are served too.
+        callbacks: Topic → that channel's postgres_changes callbacks, or ``None`` for a topic
+            realtime-py does not know (:func:`rtdata.link.change_callbacks`), called per
+            frame so channels joined later are served too.
         on_error: Called with any exception a callback raises; the frame is then consumed.
     """
     receive = ws.recv
@@ -107,12 +112,12 @@ def attach(ws: Any, channels: Mapping[str, Any], on_error: Callable[[Exception],
             found = change_frame(message)
             if found is None:
                 return message
-            channel = channels.get(found[0])
-            if channel is None:
+            bound = callbacks(found[0])
+            if bound is None:
                 return message  # realtime-py ignores unknown topics; keep its behaviour
             payload = found[1]
             try:
-                for callback in channel.postgres_changes_callbacks:
+                for callback in bound:
                     callback(payload)  # matches binding id and event, as realtime-py does
             except Exception as exc:
                 on_error(exc)

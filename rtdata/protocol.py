@@ -4,7 +4,8 @@ This module imports no socket, event loop, thread or clock: frames in, :class:`M
 back. The local server and the tests use it; the collector relies on the official client for the
 wire and uses only the helpers that describe payloads.
 
-Wire facts for vsn 1.0.0 (see ``shared/reference/realtime-protocol.md``):
+Wire facts for vsn 1.0.0, from Supabase's Realtime Protocol guide
+(https://supabase.com/docs/guides/realtime/protocol) and Phoenix's V1 JSON serializer:
 
 * Frames are JSON objects with ``topic``, ``event``, ``payload``, ``ref`` and ``join_ref``.
   Clients send all five keys; the server sends only ``topic``, ``event``, ``payload`` and

@@ -1,9 +1,12 @@
 """Reading tables over REST for the collector: the first snapshot, resyncs and polls.
 
-Every read happens *after* the channels are subscribed; realtime changes that arrive while a
-table is being read are kept in :attr:`TableReads.pending` and replayed on top of the read, so
-the live state is exact without comparing clocks. Reads page by primary key (see
-:meth:`TableReads.fetch`).
+Every read happens *after* the channels are subscribed. A realtime change that arrives while
+a table is being read is recorded at once, as always, and its key is noted in
+:attr:`TableReads.touched`; the read then leaves that key alone, because the change is at
+least as new as what the read saw. So the live state is exact without comparing clocks, and
+every row a read contributes is recorded through :meth:`rtdata.recorder.Recorder.record` in
+the order it is applied: the history replays to the same state. Reads page by primary key
+(see :meth:`TableReads.fetch`).
 """
 
 from __future__ import annotations
@@ -12,17 +15,15 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import orjson
 from postgrest.types import CountMethod
 from supabase import AsyncClient
 
-from rtdata.events import Event, EventError, event_from_row, row_key
+from rtdata.events import Event, EventError, EventKind, EventSource, event_from_row, row_key
+from rtdata.recorder import ErrorKind, Recorder
 from rtdata.resync import diff_rows, resync_since_ns
-
-if TYPE_CHECKING:
-    from rtdata.collector import Collector
 
 __all__ = ["PAGE_ROWS", "TableReads"]
 
@@ -37,36 +38,41 @@ def _iso(epoch_ns: int) -> str:
 
 
 class TableReads:
-    """Snapshots, resyncs and polls of one collector's tables; runs on its loop thread.
+    """Snapshots, resyncs and polls of one recorder's tables; runs on the collector's loop.
+
+    Args:
+        recorder: Where every row read is recorded (and whose live tables are compared).
 
     Attributes:
         rest: The supabase client to read with; set by the supervisor once it exists.
-        pending: Table → realtime changes received while that table is being read.
+        touched: Table → keys changed by realtime while that table is being read.
         last_commit_ns: Table → newest commit time seen on a realtime change.
         checked_until_ns: Table → start time of its last complete read.
         loaded: Whether the tables were read once (later reads are resyncs).
     """
 
-    def __init__(self, collector: Collector) -> None:
-        self.c = collector
-        self.settings = collector.settings
-        self.cfg = collector.settings.config.connection
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.settings = recorder.settings
+        self.cfg = recorder.settings.config.connection
         self.rest: AsyncClient | None = None
-        self.pending: dict[str, list[Event]] = {}
+        self.touched: dict[str, set[str]] = {}
         self.last_commit_ns: dict[str, int] = {}
         self.checked_until_ns: dict[str, int] = {}
         self.loaded = False
 
-    def note_change(self, table: str, event: Event) -> None:
-        """Remember a realtime change of ``table``: its commit time, and the change itself
-        while the table is being read (to replay it on top of the read)."""
+    def note_change(self, table: str, event: Event, old_key: str | None = None) -> None:
+        """Remember a realtime change of ``table``: its commit time, and its key (and
+        ``old_key``, when an update moved the row) while the table is being read."""
         if event.commit_ns is not None and event.commit_ns > self.last_commit_ns.get(table, 0):
             self.last_commit_ns[table] = event.commit_ns
-        waiting = self.pending.get(table)
-        if waiting is not None:
-            waiting.append(event)
+        keys = self.touched.get(table)
+        if keys is not None and event.key is not None:
+            keys.add(event.key)
+            if old_key is not None:
+                keys.add(old_key)
 
-    async def load(self, gap_start_ns: int, source: str = "resync") -> int:
+    async def load(self, gap_start_ns: int, source: str = EventSource.RESYNC) -> int:
         """Snapshot every table the first time; afterwards resync them. Return rows changed."""
         if not self.loaded:
             for table, pk in self.settings.table_keys.items():
@@ -115,31 +121,45 @@ class TableReads:
                     raise EventError(f"{table}: a page ends with a row without {keyset!r}")
 
     async def count(self, table: str, pk: Sequence[str]) -> int:
+        """Return how many rows ``table`` has on the server (an exact count)."""
         assert self.rest is not None
         query = self.rest.table(table).select(",".join(pk), count=CountMethod.exact)
         response = await query.limit(1).execute()
         return int(response.count or 0)
 
     async def snapshot(self, table: str, pk: tuple[str, ...]) -> None:
-        self.pending[table] = []
+        """Read the whole of ``table`` and record each row as a ``SNAPSHOT`` event.
+
+        Rows whose key realtime changed during the read are left as realtime made them.
+        Keys held locally that the read no longer has (and realtime did not touch) are
+        recorded as deletions, so the table ends exactly as the server had it.
+        """
+        touched = self.touched[table] = set()
         started_ns = time.time_ns()
         try:
             rows = await self.fetch(table, pk)
+            local = self.recorder.tables.rows_by_key(table)
             now = time.time_ns()
-            valid = []
+            seen: set[str] = set()
+            record = self.recorder.record
             for row in rows:
                 try:
-                    self.c.buffer.append(event_from_row(row, table, now, pk))
-                    valid.append(row)
+                    event = event_from_row(row, table, now, pk)
                 except EventError as exc:
-                    self.c.count_error("invalid snapshot row", str(exc))
-            self.c.tables.load(table, valid)
-            self.replay(table)
+                    self.recorder.count_error(ErrorKind.INVALID_ROW, str(exc))
+                    continue
+                assert event.key is not None
+                seen.add(event.key)
+                if event.key not in touched:
+                    record(event, row)
+            for key in sorted(set(local) - seen - touched):
+                self._record_delete(table, key, local[key], now, EventSource.SNAPSHOT)
             self.checked_until_ns[table] = started_ns
         finally:
-            self.pending.pop(table, None)
+            self.touched.pop(table, None)
 
     async def resync_all(self, gap_start_ns: int, *, source: str) -> int:
+        """Resync every table (see :meth:`resync`); return the rows changed."""
         total = 0
         resync_columns = self.settings.config.resync_columns()
         for table, pk in self.settings.table_keys.items():
@@ -149,7 +169,14 @@ class TableReads:
     async def resync(
         self, table: str, pk: tuple[str, ...], column: str | None, gap_start_ns: int, source: str
     ) -> int:
-        self.pending[table] = []
+        """Make ``table`` match the server again and return how many rows that changed.
+
+        With a resync ``column``, rows changed since the last verified point (less a margin)
+        are read, plus every key when the table is small; without one, a small table is read
+        whole. Differences are recorded as INSERT, UPDATE and DELETE events with ``source``;
+        keys realtime changed during the read are left alone.
+        """
+        touched = self.touched[table] = set()
         started_ns = time.time_ns()
         try:
             small = await self.count(table, pk) <= self.cfg.reconcile_max_rows
@@ -170,12 +197,12 @@ class TableReads:
             elif small:
                 rows, complete = await self.fetch(table, pk), True
             else:
-                self.c.count_error(
-                    "resync impossible",
+                self.recorder.count_error(
+                    ErrorKind.RESYNC_IMPOSSIBLE,
                     f"{table} has no resync_column and more than {self.cfg.reconcile_max_rows} rows",
                 )
                 return 0
-            local = self.c.tables.rows_by_key(table)
+            local = self.recorder.tables.rows_by_key(table)
             diff = diff_rows(local, rows, pk, complete=complete, server_keys=server_keys)
             missing = set(server_keys or ()) - set(local) - {row_key(r, pk) for r in rows}
             if missing and len(pk) == 1:  # inserted during the gap with an older resync time
@@ -183,46 +210,59 @@ class TableReads:
                     assert self.rest is not None
                     response = await self.rest.table(table).select("*").in_(pk[0], chunk).execute()
                     diff.inserted.extend(dict(r) for r in response.data if isinstance(r, Mapping))
-            now = time.time_ns()
-            for op, changed in (("INSERT", diff.inserted), ("UPDATE", diff.updated)):
-                for row in changed:
+            now = time.time_ns()  # no await from here on: the rows below land as one batch
+            changed = 0
+            for op, rows_changed in (("INSERT", diff.inserted), ("UPDATE", diff.updated)):
+                for row in rows_changed:
                     key = row_key(row, pk)
+                    if key in touched:
+                        continue
                     body = orjson.dumps(row).decode()
-                    self.c.ingest(
+                    self.recorder.record(
                         Event(
-                            now, None, "postgres_changes", "", table, op, key, body, None, source
+                            now,
+                            None,
+                            EventKind.POSTGRES_CHANGES,
+                            "",
+                            table,
+                            op,
+                            key,
+                            body,
+                            None,
+                            source,
                         ),
                         row,
                     )
+                    changed += 1
             for key in diff.deleted:
-                old = local.get(key)
-                old_body = orjson.dumps(old).decode() if old is not None else None
-                self.c.ingest(
-                    Event(
-                        now,
-                        None,
-                        "postgres_changes",
-                        "",
-                        table,
-                        "DELETE",
-                        key,
-                        None,
-                        old_body,
-                        source,
-                    )
-                )
-            self.replay(table)
+                if key not in touched:
+                    self._record_delete(table, key, local.get(key), now, source)
+                    changed += 1
             self.checked_until_ns[table] = started_ns
-            if diff:
-                log.info("collector: %s %s repaired %d rows", source, table, len(diff))
-            return len(diff)
+            if changed:
+                log.info("collector: %s %s repaired %d rows", source, table, changed)
+            return changed
         finally:
-            self.pending.pop(table, None)
+            self.touched.pop(table, None)
 
-    def replay(self, table: str) -> None:
-        """Re-apply realtime changes that arrived while ``table`` was being read."""
-        for event in self.pending.get(table, []):
-            self.c.tables.apply(event)
+    def _record_delete(
+        self, table: str, key: str, old: Mapping[str, Any] | None, now_ns: int, source: str
+    ) -> None:
+        old_body = orjson.dumps(old).decode() if old is not None else None
+        self.recorder.record(
+            Event(
+                now_ns,
+                None,
+                EventKind.POSTGRES_CHANGES,
+                "",
+                table,
+                "DELETE",
+                key,
+                None,
+                old_body,
+                source,
+            )
+        )
 
 
 def _chunks(items: Sequence[str], size: int) -> list[list[str]]:

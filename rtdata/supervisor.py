@@ -14,21 +14,27 @@ It owns the connection and never trusts the client to recover by itself (field n
 4. **Back off** (1, 2, 4 … s, capped, with jitter) and go to 1. Disconnected for longer than
    ``poll_after_s``, tables are polled over REST meanwhile (POLLING).
 
-Configuration and authorisation errors (bad key, refused join, invalid binding) go to FAILED
-and wait for a person (``Collector.reconnect()``); every other error is retried forever.
+Every way a link ends is a :class:`rtdata.link.LinkLost` whose kind decides: a refusal
+(bad key, refused join, invalid binding) goes to FAILED and waits for a person
+(:meth:`Supervisor.request_reconnect`); a transient failure or a stale link is retried forever.
+Background tasks (the periodic resync, probes) that fail are counted and logged.
+
+The supervisor depends on a :class:`rtdata.recorder.Recorder` alone; :class:`rtdata.Collector`
+is the thread that runs it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Callable, Coroutine
+from typing import Any, Final
 
 import httpx
 import jwt
@@ -41,14 +47,14 @@ from realtime import (
 )
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
-from rtdata import fastpath
-from rtdata.events import Event, EventError, event_from_change
+from rtdata import fastpath, link
+from rtdata.config import Channel
+from rtdata.events import Event, EventError, EventKind, EventSource, event_from_change, row_key
 from rtdata.lifecycle import ConnectionState
+from rtdata.link import LinkLost, LossKind
 from rtdata.reads import TableReads
+from rtdata.recorder import ErrorKind, Recorder
 from rtdata.resync import Deduper, Gap
-
-if TYPE_CHECKING:
-    from rtdata.collector import Collector
 
 __all__ = ["PROBE_EVENT", "Supervisor", "backoff_delay_s"]
 
@@ -58,22 +64,8 @@ PROBE_EVENT: Final = "rtdata-probe"
 """Broadcast event of the liveness probe."""
 
 _SUBSCRIBED_TO_POSTGRES_TIMEOUT_S: Final = 10.0
-_FATAL_REASONS: Final = (
-    "Unauthorized",
-    "InvalidJWTToken",
-    "Unable to subscribe",
-    "TopicNameRequired",
-)
 
 _S = ConnectionState
-
-
-class _Fatal(Exception):
-    """A configuration or authorisation problem: retrying will not help."""
-
-
-class _Lost(Exception):
-    """The link ended; the text says why."""
 
 
 def backoff_delay_s(
@@ -94,88 +86,106 @@ def _token_claims(token: str) -> dict[str, Any]:
 
 
 class Supervisor:
-    """Drives one collector's connection; every method runs on the collector's loop thread.
+    """Drives one recorder's connection; every method runs on the collector's loop thread,
+    except :meth:`request_stop` and :meth:`request_reconnect`, which the loop's owner calls
+    through ``loop.call_soon_threadsafe``.
 
     Args:
-        collector: The collector whose buffer, tables, metrics and status it feeds.
+        recorder: Where every event, transition, gap and error is recorded.
         rng: Random source for backoff jitter (a parameter for tests).
     """
 
-    def __init__(self, collector: Collector, rng: random.Random | None = None) -> None:
-        self.c = collector
-        self.settings = collector.settings
-        self.cfg = collector.settings.config.connection
+    def __init__(self, recorder: Recorder, rng: random.Random | None = None) -> None:
+        self.recorder = recorder
+        self.settings = recorder.settings
+        self.cfg = recorder.settings.config.connection
         self.rng = rng or random.Random()
         self.dedup = Deduper()
         # A change can arrive twice only through two bindings of the same table (one frame per
         # change per channel), so only those tables pay for deduplication.
         bound = Counter(
-            b.table for c in collector.settings.config.channels for b in c.postgres_changes
+            b.table for c in recorder.settings.config.channels for b in c.postgres_changes
         )
         self.multi_bound = {table for table, count in bound.items() if count > 1}
-        self.token = collector.settings.key or ""
+        self.token = recorder.settings.key or ""
         self.stop = asyncio.Event()
-        self.wake = asyncio.Event()  # set by Collector.reconnect() and by stop
+        """Set once a stop is requested; the loop then ends."""
+        self.wake = asyncio.Event()  # set by the requests below, so waits end at once
         self.reconnect_requested = False
-        self.lost: str | None = None
+        self.lost: LinkLost | None = None  # set by a channel callback when a joined channel ends
         self.last_traffic_ns = time.monotonic_ns()
-        self._resync_task: asyncio.Task[int] | None = None
-        self.reads = TableReads(collector)
+        self.reads = TableReads(recorder)
         self.rest: AsyncClient | None = None
         self._http: httpx.AsyncClient | None = None
+        self._resync_task: asyncio.Task[int] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()  # background tasks, kept until they end
         self._postgres_ready: dict[str, asyncio.Event] = {}
+        self._probe: AsyncRealtimeChannel | None = None  # the link's own probe channel
         self._probe_sent: dict[str, int] = {}
         self._next_poll_s = 0.0
         self._next_housekeeping_s = 0.0
 
+    # ------------------------------------------------------------ requests
+
+    def request_stop(self) -> None:
+        """Ask the loop to end: unsubscribe, close the link and return from :meth:`run`."""
+        self.stop.set()
+        self.wake.set()
+
+    def request_reconnect(self) -> None:
+        """Ask for a fresh link now; also leaves FAILED."""
+        self.reconnect_requested = True
+        self.wake.set()
+
     # ------------------------------------------------------------ main loop
 
     async def run(self) -> None:
-        """Supervise until ``stop`` is set (the collector has already moved to CONNECTING)."""
+        """Supervise until a stop is requested (the recorder has already moved to CONNECTING)."""
         self._http = httpx.AsyncClient(timeout=self.settings.connect_timeout_s)
         assert self.settings.url is not None
         options = AsyncClientOptions(httpx_client=self._http, auto_refresh_token=False)
         self.rest = await acreate_client(self.settings.url, self.token, options=options)
         self.reads.rest = self.rest
+        r = self.recorder
         attempt, gap_start_ns = 0, time.time_ns()
         try:
             while not self.stop.is_set():
                 rt: AsyncRealtimeClient | None = None
                 try:
                     await self._refresh_token()
-                    if self.c.state == _S.FAILED:
-                        self.c.transition(_S.CONNECTING, "reconnect requested")
+                    if r.state == _S.FAILED:
+                        r.transition(_S.CONNECTING, "reconnect requested")
                     rt = await self._connect()
                     resync = self.reads.loaded
                     rows = await self.reads.load(gap_start_ns)
                     if resync:
-                        self.c.record_gap(Gap(gap_start_ns, time.time_ns(), rows))
+                        r.record_gap(Gap(gap_start_ns, time.time_ns(), rows))
                     text = f"resubscribed; {rows} rows resynced" if resync else "subscribed"
-                    self.c.transition(_S.SUBSCRIBED, text)
+                    r.transition(_S.SUBSCRIBED, text)
                     attempt = 0
-                    reason = await self._watch(rt)
-                except _Fatal as exc:
-                    self.c.transition(_S.FAILED, str(exc))
+                    lost = await self._watch(rt)
+                except LinkLost as exc:
+                    lost = exc
+                except (asyncio.CancelledError, KeyboardInterrupt):
+                    raise
+                except Exception as exc:  # network, timeouts, server errors
+                    lost = LinkLost(LossKind.TRANSIENT, f"{type(exc).__name__}: {exc}")
+                if lost.kind is LossKind.REFUSED:
+                    r.transition(_S.FAILED, lost.detail)
                     await self._close(rt)
                     await self._wait_for_person()
                     continue
-                except _Lost as exc:
-                    reason = str(exc)
-                except (asyncio.CancelledError, KeyboardInterrupt):
-                    raise
-                except Exception as exc:  # transient: network, timeouts, server errors
-                    reason = f"{type(exc).__name__}: {exc}"
                 # Say what we know before cleaning up: closing a frozen link can take seconds.
-                if self.c.state == _S.SUBSCRIBED and not self.stop.is_set():
+                if r.state == _S.SUBSCRIBED and not self.stop.is_set():
                     gap_start_ns = time.time_ns()
-                    if reason.startswith("stale"):
-                        self.c.transition(_S.STALE, reason)
+                    if lost.kind is LossKind.STALE:
+                        r.transition(_S.STALE, lost.detail)
                 await self._close(rt)
                 if self.stop.is_set():
                     break
-                if self.c.state != _S.POLLING:
-                    self.c.transition(_S.RECONNECTING, reason)
-                self.c.metrics.record_reconnect(time.time_ns())
+                if r.state != _S.POLLING:
+                    r.transition(_S.RECONNECTING, lost.detail)
+                r.record_reconnect(time.time_ns())
                 delay = backoff_delay_s(
                     attempt,
                     self.cfg.reconnect_initial_s,
@@ -186,6 +196,10 @@ class Supervisor:
                 attempt += 1
                 await self._pause(delay, gap_start_ns)
         finally:
+            for task in list(self._tasks):
+                task.cancel()
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
             if self.rest is not None:
                 with contextlib.suppress(Exception):
                     await self.rest.remove_all_channels()
@@ -200,6 +214,7 @@ class Supervisor:
 
     async def _pause(self, delay_s: float, gap_start_ns: int) -> None:
         """Wait ``delay_s`` before the next attempt, polling REST once disconnected too long."""
+        r = self.recorder
         deadline = time.monotonic() + delay_s
         while not self.stop.is_set() and not self.reconnect_requested:
             now = time.monotonic()
@@ -207,26 +222,45 @@ class Supervisor:
                 break
             disconnected_s = (time.time_ns() - gap_start_ns) / 1e9
             if disconnected_s >= self.cfg.poll_after_s:
-                if self.c.state != _S.POLLING:
-                    self.c.transition(
+                if r.state != _S.POLLING:
+                    r.transition(
                         _S.POLLING, f"disconnected for {disconnected_s:.0f} s; polling REST"
                     )
                     self._next_poll_s = 0.0
                 if now >= self._next_poll_s:
                     self._next_poll_s = now + self.cfg.poll_interval_s
                     try:
-                        await self.reads.load(gap_start_ns, source="poll")
+                        await self.reads.load(gap_start_ns, source=EventSource.POLL)
                     except Exception as exc:  # the REST side may be down too
-                        self.c.count_error("poll failed", f"{type(exc).__name__}: {exc}")
+                        r.count_error(ErrorKind.POLL_FAILED, f"{type(exc).__name__}: {exc}")
             if now >= self._next_housekeeping_s:
                 self._next_housekeeping_s = now + 1.0
-                self.c.housekeeping()
+                r.housekeeping()
             self.wake.clear()
             wait_s = min(deadline - time.monotonic(), 0.25)
             if wait_s > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), wait_s)
         self.reconnect_requested = False
+
+    # ------------------------------------------------------------ background tasks
+
+    def _spawn(self, work: Coroutine[Any, Any, Any], what: str) -> asyncio.Task[Any]:
+        """Run ``work`` as a background task that is kept until it ends and whose failure
+        is counted and logged as :attr:`ErrorKind.TASK_FAILED`."""
+        task = asyncio.get_running_loop().create_task(work, name=f"rtdata-{what}")
+        self._tasks.add(task)
+        task.add_done_callback(functools.partial(self._task_done, what))
+        return task
+
+    def _task_done(self, what: str, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            detail = f"{what}: {type(exc).__name__}: {exc}"
+            self.recorder.count_error(ErrorKind.TASK_FAILED, detail)
 
     # ------------------------------------------------------------ connect
 
@@ -243,14 +277,12 @@ class Supervisor:
         try:
             await rt.connect()
         except Exception as exc:
-            text = f"{type(exc).__name__}: {exc}"
-            if "401" in text or "403" in text:
-                raise _Fatal(f"the server refused the API key ({text})") from None
-            raise
-        if rt._ws_connection is not None:  # private in realtime-py; the socket to trace
-            self.c.trace.attach(rt._ws_connection)
+            raise link.connect_failure(exc) from None
+        ws = link.socket(rt)
+        if ws is not None:
+            self.recorder.trace.attach(ws)
             if self.cfg.fast_decode:
-                fastpath.attach(rt._ws_connection, rt.channels, self._on_fast_path_error)
+                fastpath.attach(ws, link.change_callbacks(rt), self._on_fast_path_error)
         try:
             await self._join(rt)
         except BaseException:
@@ -265,29 +297,24 @@ class Supervisor:
             (self._channel(rt, spec), spec.name if spec.presence else None)
             for spec in self.settings.config.channels
         ]
-        channels.append((self._probe_channel(rt), None))
+        self._probe = self._probe_channel(rt)
+        channels.append((self._probe, None))
         for channel, presence_name in channels:
             outcome: list[tuple[RealtimeSubscribeStates, Exception | None]] = []
             await channel.subscribe(self._subscribe_callback(channel.topic, outcome, presence_name))
             state, error = outcome[0] if outcome else (RealtimeSubscribeStates.TIMED_OUT, None)
             if state != RealtimeSubscribeStates.SUBSCRIBED:
-                text = f"{channel.topic}: {state.value}" + (f": {error}" if error else "")
-                if any(marker in text for marker in _FATAL_REASONS):
-                    raise _Fatal(text)
-                raise _Lost(text)
+                raise link.join_failure(channel.topic, state, error)
         for topic, ready in self._postgres_ready.items():
             try:
                 await asyncio.wait_for(ready.wait(), _SUBSCRIBED_TO_POSTGRES_TIMEOUT_S)
             except TimeoutError:
-                raise _Lost(f"{topic}: no 'Subscribed to PostgreSQL' within 10 s") from None
-            if self.lost:
-                raise (
-                    _Fatal(self.lost)
-                    if any(m in self.lost for m in _FATAL_REASONS)
-                    else _Lost(self.lost)
-                )
+                detail = f"{topic}: no 'Subscribed to PostgreSQL' within 10 s"
+                raise LinkLost(LossKind.TRANSIENT, detail) from None
+            if self.lost is not None:
+                raise self.lost
 
-    def _channel(self, rt: AsyncRealtimeClient, spec: Any) -> AsyncRealtimeChannel:
+    def _channel(self, rt: AsyncRealtimeClient, spec: Channel) -> AsyncRealtimeChannel:
         presence: dict[str, Any] = {"key": "", "enabled": bool(spec.presence)}
         params: Any = {
             "config": {
@@ -336,14 +363,12 @@ class Supervisor:
                 await task
         if rt is None:
             return
-        # realtime-py keeps its socket private; we need it to abort a link whose peer is gone.
-        ws = rt._ws_connection
+        ws = link.socket(rt)
         try:
             # A frozen server never answers the close handshake; do not wait on it for long.
             await asyncio.wait_for(rt.close(), 1.0)
         except Exception:
-            if ws is not None:
-                ws.transport.abort()
+            link.abort(ws)
 
     # ------------------------------------------------------------ callbacks (never raise)
 
@@ -362,16 +387,24 @@ class Supervisor:
                         # this marks where the fresh state starts: whoever left while the link
                         # was down is not carried over.
                         now = time.time_ns()
-                        self.c.ingest(
+                        self.recorder.record(
                             Event(
-                                now, None, "presence", presence_name, None, "sync", None, "[]", None
+                                now,
+                                None,
+                                EventKind.PRESENCE,
+                                presence_name,
+                                None,
+                                "sync",
+                                None,
+                                "[]",
+                                None,
                             )
                         )
                 elif state != RealtimeSubscribeStates.SUBSCRIBED and self.lost is None:
-                    self.lost = f"{topic}: {state.value}" + (f": {error}" if error else "")
+                    self.lost = link.join_failure(topic, state, error)
                     self.wake.set()
             except Exception as exc:
-                self.c.count_error("callback error", f"{type(exc).__name__}: {exc}")
+                self.recorder.count_error(ErrorKind.CALLBACK, f"{type(exc).__name__}: {exc}")
 
         return callback
 
@@ -382,11 +415,14 @@ class Supervisor:
                 if getattr(payload, "extension", None) == "postgres_changes":
                     ready.set()
             except Exception as exc:
-                self.c.count_error("callback error", f"{type(exc).__name__}: {exc}")
+                self.recorder.count_error(ErrorKind.CALLBACK, f"{type(exc).__name__}: {exc}")
 
         return callback
 
     def _on_change(self, channel: str, primary_key: tuple[str, ...]) -> Callable[[Any], None]:
+        recorder, reads = self.recorder, self.reads
+        followed = recorder.tables.primary_keys
+
         def callback(payload: Any) -> None:
             received_ns = time.time_ns()
             self.last_traffic_ns = time.monotonic_ns()
@@ -395,25 +431,30 @@ class Supervisor:
                 table = event.table
                 if table is None or event.key is None:
                     raise EventError("change without a table or key")
-                if table not in self.c.tables.primary_keys:
-                    self.c.count_error("unknown table", table)
+                if table not in followed:
+                    recorder.count_error(ErrorKind.UNKNOWN_TABLE, table)
                     return
                 if table in self.multi_bound and not self.dedup.first_time(
                     table, event.key, event.commit_ns
                 ):
                     return
                 data = payload["data"]
-                self.c.ingest(event, data.get("record"), data.get("old_record"))
-                self.reads.note_change(table, event)
+                old_record = data.get("old_record")
+                recorder.record(event, data.get("record"), old_record)
+                old_key = None
+                if table in reads.touched and event.op == "UPDATE" and old_record:
+                    with contextlib.suppress(EventError):
+                        old_key = row_key(old_record, primary_key)
+                reads.note_change(table, event, old_key)
             except EventError as exc:
-                self.c.count_error("invalid change", str(exc))
+                recorder.count_error(ErrorKind.INVALID_CHANGE, str(exc))
             except Exception as exc:  # never raise into the client's listen task
-                self.c.count_error("callback error", f"{type(exc).__name__}: {exc}")
+                recorder.count_error(ErrorKind.CALLBACK, f"{type(exc).__name__}: {exc}")
 
         return callback
 
     def _on_fast_path_error(self, exc: Exception) -> None:
-        self.c.count_error("callback error", f"{type(exc).__name__}: {exc}")
+        self.recorder.count_error(ErrorKind.CALLBACK, f"{type(exc).__name__}: {exc}")
 
     def _on_broadcast(self, channel: str) -> Callable[[Any], None]:
         def callback(payload: Any) -> None:
@@ -423,7 +464,7 @@ class Supervisor:
                 event = Event(
                     time.time_ns(),
                     None,
-                    "broadcast",
+                    EventKind.BROADCAST,
                     channel,
                     None,
                     str(payload.get("event")),
@@ -431,9 +472,9 @@ class Supervisor:
                     body,
                     None,
                 )
-                self.c.ingest(event)
+                self.recorder.record(event)
             except Exception as exc:
-                self.c.count_error("callback error", f"{type(exc).__name__}: {exc}")
+                self.recorder.count_error(ErrorKind.CALLBACK, f"{type(exc).__name__}: {exc}")
 
         return callback
 
@@ -443,10 +484,11 @@ class Supervisor:
             try:
                 body = orjson.dumps(changed, default=str).decode()
                 now = time.time_ns()
-                self.c.ingest(Event(now, None, "presence", channel, None, op, key, body, None))
-                self.c.metrics.record_presence(max(1, len(changed or [])), now)
+                self.recorder.record(
+                    Event(now, None, EventKind.PRESENCE, channel, None, op, key, body, None)
+                )
             except Exception as exc:
-                self.c.count_error("callback error", f"{type(exc).__name__}: {exc}")
+                self.recorder.count_error(ErrorKind.CALLBACK, f"{type(exc).__name__}: {exc}")
 
         return callback
 
@@ -457,64 +499,61 @@ class Supervisor:
             sent = self._probe_sent.pop(str(body.get("seq")), None)
             if sent is not None:
                 rtt_ms = (time.perf_counter_ns() - sent) / 1e6
-                self.c.metrics.record_probe_rtt(rtt_ms, time.time_ns())
+                self.recorder.metrics.record_probe_rtt(rtt_ms, time.time_ns())
         except Exception as exc:
-            self.c.count_error("callback error", f"{type(exc).__name__}: {exc}")
+            self.recorder.count_error(ErrorKind.CALLBACK, f"{type(exc).__name__}: {exc}")
 
     # ------------------------------------------------------------ watch
 
-    async def _watch(self, rt: AsyncRealtimeClient) -> str:
-        """Return why the link must be replaced (stale, closed, error, requested)."""
+    async def _watch(self, rt: AsyncRealtimeClient) -> LinkLost:
+        """Return why the link must be replaced (stale, closed, lost, requested or stopped)."""
         interval_s = self.cfg.probe_interval_s
         tick_s = min(0.25, interval_s / 20)
-        probe = next(
-            ch for ch in rt.channels.values() if ch.topic.startswith("realtime:rtdata-probe-")
-        )
+        probe = self._probe
+        assert probe is not None  # joined by _connect
         self.last_traffic_ns = time.monotonic_ns()
         next_probe_s, seq = 0.0, 0
         every_s = self.cfg.resync_interval_s
         next_resync_s = time.monotonic() + every_s if every_s > 0 else float("inf")
         while True:
             if self.stop.is_set():
-                return "stopped"
+                return LinkLost(LossKind.TRANSIENT, "stopped")
             if self.reconnect_requested:
                 self.reconnect_requested = False
-                return "reconnect requested"
+                return LinkLost(LossKind.TRANSIENT, "reconnect requested")
             if self.lost is not None:
-                if any(marker in self.lost for marker in _FATAL_REASONS):
-                    raise _Fatal(self.lost)
                 return self.lost
             if not rt.is_connected:
-                return "socket closed"
+                return LinkLost(LossKind.TRANSIENT, "socket closed")
             now_s = time.monotonic()
             silent_s = (time.monotonic_ns() - self.last_traffic_ns) / 1e9
             if silent_s > 2 * interval_s:
-                return f"stale: no probe reply or traffic for {silent_s:.1f} s"
+                detail = f"stale: no probe reply or traffic for {silent_s:.1f} s"
+                return LinkLost(LossKind.STALE, detail)
             if now_s >= next_probe_s:
                 seq += 1
                 self._probe_sent = {k: v for k, v in self._probe_sent.items() if int(k) > seq - 10}
                 self._probe_sent[str(seq)] = time.perf_counter_ns()
-                # Fire and forget: a frozen link must not block the watch.
-                asyncio.get_running_loop().create_task(self._send_probe(probe, seq))
+                # A task: a frozen link must not block the watch.
+                self._spawn(self._send_probe(probe, seq), "probe")
                 next_probe_s = now_s + interval_s
             if now_s >= next_resync_s and (self._resync_task is None or self._resync_task.done()):
                 # Anti-entropy: Supabase may drop changes without closing the socket. Runs as a
                 # task so probes keep flowing while REST answers.
                 next_resync_s = now_s + every_s
-                self._resync_task = asyncio.get_running_loop().create_task(
-                    self.reads.resync_all(time.time_ns(), source="resync")
+                self._resync_task = self._spawn(
+                    self.reads.resync_all(time.time_ns(), source=EventSource.RESYNC), "resync"
                 )
             if now_s >= self._next_housekeeping_s:
                 self._next_housekeeping_s = now_s + 1.0
-                self.c.housekeeping()
+                self.recorder.housekeeping()
                 await self._maybe_refresh_token(rt)
             self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), tick_s)
 
     async def _send_probe(self, probe: AsyncRealtimeChannel, seq: int) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(probe.send_broadcast(PROBE_EVENT, {"seq": seq}), 5.0)
+        await asyncio.wait_for(probe.send_broadcast(PROBE_EVENT, {"seq": seq}), 5.0)
 
     # ------------------------------------------------------------ tokens
 
@@ -525,7 +564,8 @@ class Supervisor:
         try:
             self.token = await asyncio.to_thread(provider)
         except Exception as exc:
-            raise _Fatal(f"token provider failed: {type(exc).__name__}") from None
+            detail = f"token provider failed: {type(exc).__name__}"
+            raise LinkLost(LossKind.REFUSED, detail) from None
         if self.rest is not None:
             self.rest.postgrest.auth(self.token)
 

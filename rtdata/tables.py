@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pandas as pd
 
-from rtdata.events import Event, row_key
+from rtdata.events import Event, EventKind, row_key
 
 __all__ = ["LiveTables"]
 
@@ -60,7 +60,7 @@ class LiveTables:
         Events for tables not kept, and events of other kinds, are ignored. ``SNAPSHOT`` events
         upsert like ``INSERT``.
         """
-        if event.kind != "postgres_changes" or event.table is None or event.key is None:
+        if event.kind != EventKind.POSTGRES_CHANGES or event.table is None or event.key is None:
             return False
         record = orjson.loads(event.record) if event.record is not None else None
         old = orjson.loads(event.old_record) if event.old_record is not None else None

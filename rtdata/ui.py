@@ -1,17 +1,17 @@
-"""Streamlit glue shared by every page: the one shared collector, page chrome, live regions.
+"""Streamlit glue shared by every page: the one shared recorder, page chrome, live regions.
 
 This is the only module of ``rtdata`` that imports Streamlit. The collector is created once per
 server process with ``st.cache_resource`` and shared by every session; pages read snapshots from
-it (through :func:`cached_view`, computed once per buffer version for every viewer) and never
-talk to a service themselves.
+its :class:`rtdata.recorder.Recorder` (through :func:`cached_view`, computed once for every
+viewer) and never talk to a service themselves.
 
 A page is::
 
-    collector = ui.page("Emergencies")        # chrome: sidebar indicator, stale banner, wall mode
+    recorder = ui.page("Emergencies")         # chrome: sidebar indicator, stale banner, wall mode
 
     @ui.live()                                 # st.fragment(run_every=refresh interval)
     def board() -> None:
-        rows = ui.cached_view("open", collector, lambda: views.open_emergencies(...))
+        rows = ui.cached_view("open", recorder, lambda: views.open_emergencies(...))
         st.dataframe(rows)
 
     board()
@@ -38,6 +38,7 @@ import streamlit as st
 from rtdata.collector import Collector
 from rtdata.embedded import EmbeddedStack
 from rtdata.lifecycle import ConnectionState
+from rtdata.recorder import Recorder
 from rtdata.settings import Settings
 from rtdata.views.charts import wall_figure
 from rtdata.views.connection import connection_indicator
@@ -46,15 +47,15 @@ from rtdata.views.overview import TileHistory
 __all__ = [
     "cached_view",
     "chart",
-    "collector",
     "connection_badge",
     "is_wall",
     "live",
     "page",
+    "recorder",
     "refresh_interval_s",
     "stale_banner",
     "tile_history",
-    "use_collector",
+    "use_recorder",
     "view_computations",
 ]
 
@@ -63,7 +64,7 @@ T = TypeVar("T")
 STALE_AFTER_S: Final = 10.0
 """Without a live subscription, or with no event for this long on a busy feed, data is stale."""
 
-_override: Collector | None = None
+_override: Recorder | None = None
 
 
 @dataclass(frozen=True)
@@ -83,18 +84,23 @@ def _shared() -> _Shared:
     return _Shared(shared, stack)
 
 
-def use_collector(shared: Collector | None) -> None:
-    """Make every page read ``shared`` instead of the configured collector (``None`` resets).
-
-    For tests and notebooks that fill a collector themselves.
+def use_recorder(shared: Recorder | None) -> None:
+    """Make every page read ``shared`` instead of the configured collector's recorder
+    (``None`` resets). For tests and benchmarks that fill a recorder themselves; the
+    Reconnect button then does nothing.
     """
     global _override
     _override = shared
 
 
-def collector() -> Collector:
-    """Return the collector every session shares, starting it on first use."""
-    return _override if _override is not None else _shared().collector
+def recorder() -> Recorder:
+    """Return the recorder every session reads, starting the shared collector on first use."""
+    return _override if _override is not None else _shared().collector.recorder
+
+
+def _reconnect() -> None:
+    if _override is None:
+        _shared().collector.reconnect()
 
 
 def is_wall() -> bool:
@@ -105,7 +111,7 @@ def is_wall() -> bool:
 def refresh_interval_s() -> float:
     """Seconds between refreshes of live regions (``[dashboard]`` refresh_s, or wall_refresh_s
     on a wall display)."""
-    dashboard = collector().settings.config.dashboard
+    dashboard = recorder().settings.config.dashboard
     return dashboard.wall_refresh_s if is_wall() else dashboard.refresh_s
 
 
@@ -160,7 +166,7 @@ def _write_stats(computations: int, at_s: float) -> None:
         pass  # diagnostics only: a page never fails because the stats file cannot be written
 
 
-def cached_view(name: str, shared: Collector, compute: Callable[[], T]) -> T:
+def cached_view(name: str, shared: Recorder, compute: Callable[[], T]) -> T:
     """Return ``compute()``, shared by every session, recomputed only when it may have changed.
 
     A computed view is reused while it is younger than :data:`VIEW_MAX_AGE_S` (a quarter of a
@@ -173,7 +179,7 @@ def cached_view(name: str, shared: Collector, compute: Callable[[], T]) -> T:
 
     Args:
         name: Identifies the view (include any filter values that change the result).
-        shared: The collector whose data the view shows.
+        shared: The recorder whose data the view shows.
         compute: Builds the view from snapshots.
     """
     key = (name, shared.uid)
@@ -224,7 +230,7 @@ def _compute(key: tuple[str, int], version: int, compute: Callable[[], T]) -> T:
 # ---------------------------------------------------------------- chrome
 
 
-def connection_badge(shared: Collector) -> None:
+def connection_badge(shared: Recorder) -> None:
     """Draw the connection state dot, its label and the age of the newest event."""
     indicator = connection_indicator(shared.status, datetime.now(UTC))
     age = (
@@ -240,7 +246,7 @@ def connection_badge(shared: Collector) -> None:
     )
 
 
-def stale_banner(shared: Collector, *, wall: bool = False) -> None:
+def stale_banner(shared: Recorder, *, wall: bool = False) -> None:
     """Show a banner when data is not live: stale, in REST fallback, or disconnected.
 
     On a wall it is a full-width block with the time of the last update, so a frozen screen
@@ -332,11 +338,11 @@ def _route_through_app() -> None:
         st.rerun()
 
 
-def page(title: str) -> Collector:
+def page(title: str) -> Recorder:
     """Set up a page (title, sidebar indicator with Reconnect, stale banner, wall mode, KPIs
-    that wrap instead of truncating) and return the shared collector."""
+    that wrap instead of truncating) and return the shared recorder."""
     _route_through_app()
-    shared = collector()
+    shared = recorder()
     wall = is_wall()
     st.html(_PAGE_CSS)
     if wall:
@@ -350,7 +356,7 @@ def page(title: str) -> Collector:
 
             badge()
             if st.button("Reconnect", help="Replace the realtime connection now"):
-                shared.reconnect()
+                _reconnect()
                 st.toast("Reconnecting…")
 
     @st.fragment(run_every=refresh_interval_s())

@@ -23,7 +23,7 @@ def bench_buffer(rows: int = 1_000_000, concat_rows: int = 2_000) -> list[Figure
     import pandas as pd
 
     from rtdata.buffer import EventBuffer
-    from rtdata.events import Event
+    from rtdata.events import Event, EventKind
 
     base_ns = 1_714_557_600_000_000_000
     streets = ("Oak Ave", "Main St", "Mill Lane", "Harbour Rd", "Elm Close")
@@ -41,7 +41,7 @@ def bench_buffer(rows: int = 1_000_000, concat_rows: int = 2_000) -> list[Figure
         return Event(
             received_at_ns=base_ns + i * 100_000,
             commit_ns=base_ns + i * 100_000 - 2_000_000,
-            kind="postgres_changes",
+            kind=EventKind.POSTGRES_CHANGES,
             channel="hospital",
             table="emergency_requests",
             op="UPDATE" if update else "INSERT",

@@ -24,7 +24,7 @@ _HOSPITAL_TABLES: Final = (
 def _history_events(rows: int) -> list[Any]:
     """Typical change events (~260-byte records, an UPDATE with old record in ten) spread over
     the five hospital tables, one every 100 µs."""
-    from rtdata.events import Event
+    from rtdata.events import Event, EventKind
 
     base_ns = 1_714_557_600_000_000_000
     events = []
@@ -42,7 +42,7 @@ def _history_events(rows: int) -> list[Any]:
             Event(
                 received_ns,
                 received_ns - 2_000_000,
-                "postgres_changes",
+                EventKind.POSTGRES_CHANGES,
                 "rtdata-tables",
                 _HOSPITAL_TABLES[i % 5],
                 "UPDATE" if update else "INSERT",
@@ -61,6 +61,7 @@ def _synthetic_history(root: Any, rows: int, files: int) -> list[Any]:
     import pyarrow as pa  # type: ignore[import-untyped]
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
+    from rtdata.events import EventKind, EventSource
     from rtdata.history import SCHEMA
 
     rng = np.random.default_rng(0)
@@ -75,7 +76,11 @@ def _synthetic_history(root: Any, rows: int, files: int) -> list[Any]:
         received = np.sort(rng.integers(start_ns, start_ns + 86_400_000_000_000, per_file))
         latency_ms = rng.lognormal(1.0, 0.8, per_file)
         commit = received - (latency_ms * 1e6).astype(np.int64)
-        constant = {"kind": "postgres_changes", "channel": "rtdata-tables", "table": table}
+        constant = {
+            "kind": EventKind.POSTGRES_CHANGES.value,
+            "channel": "rtdata-tables",
+            "table": table,
+        }
         columns = {
             "received_at": pa.array(received, pa.int64()).cast(SCHEMA.field("received_at").type),
             "commit_ts": pa.array(commit, pa.int64()).cast(SCHEMA.field("commit_ts").type),
@@ -85,7 +90,7 @@ def _synthetic_history(root: Any, rows: int, files: int) -> list[Any]:
             "key": pa.array(np.arange(per_file).astype(str), pa.string()),
             "record": records.take(rng.integers(0, 1000, per_file)),
             "old_record": pa.nulls(per_file, pa.string()),
-            "source": pa.array(["realtime"] * per_file, pa.string()),
+            "source": pa.array([EventSource.REALTIME.value] * per_file, pa.string()),
         }
         folder = root / f"date=2024-05-0{day + 1}" / f"table={table}"
         folder.mkdir(parents=True, exist_ok=True)
@@ -108,9 +113,9 @@ def bench_history(
 
     import pandas as pd
 
-    from rtdata.collector import Collector
     from rtdata.events import Event
     from rtdata.history import HistoryWriter, aggregate_by_table_hour
+    from rtdata.recorder import Recorder
     from rtdata.settings import Settings
 
     events = _history_events(rows)
@@ -143,13 +148,13 @@ def bench_history(
                 history = None
                 if mode != "off":
                     history = HistoryWriter(root / f"{mode}-{n}", rotate_bytes=rotate_bytes[mode])
-                collector = Collector(Settings(), history=history)
+                collector = Recorder(Settings(), history=history)
                 if history is not None and mode != "queue":
                     history.start()  # its thread writes during the loop, as in production
                 gc.collect()  # earlier rounds' collectors are garbage with reference cycles
                 start_s = time.perf_counter()
                 for event in ingest:
-                    collector.ingest(event)
+                    collector.record(event)
                 times.append(time.perf_counter() - start_s)
                 if mode in journaled:
                     assert history is not None
@@ -182,7 +187,7 @@ def bench_history(
     return [
         Figure("history.baseline_write_eps", rows / pandas_write_s, "events/s", f"pd.DataFrame.from_records of the same {rows:,} events (raw int times) + one to_parquet (zstd)"),
         Figure("history.write_eps", rows / write_s, "events/s", f"HistoryWriter: append {rows:,} typical events over 5 tables, then close (journaled, folded into Parquet, all files fsynced, renamed, visible; target ≥ 100,000)", "history.baseline_write_eps"),
-        Figure("history.ingest_off_s", off_s, "s", f"Collector.ingest of {ingest_rows:,} events, history off, best of {rounds}"),
+        Figure("history.ingest_off_s", off_s, "s", f"Recorder.record of {ingest_rows:,} events, history off, best of {rounds}"),
         Figure("history.ingest_queue_only_s", queue_s, "s", "the same with a HistoryWriter not started: the hot path's own cost (one deque append)", "history.ingest_off_s"),
         Figure("history.ingest_on_s", on_s, "s", f"the same with a running HistoryWriter (its thread converts to Arrow and journals every event during the loop; every writer is checked to have written all {ingest_rows:,} at close), best of {rounds}", "history.ingest_off_s"),
         Figure("history.ingest_slowdown", on_s / off_s, "×", "ingest time with history ÷ without (target ≤ 1.10)"),

@@ -21,6 +21,7 @@ from rtdata.bench.common import (
     start_collector,
     writer_process,
 )
+from rtdata.events import EventKind, EventSource
 from rtdata.server.auth import Keys
 
 
@@ -114,8 +115,8 @@ def _collector_latencies(url: str, keys: Keys, rate_per_s: float, duration_s: fl
         deadline = time.perf_counter() + 60
         while collector.status.events_total < expected and time.perf_counter() < deadline:
             done.wait(0.05)
-        events = collector.buffer.snapshot(since=since, kinds=["postgres_changes"])
-        realtime = events[events["source"] == "realtime"]
+        events = collector.buffer.snapshot(since=since, kinds=[EventKind.POSTGRES_CHANGES])
+        realtime = events[events["source"] == EventSource.REALTIME]
         return [float(v) for v in realtime["latency_ms"].dropna()]
     finally:
         collector.stop()

@@ -13,6 +13,7 @@ import orjson
 from rtdata.bench.common import (
     Figure,
 )
+from rtdata.dashboard import PAGES
 
 PAGE_FILES: Final = (
     "overview.py",
@@ -25,13 +26,13 @@ PAGE_FILES: Final = (
 
 
 def _page_collector(events: int) -> Any:
-    """A collector (not started) with hospital tables and ``events`` buffered changes."""
-    from rtdata.collector import Collector
-    from rtdata.events import Event, event_from_row
+    """A recorder (no connection) with hospital tables and ``events`` buffered changes."""
+    from rtdata.events import Event, EventKind, event_from_row
+    from rtdata.recorder import Recorder
     from rtdata.settings import Settings
     from rtdata.simulate import HospitalScenario
 
-    collector = Collector(Settings(url="http://127.0.0.1:9", key="unused"))
+    collector = Recorder(Settings())
     scenario = HospitalScenario(seed=1)
     now = datetime.now(UTC)
     next_id: dict[str, int] = {}
@@ -45,12 +46,12 @@ def _page_collector(events: int) -> Any:
                 next_id[write.table] = next_id.get(write.table, 0) + 1
                 row = {**row, "id": next_id[write.table]}
             rows.append(row)
-            collector.ingest(event_from_row(row, write.table, time.time_ns(), ("id",)))
+            collector.record(event_from_row(row, write.table, time.time_ns(), ("id",)))
         scenario.apply_result(write, rows)
     base = time.time_ns() - events * 1000
     record = orjson.dumps({"id": 1, "status": "pending", "priority": 2, "hospital_id": 1}).decode()
     collector.buffer.extend(
-        Event(base + i * 1000, base + i * 1000 - 3_000_000, "postgres_changes", "rtdata-tables",
+        Event(base + i * 1000, base + i * 1000 - 3_000_000, EventKind.POSTGRES_CHANGES, "rtdata-tables",
               "emergency_requests", "UPDATE", str(i % 5000), record, None)
         for i in range(events)
     )  # fmt: skip
@@ -78,18 +79,15 @@ def bench_pages(events: int = 1_000_000) -> list[Figure]:
     empty buffer (median of 3 runs each, Streamlit's AppTest)."""
     from rtdata import ui
 
-    root = Path(__file__).resolve().parents[2] / "pages"
-    if not root.is_dir():
-        raise RuntimeError("the pages/ folder is needed (run from an rtdata checkout)")
     figures = []
     empty, full = _page_collector(0), _page_collector(events)
     try:
         for name in PAGE_FILES:
             stem = name.removesuffix(".py")
-            ui.use_collector(empty)
-            base_ms = _render_ms(root / name)
-            ui.use_collector(full)
-            ms = _render_ms(root / name)
+            ui.use_recorder(empty)
+            base_ms = _render_ms(PAGES / name)
+            ui.use_recorder(full)
+            ms = _render_ms(PAGES / name)
             figures.append(
                 Figure(f"pages.{stem}_empty_ms", base_ms, "ms", f"{stem} page, empty buffer")
             )
@@ -97,5 +95,5 @@ def bench_pages(events: int = 1_000_000) -> list[Figure]:
                 Figure(f"pages.{stem}_1m_ms", ms, "ms", f"{stem} page, {events:,} events buffered (target ≤ 300 ms)", f"pages.{stem}_empty_ms")
             )  # fmt: skip
     finally:
-        ui.use_collector(None)
+        ui.use_recorder(None)
     return figures

@@ -24,6 +24,15 @@ in journals.
 
 from rtdata.history.layout import SCHEMA
 from rtdata.history.reader import aggregate_by_table_hour, load, query
+from rtdata.history.replay import rebuild_tables
 from rtdata.history.writer import HistoryStats, HistoryWriter
 
-__all__ = ["SCHEMA", "HistoryStats", "HistoryWriter", "aggregate_by_table_hour", "load", "query"]
+__all__ = [
+    "SCHEMA",
+    "HistoryStats",
+    "HistoryWriter",
+    "aggregate_by_table_hour",
+    "load",
+    "query",
+    "rebuild_tables",
+]

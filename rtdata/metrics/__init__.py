@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import pandas as pd
 
-from rtdata.events import Event
+from rtdata.events import Event, EventKind
 from rtdata.metrics._common import (
     BUSY_SPAN_S,
     FOLD_EVENTS,
@@ -63,12 +63,16 @@ class Metrics:
         * Readers copy under the lock and compute percentiles and frames after releasing it,
           so what they return is theirs and a reader never holds the collector up for long.
         * Times are epoch nanoseconds; events are timed by ``received_at_ns``.
+        * ``_since_ns`` is the earliest time seen: ``started_ns``, the first event of each
+          folded batch, or the ``now_ns`` of any record or read. Alert baselines wait for it
+          (see :class:`AlertRules`), so they never compare with a window nobody watched.
 
     Args:
         rules: Alert rules for :meth:`check_alerts` (default: :class:`AlertRules` defaults).
         rate_window_s: Window of ``events_per_s_by_table_kind``, in seconds.
         bucket_s: Bucket length of :meth:`series`, in seconds.
         max_buckets: Most rows of :meth:`series`.
+        started_ns: When collecting began; by default the first time recorded or read.
     """
 
     def __init__(
@@ -78,6 +82,7 @@ class Metrics:
         rate_window_s: float = 60.0,
         bucket_s: float = 1.0,
         max_buckets: int = 3600,
+        started_ns: int | None = None,
     ) -> None:
         self._lock = threading.Lock()  # guards every attribute below
         self._rules = rules if rules is not None else AlertRules()
@@ -89,6 +94,7 @@ class Metrics:
         self._presence: RateCounter[str] = RateCounter(PRESENCE_RECENT_S + PRESENCE_BASE_S)
         self._series = TimeSeries(bucket_s, max_buckets)
         self._pending: list[Event] = []  # recorded, not yet folded (see record_event)
+        self._since_ns = started_ns  # earliest time seen (see the invariants)
         self._events_total = 0
         self._last_event_ns: int | None = None
         self._probe_rtt_ms: float | None = None
@@ -108,6 +114,8 @@ class Metrics:
     def record_event(self, event: Event) -> None:
         """Count one event by (table, kind) and feed its latency, when known, to the windows.
 
+        Only events received over realtime count toward a table's activity (its busy rate
+        and newest event, which the ``table_silent`` alert reads); rows read over REST do not.
         Events are queued and folded into the building blocks in batches (every
         :data:`FOLD_EVENTS` events, and before any other record or read), which costs a
         fraction of folding them one by one; readers never see a batch half folded.
@@ -125,15 +133,16 @@ class Metrics:
         if not batch:
             return
         self._pending = []
+        self._observe(batch[0][0])
         bucket_ns = self._series._bucket_ns
         times: list[int] = []
         latencies: list[float] = []
         run_start = 0
-        run_key: tuple[int, str | None, str] | None = None
+        run_key: tuple[int, str | None, str, str] | None = None
         run_latencies: list[float] = []
         for i, event in enumerate(batch):
             t_ns, commit_ns = event[0], event[1]
-            key = (t_ns // bucket_ns, event[4], event[2])
+            key = (t_ns // bucket_ns, event[4], event[2], event[9])
             if key != run_key:
                 if run_key is not None:
                     self._fold_run(batch[run_start], batch[i - 1][0], i - run_start, run_latencies)
@@ -150,10 +159,17 @@ class Metrics:
         if times:
             self._latency.extend(times, latencies)
 
+    def _observe(self, t_ns: int) -> None:
+        # Caller holds the lock.
+        if self._since_ns is None or t_ns < self._since_ns:
+            self._since_ns = t_ns
+
     def _fold_run(self, first: Event, last_ns: int, n: int, latencies_ms: list[float]) -> None:
         t_ns, table, kind = first.received_at_ns, first.table, first.kind
         self._rates.add(t_ns, (table, kind), n)
-        if table is not None:
+        # Only live traffic tells whether a table is busy or has gone silent: rows read over
+        # REST (a snapshot of thousands at start, a resync) would fake a busy table.
+        if table is not None and first.source == "realtime":
             activity = self._activity.get(table)
             if activity is None:
                 activity = self._activity[table] = RateCounter(BUSY_SPAN_S, bucket_s=10.0)
@@ -180,6 +196,7 @@ class Metrics:
         """Record a probe round trip measured at ``now_ns``."""
         with self._lock:
             self._fold()
+            self._observe(now_ns)
             self._probe_rtt_ms = rtt_ms
             self._series.add_probe_rtt(now_ns, rtt_ms)
 
@@ -187,6 +204,7 @@ class Metrics:
         """Count one reconnect at ``now_ns``."""
         with self._lock:
             self._fold()
+            self._observe(now_ns)
             self._reconnects_total += 1
             self._reconnects.append(now_ns)
             while self._reconnects[0] <= now_ns - to_ns(RECONNECT_HISTORY_S):
@@ -197,6 +215,7 @@ class Metrics:
         """Record a time without a live subscription and the rows resynced to cover it."""
         with self._lock:
             self._fold()
+            self._observe(start_ns)
             self._gaps.append((start_ns, end_ns, rows_resynced))
             self._gap_time_total_ns += max(0, end_ns - start_ns)
 
@@ -204,6 +223,7 @@ class Metrics:
         """Record the connection state entered at ``now_ns``."""
         with self._lock:
             self._fold()
+            self._observe(now_ns)
             self._state = state
             self._series.add_state(now_ns, state)
 
@@ -211,7 +231,8 @@ class Metrics:
         """Count ``n_events`` presence joins and leaves at ``now_ns``."""
         with self._lock:
             self._fold()
-            self._presence.add(now_ns, "presence", n_events)
+            self._observe(now_ns)
+            self._presence.add(now_ns, EventKind.PRESENCE, n_events)
 
     def set_buffer(self, rows: int, bytes_: int) -> None:
         """Set the event buffer's current size."""
@@ -225,6 +246,9 @@ class Metrics:
         """Return the metrics at ``now_ns`` as a snapshot the caller owns."""
         with self._lock:
             self._fold()
+            self._observe(now_ns)
+            since_ns = self._since_ns
+            assert since_ns is not None  # just observed
             latency_60s = self._latency.values(now_ns)
             latency_10s = self._latency.values(now_ns, 10.0)
             rates = self._rates.rates(now_ns)
@@ -232,11 +256,14 @@ class Metrics:
                 table: sum(counter.counts(self._last_by_table[table]).values()) / (BUSY_SPAN_S / 60)
                 for table, counter in self._activity.items()
             }
-            presence_all = self._presence.counts(now_ns).get("presence", 0)
-            presence_recent = self._presence.counts(now_ns, PRESENCE_RECENT_S).get("presence", 0)
+            presence_all = self._presence.counts(now_ns).get(EventKind.PRESENCE, 0)
+            presence_recent = self._presence.counts(now_ns, PRESENCE_RECENT_S).get(
+                EventKind.PRESENCE, 0
+            )
             low = now_ns - to_ns(RECONNECT_HISTORY_S)
             partial = MetricsSnapshot(
                 taken_at_ns=now_ns,
+                observed_since_ns=since_ns,
                 events_total=self._events_total,
                 last_event_ns=self._last_event_ns,
                 events_per_s_by_table_kind={

@@ -17,14 +17,14 @@ BUSY_SPAN_S: Final = 600.0  # "normally busy" is judged over 10 minutes
 PRESENCE_RECENT_S: Final = 60.0  # a presence spike compares the last minute...
 PRESENCE_BASE_S: Final = 600.0  # ...with the 10 minutes before it
 FOLD_EVENTS: Final = 256
-"""Events :class:`Metrics` queues before folding them into its windows and counters."""
+"""Events :class:`rtdata.metrics.Metrics` queues before folding them into its windows and counters."""
 MAX_GAPS: Final = 1000  # gaps listed in a snapshot; the total covers every gap
 
 RECONNECT_HISTORY_S: Final = 3600.0
 """How far back a snapshot lists reconnect times, in seconds (bounds the storm window)."""
 
 TABLE_COLUMN_PREFIX: Final = "events:"
-"""Prefix of the per-table event-count columns of :meth:`TimeSeries.frame`."""
+"""Prefix of the per-table event-count columns of :meth:`rtdata.metrics.TimeSeries.frame`."""
 
 
 def to_ns(span_s: float) -> int:

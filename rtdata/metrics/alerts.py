@@ -7,7 +7,10 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from rtdata.metrics._common import (
+    BUSY_SPAN_S,
     NS_PER_S,
+    PRESENCE_BASE_S,
+    PRESENCE_RECENT_S,
     RECONNECT_HISTORY_S,
     to_ns,
 )
@@ -21,6 +24,9 @@ class MetricsSnapshot:
 
     Attributes:
         taken_at_ns: The ``now_ns`` the snapshot was taken at.
+        observed_since_ns: Earliest time the metrics cover: when they began collecting (see
+            :class:`rtdata.metrics.Metrics`). A baseline window that starts before it was not
+            fully observed.
         events_total: Events recorded since start.
         last_event_ns: Receive time of the newest event, or ``None``.
         events_per_s_by_table_kind: Events per second over the rate window, keyed
@@ -50,6 +56,7 @@ class MetricsSnapshot:
     """
 
     taken_at_ns: int
+    observed_since_ns: int
     events_total: int
     last_event_ns: int | None
     events_per_s_by_table_kind: dict[str, float]
@@ -121,14 +128,20 @@ class AlertRules:
       least ``min_latency_samples`` samples.
     * ``table_silent`` (critical), per table: a table that averaged at least
       ``busy_table_events_per_min`` over the 10 minutes up to its newest event has had no
-      event for ``silence_s``.
+      event for ``silence_s``; only once those 10 minutes were fully observed.
     * ``reconnect_storm`` (critical): at least ``reconnect_storm_count`` reconnects within
       ``reconnect_storm_window_s`` (at most :data:`RECONNECT_HISTORY_S`).
     * ``presence_spike`` (warning): presence joins + leaves in the last minute are at least
       ``presence_min_events`` and more than ``presence_spike_factor`` times the average per
-      minute of the 10 minutes before.
+      minute of the 10 minutes before; only once those 11 minutes were fully observed.
 
-    Holds no lock: :class:`Metrics` serialises calls to :meth:`evaluate`.
+    A rule that compares with a baseline stays silent until the baseline window lies wholly
+    after ``observed_since_ns``: an empty baseline would make a limit of 0 (every presence
+    join a spike), and a partial one would judge a table "usually busy" from the snapshot
+    burst of its first seconds. ``p99_latency`` and ``reconnect_storm`` compare with fixed
+    limits, so they can fire from the start.
+
+    Holds no lock: :class:`rtdata.metrics.Metrics` serialises calls to :meth:`evaluate`.
     """
 
     def __init__(
@@ -175,6 +188,8 @@ class AlertRules:
         for table, last_ns in sorted(state.last_event_ns_by_table.items()):
             silent_s = (now_ns - last_ns) / NS_PER_S
             busy = state.busy_events_per_min_by_table.get(table, 0.0)
+            if not _observed(state, last_ns, BUSY_SPAN_S):
+                continue
             if busy >= self.busy_table_events_per_min and silent_s >= self.silence_s:
                 message = f"{table} (usually {busy:.1f}/min) has been silent for {silent_s:.0f} s"
                 alerts.append(
@@ -198,7 +213,8 @@ class AlertRules:
             )
         recent = state.presence_last_min
         limit = self.presence_spike_factor * state.presence_prev_10min_per_min
-        if recent >= self.presence_min_events and recent > limit:
+        baseline = _observed(state, now_ns, PRESENCE_RECENT_S + PRESENCE_BASE_S)
+        if baseline and recent >= self.presence_min_events and recent > limit:
             message = f"{recent} presence joins/leaves in the last minute (limit {limit:.1f})"
             alerts.append(Alert("presence_spike", "warning", message, now_ns, recent, limit))
         return alerts
@@ -213,3 +229,8 @@ class AlertRules:
         new = [a for a in current if (a.name, a.subject) not in self._firing]
         self._firing = {(a.name, a.subject) for a in current}
         return new
+
+
+def _observed(state: MetricsSnapshot, end_ns: int, span_s: float) -> bool:
+    # True when the window of span_s ending at end_ns lies wholly within what was observed.
+    return state.observed_since_ns <= end_ns - to_ns(span_s)

@@ -3,7 +3,8 @@
 :class:`RealtimeHub` is I/O-free. A websocket handler decodes each frame (vsn 1.0.0 or 2.0.0)
 into a :class:`rtdata.protocol.Message` for its connection's :class:`Session`, and the session
 answers through a :class:`Transport` that encodes for that connection. All methods run on the
-server's event loop thread. Behaviour follows ``shared/reference/realtime-protocol.md``.
+server's event loop thread. Behaviour follows the Realtime server (supabase/realtime) as
+:mod:`rtdata.protocol` describes it.
 """
 
 from __future__ import annotations

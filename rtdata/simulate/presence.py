@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from realtime import AsyncRealtimeChannel, AsyncRealtimeClient, RealtimeSubscribeStates
 
+from rtdata import link
 from rtdata.simulate.staff import PresenceChange, StaffRoster
 from rtdata.trace import redact
 
@@ -207,12 +208,11 @@ class PresenceSimulator:
         if held is None:
             return
         client = held[0]
-        ws = client._ws_connection  # private in realtime-py; needed to drop a dead peer
+        ws = link.socket(client)  # needed to drop a dead peer
         try:
             await asyncio.wait_for(client.close(), _CLOSE_TIMEOUT_S)
         except Exception:
-            if ws is not None:
-                ws.transport.abort()
+            link.abort(ws)
 
     # ------------------------------------------------------------ counters
 

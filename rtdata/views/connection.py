@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from rtdata.collector import CollectorStatus
 from rtdata.lifecycle import ConnectionState
+from rtdata.recorder import CollectorStatus
 
 __all__ = ["COLOURS", "Indicator", "connection_indicator"]
 

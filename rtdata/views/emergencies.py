@@ -20,6 +20,7 @@ import orjson
 import pandas as pd
 import plotly.graph_objects as go
 
+from rtdata.events import EventSource
 from rtdata.views.hospitals import hospital_labels
 from rtdata.views.response import response_by, status_entries
 
@@ -204,7 +205,7 @@ def new_critical(events: pd.DataFrame, since: datetime) -> pd.DataFrame:
     inserts = events[
         (events["table"] == TABLE)
         & (events["op"] == "INSERT")
-        & (events["source"] == "realtime")
+        & (events["source"] == EventSource.REALTIME)
         & (events["received_at"] > pd.Timestamp(since))
     ]
     found = []

@@ -10,6 +10,7 @@ from typing import Any, Final
 import pandas as pd
 
 from rtdata.config import Tile
+from rtdata.events import EventKind, EventSource
 from rtdata.filters import matches, parse_filter
 
 __all__ = [
@@ -84,8 +85,8 @@ def events_per_minute(events: pd.DataFrame, now: datetime) -> int:
     recent = events[
         (events["received_at"] > pd.Timestamp(now - EVENTS_WINDOW))
         & (events["received_at"] <= pd.Timestamp(now))
-        & (events["kind"] == "postgres_changes")
-        & (events["source"] == "realtime")
+        & (events["kind"] == EventKind.POSTGRES_CHANGES)
+        & (events["source"] == EventSource.REALTIME)
     ]
     return len(recent)
 

@@ -21,6 +21,7 @@ import orjson
 import pandas as pd
 import plotly.graph_objects as go
 
+from rtdata.events import EventKind
 from rtdata.views.hospitals import hospital_labels
 
 __all__ = [
@@ -59,7 +60,7 @@ def _ref(meta: dict[str, Any]) -> str:
 
 
 def _presence(events: pd.DataFrame, now: datetime | None = None) -> pd.DataFrame:
-    mask = np.asarray(events["kind"] == "presence", dtype=bool)
+    mask = np.asarray(events["kind"] == EventKind.PRESENCE, dtype=bool)
     if now is not None:
         mask = mask & np.asarray(events["received_at"] <= pd.Timestamp(now), dtype=bool)
     # Stable, so events received at the same instant keep their arrival order.
@@ -277,5 +278,5 @@ def presence_board(
         by_role=online_by(online, "role"),
         by_hospital=online_by(online, "hospital_id", hospitals),
         counts=joins_leaves_over_time(events, bucket),
-        events=int(((events["kind"] == "presence") & (events["op"] != "sync")).sum()),
+        events=int(((events["kind"] == EventKind.PRESENCE) & (events["op"] != "sync")).sum()),
     )

@@ -19,6 +19,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from rtdata.events import EventKind
 from rtdata.lifecycle import ConnectionState, Transition
 from rtdata.metrics import TABLE_COLUMN_PREFIX, MetricsSnapshot
 from rtdata.resync import Gap
@@ -271,14 +272,14 @@ def alerts_table(events: pd.DataFrame, limit: int = 100) -> pd.DataFrame:
     Args:
         events: Buffer rows (:meth:`rtdata.EventBuffer.snapshot`); rows whose ``kind`` is not
             ``alert`` are ignored. An alert's ``op`` is its name and its ``record`` the JSON
-            written by :meth:`rtdata.Collector.housekeeping`; a record that is not valid JSON
+            written by :meth:`rtdata.recorder.Recorder.housekeeping`; a record that is not valid JSON
             leaves the other columns empty.
 
     Returns:
         Columns ``time`` (UTC), ``name``, ``severity``, ``message``, ``value`` and
         ``threshold``.
     """
-    alerts = events[events["kind"] == "alert"] if not events.empty else events
+    alerts = events[events["kind"] == EventKind.ALERT] if not events.empty else events
     if alerts.empty:
         return pd.DataFrame(
             {

@@ -15,6 +15,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from rtdata.events import EventKind, EventSource
 from rtdata.lifecycle import ConnectionState, Transition
 from rtdata.resync import Gap
 
@@ -107,7 +108,10 @@ def _latency_row(events: pd.DataFrame, target_ms: float) -> Row:
     if events.empty:
         samples = np.empty(0)
     else:
-        live = events[(events["kind"] == "postgres_changes") & (events["source"] == "realtime")]
+        live = events[
+            (events["kind"] == EventKind.POSTGRES_CHANGES)
+            & (events["source"] == EventSource.REALTIME)
+        ]
         samples = live["latency_ms"].dropna().to_numpy(dtype=float)
     p99 = float(np.quantile(samples, 0.99)) if len(samples) else math.nan
     basis = f"{len(samples):,} latency samples"

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from rtdata import Collector, EventBuffer, Settings, ui
 from rtdata.events import Event, event_from_row
+from rtdata.recorder import Recorder
 from rtdata.simulate.hospital import LISBON
 from rtdata.views import emergencies as em
 
@@ -353,13 +354,13 @@ def test_map_aggregates_many_emergencies_into_grid_cells() -> None:
 # ---------------------------------------------------------------- AppTest
 
 
-def _collector(emergencies: list[dict[str, Any]], hospitals: pd.DataFrame) -> Collector:
-    collector = Collector(Settings(url="http://127.0.0.1:9", key="unused"))
+def _collector(emergencies: list[dict[str, Any]], hospitals: pd.DataFrame) -> Recorder:
+    collector = Recorder(Settings())
     now_ns = time.time_ns()
     for row in hospitals.to_dict("records"):
-        collector.ingest(event_from_row(row, "hospitals", now_ns, ("id",)))
+        collector.record(event_from_row(row, "hospitals", now_ns, ("id",)))
     for row in emergencies:
-        collector.ingest(event_from_row(row, "emergency_requests", now_ns, ("id",)))
+        collector.record(event_from_row(row, "emergency_requests", now_ns, ("id",)))
     return collector
 
 
@@ -371,12 +372,12 @@ def _live(id_: int, status: str, priority: int, age_s: float, **extra: Any) -> d
 
 @pytest.fixture
 def use() -> Iterator[Any]:
-    def install(collector: Collector) -> Collector:
-        ui.use_collector(collector)
+    def install(collector: Collector) -> Recorder:
+        ui.use_recorder(collector)
         return collector
 
     yield install
-    ui.use_collector(None)
+    ui.use_recorder(None)
 
 
 def test_page_lists_open_emergencies_most_urgent_first(use: Any) -> None:
@@ -408,7 +409,7 @@ def test_page_lists_open_emergencies_most_urgent_first(use: Any) -> None:
     assert at.dataframe[0].value["id"].tolist() == [11]
 
     critical = _live(16, "pending", 1, 0, patient_name="Rita Alarme")
-    collector.ingest(
+    collector.record(
         Event(time.time_ns(), None, "postgres_changes", "rtdata-tables", "emergency_requests",
               "INSERT", "16", orjson.dumps(critical).decode(), None)
     )  # fmt: skip
@@ -420,7 +421,7 @@ def test_page_lists_open_emergencies_most_urgent_first(use: Any) -> None:
 
 
 def test_page_renders_on_an_empty_collector(use: Any) -> None:
-    use(Collector(Settings(url="http://127.0.0.1:9", key="unused")))
+    use(Recorder(Settings()))
     at = AppTest.from_file(PAGE, default_timeout=30).run()
     assert not at.exception
     assert at.dataframe[0].value.empty

@@ -15,8 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from rtdata import Collector, EventBuffer, Settings, ui
+from rtdata import EventBuffer, Settings, ui
 from rtdata.events import COLUMNS, Event
+from rtdata.recorder import Recorder
 from rtdata.views import events as ev
 from rtdata.views import presence
 
@@ -340,22 +341,22 @@ def test_presence_board_counts_keys_and_events() -> None:
 # ---------------------------------------------------------------- pages
 
 
-def _collector(events: list[Event]) -> Collector:
-    collector = Collector(Settings(url="http://127.0.0.1:9", key="unused"))
+def _collector(events: list[Event]) -> Recorder:
+    collector = Recorder(Settings())
     for event in events:
-        collector.ingest(event)
+        collector.record(event)
     return collector
 
 
 @pytest.fixture
 def use() -> Iterator[Any]:
-    def install(events: list[Event]) -> Collector:
+    def install(events: list[Event]) -> Recorder:
         collector = _collector(events)
-        ui.use_collector(collector)
+        ui.use_recorder(collector)
         return collector
 
     yield install
-    ui.use_collector(None)
+    ui.use_recorder(None)
 
 
 def _recent(events: list[Event], shift_ns: int) -> list[Event]:
@@ -405,7 +406,7 @@ def test_events_page_filters_and_pauses(use: Any) -> None:
     assert at.dataframe[0].value["op"].tolist() == ["DELETE", "INSERT"]
     at.toggle[0].set_value(True).run()
     assert not at.exception
-    collector.ingest(
+    collector.record(
         change(0, "vital_signs", "INSERT", {"id": 9, "heart_rate": 1})._replace(
             received_at_ns=time.time_ns() + 10**9
         )
@@ -446,16 +447,16 @@ LARGE = 200_000
 
 
 @pytest.fixture(scope="module")
-def large() -> Collector:
+def large() -> Recorder:
     return _collector(_large(LARGE))
 
 
-def test_events_page_ships_at_most_500_rows_of_a_large_buffer(large: Collector) -> None:
-    ui.use_collector(large)
+def test_events_page_ships_at_most_500_rows_of_a_large_buffer(large: Recorder) -> None:
+    ui.use_recorder(large)
     try:
         at = AppTest.from_file(EVENTS_PAGE, default_timeout=60).run()
     finally:
-        ui.use_collector(None)
+        ui.use_recorder(None)
     assert not at.exception
     shown = at.dataframe[0].value
     assert len(shown) == ev.TAIL_ROWS == 500
@@ -484,12 +485,12 @@ def test_presence_page_explains_how_to_enable_presence(use: Any) -> None:
     assert not at.metric
 
 
-def test_presence_page_on_a_large_buffer(large: Collector) -> None:
-    ui.use_collector(large)
+def test_presence_page_on_a_large_buffer(large: Recorder) -> None:
+    ui.use_recorder(large)
     try:
         at = AppTest.from_file(PRESENCE_PAGE, default_timeout=60).run()
     finally:
-        ui.use_collector(None)
+        ui.use_recorder(None)
     assert not at.exception
     metrics = _metrics(at)
     assert metrics["Presence events buffered"] == "20000"

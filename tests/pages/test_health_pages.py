@@ -13,9 +13,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from rtdata import Collector, Settings, ui
+from rtdata import Settings, ui
+from rtdata.config import DEFAULT_VITAL_RANGES, parse_config
 from rtdata.events import Event, event_from_row
 from rtdata.lifecycle import ConnectionState, Transition
+from rtdata.recorder import ErrorKind, Recorder
 from rtdata.resync import Gap
 from rtdata.views import health, realtime_health
 
@@ -286,15 +288,15 @@ def test_gaps_errors_and_kpis_from_a_snapshot() -> None:
     collector = _collector()
     collector.record_gap(Gap(T0_NS, T0_NS + 3 * S_NS, 4))
     collector.record_gap(Gap(T0_NS + 10 * S_NS, T0_NS + 11 * S_NS, 0))
-    collector.count_error("invalid payload", "test")
-    collector.count_error("invalid payload", "test")
-    collector.count_error("callback error", "test")
+    collector.count_error(ErrorKind.INVALID_CHANGE, "test")
+    collector.count_error(ErrorKind.INVALID_CHANGE, "test")
+    collector.count_error(ErrorKind.CALLBACK, "test")
     gaps = realtime_health.gaps_table(collector.gaps)
     assert gaps[["duration_s", "rows_resynced"]].values.tolist() == [[1.0, 0], [3.0, 4]]
     snapshot = collector.metrics_snapshot()
     errors = realtime_health.errors_table(snapshot)
     assert errors.values.tolist() == [
-        ["invalid payload", "invalid payload", 2],
+        ["invalid payload", "invalid change", 2],
         ["callback error", "exception in a callback", 1],
     ]
     collector.metrics.set_buffer(1234, 2_500_000)
@@ -312,8 +314,8 @@ def test_gaps_errors_and_kpis_from_a_snapshot() -> None:
 # ---------------------------------------------------------------- pages
 
 
-def _collector() -> Collector:
-    return Collector(Settings(url="http://127.0.0.1:9", key="unused"))
+def _collector() -> Recorder:
+    return Recorder(Settings())
 
 
 def _vitals_event(row: dict[str, object], age_s: float = 1.0) -> Event:
@@ -331,7 +333,7 @@ def _vitals_event(row: dict[str, object], age_s: float = 1.0) -> Event:
     )
 
 
-def _with_vitals(n: int, hospitals: int = 3, patients: int = 10) -> Collector:
+def _with_vitals(n: int, hospitals: int = 3, patients: int = 10) -> Recorder:
     """A collector holding ``n`` readings; every 10th has heart rate 150 (tachycardia)."""
     collector = _collector()
     for i in range(n):
@@ -341,11 +343,11 @@ def _with_vitals(n: int, hospitals: int = 3, patients: int = 10) -> Collector:
             hospital=1 + i % hospitals,
             heart_rate=150 if i % 10 == 0 else 60 + i % 40,
         )
-        collector.ingest(_vitals_event(row))
+        collector.record(_vitals_event(row))
     return collector
 
 
-def _with_health() -> Collector:
+def _with_health() -> Recorder:
     """A collector that has been through a reconnect, with an hour of metrics and an alert."""
     collector = _collector()
     start = NOW_NS - 3600 * S_NS
@@ -365,18 +367,18 @@ def _with_health() -> Collector:
     collector.metrics.record_reconnect(time.time_ns())
     collector.transition(s.SUBSCRIBED, "resubscribed")
     collector.record_gap(Gap(NOW_NS - 5 * S_NS, NOW_NS - 2 * S_NS, 7))
-    collector.count_error("callback error", "test")
+    collector.count_error(ErrorKind.CALLBACK, "test")
     collector.buffer.append(_alert(NOW_NS, "p99_latency", "warning", "p99 latency is 1500 ms"))
     collector.housekeeping()
     return collector
 
 
 @pytest.fixture
-def shared(request: pytest.FixtureRequest) -> Iterator[Collector]:
-    collector: Collector = request.param()
-    ui.use_collector(collector)
+def shared(request: pytest.FixtureRequest) -> Iterator[Recorder]:
+    collector: Recorder = request.param()
+    ui.use_recorder(collector)
     yield collector
-    ui.use_collector(None)
+    ui.use_recorder(None)
 
 
 def _metrics(at: AppTest) -> dict[str, str]:
@@ -395,7 +397,7 @@ def _run(page: str) -> AppTest:
 
 @pytest.mark.parametrize("shared", [lambda: _with_vitals(100)], indirect=True)
 def test_health_page_charts_the_first_patient_and_lists_abnormal_readings(
-    shared: Collector,
+    shared: Recorder,
 ) -> None:
     at = _run("health.py")
     assert at.title[0].value == "Health"
@@ -417,8 +419,30 @@ def test_health_page_charts_the_first_patient_and_lists_abnormal_readings(
     assert at.dataframe[0].value.empty
 
 
+def _with_strict_spo2() -> Recorder:
+    """Ten normal readings (SpO2 98 %) under a config whose SpO2 band starts at 99 %."""
+    config = parse_config("[dashboard]\nvital_ranges = { spo2 = [99, 100] }")
+    collector = Recorder(Settings(config=config))
+    for i in range(10):
+        collector.record(_vitals_event(_reading(i, patient="P-0000")))
+    return collector
+
+
+@pytest.mark.parametrize("shared", [_with_strict_spo2], indirect=True)
+def test_health_page_uses_the_configured_vital_ranges(shared: Recorder) -> None:
+    at = _run("health.py")
+    assert _patient_metrics(at) == {"Patient readings": "10", "Patient abnormal values": "10"}
+    feed = at.dataframe[0].value
+    assert set(feed["vital"]) == {"spo2"}
+    assert (feed["low"].iloc[0], feed["high"].iloc[0]) == (99.0, 100.0)
+
+
+def test_config_default_bands_are_the_views_defaults() -> None:
+    assert dict(DEFAULT_VITAL_RANGES) == dict(health.VITAL_RANGES)
+
+
 @pytest.mark.parametrize("shared", [_collector], indirect=True)
-def test_health_page_renders_on_an_empty_collector(shared: Collector) -> None:
+def test_health_page_renders_on_an_empty_collector(shared: Recorder) -> None:
     at = _run("health.py")
     assert at.selectbox[0].value is None
     assert _metrics(at) == {
@@ -440,14 +464,14 @@ def test_health_page_renders_on_an_empty_collector(shared: Collector) -> None:
 
 
 @pytest.mark.parametrize("shared", [lambda: _with_vitals(20_000, patients=200)], indirect=True)
-def test_health_page_renders_twenty_thousand_readings(shared: Collector) -> None:
+def test_health_page_renders_twenty_thousand_readings(shared: Recorder) -> None:
     at = _run("health.py")
     assert _patient_metrics(at) == {"Patient readings": "100", "Patient abnormal values": "100"}
     assert len(at.dataframe[0].value) == 50
     assert len(at.selectbox[0].options) == 200
 
 
-def _with_operations() -> Collector:
+def _with_operations() -> Recorder:
     """Vitals, two hospitals, their resources and five waiting-list entries (one scheduled).
 
     Santa Maria has 30 of 300 beds free: exactly 90 % used, so it is near capacity.
@@ -461,7 +485,7 @@ def _with_operations() -> Collector:
         dict(zip(counts, (100, 400, 10, 20), strict=True), ambulances_available=0),
     ]
     for hospital, row in zip(hospitals, stock, strict=True):
-        collector.ingest(event_from_row(hospital, "hospitals", NOW_NS, ("id",)))
+        collector.record(event_from_row(hospital, "hospitals", NOW_NS, ("id",)))
         resource = {
             "id": 10 + hospital["id"],
             "hospital_id": hospital["id"],
@@ -469,7 +493,7 @@ def _with_operations() -> Collector:
             "ambulances_total": 8,
             "updated_at": now.isoformat(),
         }
-        collector.ingest(event_from_row(resource, "hospital_resources", NOW_NS, ("id",)))
+        collector.record(event_from_row(resource, "hospital_resources", NOW_NS, ("id",)))
     entries = [
         (1, "cardiology", 1, "waiting", 30),
         (1, "cardiology", 3, "waiting", 125),
@@ -489,12 +513,12 @@ def _with_operations() -> Collector:
             "created_at": created,
             "updated_at": created,
         }
-        collector.ingest(event_from_row(entry, "waitlist_entries", NOW_NS, ("id",)))
+        collector.record(event_from_row(entry, "waitlist_entries", NOW_NS, ("id",)))
     return collector
 
 
 @pytest.mark.parametrize("shared", [_with_operations], indirect=True)
-def test_health_page_shows_resources_and_the_waiting_list(shared: Collector) -> None:
+def test_health_page_shows_resources_and_the_waiting_list(shared: Recorder) -> None:
     at = _run("health.py")
     metrics = _metrics(at)
     assert {k: metrics[k] for k in ("Free beds", "Free ICU beds", "Free ambulances")} == {
@@ -523,7 +547,7 @@ def test_health_page_shows_resources_and_the_waiting_list(shared: Collector) -> 
 
 
 @pytest.mark.parametrize("shared", [_with_operations], indirect=True)
-def test_health_page_on_a_wall_draws_dark_charts(shared: Collector) -> None:
+def test_health_page_on_a_wall_draws_dark_charts(shared: Recorder) -> None:
     at = AppTest.from_file(str(ROOT / "pages" / "health.py"), default_timeout=60)
     at.query_params["wall"] = "1"
     at.run()
@@ -540,7 +564,7 @@ def test_health_page_on_a_wall_draws_dark_charts(shared: Collector) -> None:
 
 
 @pytest.mark.parametrize("shared", [_with_health], indirect=True)
-def test_realtime_health_page_shows_kpis_charts_and_tables(shared: Collector) -> None:
+def test_realtime_health_page_shows_kpis_charts_and_tables(shared: Recorder) -> None:
     at = _run("realtime_health.py")
     assert at.title[0].value == "Realtime health"
     metrics = _metrics(at)
@@ -565,7 +589,7 @@ def test_realtime_health_page_shows_kpis_charts_and_tables(shared: Collector) ->
 
 
 @pytest.mark.parametrize("shared", [_collector], indirect=True)
-def test_realtime_health_page_renders_on_an_empty_collector(shared: Collector) -> None:
+def test_realtime_health_page_renders_on_an_empty_collector(shared: Recorder) -> None:
     at = _run("realtime_health.py")
     metrics = _metrics(at)
     assert metrics["State"] == "idle"
@@ -575,7 +599,7 @@ def test_realtime_health_page_renders_on_an_empty_collector(shared: Collector) -
 
 
 @pytest.mark.parametrize("shared", [lambda: _with_vitals(20_000)], indirect=True)
-def test_realtime_health_page_renders_a_large_buffer(shared: Collector) -> None:
+def test_realtime_health_page_renders_a_large_buffer(shared: Recorder) -> None:
     shared.housekeeping()
     at = _run("realtime_health.py")
     assert _metrics(at)["Buffer"].startswith("20,000 rows")

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from rtdata import Collector, Settings, ui
 from rtdata.events import Event, event_from_row
+from rtdata.recorder import Recorder
 from rtdata.views import charts as charts_view
 from tests.support import timeout_s
 
@@ -43,8 +44,8 @@ def _change(table: str, op: str, row: dict[str, object], age_s: float = 1.0) -> 
     )
 
 
-def _filled() -> Collector:
-    collector = Collector(Settings(url="http://127.0.0.1:9", key="unused"))
+def _filled() -> Recorder:
+    collector = Recorder(Settings())
     emergencies = [
         {"id": i, "status": status, "priority": 1 + i % 5, "hospital_id": 1}
         for i, status in enumerate(
@@ -52,14 +53,14 @@ def _filled() -> Collector:
         )
     ]
     for row in emergencies:
-        collector.ingest(event_from_row(row, "emergency_requests", NOW_NS, ("id",)))
+        collector.record(event_from_row(row, "emergency_requests", NOW_NS, ("id",)))
     for i, status in enumerate(["pending", "pending", "approved"]):
-        collector.ingest(_change("verification_requests", "INSERT", {"id": i, "status": status}))
+        collector.record(_change("verification_requests", "INSERT", {"id": i, "status": status}))
     for i in range(4):
-        collector.ingest(_change("profiles", "INSERT", {"id": f"u{i}", "role": "nurse"}, age_s=120))
+        collector.record(_change("profiles", "INSERT", {"id": f"u{i}", "role": "nurse"}, age_s=120))
     for i, status in enumerate(["open", "investigating", "resolved", "open", "resolved"]):
         dispute = {"id": i, "profile_id": "u0", "amount_eur": 12.5, "status": status}
-        collector.ingest(event_from_row(dispute, "financial_disputes", NOW_NS, ("id",)))
+        collector.record(event_from_row(dispute, "financial_disputes", NOW_NS, ("id",)))
     for i in range(12):
         vitals = {
             "id": i,
@@ -71,31 +72,31 @@ def _filled() -> Collector:
             "temperature": 36.8,
             "recorded_at": f"2026-01-01T00:00:{i:02d}+00:00",
         }
-        collector.ingest(_change("vital_signs", "INSERT", vitals))
+        collector.record(_change("vital_signs", "INSERT", vitals))
     return collector
 
 
 @pytest.fixture
 def filled() -> Iterator[Collector]:
     collector = _filled()
-    ui.use_collector(collector)
+    ui.use_recorder(collector)
     yield collector
-    ui.use_collector(None)
+    ui.use_recorder(None)
 
 
 @pytest.fixture
 def empty() -> Iterator[Collector]:
-    collector = Collector(Settings(url="http://127.0.0.1:9", key="unused"))
-    ui.use_collector(collector)
+    collector = Recorder(Settings())
+    ui.use_recorder(collector)
     yield collector
-    ui.use_collector(None)
+    ui.use_recorder(None)
 
 
 def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
-def _presence(collector: Collector) -> Collector:
+def _presence(collector: Collector) -> Recorder:
     """Add three people online in the lobby (a nurse and a doctor of hospital 1, a nurse of 2)."""
     people = [("ana", "nurse", 1), ("rui", "doctor", 1), ("eva", "nurse", 2)]
     for i, (user, role, hospital_id) in enumerate(people):
@@ -144,7 +145,7 @@ def test_overview_renders_on_an_empty_collector() -> None:
     assert "no events yet" in sidebar_text
 
 
-def _huge(n: int = 1_000_000) -> Collector:
+def _huge(n: int = 1_000_000) -> Recorder:
     """A collector whose buffer holds ``n`` events (appended directly: tables stay small)."""
     collector = _filled()
     base = time.time_ns() - n * 1000
@@ -168,7 +169,7 @@ def _huge(n: int = 1_000_000) -> Collector:
 
 def test_overview_renders_with_a_million_events_buffered() -> None:
     collector = _huge()
-    ui.use_collector(collector)
+    ui.use_recorder(collector)
     try:
         at = AppTest.from_file(str(ROOT / "pages" / "overview.py"), default_timeout=60).run()
         assert not at.exception
@@ -177,7 +178,7 @@ def test_overview_renders_with_a_million_events_buffered() -> None:
         assert int(metrics["Events per minute"].replace(",", "")) >= 15
         assert len(collector.buffer) == 1_000_000  # the bound holds; the oldest were evicted
     finally:
-        ui.use_collector(None)
+        ui.use_recorder(None)
 
 
 @pytest.mark.usefixtures("filled")
@@ -191,13 +192,13 @@ def test_wall_mode_hides_navigation_and_shows_one_page() -> None:
 
 
 def test_a_wall_shows_emergencies_without_filters_map_beside_the_list() -> None:
-    ui.use_collector(_filled())
+    ui.use_recorder(_filled())
     try:
         at = AppTest.from_file(str(ROOT / "pages" / "emergencies.py"), default_timeout=60)
         at.query_params["wall"] = "1"
         at.run()
     finally:
-        ui.use_collector(None)
+        ui.use_recorder(None)
     assert not at.exception
     assert not at.multiselect  # nobody filters a wall
     (map_chart,) = at.get("plotly_chart")
@@ -212,13 +213,13 @@ def test_a_wall_shows_emergencies_without_filters_map_beside_the_list() -> None:
     [("emergencies.py", 1), ("realtime_health.py", 4), ("presence.py", 3), ("health.py", 2)],
 )
 def test_every_chart_on_a_wall_is_dark(page: str, charts: int) -> None:
-    ui.use_collector(_presence(_filled()))
+    ui.use_recorder(_presence(_filled()))
     try:
         at = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=60)
         at.query_params["wall"] = "1"
         at.run()
     finally:
-        ui.use_collector(None)
+        ui.use_recorder(None)
     assert not at.exception
     drawn = at.get("plotly_chart")
     assert len(drawn) == charts
@@ -236,10 +237,9 @@ def test_viewers_that_miss_at_once_compute_a_view_once(monkeypatch: pytest.Monke
     # for its result. The computation only returns once every session has reached the view's
     # lock, so without single flight all eight would compute (and time out here).
     from rtdata import ui
-    from rtdata.collector import Collector
     from rtdata.settings import Settings
 
-    shared = Collector(Settings(url="http://127.0.0.1:9", key="unused"))
+    shared = Recorder(Settings())
     viewers = 8
     arrived = threading.Semaphore(0)
 
@@ -278,11 +278,10 @@ def test_views_are_shared_across_viewers_even_while_the_buffer_changes(
     # Viewers refreshing within VIEW_MAX_AGE_S share one computation, even on a busy feed whose
     # buffer version changes between their refreshes; a view older than that is recomputed.
     from rtdata import ui
-    from rtdata.collector import Collector
     from rtdata.events import Event
     from rtdata.settings import Settings
 
-    shared = Collector(Settings(url="http://127.0.0.1:9", key="unused"))
+    shared = Recorder(Settings())
     calls: list[int] = []
 
     def compute() -> int:

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rtdata import EventBuffer
-from rtdata.events import COLUMNS, Event
+from rtdata.events import COLUMNS, KINDS, SOURCES, Event, EventKind, EventSource
 
 BASE_NS = 1_714_557_600_000_000_000
 
@@ -314,3 +314,22 @@ def test_categories_past_the_int8_range_keep_their_values() -> None:
     frame = buffer.snapshot()
     assert frame["channel"].tolist() == [f"ch{i}" for i in range(300)]
     assert keys(buffer, tables=["t"], kinds=["postgres_changes"]) == [str(i) for i in range(300)]
+
+
+def test_enum_kinds_are_plain_text_categories_and_filters() -> None:
+    buffer = EventBuffer()
+    buffer.append(Event(1, None, EventKind.ALERT, "", None, "p99_latency", None, "{}", None))
+    buffer.append(Event(2, None, "alert", "", None, "reconnect_storm", None, "{}", None))
+    buffer.append(Event(3, None, EventKind.STATUS, "", None, "subscribed", None, "{}", None))
+    frame = buffer.snapshot(kinds=[EventKind.ALERT])
+    assert frame["op"].tolist() == ["p99_latency", "reconnect_storm"]
+    categories = buffer.snapshot()["kind"].cat.categories
+    assert [(type(c), c) for c in categories] == [(str, "alert"), (str, "status")]
+    assert (frame["kind"] == EventKind.ALERT).all()
+
+
+def test_kinds_and_sources_are_the_enums() -> None:
+    assert tuple(EventKind) == KINDS
+    assert "alert" in KINDS
+    assert "system" not in KINDS  # never recorded: Realtime's system replies are not events
+    assert tuple(EventSource) == SOURCES == ("realtime", "snapshot", "resync", "poll")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import textwrap
+import typing
 from pathlib import Path
 
 import pytest
@@ -529,3 +531,61 @@ def test_fast_decode_is_a_flag(tmp_path: Path) -> None:
     config = load_config(_write(tmp_path, "[connection]\nfast_decode = true\n"), env={})
     assert config.connection.fast_decode is True
     assert ConnectionConfig().fast_decode is False  # opt-in
+
+
+# ---------------------------------------------------------------- every field is read
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Fields consumed through a Config method rather than by attribute access elsewhere: field →
+# the method that reads it, which must itself be read outside config.py.
+READ_THROUGH: dict[tuple[str, str], str] = {
+    # Config.resync_columns() collects every binding's resync_column; rtdata.reads calls it.
+    ("Binding", "resync_column"): "resync_columns",
+}
+
+
+def _config_models() -> list[type]:
+    """Return Config and every dataclass reachable from its fields' types, once each."""
+    found: list[type] = []
+    todo: list[type] = [Config]
+    while todo:
+        model = todo.pop()
+        if model in found:
+            continue
+        found.append(model)
+        hints = typing.get_type_hints(model)
+        for f in dataclasses.fields(model):
+            for candidate in (hints[f.name], *_nested_args(hints[f.name])):
+                if isinstance(candidate, type) and dataclasses.is_dataclass(candidate):
+                    todo.append(candidate)
+    return found
+
+
+def _nested_args(hint: object) -> list[object]:
+    args = list(typing.get_args(hint))
+    return [*args, *(nested for arg in args for nested in _nested_args(arg))]
+
+
+def _attributes_read_outside_config() -> set[str]:
+    sources = [*ROOT.glob("rtdata/**/*.py"), *ROOT.glob("pages/*.py"), ROOT / "app.py"]
+    names: set[str] = set()
+    for path in sources:
+        if path == ROOT / "rtdata" / "config.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        names.update(node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute))
+    return names
+
+
+def test_every_config_field_is_read_somewhere() -> None:
+    read = _attributes_read_outside_config()
+    models = _config_models()
+    assert {m.__name__ for m in models} >= {"Config", "DashboardConfig", "Binding", "Tile"}
+    unread = [
+        f"{model.__name__}.{f.name}"
+        for model in models
+        for f in dataclasses.fields(model)
+        if READ_THROUGH.get((model.__name__, f.name), f.name) not in read
+    ]
+    assert unread == [], "config fields that nothing reads (honour or remove them)"

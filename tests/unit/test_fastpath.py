@@ -127,11 +127,6 @@ class _Socket:
         return self.frames.pop(0)
 
 
-class _Channel:
-    def __init__(self, callbacks: list[Any]) -> None:
-        self.postgres_changes_callbacks = callbacks
-
-
 def test_attach_serves_changes_and_hands_on_the_rest() -> None:
     seen: list[Any] = []
     errors: list[Exception] = []
@@ -145,8 +140,8 @@ def test_attach_serves_changes_and_hands_on_the_rest() -> None:
         '{"topic":"phoenix","event":"phx_reply","payload":{"status":"ok","response":{}},"ref":"1"}'
     )
     ws = _Socket([change, change, b"\x01binary", unknown, heartbeat])
-    channels = {"realtime:rtdata-tables": _Channel([seen.append])}
-    attach(ws, channels, errors.append)
+    callbacks: dict[str, list[Any]] = {"realtime:rtdata-tables": [seen.append]}
+    attach(ws, callbacks.get, errors.append)
 
     async def read(n: int) -> list[Any]:
         return [await ws.recv() for _ in range(n)]
@@ -156,7 +151,7 @@ def test_attach_serves_changes_and_hands_on_the_rest() -> None:
     assert errors == []
 
     ws.frames = [change, heartbeat]
-    channels["realtime:rtdata-tables"] = _Channel([boom, seen.append])
+    callbacks["realtime:rtdata-tables"] = [boom, seen.append]
     assert asyncio.run(read(1)) == [heartbeat]
     assert [str(e) for e in errors] == ["callback failed"]
 

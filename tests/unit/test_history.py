@@ -17,11 +17,12 @@ import pyarrow.parquet as pq
 import pytest
 
 import rtdata.config
-from rtdata import Collector, Settings
+from rtdata import Settings
 from rtdata.buffer import EventBuffer
 from rtdata.config import DEFAULT_CONFIG, ConfigError, HistoryConfig, parse_config
-from rtdata.events import COLUMNS, Event
+from rtdata.events import COLUMNS, Event, EventKind, EventSource
 from rtdata.history import HistoryWriter, aggregate_by_table_hour, load, query
+from rtdata.recorder import Recorder
 from tests.support import wait_until
 
 BASE_NS = 1_714_557_600_000_000_000  # 2024-05-01T10:00:00Z
@@ -101,6 +102,21 @@ def test_round_trip_loads_back_equal_with_snapshot_dtypes(
     assert loaded.dtypes.to_dict() == expected.dtypes.to_dict()
     assert loaded["received_at"].is_monotonic_increasing
     assert_same_events(loaded, expected)
+
+
+def test_enum_kinds_and_sources_round_trip_as_their_text(tmp_path: Path) -> None:
+    # What the collector appends carries EventKind/EventSource members; files and frames hold text.
+    alert = Event(BASE_NS, None, EventKind.ALERT, "", None, "presence_spike", None, "{}", None)
+    change = event(1)._replace(kind=EventKind.POSTGRES_CHANGES, source=EventSource.RESYNC)
+    with HistoryWriter(tmp_path) as writer:
+        writer.append(alert)
+        writer.append(change)
+    loaded = load(tmp_path, kinds=[EventKind.ALERT])
+    assert loaded["op"].tolist() == ["presence_spike"]
+    everything = load(tmp_path)
+    assert_same_events(everything, snapshot([alert, change]))
+    assert {type(k) for k in everything["kind"].cat.categories} == {str}
+    assert set(everything["source"]) == {"realtime", "resync"}
 
 
 def test_filters_match_pandas_and_aggregates_match_groupby(
@@ -345,12 +361,12 @@ def test_history_config_is_documented_and_checked() -> None:
             parse_config(f"[history]\nflush_s = {bad}")
 
 
-def test_collector_builds_a_writer_from_the_config(tmp_path: Path) -> None:
+def test_recorder_builds_a_writer_from_the_config(tmp_path: Path) -> None:
     on = HistoryConfig(enabled=True, path=str(tmp_path), rotate_mb=1.5, max_total_mb=2, flush_s=0.5)
-    collector = Collector(Settings(config=dataclasses.replace(DEFAULT_CONFIG, history=on)))
+    collector = Recorder(Settings(config=dataclasses.replace(DEFAULT_CONFIG, history=on)))
     assert collector.history is not None
     assert collector.history.root == tmp_path
     assert collector.history.rotate_bytes == 3 * 2**19
     assert collector.history.max_total_bytes == 2 * 2**20
     assert collector.history.flush_s == 0.5
-    assert Collector(Settings()).history is None
+    assert Recorder(Settings()).history is None

@@ -244,7 +244,7 @@ def steady(metrics: Metrics, start_s: int, minutes: int, table: str = "orders") 
 
 def test_silence_alert_on_a_busy_table() -> None:
     metrics = Metrics()
-    last = steady(metrics, 0, 10)
+    last = steady(metrics, 0, 11)  # 11 minutes: the 10 before the newest event were observed
     steady(metrics, 0, 1, table="rare")  # 6 events in 10 minutes: not busy
     assert metrics.snapshot(at(last)).busy_events_per_min_by_table["orders"] == 6.0
     assert metrics.check_alerts(at(last + 59)) == []
@@ -259,7 +259,7 @@ def test_silence_alert_on_a_busy_table() -> None:
 
 
 def test_silence_needs_the_busy_rate() -> None:
-    metrics = Metrics()
+    metrics = Metrics(started_ns=at(-600))  # the baseline was observed: only the rate decides
     for second in range(0, 600, 10):
         if second != 0:  # 59 events in 10 minutes: 5.9 a minute
             metrics.record_event(change(second))
@@ -289,7 +289,7 @@ def test_reconnect_storm_alert() -> None:
 
 
 def test_presence_spike_alert() -> None:
-    metrics = Metrics()
+    metrics = Metrics(started_ns=at(0))  # the 11 minutes before 660 s were observed
     for minute in range(10):
         metrics.record_presence(2, at(minute * 60 + 30))  # baseline: 2 a minute
     metrics.record_presence(7, at(610))
@@ -303,6 +303,60 @@ def test_presence_spike_alert() -> None:
     assert metrics.check_alerts(at(700)) == []  # the burst left the last minute: cleared
     metrics.record_presence(40, at(710))
     assert [a.name for a in metrics.check_alerts(at(710))] == ["presence_spike"]
+
+
+def test_no_presence_spike_before_its_baseline_exists() -> None:
+    # The demo's first presence joins used to fire "presence_spike ... (limit 0.0)".
+    metrics = Metrics()
+    metrics.record_state("subscribed", at(0))
+    metrics.record_presence(12, at(5))
+    assert metrics.check_alerts(at(5)) == []
+    assert metrics.check_alerts(at(659)) == []  # the baseline window still starts before 0 s
+
+
+def test_presence_spike_fires_once_the_baseline_exists() -> None:
+    metrics = Metrics()
+    metrics.record_state("subscribed", at(0))
+    metrics.record_presence(12, at(5))  # the start-up burst: no alert
+    for minute in range(1, 12):
+        metrics.record_presence(2, at(minute * 60))
+        assert metrics.check_alerts(at(minute * 60)) == []
+    metrics.record_presence(30, at(720))
+    [alert] = metrics.check_alerts(at(720))
+    assert (alert.name, alert.value, alert.threshold) == ("presence_spike", 30, 6.0)
+
+
+def test_rate_baselines_wait_for_their_window_pure() -> None:
+    rules = AlertRules()
+    spike = replace(blank(), observed_since_ns=at(0), presence_last_min=50)
+    assert rules.active(at(659), spike) == []
+    [alert] = rules.active(at(660), spike)
+    assert (alert.name, alert.threshold) == ("presence_spike", 0.0)
+    busy = replace(
+        blank(),
+        observed_since_ns=at(0),
+        last_event_ns_by_table={"orders": at(599)},
+        busy_events_per_min_by_table={"orders": 60.0},
+    )
+    assert rules.active(at(3600), busy) == []
+    moved = replace(busy, last_event_ns_by_table={"orders": at(600)})
+    assert [a.name for a in rules.active(at(3600), moved)] == ["table_silent"]
+
+
+def test_no_silence_alert_from_a_start_up_snapshot() -> None:
+    # Loading a table's rows at start is a burst, not the table's usual rate.
+    metrics = Metrics()
+    for i in range(100):
+        metrics.record_event(change(0.01 * i, "beds"))
+    assert metrics.check_alerts(at(61)) == []
+    assert metrics.check_alerts(at(3600)) == []
+
+
+def test_reconnect_storm_needs_no_baseline() -> None:
+    metrics = Metrics()
+    for second in range(5):
+        metrics.record_reconnect(at(second))
+    assert [a.name for a in metrics.check_alerts(at(4))] == ["reconnect_storm"]
 
 
 def test_rules_reject_a_storm_window_longer_than_the_history() -> None:
