@@ -171,7 +171,7 @@ def status_entries(
         {
             "key": changes["key"].to_numpy(dtype=object),
             "status": pd.Series([r.get(status_column) for r in records], dtype=object),
-            "entered_at": event_times(changes).to_numpy(),
+            "entered_at": event_times(changes).array,
             "group": pd.Series(
                 [r.get(group_column) if group_column else None for r in records], dtype=object
             ),
@@ -191,7 +191,7 @@ def first_seen(events: pd.DataFrame, table: str) -> pd.Series:
     changes = table_changes(events, table, (*CHANGE_OPS, "DELETE"))
     if changes.empty:
         return pd.Series(dtype="datetime64[ns, UTC]")
-    times = pd.Series(event_times(changes).to_numpy(), index=changes["key"].to_numpy(dtype=object))
+    times = pd.Series(event_times(changes).array, index=changes["key"].to_numpy(dtype=object))
     return times.groupby(level=0).min()
 
 
