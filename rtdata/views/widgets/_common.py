@@ -6,7 +6,7 @@ Private to :mod:`rtdata.views.widgets`; every function is pure.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
 
@@ -193,12 +193,3 @@ def first_seen(events: pd.DataFrame, table: str) -> pd.Series:
         return pd.Series(dtype="datetime64[ns, UTC]")
     times = pd.Series(event_times(changes).array, index=changes["key"].to_numpy(dtype=object))
     return times.groupby(level=0).min()
-
-
-def hashable(value: Any) -> Hashable:
-    """Return ``value`` if hashable, else its JSON text (for grouping JSON objects)."""
-    try:
-        hash(value)
-    except TypeError:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-    return value  # type: ignore[no-any-return]
