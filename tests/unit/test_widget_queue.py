@@ -137,3 +137,10 @@ def test_spec_validation(kwargs: dict, field: str) -> None:
     arguments = {"table": "tickets", **kwargs}
     with pytest.raises(ValueError, match="^" + re.escape(field)):
         QueueSpec(**arguments)
+
+
+def test_text_orders_as_text_and_mixed_columns_do_not_fail() -> None:
+    rows = table([{"id": 1, "code": "9"}, {"id": 2, "code": "10"}, {"id": 3, "code": None}])
+    assert compute(QueueSpec("t", order="code"), rows, snapshot([]), NOW).keys == ("2", "1", "3")
+    mixed = table([{"id": 1, "code": 9}, {"id": 2, "code": "a"}, {"id": 3, "code": 10}])
+    assert compute(QueueSpec("t", order="code"), mixed, snapshot([]), NOW).keys == ("3", "1", "2")

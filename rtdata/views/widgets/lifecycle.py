@@ -131,7 +131,7 @@ class LifecycleView:
         counts: One row per status in lifecycle order, zero counts included, with the
             columns :data:`COUNT_COLUMNS`.
         other: Items whose status is none of the statuses (or missing).
-        open: The items not in a terminal status (unknown statuses included), most urgent
+        open: The items not in a terminal status (unknown or missing ones included), most urgent
             first (by priority, then oldest, then key), with the table's columns and
             :data:`OPEN_EXTRA_COLUMNS`: age and time in the current status in seconds (NaN
             when unknown), the status's SLA (NaN without one) and whether it is breached.

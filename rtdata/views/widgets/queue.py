@@ -184,9 +184,10 @@ def _ordered(rows: pd.DataFrame, terms: tuple[OrderTerm, ...]) -> pd.DataFrame:
         # every column, Postgres one per term.
         keys[f"n{i}"] = values.isna() != term.nulls_first
         ascending.append(True)
-        numbers = pd.to_numeric(values, errors="coerce")
-        mixed = numbers.isna() & values.notna()
-        keys[f"v{i}"] = numbers if not mixed.any() else values.astype(str).where(values.notna())
+        # Text columns compare as text (so "10" < "9", as in Postgres); a column mixing
+        # numbers and text compares as text rather than failing.
+        numeric = pd.api.types.is_numeric_dtype(values)
+        keys[f"v{i}"] = values if numeric else values.astype(str).where(values.notna())
         ascending.append(term.ascending)
     order = pd.DataFrame(keys, index=rows.index).sort_values(
         list(keys), ascending=ascending, kind="stable", na_position="last"

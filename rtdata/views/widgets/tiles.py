@@ -56,7 +56,7 @@ class TileSpec:
     Attributes:
         label: Text on the tile.
         table: The table whose current rows are aggregated.
-        aggregate: ``count`` (rows, or non-null values of ``column`` when given), ``sum``,
+        aggregate: ``count`` (rows, or the numeric values of ``column`` when given), ``sum``,
             ``avg``, ``min`` or ``max`` of ``column``.
         column: The aggregated column; required for every aggregate but ``count``. Values
             that are not numbers are ignored.
