@@ -1,0 +1,195 @@
+"""What the widgets share: filter masks over frames, timestamps, keys and status entries.
+
+Private to :mod:`rtdata.views.widgets`; every function is pure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+import pandas as pd
+
+from rtdata.filters import Condition, FilterError, parse_filter, predicate
+
+ENTRY_COLUMNS: Final = ("key", "status", "entered_at", "group")
+"""Columns of :func:`status_entries`."""
+
+CHANGE_OPS: Final = ("INSERT", "UPDATE", "SNAPSHOT")
+"""Event ops that carry a row's new values."""
+
+
+def check_filter(field: str, text: str | None) -> None:
+    """Raise ``ValueError`` naming ``field`` when ``text`` is not a valid realtime filter."""
+    try:
+        parse_filter(text)
+    except FilterError as exc:
+        raise ValueError(f"{field}={text!r} is not a valid filter: {exc.reason}") from None
+
+
+def check_name(field: str, value: object, *, optional: bool = False) -> None:
+    """Raise ``ValueError`` naming ``field`` unless ``value`` is a non-blank string."""
+    if value is None and optional:
+        return
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{field}={value!r} must be a non-empty name")
+
+
+def plain(value: Any) -> Any:
+    """Return a cell as the JSON value it came from: NaN, NaT and NA become ``None``, NumPy
+    scalars Python ones."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _caster(sample: Any) -> Callable[[str, str], Any]:
+    # Filter texts are cast by the type of the column's values, the way the server casts them
+    # to the column type; a text that does not fit is kept as text, and then never matches.
+    def cast(_column: str, text: str) -> Any:
+        if isinstance(sample, bool):
+            return text.lower() in ("true", "t", "1")
+        if isinstance(sample, int | float):
+            for kind in (int, float):
+                try:
+                    return kind(text)
+                except ValueError:
+                    pass
+        return text
+
+    return cast
+
+
+def _condition_mask(condition: Condition, column: pd.Series) -> npt.NDArray[np.bool_]:
+    values = [plain(v) for v in column.to_numpy(dtype=object)]
+    sample = next((v for v in values if v is not None), None)
+    test = predicate((condition,), _caster(sample))
+    try:
+        codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
+    except TypeError:  # unhashable JSON values (objects, arrays): one test per row
+        return np.fromiter((test({condition.column: v}) for v in values), bool, len(values))
+    verdicts = np.fromiter(
+        (test({condition.column: plain(v)}) for v in uniques), bool, len(uniques)
+    )
+    return verdicts[codes]
+
+
+def filter_mask(rows: pd.DataFrame, text: str | None) -> npt.NDArray[np.bool_]:
+    """Return which rows match a realtime filter such as ``"status=eq.open,priority=lte.2"``.
+
+    Each condition is tested once per distinct value of its column, so the cost is one pass
+    over the rows plus one test per distinct value. Missing values (``None``, NaN) are SQL
+    NULL; a condition on a column the frame lacks matches no row, as on the server.
+
+    Raises:
+        rtdata.filters.FilterError: ``text`` does not parse.
+    """
+    mask = np.ones(len(rows), dtype=bool)
+    for condition in parse_filter(text):
+        if condition.column not in rows.columns:
+            return np.zeros(len(rows), dtype=bool)
+        mask &= _condition_mask(condition, rows[condition.column])
+    return mask
+
+
+def timestamps(values: pd.Series) -> pd.Series:
+    """Parse ISO-8601 texts to tz-aware UTC timestamps; what does not parse becomes NaT."""
+    return pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
+
+
+def age_s(values: pd.Series, now: datetime) -> pd.Series:
+    """Return ``now`` minus each ISO-8601 time in seconds, as floats (NaN where no time)."""
+    seconds: pd.Series = (pd.Timestamp(now) - timestamps(values)).dt.total_seconds()
+    return seconds.astype(float)
+
+
+def key_text(value: Any) -> str | None:
+    """Return a primary-key cell as the text events carry (``1``, not ``1.0``)."""
+    value = plain(value)
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def loads(text: Any) -> dict[str, Any]:
+    """Parse an event's JSON record; anything but a JSON object gives an empty dict."""
+    if not isinstance(text, str):
+        return {}
+    value = orjson.loads(text)
+    return value if isinstance(value, dict) else {}
+
+
+def table_changes(events: pd.DataFrame, table: str, ops: tuple[str, ...]) -> pd.DataFrame:
+    """Return the postgres_changes events of ``table`` with one of ``ops``, in buffer order."""
+    if events.empty or "table" not in events.columns:
+        return events.iloc[0:0]
+    mask = (
+        (events["kind"] == "postgres_changes")
+        & (events["table"] == table)
+        & events["op"].isin(list(ops))
+    )
+    return events[mask.to_numpy(dtype=bool)]
+
+
+def event_times(changes: pd.DataFrame) -> pd.Series:
+    """Return each event's commit time, or its receive time where it has none."""
+    return changes["commit_ts"].where(changes["commit_ts"].notna(), changes["received_at"])
+
+
+def status_entries(
+    events: pd.DataFrame, table: str, status_column: str, group_column: str | None = None
+) -> pd.DataFrame:
+    """Return every time a key of ``table`` was seen entering a status, oldest first.
+
+    A key enters a status at the first ``INSERT``, ``UPDATE`` or ``SNAPSHOT`` record that
+    shows it there after a record that showed another status (or none). Times are commit
+    times, or receive times where there is none (snapshots): a snapshot shows when the
+    status was first seen, not when it was entered.
+
+    Returns:
+        A frame with the columns :data:`ENTRY_COLUMNS`; ``group`` is the key's value of
+        ``group_column`` in its newest record (``None`` without a group column).
+    """
+    changes = table_changes(events, table, CHANGE_OPS)
+    empty = pd.DataFrame({c: pd.Series(dtype=object) for c in ENTRY_COLUMNS})
+    empty["entered_at"] = pd.Series(dtype="datetime64[ns, UTC]")
+    if changes.empty:
+        return empty
+    records = [loads(text) for text in changes["record"].to_numpy(dtype=object)]
+    frame = pd.DataFrame(
+        {
+            "key": changes["key"].to_numpy(dtype=object),
+            "status": pd.Series([r.get(status_column) for r in records], dtype=object),
+            "entered_at": event_times(changes).array,
+            "group": pd.Series(
+                [r.get(group_column) if group_column else None for r in records], dtype=object
+            ),
+        }
+    )
+    frame = frame[frame["status"].notna() & frame["key"].notna()]
+    frame = frame.sort_values("entered_at", kind="stable")
+    latest_group = frame.drop_duplicates("key", keep="last").set_index("key")["group"]
+    previous = frame.groupby("key", sort=False)["status"].shift()
+    entries = frame[(previous != frame["status"]) | previous.isna()].copy()
+    entries["group"] = entries["key"].map(latest_group)
+    return entries.reset_index(drop=True)
+
+
+def first_seen(events: pd.DataFrame, table: str) -> pd.Series:
+    """Return the earliest event time of each key of ``table`` (any op), indexed by key."""
+    changes = table_changes(events, table, (*CHANGE_OPS, "DELETE"))
+    if changes.empty:
+        return pd.Series(dtype="datetime64[ns, UTC]")
+    times = pd.Series(event_times(changes).array, index=changes["key"].to_numpy(dtype=object))
+    return times.groupby(level=0).min()
