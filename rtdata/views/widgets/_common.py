@@ -123,8 +123,12 @@ def _text(value: Any, spec: str) -> str:
             return format(value, spec)
         except (ValueError, TypeError):  # a number's spec applied to text: show the text
             pass
-    if isinstance(value, float) and math.isnan(value):
-        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if value.is_integer() and abs(value) < 2**53:
+            # pandas turns an int column with a null into floats: 10.0 was 10
+            return str(int(value))
     return str(value)
 
 
@@ -136,8 +140,10 @@ def render(
 ) -> str:
     """Render a compiled template over a record and its old values.
 
-    A field missing from its mapping, or null there, renders as ``missing``; rendering never
-    raises.
+    A field missing from its mapping, or null there, renders as ``missing``; a list or an object
+    renders as JSON, NaN as ``""`` and an integral float without a format spec as an integer
+    (``10.0`` as ``10``: pandas turns an integer column with a null into floats). Rendering
+    never raises.
     """
     out = []
     for piece in pieces:
