@@ -20,13 +20,15 @@ __all__ = [
     "Piece",
     "check_name",
     "check_names",
+    "check_positive",
+    "check_positive_int",
     "compile_filter",
     "compile_template",
     "loads_record",
+    "parse_spec_filter",
     "render",
 ]
 
-_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _FIELD: Final = re.compile(r"^(old\.)?[A-Za-z_][A-Za-z0-9_]*$")
 # Alignment, a width of at most two digits, a thousands comma, a precision and a type: enough
 # for "{level:.1f}" or "{count:>4}", and no way to ask for a megabyte of padding.
@@ -155,11 +157,6 @@ def render(
     return "".join(out)
 
 
-def template_fields(pieces: Iterable[Piece]) -> set[str]:
-    """Return the record columns (not ``old.``) a compiled template reads."""
-    return {p.field for p in pieces if p.field is not None and not p.old}
-
-
 def parse_spec_filter(field: str, text: object) -> tuple[Condition, ...]:
     """Parse a filter of a spec with :func:`rtdata.filters.parse_filter`.
 
@@ -247,8 +244,3 @@ def check_positive(field: str, value: object) -> float:
     ):
         raise ValueError(f"{field} must be a positive number, not {value!r}")
     return float(value)
-
-
-def is_name(value: str) -> bool:
-    """Tell whether ``value`` is a bare identifier (a template field name)."""
-    return bool(_NAME.match(value))
