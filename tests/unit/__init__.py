@@ -1,0 +1,1 @@
+"""Pure unit tests: no sockets, no threads, no clock; each runs in milliseconds."""

@@ -1,0 +1,246 @@
+"""What several widgets share: text templates, record filters and JSON records.
+
+Private to :mod:`rtdata.views.widgets`; each widget module documents the behaviour it exposes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+from rtdata.filters import Condition, FilterError, parse_filter, predicate
+
+__all__ = [
+    "Piece",
+    "check_name",
+    "check_names",
+    "check_positive",
+    "check_positive_int",
+    "compile_filter",
+    "compile_template",
+    "loads_record",
+    "parse_spec_filter",
+    "render",
+]
+
+_FIELD: Final = re.compile(r"^(old\.)?[A-Za-z_][A-Za-z0-9_]*$")
+# Alignment, a width of at most two digits, a thousands comma, a precision and a type: enough
+# for "{level:.1f}" or "{count:>4}", and no way to ask for a megabyte of padding.
+_SPEC: Final = re.compile(r"^[<>^]?\d{0,2},?(\.\d{1,2})?[sdfeg%]?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """One parsed part of a template: literal text, then an optional field.
+
+    Attributes:
+        literal: Text copied as is.
+        field: Column name of the field after the literal, or ``None``.
+        old: The field reads the old values (``{old.name}``).
+        spec: Format spec of the field (``".1f"``), or ``""``.
+    """
+
+    literal: str
+    field: str | None
+    old: bool
+    spec: str
+
+
+def check_name(field: str, value: object) -> str:
+    """Return ``value`` when it is a plain column, table or channel name.
+
+    Raises:
+        ValueError: It is not a non-empty string; the message names ``field`` and the value.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{field} must be a non-empty name, not {value!r}")
+    return value
+
+
+def check_names(field: str, values: object, *, allow_empty: bool = True) -> tuple[str, ...]:
+    """Return ``values`` as a tuple of names (see :func:`check_name`), without duplicates.
+
+    Raises:
+        ValueError: ``values`` is a string or not a sequence of names, has duplicates, or is
+            empty when ``allow_empty`` is false.
+    """
+    if isinstance(values, str) or not isinstance(values, Sequence):
+        raise ValueError(f"{field} must be a list of names, not {values!r}")
+    names = tuple(check_name(field, v) for v in values)
+    if len(set(names)) != len(names):
+        raise ValueError(f"{field} must not repeat a name: {values!r}")
+    if not names and not allow_empty:
+        raise ValueError(f"{field} must name at least one column, not {values!r}")
+    return names
+
+
+def compile_template(field: str, text: object) -> tuple[Piece, ...]:
+    """Parse a text template such as ``"{name} is now {role} (was {old.role})"``.
+
+    Fields are plain names (a record's column) or ``old.`` and a name (the old values),
+    each with an optional short format spec (``{level:.1f}``). Attribute access beyond
+    ``old.``, indexing, conversions (``!r``), positional fields and nested specs are refused,
+    so a template can read values and nothing else.
+
+    Args:
+        field: Name of the spec field holding the template, for messages.
+        text: The template.
+
+    Raises:
+        ValueError: The template is not text, does not parse, or uses a refused form.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"{field} must be text, not {text!r}")
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise ValueError(f"{field} {text!r} does not parse: {exc}") from None
+    pieces = []
+    for literal, name, spec, conversion in parsed:
+        if name is None:
+            pieces.append(Piece(literal, None, False, ""))
+            continue
+        if not _FIELD.match(name):
+            raise ValueError(f"{field} {text!r}: field {{{name}}} must be a plain name or old.name")
+        if conversion is not None:
+            raise ValueError(f"{field} {text!r}: field {{{name}}} must not use !{conversion}")
+        if spec and not _SPEC.match(spec):
+            raise ValueError(f"{field} {text!r}: format spec {spec!r} of {{{name}}} is refused")
+        old = name.startswith("old.")
+        pieces.append(Piece(literal, name[4:] if old else name, old, spec or ""))
+    return tuple(pieces)
+
+
+def _text(value: Any, spec: str) -> str:
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    if spec and not isinstance(value, bool):
+        try:
+            return format(value, spec)
+        except (ValueError, TypeError):  # a number's spec applied to text: show the text
+            pass
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if value.is_integer() and abs(value) < 2**53:
+            # pandas turns an int column with a null into floats: 10.0 was 10
+            return str(int(value))
+    return str(value)
+
+
+def render(
+    pieces: Sequence[Piece],
+    record: Mapping[str, Any],
+    old: Mapping[str, Any],
+    missing: str,
+) -> str:
+    """Render a compiled template over a record and its old values.
+
+    A field missing from its mapping, or null there, renders as ``missing``; a list or an object
+    renders as JSON, NaN as ``""`` and an integral float without a format spec as an integer
+    (``10.0`` as ``10``: pandas turns an integer column with a null into floats). Rendering
+    never raises.
+    """
+    out = []
+    for piece in pieces:
+        out.append(piece.literal)
+        if piece.field is None:
+            continue
+        value = (old if piece.old else record).get(piece.field)
+        out.append(missing if value is None else _text(value, piece.spec))
+    return "".join(out)
+
+
+def parse_spec_filter(field: str, text: object) -> tuple[Condition, ...]:
+    """Parse a filter of a spec with :func:`rtdata.filters.parse_filter`.
+
+    Raises:
+        ValueError: It is not text or does not follow the grammar; the message names
+            ``field`` and the text.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"{field} must be filter text, not {text!r}")
+    try:
+        return parse_filter(text)
+    except FilterError as exc:
+        raise ValueError(f"{field} {text!r}: {exc}") from None
+
+
+def compile_filter(
+    conditions: Sequence[Condition], samples: Iterable[Mapping[str, Any]]
+) -> Callable[[Mapping[str, Any]], bool]:
+    """Compile filter conditions into a record test, casting each value by the column's type.
+
+    The type of a column is that of its first non-null value in ``samples`` (text when none
+    is seen), the way a dashboard tile casts its filter. A value that cannot be cast to it
+    makes the condition fail on every record rather than raise.
+    """
+    if not conditions:
+        return lambda _record: True
+    wanted = {c.column for c in conditions}
+    types: dict[str, type] = {}
+    for record in samples:
+        for column in wanted - types.keys():
+            value = record.get(column)
+            if value is not None:
+                types[column] = type(value)
+        if len(types) == len(wanted):
+            break
+    try:
+        return predicate(conditions, lambda column, text: _cast(types.get(column), text))
+    except (ValueError, FilterError):
+        return lambda _record: False
+
+
+def _cast(kind: type | None, text: str) -> Any:
+    if kind is bool:
+        return text.lower() in ("true", "t", "1")
+    if kind is int:
+        return int(text)
+    if kind is float:
+        return float(text)
+    return text
+
+
+def loads_record(text: Any) -> dict[str, Any]:
+    """Decode a record's JSON text to a dict; anything else (null, a list, bad JSON) is ``{}``."""
+    if not isinstance(text, str) or not text:
+        return {}
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def check_positive_int(field: str, value: object, *, most: int) -> int:
+    """Return ``value`` when it is an int from 1 to ``most``.
+
+    Raises:
+        ValueError: It is not; the message names ``field`` and the value.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise ValueError(f"{field} must be an integer from 1 to {most}, not {value!r}")
+    return value
+
+
+def check_positive(field: str, value: object) -> float:
+    """Return ``value`` when it is a finite number above zero.
+
+    Raises:
+        ValueError: It is not; the message names ``field`` and the value.
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(f"{field} must be a positive number, not {value!r}")
+    return float(value)

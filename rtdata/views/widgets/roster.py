@@ -1,0 +1,351 @@
+"""Roster widget: who is online on chosen presence channels, grouped by tracked fields.
+
+A presence event has ``kind="presence"``, ``op`` ``join`` or ``leave``, ``key`` the presence
+key and ``record`` the JSON list of the metas that joined or left; each meta holds what the
+client tracked and the server's ``presence_ref`` (one tracked session of a key). The collector
+records ``op="sync"`` (no key) each time it joins a presence channel, before the server's state
+arrives as joins: who was online on that channel before is forgotten, so someone who left
+while the link was down does not stay online.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import numpy as np
+import orjson
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from rtdata.views.widgets._spec import (
+    check_name,
+    check_names,
+    check_positive,
+    check_positive_int,
+)
+
+__all__ = ["ACTIVITY_COLUMNS", "UNKNOWN", "RosterSpec", "RosterView", "compute", "figure"]
+
+ACTIVITY_COLUMNS: Final = ("bucket_start", "joins", "leaves")
+"""Columns of :attr:`RosterView.activity`."""
+
+UNKNOWN: Final = "unknown"
+"""Group value of a meta that does not track the field."""
+
+_HIDDEN: Final = frozenset({"presence_ref", "phx_ref", "phx_ref_prev"})  # server bookkeeping
+_MAX_BUCKETS: Final = 1440
+
+
+@dataclass(frozen=True, slots=True)
+class RosterSpec:
+    """Which presence a roster shows, and how it groups it; checked on construction.
+
+    Attributes:
+        channels: Presence channels read, without the ``realtime:`` prefix (at least one).
+        group_by: Tracked meta fields to count by (``("role",)``); empty counts everyone as
+            one group.
+        label_field: One of ``group_by`` whose values are ids shown by a label read from a
+            table's rows (passed to :func:`compute`); ``None`` for none.
+        label_table: Table of those labels (for the caller to read); needed with
+            ``label_field``.
+        label_key_column: Column of ``label_table`` holding the ids.
+        label_column: Column of ``label_table`` holding the labels.
+        window_s: Joins and leaves are counted in the buckets covering this many seconds
+            before ``now``.
+        bucket_s: Length of a join/leave bucket in seconds; at most 1440 buckets per window.
+        max_rows: Most online metas listed, newest join first (1 to 10000).
+    """
+
+    channels: tuple[str, ...]
+    group_by: tuple[str, ...] = ()
+    label_field: str | None = None
+    label_table: str | None = None
+    label_key_column: str = "id"
+    label_column: str = "name"
+    window_s: float = 3600.0
+    bucket_s: int = 60
+    max_rows: int = 500
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "channels", check_names("channels", self.channels, allow_empty=False)
+        )
+        group_by = check_names("group_by", self.group_by)
+        for name in group_by:
+            if name in _HIDDEN:
+                raise ValueError(f"group_by must name tracked fields, not {name!r}")
+        object.__setattr__(self, "group_by", group_by)
+        if self.label_field is not None:
+            if self.label_field not in group_by:
+                raise ValueError(
+                    f"label_field {self.label_field!r} must be one of group_by {group_by!r}"
+                )
+            if self.label_table is None:
+                raise ValueError(f"label_field {self.label_field!r} needs a label_table")
+            check_name("label_table", self.label_table)
+        elif self.label_table is not None:
+            raise ValueError(f"label_table {self.label_table!r} needs a label_field")
+        check_name("label_key_column", self.label_key_column)
+        check_name("label_column", self.label_column)
+        window_s = check_positive("window_s", self.window_s)
+        check_positive_int("bucket_s", self.bucket_s, most=86_400)
+        if window_s / self.bucket_s > _MAX_BUCKETS:
+            raise ValueError(
+                f"window_s {self.window_s!r} holds more than {_MAX_BUCKETS} buckets of "
+                f"bucket_s {self.bucket_s!r}"
+            )
+        check_positive_int("max_rows", self.max_rows, most=10_000)
+
+
+@dataclass(frozen=True, slots=True)
+class RosterView:
+    """What a roster draws.
+
+    Attributes:
+        spec: The spec computed.
+        online: Online metas, newest join first, at most ``spec.max_rows``: ``channel``,
+            ``key``, each ``group_by`` field as text (labelled; :data:`UNKNOWN` when not
+            tracked), ``joined_at`` (UTC) and ``online_s`` (seconds from ``joined_at`` to
+            ``now``).
+        online_total: Online metas in all.
+        keys_online: Distinct ``(channel, key)`` pairs online.
+        groups: Each ``group_by`` field (or ``group`` when there are none) and ``online``,
+            most first, then by the fields.
+        activity: :data:`ACTIVITY_COLUMNS`: every bucket of the window, oldest first, with
+            the join and leave events received in it (zeros included).
+    """
+
+    spec: RosterSpec
+    online: pd.DataFrame
+    online_total: int
+    keys_online: int
+    groups: pd.DataFrame
+    activity: pd.DataFrame
+
+
+def compute(
+    spec: RosterSpec, events: pd.DataFrame, now: datetime, *, labels: pd.DataFrame | None = None
+) -> RosterView:
+    """Replay the presence events of the spec's channels up to ``now``.
+
+    Events are replayed per ``(channel, key)`` in receive order: a join adds its metas (a meta
+    already present under the same ``presence_ref`` keeps its first join time), a leave removes
+    its metas, and a leave naming no meta removes the whole key. A ``sync`` empties its
+    channel; the joins that follow it fill it again, each meta keeping the join time it had
+    before the sync when its ``presence_ref`` is unchanged.
+
+    Args:
+        spec: The roster.
+        events: A buffer snapshot; may be empty.
+        now: Current time, timezone-aware: later events are left out and the window ends here.
+        labels: Current rows of ``spec.label_table``; an id without a label shows as itself.
+    """
+    presence = _presence(spec, events, now)
+    online = _online(spec, presence, now, _label_map(spec, labels))
+    if spec.group_by:
+        keys = list(spec.group_by)
+        counts = online.groupby(keys, sort=False).size()
+        groups = counts.rename("online").reset_index() if len(online) else None
+    else:
+        keys = ["group"]
+        groups = pd.DataFrame({"group": ["everyone"], "online": [len(online)]})
+    if groups is None:
+        groups = pd.DataFrame({**{k: pd.Series(dtype=object) for k in keys}, "online": []})
+    groups["online"] = groups["online"].astype("int64")
+    groups = groups.sort_values(["online", *keys], ascending=[False, *[True] * len(keys)])
+    return RosterView(
+        spec=spec,
+        online=online.head(spec.max_rows),
+        online_total=len(online),
+        keys_online=len(online[["channel", "key"]].drop_duplicates()),
+        groups=groups.reset_index(drop=True),
+        activity=_activity(spec, presence, now),
+    )
+
+
+def figure(view: RosterView) -> go.Figure:
+    """Draw a view: online metas per group as bars above the joins (up) and leaves (down,
+    as negatives) per bucket."""
+    fig = make_subplots(
+        rows=2, cols=1, vertical_spacing=0.15, subplot_titles=("online", "joins and leaves")
+    )
+    groups = view.groups
+    label_columns = [c for c in groups.columns if c != "online"]
+    labels: list[str] = [
+        " · ".join(str(v) for v in values)
+        for values in groups[label_columns].itertuples(index=False, name=None)
+    ]
+    fig.add_trace(
+        go.Bar(x=labels, y=groups["online"], name="online", showlegend=False), row=1, col=1
+    )
+    activity = view.activity
+    fig.add_trace(
+        go.Bar(
+            x=activity["bucket_start"],
+            y=activity["joins"],
+            name="joins",
+            marker_color="#2e7d32",
+        ),
+        row=2,
+        col=1,
+    )
+    fig.add_trace(
+        go.Bar(
+            x=activity["bucket_start"],
+            y=-activity["leaves"],
+            name="leaves",
+            marker_color="#c62828",
+            customdata=activity["leaves"],
+            hovertemplate="%{x}<br>leaves: %{customdata}<extra></extra>",
+        ),
+        row=2,
+        col=1,
+    )
+    fig.update_xaxes(type="category", row=1, col=1)
+    fig.update_layout(
+        barmode="relative",
+        height=480,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"orientation": "h"},
+    )
+    return fig
+
+
+def _presence(spec: RosterSpec, events: pd.DataFrame, now: datetime) -> pd.DataFrame:
+    """The presence events of the spec's channels up to ``now``, in receive order."""
+    if events.empty or not {"kind", "channel", "op", "key", "record", "received_at"} <= set(events):
+        return pd.DataFrame(
+            {
+                "received_at": pd.Series(dtype="datetime64[ns, UTC]"),
+                **{c: pd.Series(dtype=object) for c in ("channel", "op", "key", "record")},
+            }
+        )
+    mask = (
+        (events["kind"] == "presence")
+        & events["channel"].isin(spec.channels)
+        & (events["received_at"] <= pd.Timestamp(now))
+    )
+    chosen = events.loc[np.asarray(mask, dtype=bool), ["received_at", "channel", "op", "key"]]
+    chosen["record"] = events.loc[np.asarray(mask, dtype=bool), "record"]
+    # Stable, so events received at the same instant keep their arrival order.
+    return chosen.sort_values("received_at", kind="stable")
+
+
+def _metas(record: Any) -> list[dict[str, Any]]:
+    """Decode a presence record: a JSON list of metas (a lone object counts as one meta)."""
+    if not isinstance(record, str) or not record:
+        return []
+    try:
+        value = orjson.loads(record)
+    except orjson.JSONDecodeError:
+        return []
+    items = value if isinstance(value, list) else [value]
+    return [item for item in items if isinstance(item, dict)]
+
+
+def _ref(meta: dict[str, Any]) -> str:
+    """Identity of a meta within its key: the server's ref, else the meta's own content."""
+    ref = meta.get("presence_ref", meta.get("phx_ref"))
+    return str(ref) if ref is not None else orjson.dumps(meta, option=orjson.OPT_SORT_KEYS).decode()
+
+
+Slot = tuple[str, str]
+
+
+def _online(
+    spec: RosterSpec, presence: pd.DataFrame, now: datetime, labels: dict[str, str]
+) -> pd.DataFrame:
+    online: dict[Slot, dict[str, tuple[dict[str, Any], pd.Timestamp]]] = {}
+    forgotten: dict[Slot, dict[str, pd.Timestamp]] = {}  # join times a sync put aside
+    for channel, key, op, record, received in zip(
+        presence["channel"].astype(object),
+        presence["key"],
+        presence["op"].astype(object),
+        presence["record"],
+        presence["received_at"],
+        strict=True,
+    ):
+        if op == "sync":
+            for slot in [slot for slot in online if slot[0] == str(channel)]:
+                known = forgotten.setdefault(slot, {})
+                known.update({ref: joined for ref, (_, joined) in online.pop(slot).items()})
+            continue
+        slot = (str(channel), str(key))
+        metas = _metas(record)
+        if op == "join":
+            current = online.setdefault(slot, {})
+            for meta in metas:
+                ref = _ref(meta)
+                current.setdefault(ref, (meta, forgotten.get(slot, {}).pop(ref, received)))
+        elif op == "leave":
+            if not metas:
+                online.pop(slot, None)
+                continue
+            current = online.get(slot, {})
+            for meta in metas:
+                current.pop(_ref(meta), None)
+            if not current:
+                online.pop(slot, None)
+    stamp = pd.Timestamp(now)
+    rows = [
+        (channel, key, meta, joined)
+        for (channel, key), current in online.items()
+        for meta, joined in current.values()
+    ]
+    data: dict[str, Any] = {
+        "channel": pd.Series([r[0] for r in rows], dtype=object),
+        "key": pd.Series([r[1] for r in rows], dtype=object),
+    }
+    for name in spec.group_by:
+        values = [_group_value(r[2].get(name)) for r in rows]
+        if name == spec.label_field:
+            values = [labels.get(v, v) for v in values]
+        data[name] = pd.Series(values, dtype=object)
+    joined_at = pd.to_datetime(pd.Series([r[3] for r in rows], dtype=object), utc=True)
+    data["joined_at"] = joined_at
+    data["online_s"] = (stamp - joined_at).dt.total_seconds().astype(float)
+    frame = pd.DataFrame(data)
+    return frame.sort_values("joined_at", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _group_value(value: Any) -> str:
+    if value is None:
+        return UNKNOWN
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _label_map(spec: RosterSpec, labels: pd.DataFrame | None) -> dict[str, str]:
+    if (
+        spec.label_field is None
+        or labels is None
+        or not {spec.label_key_column, spec.label_column} <= set(labels.columns)
+    ):
+        return {}
+    return {
+        _group_value(key): str(label)
+        for key, label in zip(labels[spec.label_key_column], labels[spec.label_column], strict=True)
+        if key is not None and label is not None
+    }
+
+
+def _activity(spec: RosterSpec, presence: pd.DataFrame, now: datetime) -> pd.DataFrame:
+    bucket = f"{spec.bucket_s}s"
+    end = pd.Timestamp(now).tz_convert("UTC")
+    start = end - timedelta(seconds=spec.window_s)
+    full = pd.date_range(start.floor(bucket), end.floor(bucket), freq=bucket, name="bucket_start")
+    recent = presence[(presence["received_at"] >= full[0]) & presence["op"].isin(["join", "leave"])]
+    starts = recent["received_at"].dt.floor(bucket)
+    op = recent["op"].astype(object)
+    counts = pd.DataFrame(
+        {
+            "joins": (op == "join").groupby(starts).sum(),
+            "leaves": (op == "leave").groupby(starts).sum(),
+        }
+    )
+    counts = counts.reindex(full, fill_value=0).astype("int64")
+    return counts.reset_index()[list(ACTIVITY_COLUMNS)]
