@@ -17,12 +17,12 @@ from datetime import datetime
 from typing import Any, Final, Literal
 
 import numpy as np
-import orjson
 import pandas as pd
 import plotly.graph_objects as go
 
 from rtdata.events import EventKind
 from rtdata.views.hospitals import hospital_labels
+from rtdata.views.widgets.roster import HIDDEN_FIELDS, replay
 
 __all__ = [
     "ONLINE_COLUMNS",
@@ -37,26 +37,7 @@ __all__ = [
 ONLINE_COLUMNS: Final = ("channel", "key", "user", "role", "hospital_id", "joined_at", "online_s")
 """Leading columns of :func:`online_now`; any other tracked field follows before ``joined_at``."""
 
-_HIDDEN: Final = frozenset({"presence_ref", "phx_ref", "phx_ref_prev"})  # server bookkeeping
 _FIXED: Final = frozenset(ONLINE_COLUMNS)
-
-
-def _metas(record: Any) -> list[dict[str, Any]]:
-    """Decode a presence record: a JSON list of metas (a lone object counts as one meta)."""
-    if not isinstance(record, str) or not record:
-        return []
-    try:
-        value = orjson.loads(record)
-    except orjson.JSONDecodeError:
-        return []
-    items = value if isinstance(value, list) else [value]
-    return [item for item in items if isinstance(item, dict)]
-
-
-def _ref(meta: dict[str, Any]) -> str:
-    """Identity of a meta within its key: the server's ref, else the meta's own content."""
-    ref = meta.get("presence_ref", meta.get("phx_ref"))
-    return str(ref) if ref is not None else orjson.dumps(meta, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _presence(events: pd.DataFrame, now: datetime | None = None) -> pd.DataFrame:
@@ -83,45 +64,13 @@ def online_now(events: pd.DataFrame, now: datetime) -> pd.DataFrame:
         before ``joined_at`` (UTC); ``online_s`` is seconds from ``joined_at`` to ``now``.
     """
     presence = _presence(events, now)
-    online: dict[tuple[str, str], dict[str, tuple[dict[str, Any], pd.Timestamp]]] = {}
-    # Join times of the metas a sync forgot, so one still online keeps its time when it is
-    # stated again.
-    forgotten: dict[tuple[str, str], dict[str, pd.Timestamp]] = {}
-    for channel, key, op, record, received in zip(
-        presence["channel"].astype(object),
-        presence["key"],
-        presence["op"].astype(object),
-        presence["record"],
-        presence["received_at"],
-        strict=True,
-    ):
-        if op == "sync":
-            for slot in [slot for slot in online if slot[0] == str(channel)]:
-                known = forgotten.setdefault(slot, {})
-                known.update({ref: joined for ref, (_, joined) in online.pop(slot).items()})
-            continue
-        slot = (str(channel), str(key))
-        metas = _metas(record)
-        if op == "join":
-            current = online.setdefault(slot, {})
-            for meta in metas:
-                ref = _ref(meta)
-                current.setdefault(ref, (meta, forgotten.get(slot, {}).pop(ref, received)))
-        elif op == "leave":
-            if not metas:
-                online.pop(slot, None)
-                continue
-            current = online.get(slot, {})
-            for meta in metas:
-                current.pop(_ref(meta), None)
-            if not current:
-                online.pop(slot, None)
+    online = replay(presence)
     stamp = pd.Timestamp(now)
     rows: list[dict[str, Any]] = []
     extra: dict[str, None] = {}  # other tracked fields, in first-seen order
     for (channel, key), current in online.items():
         for meta, joined in current.values():
-            fields = {k: v for k, v in meta.items() if k not in _HIDDEN and k not in _FIXED}
+            fields = {k: v for k, v in meta.items() if k not in HIDDEN_FIELDS and k not in _FIXED}
             extra.update(dict.fromkeys(fields))
             rows.append(
                 {

@@ -20,6 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from rtdata.events import EventKind
 from rtdata.views.widgets._spec import (
     check_name,
     check_names,
@@ -27,7 +28,17 @@ from rtdata.views.widgets._spec import (
     check_positive_int,
 )
 
-__all__ = ["ACTIVITY_COLUMNS", "UNKNOWN", "RosterSpec", "RosterView", "compute", "figure"]
+__all__ = [
+    "ACTIVITY_COLUMNS",
+    "HIDDEN_FIELDS",
+    "UNKNOWN",
+    "RosterSpec",
+    "RosterView",
+    "Slot",
+    "compute",
+    "figure",
+    "replay",
+]
 
 ACTIVITY_COLUMNS: Final = ("bucket_start", "joins", "leaves")
 """Columns of :attr:`RosterView.activity`."""
@@ -35,7 +46,8 @@ ACTIVITY_COLUMNS: Final = ("bucket_start", "joins", "leaves")
 UNKNOWN: Final = "unknown"
 """Group value of a meta that does not track the field."""
 
-_HIDDEN: Final = frozenset({"presence_ref", "phx_ref", "phx_ref_prev"})  # server bookkeeping
+HIDDEN_FIELDS: Final = frozenset({"presence_ref", "phx_ref", "phx_ref_prev"})
+"""Meta fields that are the server's bookkeeping, not what a client tracked."""
 _MAX_BUCKETS: Final = 1440
 
 
@@ -75,7 +87,7 @@ class RosterSpec:
         )
         group_by = check_names("group_by", self.group_by)
         for name in group_by:
-            if name in _HIDDEN:
+            if name in HIDDEN_FIELDS:
                 raise ValueError(f"group_by must name tracked fields, not {name!r}")
         object.__setattr__(self, "group_by", group_by)
         if self.label_field is not None:
@@ -224,7 +236,7 @@ def _presence(spec: RosterSpec, events: pd.DataFrame, now: datetime) -> pd.DataF
             }
         )
     mask = (
-        (events["kind"] == "presence")
+        (events["kind"] == EventKind.PRESENCE)
         & events["channel"].isin(spec.channels)
         & (events["received_at"] <= pd.Timestamp(now))
     )
@@ -253,11 +265,24 @@ def _ref(meta: dict[str, Any]) -> str:
 
 
 Slot = tuple[str, str]
+"""A presence key on its channel: ``(channel, key)``."""
 
 
-def _online(
-    spec: RosterSpec, presence: pd.DataFrame, now: datetime, labels: dict[str, str]
-) -> pd.DataFrame:
+def replay(presence: pd.DataFrame) -> dict[Slot, dict[str, tuple[dict[str, Any], pd.Timestamp]]]:
+    """Replay presence events in the order given and return who is online.
+
+    A join adds its metas (a meta already present under the same ``presence_ref`` keeps its
+    first join time), a leave removes its metas, and a leave that names no meta removes the
+    whole key. A ``sync`` (recorded at every (re)join) empties its channel; a meta stated again
+    after it keeps the join time it had before the sync.
+
+    Args:
+        presence: Presence events (columns ``channel``, ``key``, ``op``, ``record`` and
+            ``received_at``) in receive order.
+
+    Returns:
+        ``(channel, key)`` → meta identity → ``(meta, joined_at)`` of every meta online.
+    """
     online: dict[Slot, dict[str, tuple[dict[str, Any], pd.Timestamp]]] = {}
     forgotten: dict[Slot, dict[str, pd.Timestamp]] = {}  # join times a sync put aside
     for channel, key, op, record, received in zip(
@@ -289,6 +314,13 @@ def _online(
                 current.pop(_ref(meta), None)
             if not current:
                 online.pop(slot, None)
+    return online
+
+
+def _online(
+    spec: RosterSpec, presence: pd.DataFrame, now: datetime, labels: dict[str, str]
+) -> pd.DataFrame:
+    online = replay(presence)
     stamp = pd.Timestamp(now)
     rows = [
         (channel, key, meta, joined)
