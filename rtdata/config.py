@@ -15,9 +15,12 @@ word ``password``, ``passwd``, ``secret``, ``apikey`` or ``jwt``, counts (``acce
 ``jwt_secret``), except the schema's own keys such as ``primary_key``. Set ``SUPABASE_URL`` and
 ``SUPABASE_KEY`` in the environment or in ``.streamlit/secrets.toml`` (see :mod:`rtdata.settings`).
 
-Every section is optional and every value shown below is the default, except ``[[channels]]``:
-omitting it keeps the default channels (see :data:`DEFAULT_CONFIG`): the scenario's tables in
-``connection.schema``, and presence on ``online``. Numbers must be
+Every section is optional and every value shown below is the default. Without ``[[channels]]``
+the collector follows every table the project exposes (learnt from its REST schema, see
+:mod:`rtdata.introspect`) and records no broadcast or presence; without ``[[pages]]`` the
+dashboard builds its pages from those tables. ``[[pages]]`` and ``[labels]`` are described in
+:mod:`rtdata.layout`; a widget naming a table or channel that is not followed is an error here,
+and a column its table lacks is one as soon as the project's columns are known. Numbers must be
 positive, except ``reconnect_jitter`` in [0, 1), and ``max_age_s`` and ``resync_interval_s``,
 where 0 means no bound or never; ``reconnect_max_s`` must be at least ``reconnect_initial_s``. ``events``, ``broadcast`` and
 ``primary_key`` take a string or an array of strings. A table may appear in several bindings
@@ -54,6 +57,12 @@ Example ``rtdata.toml``::
     reconnect_storm_window_s = 300
     presence_spike_factor = 3.0
 
+    [dashboard]
+    refresh_s = 2.0              # live regions refresh this often in a browser
+    wall_refresh_s = 1.0         # ... and on a wall display (?wall=1)
+    wall_rotate_s = 20.0         # each page stays this long on a wall
+    wall_pages = []              # page names; empty: every configured page and "realtime"
+
     [history]                    # Parquet files for analysts (rtdata.history, `rtdata record`)
     enabled = false              # true: every collector also writes its events to path
     path = "rtdata-history"      # folder, relative to the working directory
@@ -89,18 +98,25 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from rtdata.filters import FilterError, parse_filter
+from rtdata.layout import (
+    BUILTIN_PAGES,
+    Label,
+    Page,
+    check_columns,
+    check_references,
+    parse_labels,
+    parse_pages,
+)
 
 __all__ = [
     "DEFAULT_CONFIG",
     "DEFAULT_PATH",
-    "DEFAULT_TILES",
-    "DEFAULT_VITAL_RANGES",
     "AlertConfig",
     "Binding",
     "BufferConfig",
@@ -110,7 +126,6 @@ __all__ = [
     "ConnectionConfig",
     "DashboardConfig",
     "HistoryConfig",
-    "Tile",
     "load_config",
     "parse_config",
 ]
@@ -276,85 +291,23 @@ class Channel:
     presence: bool = False
 
 
-def _default_channels(schema: str = "public") -> tuple[Channel, ...]:
-    # The hospital scenario's tables. The simulator only inserts (and deletes) vital_signs and
-    # hospitals rows, so their insert timestamps serve as resync columns.
-    resync = {
-        "emergency_requests": "updated_at",
-        "vital_signs": "recorded_at",
-        "profiles": "updated_at",
-        "verification_requests": "updated_at",
-        "hospitals": "created_at",
-        "hospital_resources": "updated_at",
-        "waitlist_entries": "updated_at",
-        "financial_disputes": "updated_at",
-    }
-    bindings = tuple(Binding(t, schema, resync_column=c) for t, c in resync.items())
-    # Staff presence: the simulator's staff track role, hospital_id and status here.
-    return (Channel("rtdata-tables", postgres_changes=bindings), Channel("online", presence=True))
-
-
-@dataclass(frozen=True)
-class Tile:
-    """One Overview KPI tile: the number of rows of ``table`` matching ``filter``.
-
-    Attributes:
-        label: Text on the tile.
-        table: A subscribed table.
-        filter: Realtime filter grammar, e.g. ``status=eq.pending``; ``None`` counts all rows.
-        today_column: When set, count only rows whose timestamp column is today (UTC).
-    """
-
-    label: str
-    table: str
-    filter: str | None = None
-    today_column: str | None = None
-
-
-_ACTIVE = "status=in.(pending,accepted,en_route,on_scene)"
-DEFAULT_TILES: Final = (
-    Tile("Total users", "profiles"),
-    Tile("New users today", "profiles", today_column="created_at"),
-    Tile("Pending verifications", "verification_requests", "status=eq.pending"),
-    Tile("Active emergencies", "emergency_requests", _ACTIVE),
-    Tile("Critical emergencies", "emergency_requests", "priority=eq.1," + _ACTIVE),
-    Tile("User activity today", "profiles", today_column="updated_at"),
-    Tile("Open financial disputes", "financial_disputes", "status=in.(open,investigating)"),
-)
-"""The hospital scenario's Overview tiles."""
-
-DEFAULT_VITAL_RANGES: Final[Mapping[str, tuple[float, float]]] = {
-    "heart_rate": (50.0, 120.0),
-    "systolic": (90.0, 160.0),
-    "diastolic": (60.0, 100.0),
-    "spo2": (92.0, 100.0),
-    "temperature": (35.5, 38.5),
-}
-"""Normal bands of the vital signs (inclusive)."""
-
-
 @dataclass(frozen=True)
 class DashboardConfig:
-    """What the pages show and how often they refresh.
+    """How often the pages refresh, and what a wall display shows.
 
     Attributes:
         refresh_s: Refresh interval of live regions in a browser.
         wall_refresh_s: Refresh interval on a wall display.
         wall_rotate_s: Seconds each page stays up on a wall display.
-        wall_pages: Pages a wall display rotates through (their URL paths).
-        tiles: Overview KPI tiles.
-        vital_ranges: Normal band (low, high) per vital sign, inclusive, for the Health
-            page's shading and abnormal readings; a vital not given keeps its default.
+        wall_pages: Pages a wall display rotates through (their names, as in ``[[pages]]``,
+            or ``realtime`` and ``events``); empty rotates through every configured page and
+            Realtime health.
     """
 
     refresh_s: float = 2.0
     wall_refresh_s: float = 1.0
     wall_rotate_s: float = 20.0
-    wall_pages: tuple[str, ...] = ("overview", "emergencies", "realtime")
-    tiles: tuple[Tile, ...] = DEFAULT_TILES
-    vital_ranges: Mapping[str, tuple[float, float]] = field(
-        default_factory=lambda: dict(DEFAULT_VITAL_RANGES)
-    )
+    wall_pages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -366,16 +319,54 @@ class Config:
         buffer: Event buffer bounds.
         alerts: Alert thresholds.
         channels: Subscribed channels.
-        dashboard: Pages: refresh, wall mode, tiles, vital bands.
+        dashboard: Refresh intervals and wall mode.
         history: Event history on disk.
+        pages: The dashboard's pages (``[[pages]]``); empty builds them from the project's
+            tables (:mod:`rtdata.default_pages`).
+        labels: How id columns are shown, by column (``[labels]``).
+        source: The file the config was read from, for messages; ``None`` when built in code.
     """
 
     connection: ConnectionConfig = field(default_factory=ConnectionConfig)
     buffer: BufferConfig = field(default_factory=BufferConfig)
     alerts: AlertConfig = field(default_factory=AlertConfig)
-    channels: tuple[Channel, ...] = field(default_factory=_default_channels)
+    channels: tuple[Channel, ...] = ()
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     history: HistoryConfig = field(default_factory=HistoryConfig)
+    pages: tuple[Page, ...] = ()
+    labels: Mapping[str, Label] = field(default_factory=dict)
+    source: str | None = None
+
+    @property
+    def discovers(self) -> bool:
+        """True when no channel is configured: the collector then follows every table the
+        project exposes (see :func:`rtdata.introspect.bindings_for`)."""
+        return not self.channels
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths in the config (a map's ``geojson``) resolve against: the
+        config file's folder, else the working directory."""
+        return Path(self.source).resolve().parent if self.source else Path.cwd()
+
+    def presence_channels(self) -> tuple[str, ...]:
+        """Return the names of the channels that record presence."""
+        return tuple(c.name for c in self.channels if c.presence)
+
+    def broadcast_channels(self) -> tuple[str, ...]:
+        """Return the names of the channels that record broadcasts."""
+        return tuple(c.name for c in self.channels if c.broadcast)
+
+    def column_problems(self, columns: Mapping[str, Collection[str]]) -> list[str]:
+        """Return a message per column that ``[[pages]]`` names and its table lacks, as
+        ``<file>: <key path>: <problem>``.
+
+        Args:
+            columns: The columns of each table the project exposes (from
+                :mod:`rtdata.introspect`); tables not in it are not checked.
+        """
+        source = self.source or str(DEFAULT_PATH)
+        return [f"{source}: {path}: {problem}" for path, problem in check_columns(self.pages, columns)]
 
     def tables(self) -> dict[str, tuple[str, ...]]:
         """Return every bound table and its primary-key columns, in order of appearance."""
@@ -409,13 +400,9 @@ class Config:
 
 
 DEFAULT_CONFIG: Final = Config()
-"""Channel ``rtdata-tables`` with ``*`` bindings for the hospital tables, and channel ``online``
-with presence, where the scenario's staff track who is signed in (``user``, ``role``,
-``hospital_id``, ``status``).
-
-Broadcast is left out: the hospital scenario sends none, and a subscription nobody asked for
-would only add traffic and noise.
-"""
+"""The config without a file: no channel (the collector follows every table the project exposes
+and records no broadcast or presence), no ``[[pages]]`` (the dashboard builds its pages from
+those tables), and every other section at its defaults."""
 
 
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -472,7 +459,7 @@ def _build(document: Mapping[str, Any], source: str) -> Config:
         problems.append(f"{source}: {path}: {problem}")
 
     _find_credentials(document, "", report)
-    top = ("connection", "buffer", "alerts", "channels", "dashboard", "history")
+    top = ("connection", "buffer", "alerts", "channels", "dashboard", "history", "pages", "labels")
     _check_keys(document, "", top, report)
     connection = _section(document, "connection", ConnectionConfig, report)
     if connection.reconnect_max_s < connection.reconnect_initial_s:
@@ -485,15 +472,35 @@ def _build(document: Mapping[str, Any], source: str) -> Config:
         )
     buffer = _section(document, "buffer", BufferConfig, report)
     alerts = _section(document, "alerts", AlertConfig, report)
+    channels: tuple[Channel, ...] = ()
     if "channels" in document:
         channels = _channels(document["channels"], connection.schema, report)
-    else:
-        channels = _default_channels(connection.schema)
     dashboard = _dashboard(document.get("dashboard", {}), report)
     history = _history(document.get("history", {}), report)
+    labels = parse_labels(document.get("labels", {}), report, _check_keys)
+    pages = parse_pages(document.get("pages", []), labels, report, _check_keys)
+    if channels:  # else the tables are only known once the collector asked the project
+        config = Config(channels=channels)
+        for path, problem in check_references(
+            pages,
+            labels,
+            config.tables(),
+            config.presence_channels(),
+            config.broadcast_channels(),
+        ):
+            report(path, problem)
+    if pages:
+        known = {p.name for p in pages} | set(BUILTIN_PAGES)
+        for i, name in enumerate(dashboard.wall_pages):
+            if name not in known:
+                hint = difflib.get_close_matches(name, sorted(known), n=1)
+                why = f"did you mean {hint[0]!r}?" if hint else f"pages: {', '.join(sorted(known))}"
+                report(f"dashboard.wall_pages[{i}]", f"{name!r} is not a page; {why}")
     if problems:
         raise ConfigError(problems)
-    return Config(connection, buffer, alerts, channels, dashboard, history)
+    return Config(
+        connection, buffer, alerts, channels, dashboard, history, pages, labels, source
+    )
 
 
 def _history(value: Any, report: _Report) -> HistoryConfig:
@@ -523,45 +530,8 @@ def _dashboard(value: Any, report: _Report) -> DashboardConfig:
     if not isinstance(pages, list | tuple) or not all(isinstance(p, str) and p for p in pages):
         report("dashboard.wall_pages", f"must be an array of page names, got {_show(pages)}")
         pages = DashboardConfig.wall_pages
-    tiles: list[Tile] = []
-    for i, raw in enumerate(value.get("tiles", [])):
-        path = f"dashboard.tiles[{i}]"
-        if not isinstance(raw, dict):
-            report(path, f"must be a table ([[dashboard.tiles]]), got {_show(raw)}")
-            continue
-        _check_keys(raw, path, tuple(f.name for f in fields(Tile)), report)
-        if not isinstance(raw.get("label"), str) or not raw.get("label"):
-            report(f"{path}.label", "is required and must be text")
-        if not isinstance(raw.get("table"), str) or not _IDENTIFIER.match(raw.get("table", "")):
-            report(f"{path}.table", "is required and must be a table name")
-        flt = raw.get("filter")
-        if flt is not None:
-            try:
-                parse_filter(str(flt))
-            except FilterError as exc:
-                report(f"{path}.filter", str(exc))
-        if all(isinstance(raw.get(k), str) for k in ("label", "table")):
-            tiles.append(Tile(raw["label"], raw["table"], flt, raw.get("today_column")))
-    ranges = dict(DEFAULT_VITAL_RANGES)
-    raw_ranges = value.get("vital_ranges", {})
-    if not isinstance(raw_ranges, dict):
-        report("dashboard.vital_ranges", f"must be a table, got {_show(raw_ranges)}")
-        raw_ranges = {}
-    for vital, band in raw_ranges.items():
-        path = f"dashboard.vital_ranges.{vital}"
-        ok = isinstance(band, list) and len(band) == 2
-        ok = ok and all(isinstance(x, int | float) and not isinstance(x, bool) for x in band)
-        if not ok or band[0] >= band[1]:
-            report(path, f"must be [low, high] with low < high, got {_show(band)}")
-            continue
-        ranges[vital] = (float(band[0]), float(band[1]))
     return DashboardConfig(
-        timing.refresh_s,
-        timing.wall_refresh_s,
-        timing.wall_rotate_s,
-        tuple(pages),
-        tuple(tiles) if "tiles" in value else DEFAULT_TILES,
-        ranges,
+        timing.refresh_s, timing.wall_refresh_s, timing.wall_rotate_s, tuple(pages)
     )
 
 
@@ -579,7 +549,7 @@ _Report = Callable[[str, str], None]
 _CHANNEL_KEYS: Final = tuple(f.name for f in fields(Channel))
 _BINDING_KEYS: Final = tuple(f.name for f in fields(Binding))
 _KNOWN_KEYS: Final = frozenset(
-    {"connection", "buffer", "alerts", "channels", "dashboard", "history"}
+    {"connection", "buffer", "alerts", "channels", "dashboard", "history", "pages", "labels"}
     | {*_CHANNEL_KEYS, *_BINDING_KEYS}
     | {
         f.name

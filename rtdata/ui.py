@@ -27,10 +27,10 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -42,15 +42,21 @@ from rtdata.recorder import Recorder
 from rtdata.settings import Settings
 from rtdata.views.charts import wall_figure
 from rtdata.views.connection import connection_indicator
-from rtdata.views.overview import TileHistory
+from rtdata.views.widgets.tiles import TileHistory
+
+if TYPE_CHECKING:
+    from rtdata.layout import Label, Page
 
 __all__ = [
     "cached_view",
     "chart",
+    "config_problems",
     "connection_badge",
     "is_wall",
+    "labels",
     "live",
     "page",
+    "pages",
     "recorder",
     "refresh_interval_s",
     "stale_banner",
@@ -379,5 +385,60 @@ def chart(figure: go.Figure) -> None:
 
 @st.cache_resource
 def tile_history() -> TileHistory:
-    """The Overview tiles' history, shared by every session (deltas and sparklines)."""
+    """The tiles' history, shared by every session (deltas and sparklines)."""
     return TileHistory()
+
+
+# ---------------------------------------------------------------- pages
+
+
+def _default_layout(shared: Recorder) -> Any:
+    from rtdata import default_pages
+
+    def compute() -> default_pages.DefaultLayout:
+        tables = dict(shared.settings.table_keys)
+        rows = {name: shared.table(name) for name in tables}
+        return default_pages.build(shared.schema, tables, rows)
+
+    return cached_view("default-pages", shared, compute)
+
+
+def pages(shared: Recorder) -> tuple[Page, ...]:
+    """Return the dashboard's pages: ``[[pages]]`` of the config, or, without them, the pages
+    built from the followed tables (:func:`rtdata.default_pages.build`)."""
+    configured = shared.settings.config.pages
+    return configured if configured else _default_layout(shared).pages  # type: ignore[no-any-return]
+
+
+def labels(shared: Recorder) -> Mapping[str, Label]:
+    """Return how id columns are shown: ``[labels]`` with ``[[pages]]``, else the labels the
+    default pages found from foreign keys."""
+    config = shared.settings.config
+    return config.labels if config.pages else _default_layout(shared).labels  # type: ignore[no-any-return]
+
+
+def config_problems(shared: Recorder) -> tuple[str, ...]:
+    """Return what the config's pages name that the project lacks, one message per line
+    (``<file>: <key path>: <problem>``): tables not followed when the collector discovered
+    them, and columns once the project's columns are known; empty when all is well."""
+    from rtdata.layout import check_references
+
+    config = shared.settings.config
+    if not config.pages:
+        return ()
+    source = config.source or "rtdata.toml"
+    problems: list[str] = []
+    if config.discovers:
+        found = check_references(
+            config.pages,
+            config.labels,
+            shared.settings.table_keys,
+            config.presence_channels(),
+            config.broadcast_channels(),
+        )
+        problems.extend(f"{source}: {path}: {problem}" for path, problem in found)
+    schema = shared.schema
+    if schema is not None:
+        columns = {name: tuple(table.columns) for name, table in schema.tables.items()}
+        problems.extend(config.column_problems(columns))
+    return tuple(problems)

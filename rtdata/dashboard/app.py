@@ -1,19 +1,25 @@
 """rtdata dashboard entry point: only a router (``rtdata dashboard``; ``streamlit run app.py``
 in a checkout runs this script).
 
+The pages are the ``[[pages]]`` of ``rtdata.toml``, or, without them, the pages built from the
+project's tables (:mod:`rtdata.default_pages`), then the built-in Realtime health and Events.
+A config naming columns the project lacks shows its problems instead of pages of zeros.
+
 On a wall display (``?wall=1``) it shows one page at a time, rotating through
-``[dashboard] wall_pages`` every ``wall_rotate_s`` seconds, and reruns the whole page every
-``wall_refresh_s``.
+``[dashboard] wall_pages`` (every page but Events when empty) every ``wall_rotate_s`` seconds,
+and reruns the whole page every ``wall_refresh_s``.
 """
 
 import time
+from collections.abc import Callable
 
 import streamlit as st
 from streamlit_autorefresh import st_autorefresh
 
 from rtdata import ui
 from rtdata.dashboard import PAGES as PAGES_DIR
-from rtdata.dashboard import run_script
+from rtdata.dashboard import render, run_script
+from rtdata.layout import BUILTIN_PAGES
 
 wall = ui.is_wall()
 st.set_page_config(
@@ -23,40 +29,65 @@ st.set_page_config(
     initial_sidebar_state="collapsed" if wall else "auto",
 )
 
-PAGE_SPECS = {  # name (URL path) -> (script in pages/, title, icon); overview is the default, at /
-    # Icons are Material Symbols, a font Streamlit ships: emoji need a colour-emoji font, which
-    # kiosk and headless browsers often lack (they drew empty boxes).
-    "overview": ("overview.py", "Overview", ":material/dashboard:"),
-    "emergencies": ("emergencies.py", "Emergencies", ":material/emergency:"),
-    "health": ("health.py", "Health", ":material/monitor_heart:"),
-    "realtime": ("realtime_health.py", "Realtime health", ":material/sensors:"),
-    "events": ("events.py", "Events", ":material/receipt_long:"),
-    "presence": ("presence.py", "Presence", ":material/group:"),
-}
+recorder = ui.recorder()
+problems = ui.config_problems(recorder)
+if problems:
+    st.error("rtdata.toml names what the project does not have:\n\n" + "\n".join(
+        f"- `{line}`" for line in problems
+    ))
+    st.stop()
+
+configured = ui.pages(recorder)
+BUILTIN_SCRIPTS = {"realtime": "realtime_health.py", "events": "events.py"}
+
+
+def _shows(name: str) -> Callable[[], None]:
+    def show() -> None:
+        render.show(name, recorder)
+
+    show.__name__ = f"page_{name}"
+    return show
+
+
+# Icons are Material Symbols, a font Streamlit ships: emoji need a colour-emoji font, which kiosk
+# and headless browsers often lack (they drew empty boxes).
 PAGES = {
-    name: st.Page(
-        PAGES_DIR / script,  # absolute: the checkout's app.py runs this router too
+    p.name: st.Page(
+        _shows(p.name),
+        title=p.title,
+        icon=p.icon,
+        url_path=p.name,
+        default=i == 0,
+    )
+    for i, p in enumerate(configured)
+}
+for name, (title, icon) in BUILTIN_PAGES.items():
+    PAGES[name] = st.Page(
+        PAGES_DIR / BUILTIN_SCRIPTS[name],  # absolute: the checkout's app.py runs this router too
         title=title,
         icon=icon,
-        url_path=None if name == "overview" else name,
-        default=name == "overview",
+        url_path=name,
+        default=not configured and name == "realtime",
     )
-    for name, (script, title, icon) in PAGE_SPECS.items()
-}
 
 if wall:
-    dashboard = ui.recorder().settings.config.dashboard
-    rotation = [name for name in dashboard.wall_pages if name in PAGES] or ["overview"]
+    dashboard = recorder.settings.config.dashboard
+    rotation = [name for name in dashboard.wall_pages if name in PAGES] or [
+        *(p.name for p in configured),
+        "realtime",
+    ]
     # The whole page reruns every wall_refresh_s (live regions are inline on a wall, see
-    # ui.live). The rotation runs the current page's script inside one fixed page, so the
-    # browser never switches pages: a page switch racing a rerun left it with deltas for a
-    # page it no longer showed ("Bad delta path index"), and the wall went blank.
+    # ui.live). The rotation runs the current page inside one fixed page, so the browser never
+    # switches pages: a page switch racing a rerun left it with deltas for a page it no longer
+    # showed ("Bad delta path index"), and the wall went blank.
     st_autorefresh(interval=int(dashboard.wall_refresh_s * 1000), key="wall-refresh")
     current = rotation[int(time.time() // dashboard.wall_rotate_s) % len(rotation)]
-    script = f"pages/{PAGE_SPECS[current][0]}"
 
     def wall_page() -> None:
-        run_script(script)
+        if current in BUILTIN_SCRIPTS:
+            run_script(f"pages/{BUILTIN_SCRIPTS[current]}")
+        else:
+            render.show(current, recorder)
 
     navigation = st.navigation([st.Page(wall_page, title="Wall", default=True)], position="hidden")
 else:

@@ -1,0 +1,391 @@
+"""One render function per widget type, and :func:`page` that draws a configured page.
+
+Each widget's computation is a pure view of :mod:`rtdata.views.widgets`, run through
+:func:`rtdata.ui.cached_view` under the widget's key path, so N viewers cost about one
+computation per widget per refresh. What differs per viewer (a chosen entity, which toasts
+a session has seen) stays in the session. Nothing here knows a scenario: everything comes from
+the :class:`rtdata.layout.Widget`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import pandas as pd
+import streamlit as st
+
+from rtdata import ui
+from rtdata.events import EventKind
+from rtdata.layout import Page, Widget, WidgetType
+from rtdata.recorder import Recorder
+from rtdata.views.labels import label_maps, labelled
+from rtdata.views.widgets import breakdown, feed, lifecycle, queue, roster, series, tiles
+from rtdata.views.widgets import map as map_widget
+from rtdata.views.widgets._spec import compile_template
+from rtdata.views.widgets._spec import render as render_template
+
+__all__ = ["EVENTS_PER_WIDGET", "page", "show", "widget"]
+
+EVENTS_PER_WIDGET: Final = 50_000
+"""Newest buffered events of its table (or channel) a widget reads: status times, spans,
+highlights and feeds come from these, so a full buffer costs no more than this."""
+
+_LEVEL_COLOURS: Final = {"warn": "orange", "critical": "red"}
+_TIME: Final = st.column_config.DatetimeColumn(format="HH:mm:ss")
+_SECONDS: Final = st.column_config.NumberColumn(format="%.0f s")
+
+
+def show(name: str, recorder: Recorder) -> None:
+    """Draw the dashboard page called ``name`` with its chrome (:func:`rtdata.ui.page`).
+
+    Raises:
+        KeyError: No page has that name.
+    """
+    found = {p.name: p for p in ui.pages(recorder)}
+    spec = found[name]
+    ui.page(spec.title)
+    page(spec, recorder)
+
+
+def page(spec: Page, recorder: Recorder) -> None:
+    """Draw a configured page below its title: its widgets top to bottom, consecutive
+    ``half`` widgets two to a row."""
+    widgets = list(spec.widgets)
+    i = 0
+    while i < len(widgets):
+        if widgets[i].width == "half" and i + 1 < len(widgets) and widgets[i + 1].width == "half":
+            left, right = st.columns(2)
+            with left:
+                widget(widgets[i], recorder)
+            with right:
+                widget(widgets[i + 1], recorder)
+            i += 2
+        else:
+            widget(widgets[i], recorder)
+            i += 1
+
+
+def widget(spec: Widget, recorder: Recorder) -> None:
+    """Draw one widget (heading, caption, then its live region)."""
+    if spec.title:
+        st.subheader(spec.title)
+    if spec.caption:
+        st.caption(spec.caption)
+    _RENDERERS[spec.type](spec, recorder)
+
+
+# ---------------------------------------------------------------- data
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _changes(recorder: Recorder, table: str) -> pd.DataFrame:
+    events = recorder.buffer.snapshot(tables=[table], kinds=[EventKind.POSTGRES_CHANGES])
+    return events.tail(EVENTS_PER_WIDGET)
+
+
+def _labels(recorder: Recorder) -> dict[str, dict[str, str]]:
+    labels = ui.labels(recorder)
+    if not labels:
+        return {}
+    tables = {label.table for label in labels.values()}
+    return ui.cached_view(
+        "labels",
+        recorder,
+        lambda: label_maps(labels, {t: recorder.table(t) for t in tables}),
+    )
+
+
+def _lookups(recorder: Recorder, tables: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
+    return {table: recorder.table(table) for table in tables}
+
+
+def _table(frame: pd.DataFrame, **options: Any) -> None:
+    config: dict[str, Any] = {}
+    for column in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[column]):
+            config[column] = _TIME
+        elif str(column).endswith("_s") and pd.api.types.is_numeric_dtype(frame[column]):
+            config[column] = _SECONDS
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=config, **options)
+
+
+# ---------------------------------------------------------------- widgets
+
+
+def _tiles(spec: Widget, recorder: Recorder) -> None:
+    specs: tuple[tiles.TileSpec, ...] = spec.spec  # type: ignore[assignment]
+    history = ui.tile_history()
+
+    def compute() -> tuple[list[tiles.TileView], int | None]:
+        now = _now()
+        rows = {t.table: recorder.table(t.table) for t in specs}
+        views = []
+        for tile in specs:
+            view = tiles.compute(tile, rows[tile.table], now, history.points(tile, now))
+            history.record(tile, now, view.value)
+            views.append(view)
+        rate = None
+        if spec.events_per_min:
+            since = now - timedelta(minutes=1)
+            rate = int(
+                (
+                    recorder.buffer.snapshot(since=since, kinds=[EventKind.POSTGRES_CHANGES])[
+                        "source"
+                    ]
+                    == "realtime"
+                ).sum()
+            )
+        return views, rate
+
+    @ui.live()
+    def region() -> None:
+        views, rate = ui.cached_view(spec.path, recorder, compute)
+        cells: list[tuple[str, str, float | None, list[float], str | None]] = [
+            (
+                v.label,
+                _number(v.value),
+                v.delta,
+                [p[1] for p in v.sparkline],
+                _LEVEL_COLOURS.get(v.level),
+            )
+            for v in views
+        ]
+        if rate is not None:
+            cells.append(("Events per minute", f"{rate:,}", None, [], None))
+        per_row = 4
+        for start in range(0, len(cells), per_row):
+            row = cells[start : start + per_row]
+            for column, (label, value, delta, spark, colour) in zip(
+                st.columns(per_row), row, strict=False
+            ):
+                shown = f":{colour}[{label}]" if colour else label
+                column.metric(
+                    shown,
+                    value,
+                    None if delta is None else _number(delta),
+                    chart_data=spark if len(spark) > 1 else None,
+                    border=True,
+                )
+
+    region()
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "–"
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.1f}"
+
+
+def _lifecycle(spec: Widget, recorder: Recorder) -> None:
+    board: lifecycle.LifecycleSpec = spec.spec  # type: ignore[assignment]
+    seen = f"{spec.path}:toasted_until"
+    st.session_state.setdefault(seen, _now())  # no toasts for the backlog
+
+    def compute() -> lifecycle.LifecycleView:
+        return lifecycle.compute(
+            board, recorder.table(board.table), _changes(recorder, board.table), _now()
+        )
+
+    @ui.live()
+    def region() -> None:
+        view = ui.cached_view(spec.path, recorder, compute)
+        if board.toast_filter is not None:
+            _toast_new(spec, recorder, seen)
+        names = _labels(recorder)
+        cells = st.columns(len(view.counts) + 1)
+        for column, row in zip(cells, view.counts.itertuples(index=False), strict=False):
+            column.metric(str(row.status), f"{int(row.count):,}")
+        cells[-1].metric("SLA breaches", f"{view.breaches:,}")
+        _table(labelled(view.open, names), height=320)
+        if not view.spans.empty:
+            st.caption("Time between statuses (median and 90th percentile)")
+            _table(labelled(view.spans, names))
+
+    region()
+
+
+def _toast_new(spec: Widget, recorder: Recorder, seen: str) -> None:
+    board: lifecycle.LifecycleSpec = spec.spec  # type: ignore[assignment]
+    pieces = compile_template("toast_template", spec.toast_template or "")
+    since = st.session_state[seen]
+    events = recorder.buffer.snapshot(
+        since=since, tables=[board.table], kinds=[EventKind.POSTGRES_CHANGES]
+    )
+    fresh = lifecycle.compute(board, pd.DataFrame(), events, _now(), since=since).toasts
+    for row in fresh.tail(3).to_dict("records"):
+        text = (
+            render_template(pieces, row, {}, "?")
+            if spec.toast_template
+            else f"New in {board.table}: {row.get('key')}"
+        )
+        st.toast(text, icon=":material/notifications:")
+    if len(fresh):
+        st.session_state[seen] = fresh["received_at"].iloc[-1]
+
+
+def _queue(spec: Widget, recorder: Recorder) -> None:
+    table: queue.QueueSpec = spec.spec  # type: ignore[assignment]
+
+    def compute() -> queue.QueueView:
+        return queue.compute(
+            table, recorder.table(table.table), _changes(recorder, table.table), _now()
+        )
+
+    @ui.live()
+    def region() -> None:
+        view = ui.cached_view(spec.path, recorder, compute)
+        rows = labelled(view.rows, _labels(recorder))
+        rows = rows.rename(columns=dict(table.labels))
+        shown = f"{len(rows)} of {view.matched}" if view.matched > len(rows) else f"{len(rows)}"
+        st.caption(f"{shown} rows")
+        if any(view.changed):
+            flags = list(view.changed)
+
+            def highlight(row: pd.Series[Any]) -> list[str]:
+                fresh = flags[row.name] if isinstance(row.name, int) else False
+                return ["background-color: #fff3c4" if fresh else ""] * len(row)
+
+            _table(rows.reset_index(drop=True).style.apply(highlight, axis=1))  # type: ignore[arg-type]
+        else:
+            _table(rows)
+
+    region()
+
+
+def _breakdown(spec: Widget, recorder: Recorder) -> None:
+    groups: breakdown.BreakdownSpec = spec.spec  # type: ignore[assignment]
+
+    def compute() -> breakdown.BreakdownView:
+        lookups = _lookups(recorder, {t: None for t, _, _ in groups.labels.values()})
+        return breakdown.compute(groups, recorder.table(groups.table), _now(), lookups)
+
+    @ui.live()
+    def region() -> None:
+        view = ui.cached_view(spec.path, recorder, compute)
+        left, right = st.columns([3, 2])
+        with left:
+            ui.chart(breakdown.figure(view))
+        with right:
+            _table(view.table)
+
+    region()
+
+
+def _feed(spec: Widget, recorder: Recorder) -> None:
+    stream: feed.FeedSpec = spec.spec  # type: ignore[assignment]
+    seen = f"{spec.path}:toasted_until"
+    st.session_state.setdefault(seen, _now())
+
+    def events() -> pd.DataFrame:
+        if stream.table is not None:
+            return _changes(recorder, stream.table)
+        frame = recorder.buffer.snapshot(kinds=[EventKind.BROADCAST])
+        return frame[frame["channel"] == stream.channel].tail(EVENTS_PER_WIDGET)
+
+    @ui.live()
+    def region() -> None:
+        view = ui.cached_view(spec.path, recorder, lambda: feed.compute(stream, events(), _now()))
+        if stream.toast_filter is not None:
+            since = st.session_state[seen]
+            fresh = feed.compute(stream, events(), _now(), toast_since=since).toasts
+            for item in fresh[-3:]:
+                st.toast(item.text, icon=":material/notifications:")
+            if fresh:
+                st.session_state[seen] = max(item.received_at for item in fresh)
+        if not view.items:
+            st.caption("Nothing yet.")
+            return
+        lines = [f"`{item.received_at:%H:%M:%S}` {item.text}" for item in view.items]
+        st.markdown("  \n".join(lines))
+
+    region()
+
+
+def _series(spec: Widget, recorder: Recorder) -> None:
+    drawn: series.SeriesSpec = spec.spec  # type: ignore[assignment]
+
+    def compute(entity: str | None) -> series.SeriesView:
+        events = _changes(recorder, drawn.table) if drawn.from_events else pd.DataFrame()
+        return series.compute(
+            drawn, recorder.table(drawn.table), events, _now(), entity=entity
+        )
+
+    entity: str | None = None
+    if drawn.entity_column is not None and not ui.is_wall():
+        overview = ui.cached_view(spec.path, recorder, lambda: compute(None))
+        choices = ["(newest)", *overview.available]
+        picked = st.selectbox(drawn.entity_column, choices, key=f"{spec.path}:entity")
+        entity = None if picked in (None, "(newest)") else str(picked)
+
+    @ui.live()
+    def region() -> None:
+        view = ui.cached_view(f"{spec.path}:{entity}", recorder, lambda: compute(entity))
+        left, right = st.columns(2)
+        left.metric("Readings", f"{view.readings:,}")
+        right.metric("Out of range", f"{view.alerts_total:,}")
+        ui.chart(series.figure(view))
+        if drawn.cohort_column is not None and not view.cohorts.empty:
+            ui.chart(series.figure(view, by="cohort"))
+        if not view.alerts.empty:
+            st.caption("Out-of-range readings, newest first")
+            _table(labelled(view.alerts, _labels(recorder)))
+
+    region()
+
+
+def _map(spec: Widget, recorder: Recorder) -> None:
+    drawn: map_widget.MapSpec = spec.spec  # type: ignore[assignment]
+    base = recorder.settings.config.base_dir
+
+    @ui.live()
+    def region() -> None:
+        view = ui.cached_view(
+            spec.path,
+            recorder,
+            lambda: map_widget.compute(drawn, recorder.table(drawn.table), _now(), base_dir=base),
+        )
+        st.caption(f"{len(view.points):,} of {view.rows:,} rows drawn")
+        ui.chart(map_widget.figure(view))
+
+    region()
+
+
+def _roster(spec: Widget, recorder: Recorder) -> None:
+    who: roster.RosterSpec = spec.spec  # type: ignore[assignment]
+
+    def compute() -> roster.RosterView:
+        labels = recorder.table(who.label_table) if who.label_table else None
+        events = recorder.buffer.snapshot(kinds=[EventKind.PRESENCE])
+        return roster.compute(who, events, _now(), labels=labels)
+
+    @ui.live()
+    def region() -> None:
+        view = ui.cached_view(spec.path, recorder, compute)
+        cells = st.columns(2)
+        cells[0].metric("Online now", f"{view.online_total:,}")
+        cells[1].metric("Presence keys", f"{view.keys_online:,}")
+        if view.online_total == 0:
+            st.caption(f"Nobody is online on {', '.join(who.channels)}.")
+        ui.chart(roster.figure(view))
+        _table(view.online)
+
+    region()
+
+
+_RENDERERS: Final[Mapping[WidgetType, Callable[[Widget, Recorder], None]]] = {
+    WidgetType.TILES: _tiles,
+    WidgetType.LIFECYCLE: _lifecycle,
+    WidgetType.QUEUE: _queue,
+    WidgetType.BREAKDOWN: _breakdown,
+    WidgetType.FEED: _feed,
+    WidgetType.SERIES: _series,
+    WidgetType.MAP: _map,
+    WidgetType.ROSTER: _roster,
+}
