@@ -366,7 +366,9 @@ class Config:
                 :mod:`rtdata.introspect`); tables not in it are not checked.
         """
         source = self.source or str(DEFAULT_PATH)
-        return [f"{source}: {path}: {problem}" for path, problem in check_columns(self.pages, columns)]
+        return [
+            f"{source}: {path}: {problem}" for path, problem in check_columns(self.pages, columns)
+        ]
 
     def tables(self) -> dict[str, tuple[str, ...]]:
         """Return every bound table and its primary-key columns, in order of appearance."""
@@ -498,9 +500,7 @@ def _build(document: Mapping[str, Any], source: str) -> Config:
                 report(f"dashboard.wall_pages[{i}]", f"{name!r} is not a page; {why}")
     if problems:
         raise ConfigError(problems)
-    return Config(
-        connection, buffer, alerts, channels, dashboard, history, pages, labels, source
-    )
+    return Config(connection, buffer, alerts, channels, dashboard, history, pages, labels, source)
 
 
 def _history(value: Any, report: _Report) -> HistoryConfig:

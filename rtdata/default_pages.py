@@ -93,10 +93,10 @@ def build(
         widgets.extend(_table_widgets(name, info, rows.get(name), path, len(widgets)))
         title = name.replace("_", " ").capitalize()
         pages.append(Page(page_name, title, ":material/table_rows:", tuple(widgets), path))
-    head = Widget(
-        WidgetType.TILES, tuple(overview), "pages[0].widgets[0]", events_per_min=True
+    head = Widget(WidgetType.TILES, tuple(overview), "pages[0].widgets[0]", events_per_min=True)
+    first = Page(
+        "overview", "Overview", ":material/dashboard:", (head,) if overview else (), "pages[0]"
     )
-    first = Page("overview", "Overview", ":material/dashboard:", (head,) if overview else (), "pages[0]")
     return DefaultLayout((first, *pages), labels)
 
 

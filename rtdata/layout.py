@@ -57,6 +57,7 @@ __all__ = [
     "BUILTIN_PAGES",
     "Label",
     "Page",
+    "Reference",
     "Widget",
     "WidgetSpec",
     "WidgetType",
@@ -64,7 +65,6 @@ __all__ = [
     "check_references",
     "parse_labels",
     "parse_pages",
-    "Reference",
     "references",
     "spec_types",
 ]
@@ -92,7 +92,6 @@ WidgetSpec: TypeAlias = (
 per tile."""
 
 
-
 @cache
 def spec_types() -> Mapping[WidgetType, type[Any]]:
     """Return the spec class of each widget type (imported on first use: they load pandas)."""
@@ -110,10 +109,13 @@ def spec_types() -> Mapping[WidgetType, type[Any]]:
         WidgetType.ROSTER: roster.RosterSpec,
     }
 
+
 # Spec fields the file does not set: [labels] fills them.
 _FROM_LABELS: Final[Mapping[WidgetType, frozenset[str]]] = {
     WidgetType.BREAKDOWN: frozenset({"labels"}),
-    WidgetType.ROSTER: frozenset({"label_field", "label_table", "label_key_column", "label_column"}),
+    WidgetType.ROSTER: frozenset(
+        {"label_field", "label_table", "label_key_column", "label_column"}
+    ),
 }
 _COMMON_KEYS: Final = ("type", "title", "caption", "width")
 _EXTRA_KEYS: Final[Mapping[WidgetType, tuple[str, ...]]] = {
@@ -303,7 +305,7 @@ def _widget(
 ) -> Widget | None:
     kind = raw.get("type")
     try:
-        wtype = WidgetType(kind)
+        wtype = WidgetType(str(kind))
     except ValueError:
         known = ", ".join(t.value for t in WidgetType)
         report(f"{path}.type", f"{_show(kind)} is not a widget type; one of {known}")
@@ -368,7 +370,7 @@ def _tiles(
         check_keys(raw, f"{path}[{i}]", keys, report)
         spec = _spec(WidgetType.TILES, dict(raw), {}, f"{path}[{i}]", report)
         if spec is not None:
-            specs.append(spec)  # type: ignore[arg-type]
+            specs.append(spec)
     return tuple(specs) if len(specs) == len(value) else None
 
 

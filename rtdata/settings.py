@@ -17,19 +17,7 @@ from typing import Any, Final
 
 from rtdata.config import DEFAULT_CONFIG, Config, ConfigError, HistoryConfig, load_config
 
-__all__ = ["DEFAULT_TABLES", "HISTORY_OFF", "Settings", "SettingsError"]
-
-DEFAULT_TABLES: Final[Mapping[str, tuple[str, ...]]] = {
-    "emergency_requests": ("id",),
-    "vital_signs": ("id",),
-    "profiles": ("id",),
-    "verification_requests": ("id",),
-    "hospitals": ("id",),
-    "hospital_resources": ("id",),
-    "waitlist_entries": ("id",),
-    "financial_disputes": ("id",),
-}
-"""The hospital scenario's tables and their primary keys, subscribed by default."""
+__all__ = ["HISTORY_OFF", "Settings", "SettingsError"]
 
 _SECRETS_PATH: Final = Path(".streamlit") / "secrets.toml"
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

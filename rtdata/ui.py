@@ -45,6 +45,7 @@ from rtdata.views.connection import connection_indicator
 from rtdata.views.widgets.tiles import TileHistory
 
 if TYPE_CHECKING:
+    from rtdata.default_pages import DefaultLayout
     from rtdata.layout import Label, Page
 
 __all__ = [
@@ -331,7 +332,7 @@ def _route_through_app() -> None:
     Streamlit decides once per process whether an app uses the old ``pages/`` directory mode
     (``PagesManager.uses_pages_directory``) and only drops it when a script calls
     ``st.navigation``. When the first request after a server start names a page (a bookmark
-    of ``/emergencies``), it runs ``pages/emergencies.py`` alone, so ``app.py`` with its
+    of ``/events``), it runs ``pages/events.py`` alone, so ``app.py`` with its
     navigation, wide layout and wall mode never runs, for every session, until someone opens
     ``/``. The flag is a Streamlit internal; without it this does nothing.
     """
@@ -392,7 +393,7 @@ def tile_history() -> TileHistory:
 # ---------------------------------------------------------------- pages
 
 
-def _default_layout(shared: Recorder) -> Any:
+def _default_layout(shared: Recorder) -> DefaultLayout:
     from rtdata import default_pages
 
     def compute() -> default_pages.DefaultLayout:
@@ -407,14 +408,14 @@ def pages(shared: Recorder) -> tuple[Page, ...]:
     """Return the dashboard's pages: ``[[pages]]`` of the config, or, without them, the pages
     built from the followed tables (:func:`rtdata.default_pages.build`)."""
     configured = shared.settings.config.pages
-    return configured if configured else _default_layout(shared).pages  # type: ignore[no-any-return]
+    return configured if configured else _default_layout(shared).pages
 
 
 def labels(shared: Recorder) -> Mapping[str, Label]:
     """Return how id columns are shown: ``[labels]`` with ``[[pages]]``, else the labels the
     default pages found from foreign keys."""
     config = shared.settings.config
-    return config.labels if config.pages else _default_layout(shared).labels  # type: ignore[no-any-return]
+    return config.labels if config.pages else _default_layout(shared).labels
 
 
 def config_problems(shared: Recorder) -> tuple[str, ...]:

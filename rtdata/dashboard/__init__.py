@@ -35,7 +35,7 @@ def run_script(relative: str) -> None:
     every call.
 
     Args:
-        relative: The script's path below :data:`HERE`, such as ``"pages/overview.py"``.
+        relative: The script's path below :data:`HERE`, such as ``"pages/events.py"``.
     """
     runpy.run_path(str(HERE / relative), run_name="__main__")
 

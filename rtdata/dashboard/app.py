@@ -32,9 +32,10 @@ st.set_page_config(
 recorder = ui.recorder()
 problems = ui.config_problems(recorder)
 if problems:
-    st.error("rtdata.toml names what the project does not have:\n\n" + "\n".join(
-        f"- `{line}`" for line in problems
-    ))
+    st.error(
+        "rtdata.toml names what the project does not have:\n\n"
+        + "\n".join(f"- `{line}`" for line in problems)
+    )
     st.stop()
 
 configured = ui.pages(recorder)

@@ -200,8 +200,9 @@ def _lifecycle(spec: Widget, recorder: Recorder) -> None:
             _toast_new(spec, recorder, seen)
         names = _labels(recorder)
         cells = st.columns(len(view.counts) + 1)
-        for column, row in zip(cells, view.counts.itertuples(index=False), strict=False):
-            column.metric(str(row.status), f"{int(row.count):,}")
+        counts = view.counts.to_dict("records")
+        for column, row in zip(cells, counts, strict=False):
+            column.metric(str(row["status"]), f"{int(row['count']):,}")
         cells[-1].metric("SLA breaches", f"{view.breaches:,}")
         _table(labelled(view.open, names), height=320)
         if not view.spans.empty:
@@ -219,7 +220,8 @@ def _toast_new(spec: Widget, recorder: Recorder, seen: str) -> None:
         since=since, tables=[board.table], kinds=[EventKind.POSTGRES_CHANGES]
     )
     fresh = lifecycle.compute(board, pd.DataFrame(), events, _now(), since=since).toasts
-    for row in fresh.tail(3).to_dict("records"):
+    for record in fresh.tail(3).to_dict("records"):
+        row = {str(k): v for k, v in record.items()}
         text = (
             render_template(pieces, row, {}, "?")
             if spec.toast_template
@@ -313,9 +315,7 @@ def _series(spec: Widget, recorder: Recorder) -> None:
 
     def compute(entity: str | None) -> series.SeriesView:
         events = _changes(recorder, drawn.table) if drawn.from_events else pd.DataFrame()
-        return series.compute(
-            drawn, recorder.table(drawn.table), events, _now(), entity=entity
-        )
+        return series.compute(drawn, recorder.table(drawn.table), events, _now(), entity=entity)
 
     entity: str | None = None
     if drawn.entity_column is not None and not ui.is_wall():

@@ -44,7 +44,7 @@ def labelled(frame: pd.DataFrame, maps: Mapping[str, Mapping[str, str]]) -> pd.D
     An id without a label keeps its value, as text; a null stays null. The frame is copied
     only when a column changes.
     """
-    columns = [c for c in frame.columns if c in maps and maps[c]]
+    columns = [c for c in frame.columns if maps.get(c)]
     if not columns:
         return frame
     out = frame.copy()
