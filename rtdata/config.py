@@ -398,7 +398,7 @@ class Config:
             raise ConfigError("tables: names no table")
         bindings = [{"table": name, "primary_key": list(pk)} for name, pk in tables.items()]
         channel = {"name": "rtdata-tables", "postgres_changes": bindings}
-        return _build({"channels": [channel]}, "tables")
+        return _build({"channels": [channel]}, "tables", from_file=False)
 
 
 DEFAULT_CONFIG: Final = Config()
@@ -454,7 +454,7 @@ def parse_config(text: str, source: str = str(DEFAULT_PATH)) -> Config:
     return _build(document, source)
 
 
-def _build(document: Mapping[str, Any], source: str) -> Config:
+def _build(document: Mapping[str, Any], source: str, *, from_file: bool = True) -> Config:
     problems: list[str] = []
 
     def report(path: str, problem: str) -> None:
@@ -500,7 +500,8 @@ def _build(document: Mapping[str, Any], source: str) -> Config:
                 report(f"dashboard.wall_pages[{i}]", f"{name!r} is not a page; {why}")
     if problems:
         raise ConfigError(problems)
-    return Config(connection, buffer, alerts, channels, dashboard, history, pages, labels, source)
+    file = source if from_file else None
+    return Config(connection, buffer, alerts, channels, dashboard, history, pages, labels, file)
 
 
 def _history(value: Any, report: _Report) -> HistoryConfig:

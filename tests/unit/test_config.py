@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import dataclasses
 import textwrap
 import typing
@@ -22,7 +23,6 @@ from rtdata.config import (
     ConnectionConfig,
     load_config,
 )
-from rtdata.settings import DEFAULT_TABLES
 
 SECRET = "eyJhbGciOi-very-secret-value"
 
@@ -165,32 +165,23 @@ def test_a_table_may_be_bound_several_times_with_the_same_key(tmp_path: Path) ->
     assert config.resync_columns() == {"t": "updated_at"}
 
 
-def test_default_config_binds_the_hospital_tables_and_staff_presence() -> None:
+def test_default_config_follows_what_the_project_exposes_and_builds_its_pages() -> None:
     assert Config() == DEFAULT_CONFIG
-    assert DEFAULT_CONFIG.tables() == dict(DEFAULT_TABLES)
-    assert DEFAULT_CONFIG.resync_columns() == {
-        "emergency_requests": "updated_at",
-        "vital_signs": "recorded_at",
-        "profiles": "updated_at",
-        "verification_requests": "updated_at",
-        "hospitals": "created_at",
-        "hospital_resources": "updated_at",
-        "waitlist_entries": "updated_at",
-        "financial_disputes": "updated_at",
-    }
-    channel, online = DEFAULT_CONFIG.channels
-    assert channel.name == "rtdata-tables"
-    assert (channel.private, channel.broadcast, channel.presence) == (False, (), False)
-    assert all(b.events == ("*",) and b.schema == "public" for b in channel.postgres_changes)
-    assert all(b.filter is None for b in channel.postgres_changes)
-    assert online == Channel("online", presence=True)
+    assert DEFAULT_CONFIG.channels == ()
+    assert DEFAULT_CONFIG.discovers
+    assert DEFAULT_CONFIG.tables() == {}
+    assert DEFAULT_CONFIG.pages == ()
+    assert DEFAULT_CONFIG.labels == {}
+    assert DEFAULT_CONFIG.presence_channels() == DEFAULT_CONFIG.broadcast_channels() == ()
 
 
-def test_file_without_channels_keeps_the_default_channel_in_its_schema(tmp_path: Path) -> None:
+def test_file_without_channels_discovers_and_keeps_its_other_sections(tmp_path: Path) -> None:
     config = load_config(_write(tmp_path, '[connection]\nschema = "app"\n'), env={})
-    assert config.tables() == dict(DEFAULT_TABLES)
-    assert {b.schema for c in config.channels for b in c.postgres_changes} == {"app"}
-    assert load_config(_write(tmp_path, ""), env={}) == DEFAULT_CONFIG
+    assert config.discovers
+    assert config.connection.schema == "app"
+    assert dataclasses.replace(load_config(_write(tmp_path, ""), env={}), source=None) == (
+        DEFAULT_CONFIG
+    )
 
 
 def test_missing_default_file_gives_the_default(
@@ -545,6 +536,15 @@ READ_THROUGH: dict[tuple[str, str], str] = {
 }
 
 
+_WIDGET_MODULES = {
+    name: importlib.import_module(f"rtdata.views.widgets.{module}")
+    for name, module in {
+        **{m: m for m in ("tiles", "lifecycle", "queue", "breakdown", "feed", "series", "roster")},
+        "map_widget": "map",
+    }.items()
+}
+
+
 def _config_models() -> list[type]:
     """Return Config and every dataclass reachable from its fields' types, once each."""
     found: list[type] = []
@@ -554,7 +554,7 @@ def _config_models() -> list[type]:
         if model in found:
             continue
         found.append(model)
-        hints = typing.get_type_hints(model)
+        hints = typing.get_type_hints(model, localns=_WIDGET_MODULES)
         for f in dataclasses.fields(model):
             for candidate in (hints[f.name], *_nested_args(hints[f.name])):
                 if isinstance(candidate, type) and dataclasses.is_dataclass(candidate):
@@ -581,7 +581,8 @@ def _attributes_read_outside_config() -> set[str]:
 def test_every_config_field_is_read_somewhere() -> None:
     read = _attributes_read_outside_config()
     models = _config_models()
-    assert {m.__name__ for m in models} >= {"Config", "DashboardConfig", "Binding", "Tile"}
+    names = {m.__name__ for m in models}
+    assert names >= {"Config", "DashboardConfig", "Binding", "Page", "Widget", "Label", "TileSpec"}
     unread = [
         f"{model.__name__}.{f.name}"
         for model in models

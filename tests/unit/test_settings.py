@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rtdata.settings import DEFAULT_TABLES, Settings, SettingsError
+from rtdata.settings import Settings, SettingsError
 
 SECRET = "eyJ-very-secret-key"
 
@@ -14,7 +14,8 @@ SECRET = "eyJ-very-secret-key"
 def test_no_url_means_the_embedded_default(tmp_path: Path) -> None:
     settings = Settings.from_env({}, tmp_path / "missing.toml")
     assert settings.embedded
-    assert dict(settings.tables) == dict(DEFAULT_TABLES)
+    assert dict(settings.tables) == {}  # discovered from the server once it runs
+    assert settings.config.discovers
 
 
 def test_environment_wins_over_secrets_file(tmp_path: Path) -> None:
