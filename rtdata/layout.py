@@ -343,7 +343,9 @@ def _widget(
         spec = _tiles(raw.get("tiles"), f"{path}.tiles", report, check_keys)
     else:
         given = {k: _value(k, raw[k]) for k in settable if k in raw}
-        spec = _spec(wtype, given, labels, path, report)
+        # A misspelt key was reported with a did-you-mean; "missing" would say it twice.
+        misspelt = any(k not in keys for k in raw)
+        spec = _spec(wtype, given, labels, path, report, report_missing=not misspelt)
     if spec is None or not ok:
         return None
     return Widget(
@@ -402,6 +404,8 @@ def _spec(
     labels: Mapping[str, Label],
     path: str,
     report: Report,
+    *,
+    report_missing: bool = True,
 ) -> Any:
     if wtype is WidgetType.BREAKDOWN and isinstance(given.get("by"), tuple):
         given["labels"] = {
@@ -425,7 +429,8 @@ def _spec(
         if f.init and f.default is MISSING and f.default_factory is MISSING and f.name not in given
     ]
     if required:
-        report(path, f"missing {', '.join(required)} (required by a {wtype.value} widget)")
+        if report_missing:
+            report(path, f"missing {', '.join(required)} (required by a {wtype.value} widget)")
         return None
     try:
         return spec_types()[wtype](**given)

@@ -1,0 +1,337 @@
+"""[[pages]] and [labels] in rtdata.toml: every widget type parses into its spec, and every
+mistake is one message naming the file, the key path and the problem."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from rtdata.config import ConfigError, parse_config
+from rtdata.layout import BUILTIN_PAGES, Label, WidgetType, references
+from rtdata.views.widgets import breakdown, feed, lifecycle, queue, roster, series, tiles
+from rtdata.views.widgets import map as map_widget
+
+SOURCE = "shop/rtdata.toml"
+
+CHANNELS = """
+[[channels]]
+name = "tables"
+  [[channels.postgres_changes]]
+  table = "orders"
+  [[channels.postgres_changes]]
+  table = "stores"
+  [[channels.postgres_changes]]
+  table = "readings"
+
+[[channels]]
+name = "floor"
+presence = true
+
+[[channels]]
+name = "ops"
+broadcast = "*"
+"""
+
+EVERY_WIDGET = """
+[labels]
+store_id = "stores.name"
+
+[[pages]]
+name = "orders"
+title = "Orders"
+icon = ":material/receipt:"
+
+  [[pages.widgets]]
+  type = "tiles"
+  events_per_min = true
+    [[pages.widgets.tiles]]
+    label = "Open orders"
+    table = "orders"
+    filter = "status=in.(new,packed)"
+    warn = 10
+    critical = 20
+    [[pages.widgets.tiles]]
+    label = "Revenue today"
+    table = "orders"
+    aggregate = "sum"
+    column = "total"
+    time_column = "created_at"
+    today = true
+
+  [[pages.widgets]]
+  type = "lifecycle"
+  title = "Orders by status"
+  table = "orders"
+  status_column = "status"
+  statuses = ["new", "packed", "shipped", "delivered"]
+  terminal = ["delivered"]
+  priority_column = "priority"
+  created_column = "created_at"
+  sla_s = { new = 300 }
+  spans = [["new", "packed"]]
+  group_column = "store_id"
+  toast_filter = "priority=eq.1"
+  toast_template = "Rush order #{id}"
+
+  [[pages.widgets]]
+  type = "queue"
+  table = "orders"
+  columns = ["id", "status", "store_id"]
+  labels = { store_id = "store" }
+  order = "created_at.desc"
+  limit = 20
+  width = "half"
+
+  [[pages.widgets]]
+  type = "breakdown"
+  table = "orders"
+  by = ["store_id", "status"]
+  width = "half"
+
+  [[pages.widgets]]
+  type = "feed"
+  table = "orders"
+  template = "{id} is now {status} (was {old.status})"
+  changed = ["status"]
+
+  [[pages.widgets]]
+  type = "feed"
+  channel = "ops"
+  template = "{message}"
+
+  [[pages.widgets]]
+  type = "series"
+  table = "readings"
+  time_column = "at"
+  columns = ["level"]
+  entity_column = "sensor"
+  bands = { level = [0, 80] }
+
+  [[pages.widgets]]
+  type = "map"
+  table = "stores"
+  lat_column = "lat"
+  lon_column = "lon"
+  colours = { open = "#2ca02c" }
+  colour_column = "state"
+
+  [[pages.widgets]]
+  type = "roster"
+  channels = ["floor"]
+  group_by = ["role", "store_id"]
+"""
+
+
+def _config(text: str, channels: str = CHANNELS):  # type: ignore[no-untyped-def]
+    return parse_config(textwrap.dedent(channels + text), SOURCE)
+
+
+def _problems(text: str, channels: str = CHANNELS) -> tuple[str, ...]:
+    with pytest.raises(ConfigError) as caught:
+        _config(text, channels)
+    assert all(line.startswith(f"{SOURCE}: ") for line in caught.value.problems)
+    return caught.value.problems
+
+
+def test_every_widget_type_parses_into_its_spec() -> None:
+    config = _config(EVERY_WIDGET)
+    (page,) = config.pages
+    assert (page.name, page.title, page.icon, page.path) == (
+        "orders",
+        "Orders",
+        ":material/receipt:",
+        "pages[0]",
+    )
+    kinds = [w.type for w in page.widgets]
+    assert set(kinds) == set(WidgetType)
+    specs = {w.type: w.spec for w in page.widgets}
+    first_tile, revenue = specs[WidgetType.TILES]  # type: ignore[misc]
+    assert isinstance(first_tile, tiles.TileSpec) and first_tile.warn == 10
+    assert revenue == tiles.TileSpec(
+        "Revenue today", "orders", "sum", "total", time_column="created_at", today=True
+    )
+    board = specs[WidgetType.LIFECYCLE]
+    assert isinstance(board, lifecycle.LifecycleSpec)
+    assert board.spans == (("new", "packed"),) and dict(board.sla_s) == {"new": 300}
+    assert isinstance(specs[WidgetType.QUEUE], queue.QueueSpec)
+    groups = specs[WidgetType.BREAKDOWN]
+    assert isinstance(groups, breakdown.BreakdownSpec)
+    assert dict(groups.labels) == {"store_id": ("stores", "id", "name")}  # from [labels]
+    feeds = [w.spec for w in page.widgets if w.type is WidgetType.FEED]
+    assert all(isinstance(f, feed.FeedSpec) for f in feeds)
+    drawn = specs[WidgetType.SERIES]
+    assert isinstance(drawn, series.SeriesSpec) and drawn.bands == (series.Band("level", 0, 80),)
+    where = specs[WidgetType.MAP]
+    assert isinstance(where, map_widget.MapSpec) and where.colours == (("open", "#2ca02c"),)
+    who = specs[WidgetType.ROSTER]
+    assert isinstance(who, roster.RosterSpec)
+    assert (who.label_field, who.label_table, who.label_column) == ("store_id", "stores", "name")
+    widths = [w.width for w in page.widgets]
+    assert widths[2:4] == ["half", "half"]
+    assert page.widgets[0].events_per_min and page.widgets[1].toast_template == "Rush order #{id}"
+    assert [w.path for w in page.widgets][:2] == ["pages[0].widgets[0]", "pages[0].widgets[1]"]
+    assert config.labels == {"store_id": Label("store_id", "stores", "id", "name")}
+
+
+def test_references_name_every_column_with_its_key_path() -> None:
+    page = _config(EVERY_WIDGET).pages[0]
+    board = next(w for w in page.widgets if w.type is WidgetType.LIFECYCLE)
+    found = {(r.path.rsplit(".", 1)[-1], r.name) for r in references(board)}
+    assert {("status_column", "status"), ("group_column", "store_id")} <= found
+    assert ("toast_filter", "priority") in found and ("toast_template", "id") in found
+    queue_widget = next(w for w in page.widgets if w.type is WidgetType.QUEUE)
+    assert ("order", "created_at") in {
+        (r.path.rsplit(".", 1)[-1], r.name) for r in references(queue_widget)
+    }
+
+
+def test_a_widget_on_a_table_that_is_not_followed_is_one_clear_error() -> None:
+    text = EVERY_WIDGET.replace(
+        'type = "breakdown"\n  table = "orders"', 'type = "breakdown"\n  table = "order"'
+    )
+    (problem,) = _problems(text)
+    assert problem == (
+        f"{SOURCE}: pages[0].widgets[3].table: table 'order' is not followed "
+        "(did you mean 'orders'?); add it to [[channels]] or RTDATA_TABLES"
+    )
+
+
+def test_an_unknown_column_is_one_clear_error_once_the_columns_are_known() -> None:
+    config = _config(EVERY_WIDGET.replace('status_column = "status"', 'status_column = "stauts"'))
+    columns = {
+        "orders": ("id", "status", "priority", "created_at", "store_id", "total"),
+        "stores": ("id", "name", "lat", "lon", "state"),
+        "readings": ("id", "at", "level", "sensor"),
+    }
+    assert config.column_problems(columns) == [
+        f"{SOURCE}: pages[0].widgets[1].status_column: table 'orders' has no column 'stauts' "
+        "(did you mean 'status'?)"
+    ]
+    assert _config(EVERY_WIDGET).column_problems(columns) == []
+
+
+def test_a_bad_filter_is_one_clear_error() -> None:
+    (problem,) = _problems(EVERY_WIDGET.replace("status=in.(new,packed)", "status=isnt.new"))
+    assert problem.startswith(f"{SOURCE}: pages[0].widgets[0].tiles[0].filter: ")
+    assert "isnt" in problem
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ('statuses = ["new"', 'statusses = ["new"'),
+            "pages[0].widgets[1].statusses: unknown key; did you mean 'statuses'?",
+        ),
+        (
+            ('type = "roster"', 'type = "rooster"'),
+            "pages[0].widgets[8].type: 'rooster' is not a widget type; one of tiles, "
+            "lifecycle, queue, breakdown, feed, series, map, roster",
+        ),
+        (
+            ('channels = ["floor"]', 'channels = ["flor"]'),
+            "pages[0].widgets[8].channels: channel 'flor' is not a [[channels]] entry with "
+            "presence = true (did you mean 'floor'?)",
+        ),
+        (
+            ('channel = "ops"', 'channel = "floor"'),
+            "pages[0].widgets[5].channel: channel 'floor' is not a [[channels]] entry with "
+            "broadcast",
+        ),
+        (
+            ('name = "orders"', 'name = "events"'),
+            "pages[0].name: 'events' is a built-in page; choose another name",
+        ),
+        (
+            (
+                'width = "half"\n\n  [[pages.widgets]]\n  type = "breakdown"',
+                'width = "third"\n\n  [[pages.widgets]]\n  type = "breakdown"',
+            ),
+            "pages[0].widgets[2].width: must be 'full' or 'half', got 'third'",
+        ),
+        (
+            ('toast_template = "Rush order #{id}"', 'toast_template = "Rush {id!r}"'),
+            "pages[0].widgets[1].toast_template: toast_template 'Rush {id!r}': field {id} "
+            "must not use !r",
+        ),
+        (
+            ('terminal = ["delivered"]', 'terminal = ["gone"]'),
+            "pages[0].widgets[1].terminal: terminal=['gone']: not in statuses "
+            "('new', 'packed', 'shipped', 'delivered')",
+        ),
+        (
+            ('store_id = "stores.name"', 'store_id = "shops.name"'),
+            "labels.store_id.table: table 'shops' is not followed; "
+            "add it to [[channels]] or RTDATA_TABLES",
+        ),
+    ],
+)
+def test_each_mistake_is_one_message_naming_the_key(change: tuple[str, str], expected: str) -> None:
+    old, new = change
+    assert old in EVERY_WIDGET
+    problems = _problems(EVERY_WIDGET.replace(old, new, 1))
+    assert f"{SOURCE}: {expected}" in problems
+    assert len(problems) == 1, problems
+
+
+def test_a_missing_required_field_names_it() -> None:
+    text = """
+    [[pages]]
+    name = "p"
+      [[pages.widgets]]
+      type = "lifecycle"
+      table = "orders"
+    """
+    (problem,) = _problems(text)
+    assert problem == (
+        f"{SOURCE}: pages[0].widgets[0]: missing status_column, statuses "
+        "(required by a lifecycle widget)"
+    )
+
+
+def test_pages_must_have_distinct_url_paths() -> None:
+    text = '[[pages]]\nname = "a"\n[[pages]]\nname = "a"\n[[pages]]\nname = "Not A Path"\n'
+    problems = _problems(text)
+    assert f"{SOURCE}: pages[1].name: 'a' is already the name of pages[0]" in problems
+    assert any(p.startswith(f"{SOURCE}: pages[2].name: must be a URL path") for p in problems)
+
+
+def test_wall_pages_must_name_pages() -> None:
+    text = '[dashboard]\nwall_pages = ["orders", "realtime", "ordres"]\n' + EVERY_WIDGET
+    (problem,) = _problems(text)
+    assert (
+        problem
+        == f"{SOURCE}: dashboard.wall_pages[2]: 'ordres' is not a page; did you mean 'orders'?"
+    )
+
+
+def test_without_channels_tables_are_checked_once_discovered() -> None:
+    config = _config(EVERY_WIDGET.replace('channels = ["floor"]', 'channels = ["floor"]'), "")
+    assert config.discovers and len(config.pages) == 1  # tables unknown until the project says
+
+
+def test_labels_take_a_short_or_a_full_form() -> None:
+    text = """
+    [labels]
+    a_id = "as.title"
+    b_id = { table = "bs", key_column = "code", label_column = "label" }
+    c_id = "cs"
+    """
+    config = _config(text, "")
+    assert config.labels == {
+        "a_id": Label("a_id", "as", "id", "title"),
+        "b_id": Label("b_id", "bs", "code", "label"),
+        "c_id": Label("c_id", "cs", "id", "name"),
+    }
+    problems = _problems('[labels]\nx = { table = "t", key = "id" }\n', "")
+    assert any("labels.x.key" in p for p in problems)
+
+
+def test_builtin_pages_are_realtime_and_events() -> None:
+    assert set(BUILTIN_PAGES) == {"realtime", "events"}
+
+
+def test_a_config_names_its_folder_for_relative_paths(tmp_path: Path) -> None:
+    assert _config(EVERY_WIDGET).base_dir == Path("shop").resolve()
