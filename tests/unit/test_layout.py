@@ -148,13 +148,15 @@ def test_every_widget_type_parses_into_its_spec() -> None:
     assert set(kinds) == set(WidgetType)
     specs = {w.type: w.spec for w in page.widgets}
     first_tile, revenue = specs[WidgetType.TILES]  # type: ignore[misc]
-    assert isinstance(first_tile, tiles.TileSpec) and first_tile.warn == 10
+    assert isinstance(first_tile, tiles.TileSpec)
+    assert first_tile.warn == 10
     assert revenue == tiles.TileSpec(
         "Revenue today", "orders", "sum", "total", time_column="created_at", today=True
     )
     board = specs[WidgetType.LIFECYCLE]
     assert isinstance(board, lifecycle.LifecycleSpec)
-    assert board.spans == (("new", "packed"),) and dict(board.sla_s) == {"new": 300}
+    assert board.spans == (("new", "packed"),)
+    assert dict(board.sla_s) == {"new": 300}
     assert isinstance(specs[WidgetType.QUEUE], queue.QueueSpec)
     groups = specs[WidgetType.BREAKDOWN]
     assert isinstance(groups, breakdown.BreakdownSpec)
@@ -162,15 +164,18 @@ def test_every_widget_type_parses_into_its_spec() -> None:
     feeds = [w.spec for w in page.widgets if w.type is WidgetType.FEED]
     assert all(isinstance(f, feed.FeedSpec) for f in feeds)
     drawn = specs[WidgetType.SERIES]
-    assert isinstance(drawn, series.SeriesSpec) and drawn.bands == (series.Band("level", 0, 80),)
+    assert isinstance(drawn, series.SeriesSpec)
+    assert drawn.bands == (series.Band("level", 0, 80),)
     where = specs[WidgetType.MAP]
-    assert isinstance(where, map_widget.MapSpec) and where.colours == (("open", "#2ca02c"),)
+    assert isinstance(where, map_widget.MapSpec)
+    assert where.colours == (("open", "#2ca02c"),)
     who = specs[WidgetType.ROSTER]
     assert isinstance(who, roster.RosterSpec)
     assert (who.label_field, who.label_table, who.label_column) == ("store_id", "stores", "name")
     widths = [w.width for w in page.widgets]
     assert widths[2:4] == ["half", "half"]
-    assert page.widgets[0].events_per_min and page.widgets[1].toast_template == "Rush order #{id}"
+    assert page.widgets[0].events_per_min
+    assert page.widgets[1].toast_template == "Rush order #{id}"
     assert [w.path for w in page.widgets][:2] == ["pages[0].widgets[0]", "pages[0].widgets[1]"]
     assert config.labels == {"store_id": Label("store_id", "stores", "id", "name")}
 
@@ -180,7 +185,8 @@ def test_references_name_every_column_with_its_key_path() -> None:
     board = next(w for w in page.widgets if w.type is WidgetType.LIFECYCLE)
     found = {(r.path.rsplit(".", 1)[-1], r.name) for r in references(board)}
     assert {("status_column", "status"), ("group_column", "store_id")} <= found
-    assert ("toast_filter", "priority") in found and ("toast_template", "id") in found
+    assert ("toast_filter", "priority") in found
+    assert ("toast_template", "id") in found
     queue_widget = next(w for w in page.widgets if w.type is WidgetType.QUEUE)
     assert ("order", "created_at") in {
         (r.path.rsplit(".", 1)[-1], r.name) for r in references(queue_widget)
@@ -309,7 +315,8 @@ def test_wall_pages_must_name_pages() -> None:
 
 def test_without_channels_tables_are_checked_once_discovered() -> None:
     config = _config(EVERY_WIDGET.replace('channels = ["floor"]', 'channels = ["floor"]'), "")
-    assert config.discovers and len(config.pages) == 1  # tables unknown until the project says
+    assert config.discovers
+    assert len(config.pages) == 1
 
 
 def test_labels_take_a_short_or_a_full_form() -> None:
