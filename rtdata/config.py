@@ -75,10 +75,10 @@ Example ``rtdata.toml``::
     name = "tables"              # channel name, without "realtime:"
     private = false
       [[channels.postgres_changes]]
-      table = "emergency_requests"
+      table = "orders"
       schema = "public"          # defaults to connection.schema
       events = "*"               # or an array: ["INSERT", "UPDATE"]
-      filter = "hospital_id=eq.1"   # optional; checked with rtdata.filters.parse_filter
+      filter = "store_id=eq.1"      # optional; checked with rtdata.filters.parse_filter
       primary_key = ["id"]       # default ["id"]
       resync_column = "updated_at"  # optional; enables gap resync for this table
 
@@ -259,7 +259,7 @@ class Binding:
         table: Table name.
         schema: Postgres schema of the table.
         events: Upper-case event names, ``("*",)`` for all.
-        filter: Realtime filter such as ``"hospital_id=eq.1"``, or ``None``.
+        filter: Realtime filter such as ``"store_id=eq.1"``, or ``None``.
         primary_key: Primary-key columns of the table.
         resync_column: Timestamp column that enables gap resync for the table, or ``None``.
     """

@@ -1,20 +1,23 @@
 """Streamlit glue shared by every page: the one shared recorder, page chrome, live regions.
 
-This is the only module of ``rtdata`` that imports Streamlit. The collector is created once per
+This and the dashboard scripts (:mod:`rtdata.dashboard`) are what imports Streamlit. The collector is created once per
 server process with ``st.cache_resource`` and shared by every session; pages read snapshots from
 its :class:`rtdata.recorder.Recorder` (through :func:`cached_view`, computed once for every
 viewer) and never talk to a service themselves.
 
 A page is::
 
-    recorder = ui.page("Emergencies")         # chrome: sidebar indicator, stale banner, wall mode
+    recorder = ui.page("Events")               # chrome: sidebar indicator, stale banner, wall mode
 
     @ui.live()                                 # st.fragment(run_every=refresh interval)
     def board() -> None:
-        rows = ui.cached_view("open", recorder, lambda: views.open_emergencies(...))
+        rows = ui.cached_view("tail", recorder, lambda: views.events.tail(...))
         st.dataframe(rows)
 
     board()
+
+Configured pages are drawn by :mod:`rtdata.dashboard.render` from :func:`pages`, one widget
+at a time, in the same way.
 
 Plotly figures are drawn with :func:`chart`, which gives them the dark, large-type look of a wall
 display (``?wall=1``) there and leaves them as built everywhere else.

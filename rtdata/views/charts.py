@@ -240,7 +240,7 @@ def bar_figure(
         y: Column of the bar lengths.
         height_px: Figure height.
         y_title: Title of the value axis; defaults to ``y``.
-        horizontal: Lay the bars out sideways, first row on top, so long labels (hospital
+        horizontal: Lay the bars out sideways, first row on top, so long labels (site
             names) read left to right instead of slanted.
     """
     labels = frame[x].astype("str")
