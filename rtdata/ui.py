@@ -1,7 +1,8 @@
 """Streamlit glue shared by every page: the one shared recorder, page chrome, live regions.
 
-This and the dashboard scripts (:mod:`rtdata.dashboard`) are what imports Streamlit. The collector is created once per
-server process with ``st.cache_resource`` and shared by every session; pages read snapshots from
+This module and the dashboard's scripts (:mod:`rtdata.dashboard`) are all that imports
+Streamlit. The collector is created once per server process with ``st.cache_resource`` and
+shared by every session; pages read snapshots from
 its :class:`rtdata.recorder.Recorder` (through :func:`cached_view`, computed once for every
 viewer) and never talk to a service themselves.
 
