@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import ast
-import importlib
 import dataclasses
+import importlib
 import textwrap
 import typing
 from pathlib import Path
