@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 from rtdata import bench as bench_module
 from rtdata import dashboard as dashboard_app
 from rtdata.config import HistoryConfig
+from rtdata.scenarios import DEFAULT_SCENARIO, get_scenario
 from rtdata.server import DEFAULT_PORT, LocalServer
 from rtdata.server.auth import DEFAULT_JWT_SECRET, Keys
 from rtdata.server.realtime import DEFAULT_MAX_RECORD_BYTES
 from rtdata.settings import HISTORY_OFF, Settings
-from rtdata.simulate import Simulator
 
 if TYPE_CHECKING:
     from rtdata.collector import Collector
@@ -224,7 +224,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     key = args.key or os.environ.get("SUPABASE_KEY") or Keys.for_secret(DEFAULT_JWT_SECRET).service
-    simulator = Simulator(
+    simulator = get_scenario(DEFAULT_SCENARIO).simulator(
         args.url,
         key,
         rate_per_s=args.rate,
@@ -411,7 +411,7 @@ def _demo(args: argparse.Namespace) -> int:
             recorder = _recorder(settings, args.history)
             running.callback(recorder.stop)  # finishes the history's open files
             recorder.start(wait=True)  # before the simulator: the history holds every change
-        simulator = Simulator(
+        simulator = get_scenario(DEFAULT_SCENARIO).simulator(
             server.url, server.service_key, rate_per_s=args.rate, seed=args.seed, presence=True
         )
         running.callback(simulator.stop)

@@ -92,7 +92,7 @@ MAX_MARKERS: Final = 2000
 
 _GRID_DEG: Final = 0.01  # aggregation cell, about 1.1 km north-south in Lisbon
 _MAP_LAT_DEG: Final = 38.745  # centre latitude of the city: keeps lon/lat distances true there
-_DISTRICTS_RESOURCE: Final = "assets/lisbon_districts.geojson"
+_DISTRICTS_RESOURCE: Final = "scenarios/hospital/assets/lisbon_districts.geojson"
 
 
 # ---------------------------------------------------------------- the open list
