@@ -1,4 +1,4 @@
-"""The embedded default: a local server and a scenario pack's simulator, started in this process.
+"""The embedded default: a local server and a scenario pack's simulator, run in this process.
 
 Used when no ``SUPABASE_URL`` is configured, so ``streamlit run app.py`` and notebooks work on
 a fresh machine with no account. The collector then talks to it exactly as to a real project.

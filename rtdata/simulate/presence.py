@@ -2,11 +2,12 @@
 Realtime presence, with the official realtime-py client.
 
 A scenario pack provides the roster (pure: it decides who signs in, out or changes status, as
-:class:`RosterChange` values); this shell carries the changes out. Each signed-in person gets their own :class:`realtime.AsyncRealtimeClient` socket, joins the
-presence channel under their key and tracks their meta, as the operations app in their browser
-would. Signing out closes the socket; the server then sends the leave, exactly as for a closed
-tab. Failures are counted and logged, never raised: like :class:`~rtdata.simulate.Simulator`,
-this is a background load generator that keeps going until stopped.
+:class:`RosterChange` values); this shell carries the changes out. Each signed-in person gets
+their own :class:`realtime.AsyncRealtimeClient` socket, joins the presence channel under their
+key and tracks their meta, as the operations app in their browser would. Signing out closes
+the socket; the server then sends the leave, exactly as for a closed tab. Failures are counted
+and logged, never raised: like :class:`~rtdata.simulate.Simulator`, this is a background load
+generator that keeps going until stopped.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ class Roster(Protocol):
 
     @property
     def target_online(self) -> int:
-        """How many people are online on average; that many sign in first, quickly."""
+        """How many people are online on average; the first that many changes are paced
+        quickly (the roster makes them sign-ins, so a dashboard shows a team at once)."""
         ...
 
     def next_change(self, now: datetime) -> RosterChange:
