@@ -20,12 +20,18 @@ from typing import TYPE_CHECKING
 
 from rtdata import bench as bench_module
 from rtdata import dashboard as dashboard_app
-from rtdata.config import HistoryConfig
+from rtdata.config import DEFAULT_PATH, HistoryConfig
+from rtdata.scenarios import (
+    DEFAULT_SCENARIO,
+    SCENARIOS,
+    Scenario,
+    UnknownScenarioError,
+    get_scenario,
+)
 from rtdata.server import DEFAULT_PORT, LocalServer
 from rtdata.server.auth import DEFAULT_JWT_SECRET, Keys
 from rtdata.server.realtime import DEFAULT_MAX_RECORD_BYTES
 from rtdata.settings import HISTORY_OFF, Settings
-from rtdata.simulate import Simulator
 
 if TYPE_CHECKING:
     from rtdata.collector import Collector
@@ -70,7 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the local Supabase stand-in (realtime + REST)")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default 54321)")
-    serve.add_argument("--schema", type=Path, help="migrations file or folder (default: hospital)")
+    serve.add_argument(
+        "--schema", type=Path, help="migrations file or folder (default: the scenario pack's)"
+    )
+    _add_scenario(serve, "scenario pack whose migrations are served when --schema is not given")
     serve.add_argument(
         "--jwt-secret",
         default=os.environ.get("RTDATA_JWT_SECRET", DEFAULT_JWT_SECRET),
@@ -85,7 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(run=_serve)
 
-    simulate = sub.add_parser("simulate", help="write the hospital scenario to a server over REST")
+    simulate = sub.add_parser("simulate", help="write a scenario pack's changes over REST")
+    _add_scenario(simulate, "scenario pack to simulate")
     simulate.add_argument("--url", default=DEFAULT_URL, help=f"project URL (default {DEFAULT_URL})")
     simulate.add_argument(
         "--key", help="API key (default: $SUPABASE_KEY, else the local demo service key)"
@@ -99,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
         "--no-presence",
         dest="presence",
         action="store_false",
-        help="do not sign simulated staff in and out on the 'online' presence channel",
+        help="do not sign simulated people in and out on the 'online' presence channel",
     )
     simulate.set_defaults(run=_simulate)
 
@@ -114,6 +124,12 @@ def _parser() -> argparse.ArgumentParser:
     bench.set_defaults(run=_bench)
 
     demo = sub.add_parser("demo", help="local server + simulator + dashboard, stopped by Ctrl-C")
+    _add_scenario(demo, "scenario pack served, simulated and shown")
+    demo.add_argument(
+        "--list-scenarios",
+        action="store_true",
+        help="print every scenario pack with its summary and exit",
+    )
     demo.add_argument("--port", type=int, default=DEFAULT_PORT, help="server port (default 54321)")
     demo.add_argument(
         "--dashboard-port", type=int, default=DASHBOARD_PORT, help="dashboard port (default 8501)"
@@ -186,6 +202,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_scenario(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument(
+        "--scenario",
+        type=_scenario,
+        default=DEFAULT_SCENARIO,
+        metavar="NAME",
+        help=f"{help_text} (default {DEFAULT_SCENARIO}; rtdata demo --list-scenarios lists them)",
+    )
+
+
+def _scenario(name: str) -> Scenario:
+    """Argument type of ``--scenario``: an unknown name is a usage error (exit status 2)."""
+    try:
+        return get_scenario(name)
+    except UnknownScenarioError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _list_scenarios() -> None:
+    width = max(len(name) for name in SCENARIOS)
+    for name, scenario in sorted(SCENARIOS.items()):
+        print(f"{name:<{width}}  {scenario.summary}")
+
+
 def _wait_for_signal() -> threading.Event:
     """Return an event that SIGINT or SIGTERM sets."""
     done = threading.Event()
@@ -203,7 +243,7 @@ def _serve(args: argparse.Namespace) -> int:
     server = LocalServer(
         args.host,
         args.port,
-        schema=args.schema,
+        schema=args.scenario.migrations if args.schema is None else args.schema,
         jwt_secret=args.jwt_secret,
         max_record_bytes=args.max_record_bytes,
     )
@@ -224,7 +264,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     key = args.key or os.environ.get("SUPABASE_KEY") or Keys.for_secret(DEFAULT_JWT_SECRET).service
-    simulator = Simulator(
+    simulator = args.scenario.simulator(
         args.url,
         key,
         rate_per_s=args.rate,
@@ -239,7 +279,8 @@ def _simulate(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     print(
-        f"simulating the hospital scenario at {args.rate:g} changes/s into {args.url}", flush=True
+        f"simulating the {args.scenario.name} scenario at {args.rate:g} changes/s into {args.url}",
+        flush=True,
     )
     simulator.run()
     print(f"wrote {simulator.writes_ok} changes ({simulator.writes_failed} failed)")
@@ -382,11 +423,27 @@ def _exit_status(dashboard: subprocess.Popen[bytes]) -> int:
     return 0 if dashboard.returncode in (0, -signal.SIGTERM, None) else 1
 
 
-def demo_env(url: str, key: str) -> dict[str, str]:
+def demo_config(scenario: Scenario, env: Mapping[str, str], cwd: Path) -> Path | None:
+    """Return the pack's ``rtdata.toml`` for ``rtdata demo`` to use, or ``None``.
+
+    The pack's file is used only if it exists and the user has no config of their own: no
+    ``rtdata.toml`` in ``cwd`` and ``RTDATA_CONFIG`` unset or empty in ``env`` (the same rule
+    :func:`rtdata.config.load_config` reads them by).
+    """
+    if env.get("RTDATA_CONFIG") or (cwd / DEFAULT_PATH).exists():
+        return None
+    return scenario.config_path if scenario.config_path.is_file() else None
+
+
+def demo_env(url: str, key: str, config: Path | None = None) -> dict[str, str]:
     """Return the environment ``rtdata demo`` gives its dashboard: the local server's URL and
-    service key, and ``RTDATA_HISTORY=off``: the demo records the history itself, from the
-    start and whether or not anyone looks, so the dashboard must not write it a second time."""
-    return {"SUPABASE_URL": url, "SUPABASE_KEY": key, "RTDATA_HISTORY": HISTORY_OFF}
+    service key, ``RTDATA_CONFIG`` naming ``config`` if given (see :func:`demo_config`), and
+    ``RTDATA_HISTORY=off``: the demo records the history itself, from the start and whether or
+    not anyone looks, so the dashboard must not write it a second time."""
+    env = {"SUPABASE_URL": url, "SUPABASE_KEY": key, "RTDATA_HISTORY": HISTORY_OFF}
+    if config is not None:
+        env["RTDATA_CONFIG"] = str(config)
+    return env
 
 
 def _stop_process(process: subprocess.Popen[bytes]) -> None:
@@ -399,29 +456,42 @@ def _stop_process(process: subprocess.Popen[bytes]) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    if args.list_scenarios:
+        _list_scenarios()
+        return 0
+    scenario: Scenario = args.scenario
+    config = demo_config(scenario, os.environ, Path.cwd())
+    config_env = {} if config is None else {"RTDATA_CONFIG": str(config)}
     port = _free_port(args.port)
     if args.port and port != args.port:
         log.warning("port %d is busy; the local server uses %d instead", args.port, port)
     dashboard_port = _free_port(args.dashboard_port)
     done = _wait_for_signal()
-    with LocalServer("127.0.0.1", port) as server, contextlib.ExitStack() as running:
+    with (
+        LocalServer("127.0.0.1", port, schema=scenario.migrations) as server,
+        contextlib.ExitStack() as running,
+    ):
         # Stopped in reverse order on the way out: dashboard, simulator, recorder.
         if args.history is not None:
-            settings = Settings.from_env().with_project(server.url, server.service_key)
+            settings = Settings.from_env({**os.environ, **config_env})
+            settings = settings.with_project(server.url, server.service_key)
             recorder = _recorder(settings, args.history)
             running.callback(recorder.stop)  # finishes the history's open files
             recorder.start(wait=True)  # before the simulator: the history holds every change
-        simulator = Simulator(
+        simulator = scenario.simulator(
             server.url, server.service_key, rate_per_s=args.rate, seed=args.seed, presence=True
         )
         running.callback(simulator.stop)
         simulator.start()
-        env = {**os.environ, **demo_env(server.url, server.service_key)}
+        env = {**os.environ, **demo_env(server.url, server.service_key, config)}
         dashboard = _start_dashboard(dashboard_port, args.dashboard_host, env, done)
         running.callback(_stop_process, dashboard)
         url = _dashboard_url(args.dashboard_host, dashboard_port, args.wall)
         print(f"rtdata demo: dashboard on {url}", flush=True)
         print(f"             local server on {server.url} (Ctrl-C stops everything)", flush=True)
+        print(f"             scenario {scenario.name}", flush=True)
+        if config is not None:
+            print(f"             config {config}", flush=True)
         # The local stack's well-known development key, as `rtdata serve` and `supabase start`
         # print it: notebooks attach to this server with it.
         print(f"             service_role key {server.service_key}", flush=True)

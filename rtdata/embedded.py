@@ -1,4 +1,4 @@
-"""The embedded default: a local server and the hospital simulator, started in this process.
+"""The embedded default: a local server and a scenario pack's simulator, run in this process.
 
 Used when no ``SUPABASE_URL`` is configured, so ``streamlit run app.py`` and notebooks work on
 a fresh machine with no account. The collector then talks to it exactly as to a real project.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from rtdata.scenarios import DEFAULT_SCENARIO, get_scenario
 from rtdata.server import LocalServer
 from rtdata.settings import Settings
 from rtdata.simulate import Simulator
@@ -16,19 +17,35 @@ __all__ = ["EmbeddedStack"]
 
 
 class EmbeddedStack:
-    """A :class:`rtdata.server.LocalServer` plus a :class:`rtdata.simulate.Simulator`.
+    """A :class:`rtdata.server.LocalServer` plus a :class:`rtdata.simulate.Simulator`, both of
+    one scenario pack.
 
     Args:
         host: Interface the server binds.
         port: Server port; 0 picks a free one.
         rate_per_s: Simulated writes per second.
         seed: Simulator seed.
+        scenario: Name of the scenario pack (:data:`rtdata.scenarios.SCENARIOS`) whose
+            migrations the server serves and whose simulator writes to it.
+
+    Attributes:
+        scenario: The scenario pack.
+
+    Raises:
+        UnknownScenarioError: ``scenario`` names no pack.
     """
 
     def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 0, rate_per_s: float = 10.0, seed: int = 0
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rate_per_s: float = 10.0,
+        seed: int = 0,
+        scenario: str = DEFAULT_SCENARIO,
     ) -> None:
-        self.server = LocalServer(host, port)
+        self.scenario = get_scenario(scenario)
+        self.server = LocalServer(host, port, schema=self.scenario.migrations)
         self.rate_per_s = rate_per_s
         self.seed = seed
         self.simulator: Simulator | None = None
@@ -51,10 +68,10 @@ class EmbeddedStack:
         return self
 
     def start_simulator(self) -> None:
-        """Start writing simulated changes and signing staff in and out on the ``online``
-        presence channel (call after the collector subscribed)."""
+        """Start writing the pack's simulated changes and signing its people in and out on the
+        ``online`` presence channel (call after the collector subscribed)."""
         if self.simulator is None:
-            self.simulator = Simulator(
+            self.simulator = self.scenario.simulator(
                 self.server.url,
                 self.server.service_key,
                 rate_per_s=self.rate_per_s,

@@ -29,11 +29,11 @@ def _page_collector(events: int) -> Any:
     """A recorder (no connection) with hospital tables and ``events`` buffered changes."""
     from rtdata.events import Event, EventKind, event_from_row
     from rtdata.recorder import Recorder
+    from rtdata.scenarios import DEFAULT_SCENARIO, get_scenario
     from rtdata.settings import Settings
-    from rtdata.simulate import HospitalScenario
 
     collector = Recorder(Settings())
-    scenario = HospitalScenario(seed=1)
+    scenario = get_scenario(DEFAULT_SCENARIO).scenario(seed=1)
     now = datetime.now(UTC)
     next_id: dict[str, int] = {}
     for _ in range(3000):  # realistic table state from the scenario's own writes

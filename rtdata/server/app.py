@@ -18,6 +18,7 @@ from aiohttp import WSMsgType, web
 
 from rtdata import protocol
 from rtdata.protocol import ProtocolError
+from rtdata.scenarios import DEFAULT_SCENARIO, get_scenario
 from rtdata.server import rest
 from rtdata.server.auth import DEFAULT_JWT_SECRET, AuthError, Keys, decode_token
 from rtdata.server.connections import SERIALIZERS, Connection, Connections
@@ -27,7 +28,6 @@ from rtdata.server.policies import BYPASS_ROLE, visible
 from rtdata.server.realtime import DEFAULT_MAX_RECORD_BYTES, ClaimCasts, RealtimeHub
 from rtdata.server.schema import Schema, TableSchema, load_schema
 from rtdata.server.store import TableStore
-from rtdata.simulate import MIGRATIONS_DIR
 
 __all__ = ["DEFAULT_PORT", "IDLE_TIMEOUT_S", "LocalServer", "build_app"]
 
@@ -255,8 +255,8 @@ class LocalServer:
     Args:
         host: Interface to bind.
         port: TCP port; 0 picks a free one.
-        schema: A migrations file or folder, or a parsed :class:`Schema`; the hospital scenario
-            when omitted.
+        schema: A migrations file or folder, or a parsed :class:`Schema`; the default scenario
+            pack's migrations (:data:`rtdata.scenarios.DEFAULT_SCENARIO`) when omitted.
         jwt_secret: HS256 secret that API keys and user tokens must be signed with.
         max_record_bytes: Records larger than this are trimmed with a 413 error, as Supabase
             does.
@@ -282,7 +282,7 @@ class LocalServer:
         self.host = host
         self.port = port
         if schema is None:
-            schema = load_schema(MIGRATIONS_DIR)
+            schema = load_schema(get_scenario(DEFAULT_SCENARIO).migrations)
         elif not isinstance(schema, Schema):
             schema = load_schema(schema)
         self.schema = schema

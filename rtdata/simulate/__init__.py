@@ -1,19 +1,15 @@
-"""Scenario simulator: a seeded hospital-network scenario and the shell that writes it over REST.
+"""The simulator shells: they send a scenario's writes over REST and sign its people in and out.
 
-:class:`HospitalScenario` is pure (no I/O, no clock reads) and produces :class:`Write` values;
-:class:`Simulator` sends them to a PostgREST-shaped API at a steady rate. The scenario's schema is
-the migration in :data:`MIGRATIONS_DIR`.
+A scenario is data and code of a pack (:mod:`rtdata.scenarios`); nothing here knows one.
+:class:`Simulator` sends the :class:`Write` values of any :class:`WriteSource` to a
+PostgREST-shaped API at a steady rate; :class:`rtdata.simulate.presence.PresenceSimulator` carries
+out a :class:`~rtdata.simulate.presence.Roster`'s presence changes with the official realtime
+client. :meth:`rtdata.scenarios.Scenario.simulator` puts the two together for a pack.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Final
-
-from rtdata.simulate.hospital import LISBON, City, HospitalScenario, Write
 from rtdata.simulate.runner import Simulator
+from rtdata.simulate.write import Method, Write, WriteSource
 
-__all__ = ["LISBON", "MIGRATIONS_DIR", "City", "HospitalScenario", "Simulator", "Write"]
-
-MIGRATIONS_DIR: Final[Path] = Path(__file__).resolve().parent / "migrations"
-"""Folder of the SQL migrations that define the tables the scenario writes to."""
+__all__ = ["Method", "Simulator", "Write", "WriteSource"]

@@ -1,11 +1,13 @@
-"""Thin I/O shell that signs a :class:`~rtdata.simulate.staff.StaffRoster` in and out over
-Supabase Realtime presence, with the official realtime-py client.
+"""Thin I/O shell that signs a scenario's people (a :class:`Roster`) in and out over Supabase
+Realtime presence, with the official realtime-py client.
 
-Each signed-in person gets their own :class:`realtime.AsyncRealtimeClient` socket, joins the
-presence channel under their key and tracks their meta, as the operations app in their browser
-would. Signing out closes the socket; the server then sends the leave, exactly as for a closed
-tab. Failures are counted and logged, never raised: like :class:`~rtdata.simulate.Simulator`,
-this is a background load generator that keeps going until stopped.
+A scenario pack provides the roster (pure: it decides who signs in, out or changes status, as
+:class:`RosterChange` values); this shell carries the changes out. Each signed-in person gets
+their own :class:`realtime.AsyncRealtimeClient` socket, joins the presence channel under their
+key and tracks their meta, as the operations app in their browser would. Signing out closes
+the socket; the server then sends the leave, exactly as for a closed tab. Failures are counted
+and logged, never raised: like :class:`~rtdata.simulate.Simulator`, this is a background load
+generator that keeps going until stopped.
 """
 
 from __future__ import annotations
@@ -15,21 +17,21 @@ import contextlib
 import logging
 import math
 import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from realtime import AsyncRealtimeChannel, AsyncRealtimeClient, RealtimeSubscribeStates
 
 from rtdata import link
-from rtdata.simulate.staff import PresenceChange, StaffRoster
 from rtdata.trace import redact
 
-__all__ = ["DEFAULT_PRESENCE_CHANNEL", "PresenceSimulator"]
+__all__ = ["DEFAULT_PRESENCE_CHANNEL", "PresenceSimulator", "Roster", "RosterChange"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_PRESENCE_CHANNEL: Final = "online"
-"""Channel (without ``realtime:``) the simulated staff track their presence on."""
+"""Channel (without ``realtime:``) the simulated people track their presence on."""
 
 THREAD_NAME: Final = "rtdata-presence"
 """Name of the thread :meth:`PresenceSimulator.start` runs in."""
@@ -41,8 +43,42 @@ _CLOSE_TIMEOUT_S: Final = 1.0
 """How long a sign-out waits for the close handshake before dropping the socket."""
 
 
+class RosterChange(Protocol):
+    """One thing a :class:`Roster` wants done on the presence channel."""
+
+    @property
+    def kind(self) -> str:
+        """``join`` (connect, join and track ``meta``), ``leave`` (close the socket, as a closed
+        browser tab does) or ``update`` (track ``meta`` again)."""
+        ...
+
+    @property
+    def key(self) -> str:
+        """The person's presence key."""
+        ...
+
+    @property
+    def meta(self) -> Mapping[str, Any]:
+        """What to track; empty for ``leave``."""
+        ...
+
+
+class Roster(Protocol):
+    """A seeded, pure source of presence changes for a scenario's people (no I/O)."""
+
+    @property
+    def target_online(self) -> int:
+        """How many people are online on average; the first that many changes are paced
+        quickly (the roster makes them sign-ins, so a dashboard shows a team at once)."""
+        ...
+
+    def next_change(self, now: datetime) -> RosterChange:
+        """Return the next change and apply it to the roster's own view; ``now`` is tz-aware."""
+        ...
+
+
 class PresenceSimulator:
-    """Sign simulated staff in and out on a presence channel until stopped.
+    """Sign a roster's people in and out on a presence channel until stopped.
 
     This is the thread boundary of presence simulation: :meth:`start` runs an asyncio loop in
     a daemon thread named ``rtdata-presence``, which owns every socket; :meth:`stop` ends the
@@ -50,7 +86,7 @@ class PresenceSimulator:
     are safe to read from others.
 
     Attributes:
-        roster: Who can sign in, and who the roster has signed in.
+        roster: The roster whose changes are carried out.
         changes_ok: Changes carried out (a sign-in counts once it is tracked).
         changes_failed: Changes that failed (connect, join or track refused, or timed out).
         last_error: Text of the most recent failure, or ``None``.
@@ -58,35 +94,30 @@ class PresenceSimulator:
     Args:
         url: Project URL, for example ``http://127.0.0.1:54321``.
         key: API key each socket connects with; never logged.
-        hospital_ids: Hospitals the staff work at.
+        roster: Who signs in, out or changes status, and when (a scenario pack builds it).
         channel: Presence channel, without ``realtime:``.
-        interval_s: Mean pause between changes after the first sign-ins; positive.
-        size: People on the roster.
-        seed: Seed of the roster.
+        interval_s: Pause between changes after the first sign-ins; positive.
         timeout_s: Timeout of each connect, join and track.
 
     Raises:
-        ValueError: ``interval_s`` or ``timeout_s`` is not positive and finite, or the roster
-            arguments are out of range (see :class:`~rtdata.simulate.staff.StaffRoster`).
+        ValueError: ``interval_s`` or ``timeout_s`` is not positive and finite.
     """
 
     def __init__(
         self,
         url: str,
         key: str,
+        roster: Roster,
         *,
-        hospital_ids: tuple[int, ...],
         channel: str = DEFAULT_PRESENCE_CHANNEL,
         interval_s: float = 3.0,
-        size: int = 24,
-        seed: int = 0,
         timeout_s: float = 10.0,
     ) -> None:
         """Create a stopped simulator; nobody signs in until :meth:`start`."""
         for name, value in (("interval_s", interval_s), ("timeout_s", timeout_s)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be positive and finite, got {value!r}")
-        self.roster = StaffRoster(seed, hospital_ids, size=size)
+        self.roster = roster
         self.changes_ok = 0
         self.changes_failed = 0
         self.last_error: str | None = None
@@ -167,8 +198,8 @@ class PresenceSimulator:
             for key in list(self._sockets):
                 await self._sign_out(key)
 
-    async def _apply(self, change: PresenceChange) -> None:
-        key = change.member.key
+    async def _apply(self, change: RosterChange) -> None:
+        key = change.key
         if change.kind == "leave":
             await self._sign_out(key)
             return
@@ -177,7 +208,7 @@ class PresenceSimulator:
             if held is not None:  # the server went away under it; start afresh
                 await self._sign_out(key)
             held = await self._sign_in(key)
-        await asyncio.wait_for(held[1].track(change.meta), self._timeout_s)
+        await asyncio.wait_for(held[1].track(dict(change.meta)), self._timeout_s)
 
     async def _sign_in(self, key: str) -> tuple[AsyncRealtimeClient, AsyncRealtimeChannel]:
         client = AsyncRealtimeClient(

@@ -1,4 +1,5 @@
-"""Thin I/O shell that sends :class:`~rtdata.simulate.hospital.HospitalScenario` writes over REST.
+"""Thin I/O shell that sends a scenario's writes (:class:`~rtdata.simulate.write.WriteSource`)
+over REST.
 
 :class:`Simulator` drives a scenario against a PostgREST-shaped API (``<url>/rest/v1/<table>``)
 with :class:`httpx.Client`, paced on a monotonic clock. Failed requests are counted and logged,
@@ -12,12 +13,14 @@ import math
 import threading
 import time
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 
-from rtdata.simulate.hospital import HospitalScenario, Write
-from rtdata.simulate.presence import PresenceSimulator
+from rtdata.simulate.write import Write, WriteSource
+
+if TYPE_CHECKING:
+    from rtdata.simulate.presence import PresenceSimulator
 
 __all__ = ["Simulator"]
 
@@ -42,19 +45,20 @@ class Simulator:
         writes_failed: Writes that failed: network error, timeout, 4xx/5xx answer, or an
             unexpected error while producing or sending the write.
         last_error: Text of the most recent failure, or ``None`` if none happened yet.
-        presence: The staff presence simulator that runs beside the writes, or ``None``.
+        presence: The presence simulator that runs beside the writes, or ``None``.
 
     Args:
         url: Project URL, for example ``http://127.0.0.1:54321``; ``/rest/v1`` is appended.
         key: API key, sent as ``apikey`` and as a bearer token; never logged.
+        scenario: The scenario to drive (a scenario pack builds it:
+            :meth:`rtdata.scenarios.Scenario.scenario`).
         rate_per_s: Target writes per second, averaged; must be positive and finite.
         duration_s: Stop after this many seconds; ``None`` runs until :meth:`stop`.
-        seed: Seed of the scenario.
         timeout_s: Timeout of each HTTP request.
         transport: httpx transport to use instead of the network (tests use
             :class:`httpx.MockTransport`).
-        presence: Also sign the scenario's staff in and out on the ``online`` presence
-            channel (:class:`~rtdata.simulate.presence.PresenceSimulator`) while running.
+        presence: A presence simulator to start and stop with the writes (signing the
+            scenario's people in and out while running), or ``None``.
 
     Raises:
         ValueError: ``rate_per_s``, ``duration_s`` or ``timeout_s`` is out of range.
@@ -64,13 +68,13 @@ class Simulator:
         self,
         url: str,
         key: str,
+        scenario: WriteSource,
         *,
         rate_per_s: float = 20.0,
         duration_s: float | None = None,
-        seed: int = 0,
         timeout_s: float = 10.0,
         transport: httpx.BaseTransport | None = None,
-        presence: bool = False,
+        presence: PresenceSimulator | None = None,
     ) -> None:
         """Create a stopped simulator; nothing is sent until :meth:`run` or :meth:`start`."""
         if not (math.isfinite(rate_per_s) and rate_per_s > 0):
@@ -79,7 +83,7 @@ class Simulator:
             raise ValueError(f"duration_s must be None or >= 0, got {duration_s!r}")
         if not (math.isfinite(timeout_s) and timeout_s > 0):
             raise ValueError(f"timeout_s must be positive and finite, got {timeout_s!r}")
-        self.scenario = HospitalScenario(seed)
+        self.scenario = scenario
         self.writes_ok = 0
         self.writes_failed = 0
         self.last_error: str | None = None
@@ -93,11 +97,7 @@ class Simulator:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._failure_streak = 0
-        self.presence = (
-            PresenceSimulator(url, key, hospital_ids=self.scenario.hospital_ids, seed=seed)
-            if presence
-            else None
-        )
+        self.presence = presence
 
     @property
     def running(self) -> bool:

@@ -1,11 +1,15 @@
-"""One REST write of a scenario: the value a scenario produces and the simulator sends."""
+"""One REST write of a scenario: the value a scenario produces and the simulator sends, and
+:class:`WriteSource`, what a scenario must offer for :class:`~rtdata.simulate.Simulator` to
+drive it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any, Literal, Protocol
 
-__all__ = ["Method", "Write"]
+__all__ = ["Method", "Write", "WriteSource"]
 
 Method = Literal["POST", "PATCH", "DELETE"]
 """HTTP methods a :class:`Write` may use."""
@@ -53,3 +57,19 @@ def _filter_text(value: Any) -> str:
     if isinstance(value, bool):
         return "eq.true" if value else "eq.false"
     return f"eq.{value}"
+
+
+class WriteSource(Protocol):
+    """A seeded scenario that produces writes one at a time and learns from their results.
+
+    Scenario packs (:mod:`rtdata.scenarios`) provide one; :class:`~rtdata.simulate.Simulator`
+    sends its writes and feeds the server's representations back.
+    """
+
+    def next_write(self, now: datetime) -> Write:
+        """Return the next write to send; ``now`` is timezone-aware."""
+        ...
+
+    def apply_result(self, write: Write, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Learn from the rows the server answered a ``returning`` write with."""
+        ...

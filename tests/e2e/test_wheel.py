@@ -32,6 +32,13 @@ DASHBOARD_FILES = {
     *(f"rtdata/dashboard/pages/{p.name}" for p in (ROOT / "rtdata/dashboard/pages").glob("*.py")),
 }
 
+PACK_FILES = {
+    str(p.relative_to(ROOT))
+    for p in (ROOT / "rtdata/scenarios").rglob("*")
+    if p.is_file() and "__pycache__" not in p.parts
+}
+"""Every file of every scenario pack: code, migrations, assets, config and README."""
+
 
 def _clean_env() -> dict[str, str]:
     """The environment without anything that would put the checkout on ``sys.path``."""
@@ -68,6 +75,15 @@ def test_the_wheel_holds_the_dashboard_and_no_secrets(wheel: Path) -> None:
     assert names >= DASHBOARD_FILES
     assert len([n for n in names if n.startswith("rtdata/dashboard/pages/")]) == 6
     assert not [n for n in names if n.endswith("secrets.toml")]
+
+
+def test_the_wheel_holds_every_scenario_pack_file(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    assert "rtdata/scenarios/hospital/migrations/0001_hospital.sql" in PACK_FILES
+    assert "rtdata/scenarios/hospital/assets/lisbon_districts.geojson" in PACK_FILES
+    assert "rtdata/scenarios/hospital/README.md" in PACK_FILES
+    assert names >= PACK_FILES
 
 
 @pytest.fixture

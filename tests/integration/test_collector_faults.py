@@ -13,6 +13,7 @@ from realtime._async import client as realtime_client
 
 from rtdata import Collector, ConnectionState, LocalServer, Settings
 from rtdata.config import DEFAULT_CONFIG
+from rtdata.scenarios import get_scenario
 from rtdata.simulate import Simulator
 from tests.support import timeout_s, wait_until
 
@@ -47,7 +48,9 @@ def exact(server: LocalServer, collector: Collector) -> bool:
 
 @pytest.fixture
 def traffic(server: LocalServer) -> Iterator[Simulator]:
-    simulator = Simulator(server.url, server.service_key, rate_per_s=40, seed=11)
+    simulator = get_scenario("hospital").simulator(
+        server.url, server.service_key, rate_per_s=40, seed=11
+    )
     yield simulator
     simulator.stop()
 

@@ -13,6 +13,7 @@ import pytest
 from rtdata import Collector, ConnectionState, LocalServer, Settings
 from rtdata.config import DEFAULT_CONFIG
 from rtdata.history import HistoryWriter, load, rebuild_tables
+from rtdata.scenarios import get_scenario
 from rtdata.simulate import Simulator
 from tests.support import wait_until
 
@@ -42,7 +43,9 @@ def _by_key(rows: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
 
 @pytest.fixture
 def traffic(server: LocalServer) -> Iterator[Simulator]:
-    simulator = Simulator(server.url, server.service_key, rate_per_s=40, seed=5)
+    simulator = get_scenario("hospital").simulator(
+        server.url, server.service_key, rate_per_s=40, seed=5
+    )
     yield simulator
     simulator.stop()
 

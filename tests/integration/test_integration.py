@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from rtdata import Collector, ConnectionState, LocalServer, Settings
-from rtdata.simulate import Simulator
+from rtdata.scenarios import get_scenario
 from tests.support import timeout_s, wait_until
 
 ARTIFACTS = Path(__file__).parents[1] / "artifacts"
@@ -95,7 +95,9 @@ def test_snapshot_loads_rows_written_before_the_collector_started(server: LocalS
 def test_simulated_traffic_leaves_table_state_equal_to_the_server(
     server: LocalServer, collector: Collector
 ) -> None:
-    simulator = Simulator(server.url, server.service_key, rate_per_s=200, duration_s=3, seed=7)
+    simulator = get_scenario("hospital").simulator(
+        server.url, server.service_key, rate_per_s=200, duration_s=3, seed=7
+    )
     simulator.run()
     assert simulator.writes_ok > 100
     assert simulator.writes_failed == 0

@@ -291,10 +291,10 @@ def test_duplicate_key_is_409(http: httpx.Client) -> None:
 
 
 def test_row_filter_narrows_every_read() -> None:
+    from rtdata.scenarios import get_scenario
     from rtdata.server.schema import load_schema
-    from rtdata.simulate import MIGRATIONS_DIR
 
-    store = TableStore(load_schema(MIGRATIONS_DIR))
+    store = TableStore(load_schema(get_scenario("hospital").migrations))
     store.insert("emergency_requests", [{**ROW, "hospital_id": h} for h in (1, 2, 1)])
     seen: list[str] = []
 

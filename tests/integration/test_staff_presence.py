@@ -14,9 +14,9 @@ from realtime import AsyncRealtimeClient
 
 from rtdata import Collector, ConnectionState, LocalServer, Settings
 from rtdata.config import DEFAULT_CONFIG
-from rtdata.simulate import HospitalScenario
+from rtdata.scenarios.hospital import HospitalScenario
+from rtdata.scenarios.hospital.staff import ROLES, STATUSES, StaffRoster
 from rtdata.simulate.presence import DEFAULT_PRESENCE_CHANNEL, PresenceSimulator
-from rtdata.simulate.staff import ROLES, STATUSES, StaffRoster
 from rtdata.views import presence
 from tests.support import until, wait_until
 
@@ -118,7 +118,7 @@ def test_naive_clock_is_rejected() -> None:
 @pytest.mark.parametrize("kwargs", [{"interval_s": 0}, {"timeout_s": float("nan")}])
 def test_presence_simulator_rejects_bad_settings(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=next(iter(kwargs))):
-        PresenceSimulator("http://x.invalid", "k", hospital_ids=HOSPITALS, **kwargs)
+        PresenceSimulator("http://x.invalid", "k", StaffRoster(0, HOSPITALS), **kwargs)
 
 
 def test_default_config_records_the_channel_the_simulator_tracks_on() -> None:
@@ -152,7 +152,7 @@ def _online(collector: Collector) -> dict[str, str]:
 
 def test_the_collector_sees_exactly_who_the_simulator_has_signed_in(server: LocalServer) -> None:
     sim = PresenceSimulator(
-        server.url, server.anon_key, hospital_ids=HOSPITALS, interval_s=3600, size=10, seed=4
+        server.url, server.anon_key, StaffRoster(4, HOSPITALS, size=10), interval_s=3600
     )
     collector = _collector(server).start(wait=True)
     try:
@@ -178,7 +178,7 @@ def test_the_collector_sees_exactly_who_the_simulator_has_signed_in(server: Loca
 
 def test_churn_ends_with_everybody_gone_when_the_simulator_stops(server: LocalServer) -> None:
     sim = PresenceSimulator(
-        server.url, server.anon_key, hospital_ids=HOSPITALS, interval_s=0.05, size=8, seed=9
+        server.url, server.anon_key, StaffRoster(9, HOSPITALS, size=8), interval_s=0.05
     )
     collector = _collector(server).start(wait=True)
     try:

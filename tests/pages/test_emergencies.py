@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from rtdata import Collector, EventBuffer, Settings, ui
 from rtdata.events import Event, event_from_row
 from rtdata.recorder import Recorder
-from rtdata.simulate.hospital import LISBON
+from rtdata.scenarios.hospital import LISBON
 from rtdata.views import emergencies as em
 
 ROOT = Path(__file__).resolve().parents[2]

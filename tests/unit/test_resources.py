@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from rtdata.config import DEFAULT_CONFIG, DEFAULT_TILES
+from rtdata.scenarios import get_scenario
 from rtdata.server.schema import load_schema
-from rtdata.simulate import MIGRATIONS_DIR
 from rtdata.views import resources, tile_count
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -173,7 +173,7 @@ def test_format_age_rounds_each_unit_down(age_s: float | None, text: str) -> Non
 
 
 def test_default_config_follows_every_table_the_scenario_writes() -> None:
-    scenario_tables = set(load_schema(MIGRATIONS_DIR).tables)
+    scenario_tables = set(load_schema(get_scenario("hospital").migrations).tables)
     assert set(DEFAULT_CONFIG.tables()) == scenario_tables
     resync = DEFAULT_CONFIG.resync_columns()
     for name in ("hospital_resources", "waitlist_entries", "financial_disputes"):

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from rtdata.scenarios import get_scenario
 from rtdata.server.schema import CastError, Column, SchemaError, coerce, load_schema
-from rtdata.simulate import MIGRATIONS_DIR
 
 
 def test_hospital_migration_defines_the_scenario_tables() -> None:
-    schema = load_schema(MIGRATIONS_DIR)
+    schema = load_schema(get_scenario("hospital").migrations)
     assert set(schema.tables) == {
         "hospitals",
         "profiles",

@@ -16,9 +16,13 @@ from typing import Any
 import httpx
 import pytest
 
+from rtdata.scenarios import get_scenario
+from rtdata.scenarios.hospital import LISBON, City, HospitalScenario
 from rtdata.server.schema import CastError, coerce, load_schema
-from rtdata.simulate import LISBON, MIGRATIONS_DIR, City, HospitalScenario, Simulator, Write
+from rtdata.simulate import Simulator, Write
 from rtdata.simulate.runner import _next_due_s
+
+MIGRATIONS_DIR = get_scenario("hospital").migrations
 
 # The emergency status graph as the migration documents it; written out here, not imported,
 # so a wrong graph in the scenario makes these tests fail.
@@ -671,8 +675,8 @@ def test_run_sends_postgrest_requests_with_keys() -> None:
     sim = Simulator(
         "http://rest.invalid/",
         KEY,
+        HospitalScenario(1),
         rate_per_s=1e6,
-        seed=1,
         transport=httpx.MockTransport(stub),
     )
     stub.on_limit = sim.stop
@@ -704,7 +708,13 @@ def test_run_sends_postgrest_requests_with_keys() -> None:
 def test_run_counts_failures_and_keeps_going(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="rtdata.simulate")
     stub = RestStub(stop_after=60, fail_every=5)
-    sim = Simulator("http://rest.invalid", KEY, rate_per_s=1e6, transport=httpx.MockTransport(stub))
+    sim = Simulator(
+        "http://rest.invalid",
+        KEY,
+        HospitalScenario(0),
+        rate_per_s=1e6,
+        transport=httpx.MockTransport(stub),
+    )
     stub.on_limit = sim.stop
     sim.run()
     assert len(stub.requests) == 60
@@ -719,7 +729,13 @@ def test_run_counts_failures_and_keeps_going(caplog: pytest.LogCaptureFixture) -
 
 def test_zero_duration_sends_nothing() -> None:
     stub = RestStub(stop_after=0)
-    sim = Simulator("http://rest.invalid", KEY, duration_s=0, transport=httpx.MockTransport(stub))
+    sim = Simulator(
+        "http://rest.invalid",
+        KEY,
+        HospitalScenario(0),
+        duration_s=0,
+        transport=httpx.MockTransport(stub),
+    )
     sim.run()
     assert stub.requests == []
     assert sim.writes_ok == sim.writes_failed == 0
@@ -729,7 +745,13 @@ def test_start_runs_in_a_named_daemon_thread_and_stop_is_idempotent() -> None:
     reached = threading.Event()
     stub = RestStub(stop_after=25)
     stub.on_limit = reached.set
-    sim = Simulator("http://rest.invalid", KEY, rate_per_s=1e6, transport=httpx.MockTransport(stub))
+    sim = Simulator(
+        "http://rest.invalid",
+        KEY,
+        HospitalScenario(0),
+        rate_per_s=1e6,
+        transport=httpx.MockTransport(stub),
+    )
     sim.start()
     sim.start()  # already running: no second thread
     assert reached.wait(timeout=30), "the simulator thread did not send writes"
@@ -742,7 +764,7 @@ def test_start_runs_in_a_named_daemon_thread_and_stop_is_idempotent() -> None:
 
 
 def test_stop_before_start_is_harmless() -> None:
-    sim = Simulator("http://rest.invalid", KEY)
+    sim = Simulator("http://rest.invalid", KEY, HospitalScenario(0))
     sim.stop()
     assert not sim.running
 
@@ -759,4 +781,4 @@ def test_stop_before_start_is_harmless() -> None:
 )
 def test_simulator_rejects_bad_settings(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="must be"):
-        Simulator("http://rest.invalid", KEY, **kwargs)
+        Simulator("http://rest.invalid", KEY, HospitalScenario(0), **kwargs)

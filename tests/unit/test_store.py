@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from rtdata.filters import parse_filter
+from rtdata.scenarios import get_scenario
 from rtdata.server.schema import load_schema
 from rtdata.server.store import Change, StoreError, TableStore
-from rtdata.simulate import MIGRATIONS_DIR
 from tests.support import EMERGENCY_ROW
 
 ROW = EMERGENCY_ROW
@@ -19,7 +19,9 @@ ROW = EMERGENCY_ROW
 @pytest.fixture
 def store() -> TableStore:
     clock = itertools.count(1_714_557_600_000_000_000, 1_000_000)
-    return TableStore(load_schema(MIGRATIONS_DIR), clock_ns=lambda: next(clock))
+    return TableStore(
+        load_schema(get_scenario("hospital").migrations), clock_ns=lambda: next(clock)
+    )
 
 
 def test_insert_applies_identity_and_defaults(store: TableStore) -> None:

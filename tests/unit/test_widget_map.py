@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rtdata.scenarios import DEFAULT_SCENARIO
 from rtdata.views.widgets.map import PALETTE, MapSpec, compute, figure, load_geojson
 from tests.unit.widget_data import at, iso
 
@@ -145,9 +146,8 @@ def test_filter_age_and_newest_first() -> None:
 
 
 def test_package_relative_geojson_and_the_cache(tmp_path: Path) -> None:
-    view = compute(
-        MapSpec("a", "lat", "lon", geojson="assets/lisbon_districts.geojson"), pd.DataFrame(), at(0)
-    )
+    shipped = str(Path("scenarios", DEFAULT_SCENARIO, "assets", "lisbon_districts.geojson"))
+    view = compute(MapSpec("a", "lat", "lon", geojson=shipped), pd.DataFrame(), at(0))
     assert view.shapes is not None
     assert view.bounds is not None
     path = tmp_path / "x.geojson"

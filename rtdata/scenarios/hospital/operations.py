@@ -10,9 +10,9 @@
 * ``financial_disputes``: patients disputing an amount; ``open`` -> ``investigating`` ->
   ``resolved``, or ``open`` -> ``resolved`` directly.
 
-It is driven by :class:`~rtdata.simulate.hospital.HospitalScenario`, which owns the random
-generator, sends the opening write, mixes :meth:`Operations.options` into its weighted choice
-and feeds server representations back. The hospital scenario's rules hold here too: nothing
+It is driven by :class:`~rtdata.scenarios.hospital.network.HospitalScenario`, which owns the
+random generator, sends the opening write, mixes :meth:`Operations.options` into its weighted
+choice and feeds server representations back. The hospital scenario's rules hold here too: nothing
 reads a clock or global random state, ``PATCH`` and ``DELETE`` change the tracked state when they
 are produced, and rows with server-assigned ids are tracked once :meth:`Operations.apply_result`
 reports them (so with no results, nothing is ever updated).

@@ -3,11 +3,12 @@
 The hospital scenario's staff (doctors, nurses, paramedics, dispatchers, admins) sign in to the
 operations app, which tracks each of them with Supabase Realtime presence on one channel. A
 :class:`StaffRoster` produces those sign-ins, sign-outs and status changes one at a time as
-:class:`PresenceChange` values; :class:`rtdata.simulate.presence.PresenceSimulator` carries them
-out with the official realtime client, one socket per person, as their browsers would.
+:class:`PresenceChange` values; :class:`rtdata.simulate.presence.PresenceSimulator` (it takes
+any :class:`~rtdata.simulate.presence.Roster`) carries them out with the official realtime
+client, one socket per person, as their browsers would.
 
-Like :class:`~rtdata.simulate.hospital.HospitalScenario`, nothing here reads a clock, a socket
-or global random state: time comes in as ``now`` and randomness from one seeded
+Like :class:`~rtdata.scenarios.hospital.network.HospitalScenario`, nothing here reads a clock,
+a socket or global random state: time comes in as ``now`` and randomness from one seeded
 :class:`random.Random`, so the same seed gives the same changes.
 """
 
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-from rtdata.simulate.hospital import person_name
+from rtdata.scenarios.hospital.network import person_name
 
 __all__ = ["ROLES", "STATUSES", "PresenceChange", "StaffMember", "StaffRoster"]
 
@@ -70,6 +71,11 @@ class PresenceChange:
     kind: ChangeKind
     member: StaffMember
     meta: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        """The member's presence key (``staff-<n>``)."""
+        return self.member.key
 
 
 class StaffRoster:

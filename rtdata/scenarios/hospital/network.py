@@ -2,10 +2,10 @@
 
 The scenario models a small city ambulance service: hospitals, staff and patient profiles,
 document verification, emergency requests that move through a dispatch lifecycle, a stream of
-vital-sign readings, and the operations tables of :mod:`rtdata.simulate.operations` (resources,
-waiting lists, financial disputes). Every write is a :class:`Write` value; the caller sends it
-and feeds the server's representation back with :meth:`HospitalScenario.apply_result` so the
-scenario learns identity ids assigned by the server.
+vital-sign readings, and the operations tables of :mod:`rtdata.scenarios.hospital.operations`
+(resources, waiting lists, financial disputes). Every write is a :class:`Write` value; the
+caller sends it and feeds the server's representation back with
+:meth:`HospitalScenario.apply_result` so the scenario learns identity ids assigned by the server.
 
 Nothing here reads a clock, a socket or global random state: time comes in as ``now`` and all
 randomness comes from one :class:`random.Random` seeded at construction, so the same seed and the
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from rtdata.simulate.operations import ACTIONS, Operations
+from rtdata.scenarios.hospital.operations import ACTIONS, Operations
 from rtdata.simulate.write import Method, Write
 
 __all__ = [
