@@ -6,8 +6,10 @@ a fresh machine with no account. The collector then talks to it exactly as to a 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import TracebackType
 
+from rtdata.config import load_config
 from rtdata.scenarios import DEFAULT_SCENARIO, get_scenario
 from rtdata.server import LocalServer
 from rtdata.settings import Settings
@@ -59,8 +61,17 @@ class EmbeddedStack:
         """Return ``base`` (or default settings) pointed at this server with its service key.
 
         The service key is used because the collector runs server-side, never in a browser.
+        When ``base`` holds no config file of the user's (no channels, no pages, not read from
+        a file), the pack's own ``rtdata.toml`` replaces it, keeping ``base``'s history
+        setting: the embedded demo then shows the pack's pages.
         """
-        return (base or Settings()).with_project(self.server.url, self.server.service_key)
+        base = base or Settings()
+        config = base.config
+        own = config.source is not None or config.channels or config.pages
+        if not own and self.scenario.config_path.is_file():
+            pack = load_config(self.scenario.config_path)
+            base = replace(base, config=replace(pack, history=config.history), tables=None)
+        return base.with_project(self.server.url, self.server.service_key)
 
     def start(self) -> EmbeddedStack:
         """Start the server (not yet the simulator) and return once it listens."""
