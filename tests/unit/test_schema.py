@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rtdata.server.schema import CastError, Column, SchemaError, coerce, load_schema
+from rtdata.server.schema import Column, SchemaError, load_schema
+from rtdata.server.values import CastError, coerce
 from rtdata.simulate import MIGRATIONS_DIR
 
 
