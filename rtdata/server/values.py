@@ -26,7 +26,8 @@ def coerce(column: Column, value: Any) -> Any:
     """Cast a JSON value to ``column``'s type and return it in JSON form, as Postgres would.
 
     Timestamps come back as ISO 8601 text with offset (``timestamptz``) the way Postgres renders
-    them in JSON; numbers, booleans, text, json and arrays keep their JSON form.
+    them in JSON; numbers, booleans, text, json and arrays keep their JSON form. A value of an
+    enum column must be one of its labels.
 
     Raises:
         CastError: The value cannot be cast; the message names the type and value.
@@ -39,13 +40,16 @@ def coerce(column: Column, value: Any) -> Any:
             value = [v.strip().strip('"') for v in value[1:-1].split(",") if v.strip()]
         if not isinstance(value, list):
             raise CastError(f'malformed array literal: "{value}"')
-        element = Column(column.name, t[1:])
+        element = Column(column.name, t[1:], enum_values=column.enum_values)
         return [coerce(element, v) for v in value]
     try:
         cast: Callable[[Any], Any] = _CASTS.get(t, _as_text)
-        return cast(value)
+        cast_value = cast(value)
     except (ValueError, TypeError, InvalidOperation, OverflowError):
         raise CastError(f'invalid input syntax for type {_PRETTY.get(t, t)}: "{value}"') from None
+    if column.enum_values and cast_value not in column.enum_values:
+        raise CastError(f'invalid input value for enum {t}: "{value}"')
+    return cast_value
 
 
 def _as_int(value: Any) -> int:
