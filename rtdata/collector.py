@@ -47,7 +47,10 @@ class Collector:
 
     Args:
         settings: Where to connect and what to follow. Must name a project (``settings.url``);
-            the embedded default is resolved by :mod:`rtdata.embedded`.
+            the embedded default is resolved by :mod:`rtdata.embedded`. With no channel in
+            its config, the collector follows every table the project's REST schema shows
+            with a primary key (:mod:`rtdata.introspect`), and :attr:`settings` then name
+            them.
         buffer: The event buffer to fill (see :class:`Recorder`).
         history: Also write every event to disk with this writer, which ``start()`` starts
             and ``stop()`` closes (see :class:`Recorder`).

@@ -109,12 +109,12 @@ class _Table:
 
 
 def _info(
-    name: str, pk: tuple[str, ...], schema: ProjectSchema | None, rows: pd.DataFrame | None
+    table_name: str, pk: tuple[str, ...], schema: ProjectSchema | None, rows: pd.DataFrame | None
 ) -> _Table:
     columns: dict[str, str] = {}
     enums: dict[str, tuple[str, ...]] = {}
     fks: dict[str, tuple[str, str]] = {}
-    table: TableInfo | None = None if schema is None else schema.tables.get(name)
+    table: TableInfo | None = None if schema is None else schema.tables.get(table_name)
     if table is not None:
         for column in table.columns.values():
             columns[column.name] = column.pg_type
@@ -123,8 +123,8 @@ def _info(
             if column.foreign_key is not None:
                 fks[column.name] = column.foreign_key
     if rows is not None:
-        for column in rows.columns:
-            columns.setdefault(str(column), "")
+        for name in rows.columns:
+            columns.setdefault(str(name), "")
     return _Table(columns, enums, fks, pk[0] if len(pk) == 1 else "")
 
 

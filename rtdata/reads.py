@@ -24,6 +24,7 @@ from supabase import AsyncClient
 from rtdata.events import Event, EventError, EventKind, EventSource, event_from_row, row_key
 from rtdata.recorder import ErrorKind, Recorder
 from rtdata.resync import diff_rows, resync_since_ns
+from rtdata.settings import Settings
 
 __all__ = ["PAGE_ROWS", "TableReads"]
 
@@ -53,13 +54,17 @@ class TableReads:
 
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
-        self.settings = recorder.settings
         self.cfg = recorder.settings.config.connection
         self.rest: AsyncClient | None = None
         self.touched: dict[str, set[str]] = {}
         self.last_commit_ns: dict[str, int] = {}
         self.checked_until_ns: dict[str, int] = {}
         self.loaded = False
+
+    @property
+    def settings(self) -> Settings:
+        """The recorder's current settings (discovery may replace them before the first read)."""
+        return self.recorder.settings
 
     def note_change(self, table: str, event: Event, old_key: str | None = None) -> None:
         """Remember a realtime change of ``table``: its commit time, and its key (and

@@ -38,6 +38,7 @@ from rtdata.trace import FrameTrace, TracedFrame
 
 if TYPE_CHECKING:  # imported when used: pyarrow and duckdb are slow to import
     from rtdata.history import HistoryWriter
+    from rtdata.introspect import ProjectSchema
 
 __all__ = [
     "ALERT_CHECK_INTERVAL_S",
@@ -80,6 +81,8 @@ class ErrorKind(enum.StrEnum):
     """realtime-py dropped a frame it could not decode."""
     OVERSIZED_FRAME = "oversized frame"
     """realtime-py closed the socket on a frame over its size limit."""
+    INTROSPECTION_FAILED = "introspection failed"
+    """The project's REST schema could not be read (see :mod:`rtdata.introspect`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +165,10 @@ class Recorder:
         """Latency, rates, reconnects and alerts (see :mod:`rtdata.metrics`)."""
         self.trace = FrameTrace(settings.config.connection.trace_frames, self._on_traffic)
         """The last raw frames of the collector's socket (see :meth:`frames`)."""
+        self.schema: ProjectSchema | None = None
+        """The project's tables and columns as its REST schema describes them, or ``None``
+        until the collector has read it (it reads it once per run; see
+        :mod:`rtdata.introspect`). Replaced whole, never changed in place."""
         self._lock = threading.Lock()  # guards the status fields, transitions, gaps, errors
         self._changed = threading.Condition(self._lock)  # notified on every transition
         self._state = ConnectionState.IDLE
@@ -288,6 +295,22 @@ class Recorder:
         log.info("collector: %s -> %s (%s)", source.value, target.value, reason)
         body = orjson.dumps({"from": source.value, "reason": reason}).decode()
         self.record(Event(now, None, EventKind.STATUS, "", None, target.value, None, body, None))
+
+    def follow(self, settings: Settings) -> None:
+        """Follow ``settings`` from now on, with empty live tables for its tables.
+
+        The collector calls it when it has discovered a project's tables (``rtdata.toml``
+        names no channel), before it subscribes, so nothing has been recorded for a table
+        yet. :attr:`tables` and then :attr:`settings` are replaced whole: a reader on another
+        thread may see the new tables next to the old settings for a moment.
+
+        Raises:
+            ValueError: ``settings`` name another project (URL or key).
+        """
+        if (settings.url, settings.key) != (self.settings.url, self.settings.key):
+            raise ValueError("Recorder.follow keeps the project: the settings name another one")
+        self.tables = LiveTables(settings.table_keys)
+        self.settings = settings
 
     def record_gap(self, gap: Gap) -> None:
         """Record a repaired gap."""

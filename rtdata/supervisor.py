@@ -2,6 +2,11 @@
 
 It owns the connection and never trusts the client to recover by itself (field notes §2):
 
+0. **Discover** the tables when ``rtdata.toml`` names no channel: read the project's REST
+   schema (:mod:`rtdata.introspect`) and follow every table with a primary key on one channel,
+   :data:`DISCOVERY_CHANNEL`. A failure counts as :attr:`ErrorKind.INTROSPECTION_FAILED` and
+   ends the attempt like a failed connect. With channels configured the schema is still read
+   once, in the background, for pages to check columns; failing that only logs a warning.
 1. **Connect** a fresh ``AsyncRealtimeClient`` (its own reconnects off), join every configured
    channel plus a self-broadcast probe channel, and wait for ``Subscribed to PostgreSQL``.
 2. **Load** each table over REST *after* subscribing: a full snapshot the first time, a resync
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import random
@@ -47,7 +53,7 @@ from realtime import (
 )
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
-from rtdata import fastpath, link
+from rtdata import fastpath, introspect, link
 from rtdata.config import Channel
 from rtdata.events import Event, EventError, EventKind, EventSource, event_from_change, row_key
 from rtdata.lifecycle import ConnectionState
@@ -55,13 +61,19 @@ from rtdata.link import LinkLost, LossKind
 from rtdata.reads import TableReads
 from rtdata.recorder import ErrorKind, Recorder
 from rtdata.resync import Deduper, Gap
+from rtdata.settings import Settings
 
-__all__ = ["PROBE_EVENT", "Supervisor", "backoff_delay_s"]
+__all__ = ["DISCOVERY_CHANNEL", "PROBE_EVENT", "Supervisor", "backoff_delay_s"]
 
 log = logging.getLogger(__name__)
 
 PROBE_EVENT: Final = "rtdata-probe"
 """Broadcast event of the liveness probe."""
+
+DISCOVERY_CHANNEL: Final = "rtdata-tables"
+"""The channel that binds the discovered tables when ``rtdata.toml`` names no channel."""
+
+_INTROSPECTION_TIMEOUT_S: Final = 10.0
 
 _SUBSCRIBED_TO_POSTGRES_TIMEOUT_S: Final = 10.0
 
@@ -97,16 +109,12 @@ class Supervisor:
 
     def __init__(self, recorder: Recorder, rng: random.Random | None = None) -> None:
         self.recorder = recorder
-        self.settings = recorder.settings
         self.cfg = recorder.settings.config.connection
         self.rng = rng or random.Random()
         self.dedup = Deduper()
-        # A change can arrive twice only through two bindings of the same table (one frame per
-        # change per channel), so only those tables pay for deduplication.
-        bound = Counter(
-            b.table for c in recorder.settings.config.channels for b in c.postgres_changes
-        )
-        self.multi_bound = {table for table, count in bound.items() if count > 1}
+        self.discover = not recorder.settings.config.channels
+        """Whether the tables are learnt from the project's REST schema (no channel configured)."""
+        self.multi_bound = self._multi_bound()
         self.token = recorder.settings.key or ""
         self.stop = asyncio.Event()
         """Set once a stop is requested; the loop then ends."""
@@ -124,6 +132,17 @@ class Supervisor:
         self._probe_sent: dict[str, int] = {}
         self._next_poll_s = 0.0
         self._next_housekeeping_s = 0.0
+
+    @property
+    def settings(self) -> Settings:
+        """The recorder's current settings (discovery replaces them before the first connect)."""
+        return self.recorder.settings
+
+    def _multi_bound(self) -> set[str]:
+        # A change can arrive twice only through two bindings of the same table (one frame per
+        # change per channel), so only those tables pay for deduplication.
+        bound = Counter(b.table for c in self.settings.config.channels for b in c.postgres_changes)
+        return {table for table, count in bound.items() if count > 1}
 
     # ------------------------------------------------------------ requests
 
@@ -148,6 +167,8 @@ class Supervisor:
         self.reads.rest = self.rest
         r = self.recorder
         attempt, gap_start_ns = 0, time.time_ns()
+        if not self.discover:
+            self._spawn(self._read_schema(), "schema")
         try:
             while not self.stop.is_set():
                 rt: AsyncRealtimeClient | None = None
@@ -155,6 +176,8 @@ class Supervisor:
                     await self._refresh_token()
                     if r.state == _S.FAILED:
                         r.transition(_S.CONNECTING, "reconnect requested")
+                    if self.discover and r.schema is None:
+                        await self._discover()
                     rt = await self._connect()
                     resync = self.reads.loaded
                     rows = await self.reads.load(gap_start_ns)
@@ -261,6 +284,56 @@ class Supervisor:
         if exc is not None:
             detail = f"{what}: {type(exc).__name__}: {exc}"
             self.recorder.count_error(ErrorKind.TASK_FAILED, detail)
+
+    # ------------------------------------------------------------ the project's tables
+
+    async def _fetch_schema(self) -> introspect.ProjectSchema:
+        assert self.settings.url is not None  # checked by Collector.start
+        assert self.settings.key is not None
+        return await introspect.fetch_schema_async(
+            self.settings.url,
+            self.settings.key,
+            timeout_s=min(self.settings.connect_timeout_s, _INTROSPECTION_TIMEOUT_S),
+            token=self.token if self.token != self.settings.key else None,
+            client=self._http,
+        )
+
+    async def _discover(self) -> None:
+        """Read the REST schema and follow every table with a primary key.
+
+        Raises:
+            LinkLost: The schema could not be read: REFUSED for a refused key, TRANSIENT for
+                anything else (counted as :attr:`ErrorKind.INTROSPECTION_FAILED`).
+        """
+        try:
+            schema = await self._fetch_schema()
+        except introspect.IntrospectionError as exc:
+            self.recorder.count_error(ErrorKind.INTROSPECTION_FAILED, str(exc))
+            refused = isinstance(exc, introspect.IntrospectionRefused)
+            kind = LossKind.REFUSED if refused else LossKind.TRANSIENT
+            raise LinkLost(kind, f"cannot learn the project's tables: {exc}") from None
+        bindings = introspect.bindings_for(schema)
+        keyless = schema.keyless()
+        if keyless:
+            log.warning(
+                "collector: %d tables without a primary key are not followed: %s",
+                len(keyless),
+                ", ".join(keyless),
+            )
+        channels = (Channel(DISCOVERY_CHANNEL, postgres_changes=bindings),) if bindings else ()
+        config = dataclasses.replace(self.settings.config, channels=channels)
+        self.recorder.follow(dataclasses.replace(self.settings, config=config, tables=None))
+        self.recorder.schema = schema
+        self.multi_bound = self._multi_bound()
+        log.info("collector: following %d tables found in the REST schema", len(bindings))
+
+    async def _read_schema(self) -> None:
+        """Read the REST schema for pages while the configured channels are followed; a
+        failure is only a warning (the schema is not needed to follow them)."""
+        try:
+            self.recorder.schema = await self._fetch_schema()
+        except introspect.IntrospectionError as exc:
+            log.warning("collector: the REST schema is not available, columns unchecked: %s", exc)
 
     # ------------------------------------------------------------ connect
 

@@ -160,3 +160,18 @@ def test_only_the_recorder_appends_to_the_buffer_or_the_history() -> None:
             ):
                 doors.append(f"{relative}:{node.lineno}: {ast.unparse(node)}")
     assert not doors
+
+
+def test_follow_replaces_the_settings_and_starts_empty_tables_for_them() -> None:
+    nothing = dataclasses.replace(DEFAULT_CONFIG, channels=())
+    recorder = Recorder(Settings(config=nothing))
+    assert recorder.tables.names == []
+    assert recorder.schema is None
+    recorder.follow(Settings(tables={"cases": ("id",), "notes": ("a", "b")}))
+    assert recorder.tables.names == ["cases", "notes"]
+    assert recorder.settings.table_keys == {"cases": ("id",), "notes": ("a", "b")}
+    recorder.record(event_from_row({"a": 1, "b": 2}, "notes", time.time_ns(), ("a", "b")))
+    assert recorder.tables.count("notes") == 1
+    other = Settings(url="http://elsewhere:54321", key="k", config=nothing)
+    with pytest.raises(ValueError, match="the settings name another one"):
+        recorder.follow(other)

@@ -18,7 +18,8 @@ import pytest
 
 from rtdata.scenarios import get_scenario
 from rtdata.scenarios.hospital import LISBON, City, HospitalScenario
-from rtdata.server.schema import CastError, coerce, load_schema
+from rtdata.server.schema import load_schema
+from rtdata.server.values import CastError, coerce
 from rtdata.simulate import Simulator, Write
 from rtdata.simulate.runner import _next_due_s
 
