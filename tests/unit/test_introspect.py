@@ -24,10 +24,12 @@ from rtdata.introspect import (
     parse_openapi,
     schema_from_migrations,
 )
+from rtdata.scenarios import DEFAULT_SCENARIO, get_scenario
 from rtdata.server import openapi
 from rtdata.server.schema import load_schema
-from rtdata.simulate import MIGRATIONS_DIR
 from tests.unit.postgrest_documents import SUPABASE_DOCUMENT
+
+MIGRATIONS_DIR = get_scenario(DEFAULT_SCENARIO).migrations
 
 URL = "https://abcdefghijklmnop.supabase.co"
 KEY = "sb_secret_do-not-print-me"
