@@ -243,8 +243,12 @@ def _queue(spec: Widget, recorder: Recorder) -> None:
     @ui.live()
     def region() -> None:
         view = ui.cached_view(spec.path, recorder, compute)
-        rows = labelled(view.rows, _labels(recorder))
-        rows = rows.rename(columns=dict(table.labels))
+        names = _labels(recorder)  # by source column; the view's columns carry display labels
+        shown_as = dict(zip(view.rows.columns, view.columns, strict=True))
+        rows = labelled(
+            view.rows,
+            {shown: names[source] for shown, source in shown_as.items() if source in names},
+        )
         shown = f"{len(rows)} of {view.matched}" if view.matched > len(rows) else f"{len(rows)}"
         st.caption(f"{shown} rows")
         if any(view.changed):
