@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING
 
 from rtdata import bench as bench_module
 from rtdata import dashboard as dashboard_app
-from rtdata.config import DEFAULT_PATH, HistoryConfig
+from rtdata.config import DEFAULT_PATH, Config, ConfigError, HistoryConfig, load_config
+from rtdata.introspect import (
+    IntrospectionError,
+    ProjectSchema,
+    bindings_for,
+    fetch_schema,
+    schema_from_migrations,
+)
+from rtdata.layout import check_references
 from rtdata.scenarios import (
     DEFAULT_SCENARIO,
     SCENARIOS,
@@ -462,6 +470,11 @@ def _demo(args: argparse.Namespace) -> int:
     scenario: Scenario = args.scenario
     config = demo_config(scenario, os.environ, Path.cwd())
     config_env = {} if config is None else {"RTDATA_CONFIG": str(config)}
+    # A page naming a column the pack's tables lack is an error now, not a page of zeros.
+    _check_pages(
+        load_config(config, env={}) if config is not None else load_config(),
+        schema_from_migrations(scenario.migrations),
+    )
     port = _free_port(args.port)
     if args.port and port != args.port:
         log.warning("port %d is busy; the local server uses %d instead", args.port, port)
@@ -501,10 +514,41 @@ def _demo(args: argparse.Namespace) -> int:
     return _exit_status(dashboard)
 
 
+def _check_pages(config: Config, schema: ProjectSchema) -> None:
+    """Check the config's ``[[pages]]`` against the project's columns before anything starts.
+
+    Raises:
+        ConfigError: A widget names a column its table lacks, or (when the collector would
+            discover its tables) a table the project does not expose; one line each, naming
+            the file and key.
+    """
+    problems = config.column_problems({name: tuple(t.columns) for name, t in schema.tables.items()})
+    if config.discovers and config.pages:
+        tables = {b.table: b.primary_key for b in bindings_for(schema, config.connection.schema)}
+        found = check_references(
+            config.pages,
+            config.labels,
+            tables,
+            config.presence_channels(),
+            config.broadcast_channels(),
+        )
+        source = config.source or str(DEFAULT_PATH)
+        problems = [f"{source}: {path}: {problem}" for path, problem in found] + problems
+    if problems:
+        raise ConfigError(problems)
+
+
 def _dashboard(args: argparse.Namespace) -> int:
     # The dashboard reads the same settings itself; reading them here first turns a bad
     # rtdata.toml or secrets file into an error message before anything starts.
     settings = Settings.from_env()
+    if settings.url is not None and settings.key is not None and settings.config.pages:
+        try:
+            schema = fetch_schema(settings.url, settings.key)
+        except IntrospectionError as exc:  # the dashboard checks again once it can
+            log.warning("pages not checked against the project's columns: %s", exc)
+        else:
+            _check_pages(settings.config, schema)
     port = _free_port(args.port)
     if args.port and port != args.port:
         log.warning("port %d is busy; the dashboard uses %d instead", args.port, port)
