@@ -30,6 +30,8 @@ def test_notebook_runs_top_to_bottom_on_the_embedded_default(path: Path) -> None
         if name not in ("SUPABASE_URL", "SUPABASE_KEY")
     }
     env["RTDATA_NOTEBOOK_DURATION_S"] = "4"
+    # The kernel imports this checkout's rtdata, before any installed (or editable) copy.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     secrets = ROOT / ".streamlit" / "secrets.toml"
     if not Settings.from_env(env, secrets_path=secrets).embedded:
         pytest.skip(f"{secrets} names a project; the notebooks are tested on the embedded default")
