@@ -339,7 +339,10 @@ def _series(spec: Widget, recorder: Recorder) -> None:
             ui.chart(series.figure(view, by="cohort"))
         if not view.alerts.empty:
             st.caption("Out-of-range readings, newest first")
-            _table(labelled(view.alerts, _labels(recorder)))
+            names = _labels(recorder)
+            by_role = {"entity": drawn.entity_column, "cohort": drawn.cohort_column}
+            maps = {role: names[c] for role, c in by_role.items() if c is not None and c in names}
+            _table(labelled(view.alerts, maps))
 
     region()
 
