@@ -18,7 +18,7 @@ from aiohttp import WSMsgType, web
 
 from rtdata import protocol
 from rtdata.protocol import ProtocolError
-from rtdata.server import rest
+from rtdata.server import openapi, rest
 from rtdata.server.auth import DEFAULT_JWT_SECRET, AuthError, Keys, decode_token
 from rtdata.server.connections import SERIALIZERS, Connection, Connections
 from rtdata.server.faults import FaultError, Faults
@@ -60,7 +60,8 @@ def build_app(
     *,
     idle_timeout_s: float = IDLE_TIMEOUT_S,
 ) -> web.Application:
-    """Assemble the routes: realtime websocket and HTTP broadcast, REST, auth, faults admin."""
+    """Assemble the routes: realtime websocket and HTTP broadcast, REST and its OpenAPI schema,
+    auth, faults admin."""
     app = web.Application(client_max_size=16 * _MAX_FRAME_BYTES)
     app[_STORE], app[_HUB], app[_SECRET] = store, hub, hub.jwt_secret
     app[_CONNECTIONS], app[_FAULTS] = connections, Faults(hub, connections)
@@ -69,6 +70,8 @@ def build_app(
     app.router.add_get("/socket/websocket", _websocket)
     app.router.add_post("/realtime/v1/api/broadcast", _broadcast_batch)
     app.router.add_post("/realtime/v1/api/broadcast/{topic}/events/{event}", _broadcast_one)
+    app.router.add_get("/rest/v1/", _rest_schema)
+    app.router.add_get("/rest/v1", _rest_schema)
     app.router.add_route("*", "/rest/v1/{table}", _rest)
     app.router.add_route("*", "/rtdata/v1/faults", _faults)
     add_routes(app, users if users is not None else UserStore(hub.jwt_secret))
@@ -112,6 +115,25 @@ async def _rest(request: web.Request) -> web.StreamResponse:
         return [r for r in rows if visible(table.policies, True, "select", claims, r, casts.claim)]
 
     return await rest.handle(request, request.app[_STORE], readable)
+
+
+async def _rest_schema(request: web.Request) -> web.StreamResponse:
+    """``GET /rest/v1/``: PostgREST's OpenAPI document of the exposed tables (same key check
+    as the table routes)."""
+    _claims(request, postgrest=True)
+    accept = request.headers.get("Accept")
+    if not openapi.acceptable(accept):
+        body = {
+            "code": "PGRST107",
+            "message": f"None of these media types are available: {accept}",
+            "details": None,
+            "hint": None,
+        }
+        return web.json_response(body, status=406)
+    document = openapi.document(request.app[_STORE].schema, request.host)
+    return web.Response(
+        body=orjson.dumps(document), content_type=openapi.OPENAPI_MEDIA_TYPE, charset="utf-8"
+    )
 
 
 async def _json_body(request: web.Request) -> Any:

@@ -26,8 +26,9 @@ from rtdata.protocol import Message
 from rtdata.server.auth import AuthError, decode_token
 from rtdata.server.policies import visible
 from rtdata.server.presence import Presence
-from rtdata.server.schema import CastError, TableSchema, coerce, comparable
+from rtdata.server.schema import TableSchema
 from rtdata.server.store import Change, TableStore
+from rtdata.server.values import CastError, coerce, comparable
 
 __all__ = [
     "DEFAULT_MAX_RECORD_BYTES",

@@ -31,8 +31,9 @@ import orjson
 from aiohttp import web
 
 from rtdata.filters import Condition, FilterError, parse_condition
-from rtdata.server.schema import Column, TableSchema, comparable
+from rtdata.server.schema import Column, TableSchema
 from rtdata.server.store import Row, StoreError, TableStore, filter_error
+from rtdata.server.values import comparable
 
 __all__ = ["RestQuery", "RowFilter", "error_response", "handle", "parse_query"]
 

@@ -1,23 +1,24 @@
-"""Table schemas read from SQL migrations, and coercion of JSON values to column types.
+"""Table schemas read from SQL migrations.
 
 Migrations are parsed with sqlglot (Postgres dialect). ``CREATE TABLE`` gives columns, types,
-``PRIMARY KEY``, ``NOT NULL`` and ``DEFAULT``; ``ALTER PUBLICATION supabase_realtime ADD TABLE``
-marks the tables that stream; ``ALTER TABLE ... REPLICA IDENTITY FULL`` widens ``old_record``.
+``PRIMARY KEY``, ``NOT NULL``, ``DEFAULT`` and foreign keys (``REFERENCES`` on a column, or a
+table-level ``FOREIGN KEY``); ``ALTER TABLE ... ADD [CONSTRAINT ...] PRIMARY KEY | FOREIGN KEY``
+adds keys later; ``CREATE TYPE ... AS ENUM`` and ``ALTER TYPE ... ADD VALUE`` declare enum types
+that columns may use; ``ALTER PUBLICATION supabase_realtime ADD TABLE`` marks the tables that
+stream; ``ALTER TABLE ... REPLICA IDENTITY FULL`` widens ``old_record``. Foreign keys are kept
+as facts about the schema (the REST schema shows them); the store does not enforce them.
 Any statement not understood is reported once with its file and line in
 :attr:`Schema.warnings`, never dropped silently.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
-import uuid
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -25,16 +26,7 @@ from sqlglot.errors import ParseError
 
 from rtdata.server.policies import Policy, PolicyError, parse_policy
 
-__all__ = [
-    "CastError",
-    "Column",
-    "Schema",
-    "SchemaError",
-    "TableSchema",
-    "coerce",
-    "comparable",
-    "load_schema",
-]
+__all__ = ["Column", "ForeignKey", "Schema", "SchemaError", "TableSchema", "load_schema"]
 
 # sqlglot type name -> Postgres typname, as realtime frames report it in ``columns``.
 _TYPNAMES: dict[str, str] = {
@@ -58,17 +50,10 @@ _TYPNAMES: dict[str, str] = {
     "JSON": "json",
     "JSONB": "jsonb",
 }
-_INT_TYPES = {"int2", "int4", "int8"}
-_FLOAT_TYPES = {"float4", "float8"}
-_TEXT_TYPES = {"text", "varchar", "bpchar"}
 
 
 class SchemaError(ValueError):
     """A migration that cannot be used; the text names the file, line and problem."""
-
-
-class CastError(ValueError):
-    """A value that cannot be cast to its column's type (Postgres error 22P02)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +66,8 @@ class Column:
         nullable: False when the column is ``NOT NULL`` or part of the primary key.
         default: SQL of the default expression, or ``None``.
         identity: True for serial and identity columns (filled from a per-table counter).
+        enum_values: The labels of the column's enum type, in declaration order; empty for a
+            column that is not of an enum type (nor an array of one).
     """
 
     name: str
@@ -88,6 +75,22 @@ class Column:
     nullable: bool = True
     default: str | None = None
     identity: bool = False
+    enum_values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignKey:
+    """A ``FOREIGN KEY`` constraint: columns of one table that reference another's.
+
+    Attributes:
+        columns: The referencing columns, in constraint order.
+        table: The referenced table.
+        referenced: The referenced columns, pairwise with ``columns``.
+    """
+
+    columns: tuple[str, ...]
+    table: str
+    referenced: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -103,6 +106,7 @@ class TableSchema:
         replica_identity_full: Whether ``old_record`` carries every old column.
         rls_enabled: Whether row-level security is enabled (``ENABLE ROW LEVEL SECURITY``).
         policies: The table's ``CREATE POLICY`` policies.
+        foreign_keys: The table's foreign keys, in declaration order.
     """
 
     name: str
@@ -113,6 +117,7 @@ class TableSchema:
     replica_identity_full: bool = False
     rls_enabled: bool = False
     policies: list[Policy] = field(default_factory=list)
+    foreign_keys: list[ForeignKey] = field(default_factory=list)
 
     def column(self, name: str) -> Column | None:
         """Return the column called ``name``, or ``None``."""
@@ -124,9 +129,16 @@ class TableSchema:
 
 @dataclass(slots=True)
 class Schema:
-    """All tables declared by a set of migrations, plus what was not understood."""
+    """All tables and enum types declared by a set of migrations, plus what was not understood.
+
+    Attributes:
+        tables: Tables by name, in declaration order.
+        enums: Enum types by name: their labels in order.
+        warnings: One line (file, line, statement) per statement that was ignored.
+    """
 
     tables: dict[str, TableSchema] = field(default_factory=dict)
+    enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -191,8 +203,15 @@ def _split_statements(text: str) -> list[tuple[str, int]]:
 
 def _apply_statement(schema: Schema, st: exp.Expr, where: str) -> None:
     if isinstance(st, exp.Create) and str(st.args.get("kind", "")).upper() == "TABLE":
-        table = _create_table(st, where)
+        table = _create_table(schema, st, where)
         schema.tables[table.name] = table
+        return
+    if isinstance(st, exp.Create) and str(st.args.get("kind", "")).upper() == "TYPE":
+        body = st.expression
+        if isinstance(body, exp.DataType) and body.this == exp.DataType.Type.ENUM:
+            _create_enum(schema, st.this.name, tuple(e.name for e in body.expressions), where)
+            return
+    if isinstance(st, exp.Alter) and _alter_table(schema, st, where):
         return
     text = str(st.expression).strip() if isinstance(st, exp.Command) else ""
     if (
@@ -207,7 +226,11 @@ def _apply_statement(schema: Schema, st: exp.Expr, where: str) -> None:
         _table(schema, policy.table, where).policies.append(policy)
         return
     if isinstance(st, exp.Command) and str(st.this).upper() == "ALTER":
-        words = str(st.expression).replace(",", " , ").split()
+        added = _ADD_ENUM_VALUE.match(text)
+        if added:
+            _add_enum_value(schema, added, where)
+            return
+        words = text.replace(",", " , ").split()
         lowered = [w.lower() for w in words]
         if lowered[:4] == ["publication", "supabase_realtime", "add", "table"]:
             for name in (w for w in words[4:] if w != ","):
@@ -233,39 +256,112 @@ def _table(schema: Schema, qualified: str, where: str) -> TableSchema:
     return schema.tables[name]
 
 
-def _create_table(st: exp.Create, where: str) -> TableSchema:
+def _create_table(schema: Schema, st: exp.Create, where: str) -> TableSchema:
     target = st.this
     table_exp = target.this if isinstance(target, exp.Schema) else target
     table = TableSchema(name=table_exp.name, schema=table_exp.db or "public")
     pk: list[str] = []
+    references: list[tuple[tuple[str, ...], exp.Reference]] = []
     for item in target.expressions if isinstance(target, exp.Schema) else []:
-        if isinstance(item, exp.ColumnDef):
-            col, is_pk = _column(item, where)
-            table.columns.append(col)
-            if is_pk:
-                pk.append(col.name)
-        elif isinstance(item, exp.PrimaryKey):
-            pk.extend(e.name for e in item.expressions)
+        # CONSTRAINT name PRIMARY KEY (...) / FOREIGN KEY (...) wraps the same nodes.
+        for member in item.expressions if isinstance(item, exp.Constraint) else [item]:
+            if isinstance(member, exp.ColumnDef):
+                col, is_pk, reference = _column(schema, member, where)
+                table.columns.append(col)
+                if is_pk:
+                    pk.append(col.name)
+                if reference is not None:
+                    references.append(((col.name,), reference))
+            elif isinstance(member, exp.PrimaryKey):
+                pk.extend(e.name for e in member.expressions)
+            elif isinstance(member, exp.ForeignKey):
+                references.append((_names(member), member.args["reference"]))
+    _set_primary_key(table, tuple(pk), where)
+    for columns, reference in references:  # after the key: a table may reference itself
+        table.foreign_keys.append(_foreign_key(schema, table, columns, reference, where))
+    return table
+
+
+def _alter_table(schema: Schema, st: exp.Alter, where: str) -> bool:
+    """Apply ``ALTER TABLE ... ADD [CONSTRAINT name] PRIMARY KEY | FOREIGN KEY``; return
+    False (nothing applied) for any other alteration."""
+    actions = st.args.get("actions") or []
+    if str(st.args.get("kind", "")).upper() != "TABLE" or not all(
+        isinstance(a, exp.AddConstraint) for a in actions
+    ):
+        return False
+    members = [
+        member
+        for action in actions
+        for item in action.expressions
+        for member in (item.expressions if isinstance(item, exp.Constraint) else [item])
+    ]
+    if not members or not all(isinstance(m, exp.PrimaryKey | exp.ForeignKey) for m in members):
+        return False
+    table = _table(schema, st.this.name, where)
+    for member in members:
+        if isinstance(member, exp.PrimaryKey):
+            if table.primary_key:
+                raise SchemaError(f"{where}: multiple primary keys for table {table.name!r}")
+            _set_primary_key(table, _names(member), where)
+        else:
+            reference = member.args["reference"]
+            table.foreign_keys.append(_foreign_key(schema, table, _names(member), reference, where))
+    return True
+
+
+def _names(node: exp.Expr) -> tuple[str, ...]:
+    return tuple(e.name for e in node.expressions)
+
+
+def _set_primary_key(table: TableSchema, pk: tuple[str, ...], where: str) -> None:
     known = {c.name for c in table.columns}
     for name in pk:
         if name not in known:
             raise SchemaError(
                 f"{where}: primary key column {name!r} is not a column of {table.name}"
             )
-    table.primary_key = tuple(pk)
+    table.primary_key = pk
     table.columns = [
-        Column(c.name, c.type, False, c.default, c.identity) if c.name in pk else c
-        for c in table.columns
+        dataclasses.replace(c, nullable=False) if c.name in pk else c for c in table.columns
     ]
-    return table
 
 
-def _column(cd: exp.ColumnDef, where: str) -> tuple[Column, bool]:
+def _foreign_key(
+    schema: Schema,
+    table: TableSchema,
+    columns: tuple[str, ...],
+    reference: exp.Reference,
+    where: str,
+) -> ForeignKey:
+    target = reference.this
+    target_exp = target.this if isinstance(target, exp.Schema) else target
+    name = target_exp.name
+    referenced = table if name == table.name else _table(schema, name, where)
+    # REFERENCES t without columns means t's primary key, as in Postgres.
+    ref_columns = _names(target) if isinstance(target, exp.Schema) else referenced.primary_key
+    what = f"foreign key ({', '.join(columns)}) of {table.name}"
+    if not ref_columns:
+        raise SchemaError(f"{where}: {what} references {name}, which has no primary key")
+    if len(ref_columns) != len(columns):
+        raise SchemaError(
+            f"{where}: {what} names {len(columns)} columns but references {len(ref_columns)}"
+        )
+    for owner, names in ((table, columns), (referenced, ref_columns)):
+        for column in names:
+            if owner.column(column) is None:
+                raise SchemaError(f"{where}: {what}: {column!r} is not a column of {owner.name}")
+    return ForeignKey(columns, name, ref_columns)
+
+
+def _column(
+    schema: Schema, cd: exp.ColumnDef, where: str
+) -> tuple[Column, bool, exp.Reference | None]:
     kind = cd.args.get("kind")
     if not isinstance(kind, exp.DataType):
         raise SchemaError(f"{where}: column {cd.name!r} has no type")
-    typname = _typname(kind, where, cd.name)
-    nullable, default, is_pk = True, None, False
+    typname, labels = _typname(kind, where, cd.name, schema.enums)
+    nullable, default, is_pk, reference = True, None, False, None
     identity = kind.this.name in {"SERIAL", "SMALLSERIAL", "BIGSERIAL"}
     for constraint in cd.constraints:
         ck = constraint.kind
@@ -277,149 +373,75 @@ def _column(cd: exp.ColumnDef, where: str) -> tuple[Column, bool]:
             default = ck.this.sql("postgres")
         elif isinstance(ck, exp.GeneratedAsIdentityColumnConstraint):
             identity = True
-    return Column(cd.name, typname, nullable, default, identity), is_pk
+        elif isinstance(ck, exp.Reference):
+            reference = ck
+    return Column(cd.name, typname, nullable, default, identity, labels), is_pk, reference
 
 
-def _typname(kind: exp.DataType, where: str, column: str) -> str:
+def _typname(
+    kind: exp.DataType, where: str, column: str, enums: Mapping[str, tuple[str, ...]]
+) -> tuple[str, tuple[str, ...]]:
+    """Return the Postgres typname of ``kind`` and, for an enum type, its labels."""
     if kind.this == exp.DataType.Type.ARRAY:
         inner = kind.expressions[0] if kind.expressions else None
         if not isinstance(inner, exp.DataType):
             raise SchemaError(f"{where}: column {column!r} has an array type without element type")
-        return "_" + _typname(inner, where, column)
+        element, labels = _typname(inner, where, column, enums)
+        return "_" + element, labels
+    if kind.this == exp.DataType.Type.USERDEFINED:
+        udt = kind.args.get("kind")
+        name = udt.name if isinstance(udt, exp.Expr) else ""
+        if name in enums:
+            return name, enums[name]
+        raise SchemaError(
+            f"{where}: column {column!r} has unsupported type {kind.sql('postgres')}"
+            " (neither built in nor an enum declared by an earlier CREATE TYPE)"
+        )
     name = kind.this.name
     if name not in _TYPNAMES:
         raise SchemaError(f"{where}: column {column!r} has unsupported type {kind.sql('postgres')}")
-    return _TYPNAMES[name]
+    return _TYPNAMES[name], ()
 
 
-# ---------------------------------------------------------------- values
+# ---------------------------------------------------------------- enum types
+
+_LABEL = r"'((?:[^']|'')*)'"
+_ADD_ENUM_VALUE = re.compile(
+    r"^type\s+(?:\"?\w+\"?\.)?\"?(\w+)\"?\s+add\s+value\s+(?:if\s+not\s+exists\s+)?"
+    rf"{_LABEL}(?:\s+(before|after)\s+{_LABEL})?$",
+    re.IGNORECASE,
+)
 
 
-def coerce(column: Column, value: Any) -> Any:
-    """Cast a JSON value to ``column``'s type and return it in JSON form, as Postgres would.
-
-    Timestamps come back as ISO 8601 text with offset (``timestamptz``) the way Postgres renders
-    them in JSON; numbers, booleans, text, json and arrays keep their JSON form.
-
-    Raises:
-        CastError: The value cannot be cast; the message names the type and value.
-    """
-    if value is None:
-        return None
-    t = column.type
-    if t.startswith("_"):
-        if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
-            value = [v.strip().strip('"') for v in value[1:-1].split(",") if v.strip()]
-        if not isinstance(value, list):
-            raise CastError(f'malformed array literal: "{value}"')
-        element = Column(column.name, t[1:])
-        return [coerce(element, v) for v in value]
-    try:
-        cast: Callable[[Any], Any] = _CASTS.get(t, _as_text)
-        return cast(value)
-    except (ValueError, TypeError, InvalidOperation, OverflowError):
-        raise CastError(f'invalid input syntax for type {_PRETTY.get(t, t)}: "{value}"') from None
+def _create_enum(schema: Schema, name: str, labels: tuple[str, ...], where: str) -> None:
+    if name in schema.enums:
+        raise SchemaError(f"{where}: type {name!r} already exists")
+    if len(set(labels)) != len(labels):
+        raise SchemaError(f"{where}: enum {name!r} repeats a label")
+    schema.enums[name] = labels
 
 
-def _as_int(value: Any) -> int:
-    if isinstance(value, bool):
-        raise TypeError("bool is not an integer")
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise ValueError("not an integer")
-        return int(value)
-    return int(value)
-
-
-def _as_float(value: Any) -> float:
-    if isinstance(value, bool):
-        raise TypeError("bool is not a number")
-    return float(value)
-
-
-def _as_numeric(value: Any) -> int | float:
-    if isinstance(value, bool):
-        raise TypeError("bool is not a number")
-    number = Decimal(str(value))
-    if not number.is_finite():
-        raise ValueError("not finite")
-    return int(number) if number == number.to_integral_value() else float(number)
-
-
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in {"t", "true", "y", "yes", "on", "1"}:
-        return True
-    if text in {"f", "false", "n", "no", "off", "0"}:
-        return False
-    raise ValueError(text)
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, dict | list):
-        raise TypeError("not text")
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-def _as_uuid(value: Any) -> str:
-    return str(uuid.UUID(str(value)))
-
-
-def _as_timestamptz(value: Any) -> str:
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).isoformat()
-
-
-def _as_timestamp(value: Any) -> str:
-    return (
-        datetime.fromisoformat(str(value).replace("Z", "+00:00")).replace(tzinfo=None).isoformat()
-    )
-
-
-def _as_date(value: Any) -> str:
-    return date.fromisoformat(str(value)[:10]).isoformat()
-
-
-def _as_json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
-_CASTS: dict[str, Callable[[Any], Any]] = {
-    **dict.fromkeys(_INT_TYPES, _as_int),
-    **dict.fromkeys(_FLOAT_TYPES, _as_float),
-    **dict.fromkeys(_TEXT_TYPES, _as_text),
-    "numeric": _as_numeric,
-    "bool": _as_bool,
-    "uuid": _as_uuid,
-    "timestamptz": _as_timestamptz,
-    "timestamp": _as_timestamp,
-    "date": _as_date,
-    "json": _as_json,
-    "jsonb": _as_json,
-}
-_PRETTY: Mapping[str, str] = {
-    "int2": "smallint",
-    "int4": "integer",
-    "int8": "bigint",
-    "float4": "real",
-    "float8": "double precision",
-    "bool": "boolean",
-    "timestamptz": "timestamp with time zone",
-    "timestamp": "timestamp without time zone",
-}
-
-
-def comparable(column: Column, value: Any) -> Any:
-    """Return a value of ``column`` in a form that orders the way Postgres orders it.
-
-    Timestamps and dates compare as datetimes, numbers as numbers, everything else as stored.
-    """
-    if value is None:
-        return None
-    if column.type in {"timestamptz", "timestamp", "date"}:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return value
+def _add_enum_value(schema: Schema, added: re.Match[str], where: str) -> None:
+    """``ALTER TYPE name ADD VALUE [IF NOT EXISTS] 'label' [BEFORE | AFTER 'other']``."""
+    name, label, position, other = added.groups()
+    label = label.replace("''", "'")
+    if name not in schema.enums:
+        raise SchemaError(f"{where}: type {name!r} is not an enum declared by CREATE TYPE")
+    labels = list(schema.enums[name])
+    if label in labels:
+        return  # Postgres fails without IF NOT EXISTS; either way the labels stay as they are
+    index = len(labels)
+    if position is not None:
+        other = other.replace("''", "'")
+        if other not in labels:
+            raise SchemaError(f"{where}: {other!r} is not a label of enum {name!r}")
+        index = labels.index(other) + (position.lower() == "after")
+    labels.insert(index, label)
+    schema.enums[name] = tuple(labels)
+    for table in schema.tables.values():  # columns keep their own copy of the labels
+        table.columns = [
+            dataclasses.replace(c, enum_values=schema.enums[name])
+            if c.type in (name, "_" + name)
+            else c
+            for c in table.columns
+        ]

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from rtdata.filters import Condition, FilterError, check_conditions, predicate
-from rtdata.server.schema import CastError, Schema, TableSchema, coerce, comparable
+from rtdata.server.schema import Schema, TableSchema
+from rtdata.server.values import CastError, coerce, comparable
 
 __all__ = ["Change", "Row", "StoreError", "TableStore", "filter_error"]
 

@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rtdata.filters import matches, parse_filter
-from rtdata.server.schema import Column, coerce, comparable
+from rtdata.server.schema import Column
+from rtdata.server.values import coerce, comparable
 
 duckdb = pytest.importorskip("duckdb")
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rtdata.server.schema import CastError, Column, SchemaError, coerce, load_schema
+from rtdata.server.schema import Column, ForeignKey, Schema, SchemaError, load_schema
+from rtdata.server.values import CastError, coerce
 from rtdata.simulate import MIGRATIONS_DIR
 
 
@@ -109,3 +110,122 @@ def test_coerce(type_: str, value: object, expected: object) -> None:
 def test_coerce_errors_name_type_and_value(type_: str, value: object, pretty: str) -> None:
     with pytest.raises(CastError, match=f'invalid input syntax for type {pretty}: "{value}"'):
         coerce(Column("c", type_), value)
+
+
+def _load(tmp_path: Path, sql: str) -> Schema:
+    path = tmp_path / "0001.sql"
+    path.write_text(sql)
+    return load_schema(path)
+
+
+def test_foreign_keys_are_kept_in_every_form(tmp_path: Path) -> None:
+    schema = _load(
+        tmp_path,
+        "create table hospitals (id int8 primary key, code text not null unique);\n"
+        "create table wards (\n"
+        "  id int8 primary key,\n"
+        "  hospital_id int8 not null references public.hospitals(id) on delete cascade,\n"
+        "  backup_id int8 references hospitals,\n"
+        "  parent_id int8 references wards,\n"
+        "  code text,\n"
+        "  foreign key (code) references hospitals (code),\n"
+        "  constraint wards_self foreign key (parent_id) references wards (id)\n"
+        ");\n"
+        "create table beds (id int8, ward_id int8);\n"
+        "alter table only public.beds add constraint beds_pkey primary key (id);\n"
+        "alter table beds add constraint beds_ward_fk foreign key (ward_id) references wards(id);\n",
+    )
+    wards = schema.tables["wards"]
+    assert wards.foreign_keys == [
+        ForeignKey(("hospital_id",), "hospitals", ("id",)),
+        ForeignKey(("backup_id",), "hospitals", ("id",)),  # no columns: the primary key
+        ForeignKey(("parent_id",), "wards", ("id",)),  # a table may reference itself
+        ForeignKey(("code",), "hospitals", ("code",)),
+        ForeignKey(("parent_id",), "wards", ("id",)),
+    ]
+    beds = schema.tables["beds"]
+    assert beds.primary_key == ("id",)
+    assert beds.column("id") == Column("id", "int8", nullable=False)
+    assert beds.foreign_keys == [ForeignKey(("ward_id",), "wards", ("id",))]
+    assert schema.warnings == []
+
+
+def test_a_named_primary_key_constraint_is_the_primary_key(tmp_path: Path) -> None:
+    schema = _load(
+        tmp_path, "create table t (a int8, b text, constraint t_pkey primary key (a, b));"
+    )
+    assert schema.tables["t"].primary_key == ("a", "b")
+    assert [c.nullable for c in schema.tables["t"].columns] == [False, False]
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("create table t (a int8 references nowhere(id));", "'nowhere' is not defined"),
+        (
+            "create table u (x text); create table t (a int8 references u);",
+            "references u, which has no primary key",
+        ),
+        (
+            "create table u (id int8 primary key); create table t (a int8 references u(nope));",
+            "'nope' is not a column of u",
+        ),
+        (
+            "create table u (id int8 primary key); create table t (a int8, b int8,"
+            " foreign key (a, b) references u (id));",
+            "names 2 columns but references 1",
+        ),
+        (
+            "create table t (id int8 primary key); alter table t add primary key (id);",
+            "multiple primary keys for table 't'",
+        ),
+    ],
+)
+def test_bad_foreign_and_primary_keys_are_clear_errors(
+    tmp_path: Path, sql: str, message: str
+) -> None:
+    with pytest.raises(SchemaError, match=rf"0001\.sql:1: .*{message}"):
+        _load(tmp_path, sql)
+
+
+def test_enum_types_give_columns_their_labels(tmp_path: Path) -> None:
+    schema = _load(
+        tmp_path,
+        "create type public.status as enum ('pending', 'done');\n"
+        "create table t (id int8 primary key, s status not null default 'pending',"
+        " history public.status[]);\n"
+        "alter type status add value 'active' after 'pending';\n"
+        "alter type public.status add value if not exists 'new' before 'pending';\n"
+        "alter type status add value if not exists 'done';\n"
+        "alter type status add value 'it''s';\n",
+    )
+    labels = ("new", "pending", "active", "done", "it's")
+    assert schema.enums == {"status": labels}
+    table = schema.tables["t"]
+    assert table.column("s") == Column("s", "status", False, "'pending'", enum_values=labels)
+    assert table.column("history") == Column("history", "_status", enum_values=labels)
+    assert schema.warnings == []
+
+
+def test_enum_errors_name_file_line_and_type(tmp_path: Path) -> None:
+    with pytest.raises(SchemaError, match=r"0001\.sql:2: column 'm' has unsupported type mood"):
+        _load(tmp_path, "create table a (id int8);\ncreate table t (m mood);")
+    with pytest.raises(SchemaError, match=r"type 'mood' is not an enum declared by CREATE TYPE"):
+        _load(tmp_path, "alter type mood add value 'x';")
+    with pytest.raises(SchemaError, match=r"'zzz' is not a label of enum 'mood'"):
+        _load(
+            tmp_path, "create type mood as enum ('a'); alter type mood add value 'b' after 'zzz';"
+        )
+    with pytest.raises(SchemaError, match=r"type 'mood' already exists"):
+        _load(tmp_path, "create type mood as enum ('a'); create type mood as enum ('b');")
+
+
+def test_enum_values_are_checked_like_postgres() -> None:
+    column = Column("s", "status", enum_values=("pending", "done"))
+    assert coerce(column, "done") == "done"
+    with pytest.raises(CastError, match='invalid input value for enum status: "late"'):
+        coerce(column, "late")
+    array = Column("h", "_status", enum_values=("pending", "done"))
+    assert coerce(array, "{pending,done}") == ["pending", "done"]
+    with pytest.raises(CastError, match='invalid input value for enum status: "x"'):
+        coerce(array, ["x"])

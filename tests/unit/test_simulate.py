@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from rtdata.server.schema import CastError, coerce, load_schema
+from rtdata.server.schema import load_schema
+from rtdata.server.values import CastError, coerce
 from rtdata.simulate import LISBON, MIGRATIONS_DIR, City, HospitalScenario, Simulator, Write
 from rtdata.simulate.runner import _next_due_s
 

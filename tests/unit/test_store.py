@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -175,3 +176,19 @@ def test_filters_are_checked_even_on_an_empty_table(
     with pytest.raises(StoreError) as info:
         store.select("emergency_requests", parse_filter(text))
     assert (info.value.status, info.value.code) == (status, code)
+
+
+def test_enum_columns_take_their_default_and_refuse_other_labels(tmp_path: Path) -> None:
+    sql = tmp_path / "0001.sql"
+    sql.write_text(
+        "create type status as enum ('open', 'closed');\n"
+        "create table tickets (id int8 primary key, status status not null default 'open');\n"
+    )
+    enum_store = TableStore(load_schema(sql))
+    (row,) = enum_store.insert("tickets", [{"id": 1}])
+    assert row["status"] == "open"
+    with pytest.raises(StoreError) as refused:
+        enum_store.insert("tickets", [{"id": 2, "status": "lost"}])
+    assert (refused.value.status, refused.value.code) == (400, "22P02")
+    assert 'invalid input value for enum status: "lost"' in refused.value.message
+    assert enum_store.rows("tickets") == [row]
