@@ -1,5 +1,5 @@
-"""The ``rtdata`` command: ``serve``, ``simulate``, ``bench``, ``demo``, ``dashboard`` and
-``record``."""
+"""The ``rtdata`` command: ``serve``, ``simulate``, ``bench``, ``demo``, ``dashboard``,
+``record`` and ``init``."""
 
 from __future__ import annotations
 
@@ -207,6 +207,25 @@ def _parser() -> argparse.ArgumentParser:
         "--rate", type=float, default=10.0, help="embedded simulator changes/s (default 10)"
     )
     record.set_defaults(run=_record)
+
+    init = sub.add_parser(
+        "init",
+        help="write a commented starter rtdata.toml from a project's schema (SUPABASE_URL/"
+        "SUPABASE_KEY or .streamlit/secrets.toml when neither --url nor --schema is given)",
+    )
+    source = init.add_mutually_exclusive_group()
+    source.add_argument("--url", help="project URL, with --key")
+    source.add_argument("--schema", type=Path, help="migrations file or folder, instead of a URL")
+    init.add_argument("--key", help="secret (service_role) key, with --url; never written")
+    init.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("rtdata.toml"),
+        help="file (default ./rtdata.toml)",
+    )
+    init.add_argument("--force", action="store_true", help="overwrite the file if it exists")
+    init.set_defaults(run=_init)
     return parser
 
 
@@ -232,6 +251,53 @@ def _list_scenarios() -> None:
     width = max(len(name) for name in SCENARIOS)
     for name, scenario in sorted(SCENARIOS.items()):
         print(f"{name:<{width}}  {scenario.summary}")
+
+
+def _init(args: argparse.Namespace) -> int:
+    # Imported here: the widget specs load pandas and plotly, which slow every other subcommand.
+    from rtdata.config import parse_config
+    from rtdata.introspect import fetch_schema, schema_from_migrations
+    from rtdata.starter import render_starter
+
+    output: Path = args.output
+    if output.exists() and not args.force:
+        print(f"rtdata init: {output} exists; pass --force to overwrite it", file=sys.stderr)
+        return 2
+    schema: ProjectSchema
+    if args.schema is not None:
+        if args.key is not None:
+            raise ValueError("--schema reads migrations; it takes no --key")
+        schema = schema_from_migrations(args.schema)
+        note = f"the migrations in {args.schema}"
+    else:
+        if (args.url is None) != (args.key is None):
+            raise ValueError("--url and --key go together")
+        url, key = args.url, args.key
+        if url is None:
+            # Only the credentials: the rtdata.toml being replaced is not read, even if broken.
+            project = Settings.project_from_env()
+            url, key = project.url, project.key
+        if url is None or key is None:
+            raise ValueError(
+                "no project: pass --url and --key, or --schema, or set SUPABASE_URL and"
+                " SUPABASE_KEY (environment or .streamlit/secrets.toml)"
+            )
+        schema = fetch_schema(url, key)
+        note = f"the project at {url.rstrip('/')}"
+    text = render_starter(schema, source_note=note)
+    config = parse_config(text, str(output))  # a starter that does not parse is a bug: say so
+    try:
+        with output.open("w" if args.force else "x", encoding="utf-8") as file:
+            file.write(text)
+    except FileExistsError:  # created since the check above
+        print(f"rtdata init: {output} exists; pass --force to overwrite it", file=sys.stderr)
+        return 2
+    bound = len(config.tables())
+    print(
+        f"rtdata init: wrote {output}: {bound} of {len(schema.tables)} tables bound,"
+        f" {len(config.pages)} pages; edit it, then run rtdata dashboard"
+    )
+    return 0
 
 
 def _wait_for_signal() -> threading.Event:

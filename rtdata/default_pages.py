@@ -17,7 +17,7 @@ Only column names and types decide; nothing here knows a scenario.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -28,7 +28,18 @@ from rtdata.layout import BUILTIN_PAGES, Label, Page, Widget, WidgetType
 from rtdata.views.widgets import breakdown, lifecycle, queue, tiles
 from rtdata.views.widgets import map as map_widget
 
-__all__ = ["DefaultLayout", "build"]
+__all__ = [
+    "CREATED_COLUMNS",
+    "LABEL_COLUMNS",
+    "LAT_COLUMNS",
+    "LON_COLUMNS",
+    "STATUS_COLUMNS",
+    "TERMINAL_WORDS",
+    "DefaultLayout",
+    "build",
+    "created_column",
+    "first_column",
+]
 
 STATUS_COLUMNS: Final = ("status", "state", "stage", "phase", "lifecycle_status")
 """Column names taken as an item's status, first match wins."""
@@ -46,8 +57,12 @@ TERMINAL_WORDS: Final = frozenset(
 LABEL_COLUMNS: Final = ("name", "title", "label", "full_name", "display_name", "email")
 """Columns of a referenced table that label its rows, first match wins."""
 
-_LAT: Final = ("lat", "latitude")
-_LON: Final = ("lon", "lng", "long", "longitude")
+LAT_COLUMNS: Final = ("lat", "latitude")
+"""Column names taken as a row's latitude, first match wins."""
+
+LON_COLUMNS: Final = ("lon", "lng", "long", "longitude")
+"""Column names taken as a row's longitude, first match wins."""
+
 _MAX_STATUSES: Final = 12  # more distinct values than this is not a lifecycle
 _TIME_TYPES: Final = ("timestamp", "date")
 
@@ -123,22 +138,35 @@ def _info(
             if column.foreign_key is not None:
                 fks[column.name] = column.foreign_key
     if rows is not None:
-        for name in rows.columns:
-            columns.setdefault(str(name), "")
+        for seen in rows.columns:
+            columns.setdefault(str(seen), "")
     return _Table(columns, enums, fks, pk[0] if len(pk) == 1 else "")
 
 
-def _first(columns: Mapping[str, str], names: tuple[str, ...]) -> str | None:
+def first_column(columns: Collection[str], names: tuple[str, ...]) -> str | None:
+    """Return the first of ``names`` that ``columns`` has, ignoring case, as ``columns`` spells
+    it; ``None`` when it has none of them."""
     lowered = {c.lower(): c for c in columns}
     return next((lowered[n.lower()] for n in names if n.lower() in lowered), None)
 
 
-def _created(info: _Table) -> str | None:
-    column = _first(info.columns, CREATED_COLUMNS)
+def created_column(columns: Mapping[str, str]) -> str | None:
+    """Return the column taken as a row's creation time, or ``None``.
+
+    Args:
+        columns: Column name -> Postgres type (``""`` when unknown, as for a column only seen
+            in rows). The first of :data:`CREATED_COLUMNS` counts when its type is unknown or a
+            timestamp or date.
+    """
+    column = first_column(columns, CREATED_COLUMNS)
     if column is None:
         return None
-    kind = info.columns[column]
+    kind = columns[column]
     return column if not kind or kind.startswith(_TIME_TYPES) else None
+
+
+def _created(info: _Table) -> str | None:
+    return created_column(info.columns)
 
 
 def _tiles(name: str, info: _Table) -> list[tiles.TileSpec]:
@@ -171,7 +199,7 @@ def _table_widgets(
         at = f"{path}.widgets[{start + len(widgets)}]"
         widgets.append(Widget(kind, spec, at, title, width=width))  # type: ignore[arg-type]
 
-    status = _first(info.columns, STATUS_COLUMNS)
+    status = first_column(info.columns, STATUS_COLUMNS)
     statuses = _statuses(info, status, rows) if status is not None else ()
     created = _created(info)
     if status is not None and statuses and info.key:
@@ -182,7 +210,7 @@ def _table_widgets(
         add(WidgetType.LIFECYCLE, board, f"{name} by {status}")
     if status is not None:
         add(WidgetType.BREAKDOWN, breakdown.BreakdownSpec(name, (status,)), f"Rows by {status}")
-    lat, lon = _first(info.columns, _LAT), _first(info.columns, _LON)
+    lat, lon = first_column(info.columns, LAT_COLUMNS), first_column(info.columns, LON_COLUMNS)
     if lat is not None and lon is not None:
         drawn = map_widget.MapSpec(name, lat, lon, colour_column=status, label_property=None)
         add(WidgetType.MAP, drawn, "Map")
@@ -199,7 +227,7 @@ def _labels(infos: Mapping[str, _Table]) -> dict[str, Label]:
             target = infos.get(table)
             if target is None or column in labels:
                 continue
-            shown = _first(target.columns, LABEL_COLUMNS)
+            shown = first_column(target.columns, LABEL_COLUMNS)
             if shown is not None:
                 labels[column] = Label(column, table, key, shown)
     return labels

@@ -111,21 +111,35 @@ class Settings:
             ConfigError: ``rtdata.toml`` is invalid (the message names file, key and problem).
         """
         env = os.environ if env is None else env
+        project = cls.project_from_env(env, secrets_path)
+        tables = _parse_tables(env["RTDATA_TABLES"]) if env.get("RTDATA_TABLES") else None
+        config = load_config(env=env)
+        if "RTDATA_HISTORY" in env:
+            config = replace(config, history=_history(env["RTDATA_HISTORY"], config.history))
+        return cls(url=project.url, key=project.key, config=config, tables=tables)
+
+    @classmethod
+    def project_from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        secrets_path: str | Path | None = None,
+    ) -> Settings:
+        """Read only the project's URL and key, as :meth:`from_env` does, with the default config.
+
+        For callers that must not depend on ``rtdata.toml`` (``rtdata init`` may be replacing
+        it): neither ``RTDATA_CONFIG``, ``./rtdata.toml`` nor ``RTDATA_TABLES`` is read.
+
+        Raises:
+            SettingsError: The secrets file is not valid TOML, the URL is not http(s), or a URL
+                is set without a key.
+        """
+        env = os.environ if env is None else env
         secrets = _read_secrets(Path(secrets_path) if secrets_path else _SECRETS_PATH)
         raw_section = secrets.get("supabase")
         section: dict[str, Any] = raw_section if isinstance(raw_section, dict) else {}
         url = env.get("SUPABASE_URL") or secrets.get("SUPABASE_URL") or section.get("url")
         key = env.get("SUPABASE_KEY") or secrets.get("SUPABASE_KEY") or section.get("key")
-        tables = _parse_tables(env["RTDATA_TABLES"]) if env.get("RTDATA_TABLES") else None
-        config = load_config(env=env)
-        if "RTDATA_HISTORY" in env:
-            config = replace(config, history=_history(env["RTDATA_HISTORY"], config.history))
-        return cls(
-            url=str(url).rstrip("/") if url else None,
-            key=str(key) if key else None,
-            config=config,
-            tables=tables,
-        )
+        return cls(url=str(url).rstrip("/") if url else None, key=str(key) if key else None)
 
 
 def _read_secrets(path: Path) -> dict[str, Any]:
