@@ -10,9 +10,11 @@ import pytest
 
 from rtdata.cli import main
 from rtdata.config import ConfigError, load_config
+from rtdata.scenarios import DEFAULT_SCENARIO, get_scenario
 from rtdata.server import LocalServer
-from rtdata.simulate import MIGRATIONS_DIR
 from rtdata.views.widgets import lifecycle
+
+MIGRATIONS_DIR = get_scenario(DEFAULT_SCENARIO).migrations
 
 CRM_SQL = """
 create type ticket_status as enum ('open', 'pending', 'solved', 'closed');

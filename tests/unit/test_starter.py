@@ -17,10 +17,12 @@ from rtdata import default_pages
 from rtdata.config import parse_config
 from rtdata.introspect import ColumnInfo, ProjectSchema, TableInfo, schema_from_migrations
 from rtdata.layout import Page, WidgetType
-from rtdata.simulate import MIGRATIONS_DIR
+from rtdata.scenarios import DEFAULT_SCENARIO, get_scenario
 from rtdata.starter import PLACEHOLDER_STATUSES, render_starter, toml_key, toml_value
 from rtdata.views.widgets import lifecycle
 from rtdata.views.widgets import map as map_widget
+
+MIGRATIONS_DIR = get_scenario(DEFAULT_SCENARIO).migrations
 
 NOTE = "the project at https://abcdefghijklmnop.supabase.co"
 TIMESTAMP = "timestamp with time zone"
