@@ -9,6 +9,7 @@ the :class:`rtdata.layout.Widget`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -26,7 +27,10 @@ from rtdata.views.widgets import map as map_widget
 from rtdata.views.widgets._spec import compile_template
 from rtdata.views.widgets._spec import render as render_template
 
-__all__ = ["EVENTS_PER_WIDGET", "page", "show", "widget"]
+__all__ = ["EVENTS_PER_WIDGET", "TOAST_WINDOW", "page", "show", "widget"]
+
+TOAST_WINDOW: Final = timedelta(minutes=1)
+"""How far back a feed looks for toasts: a session that refreshes within it misses none."""
 
 EVENTS_PER_WIDGET: Final = 50_000
 """Newest buffered events of its table (or channel) a widget reads: status times, spans,
@@ -104,14 +108,26 @@ def _lookups(recorder: Recorder, tables: Mapping[str, Any]) -> dict[str, pd.Data
     return {table: recorder.table(table) for table in tables}
 
 
-def _table(frame: pd.DataFrame, **options: Any) -> None:
+def _table(frame: pd.DataFrame, styled: Any = None, **options: Any) -> None:
+    """Draw ``frame`` (or its ``styled`` Styler) with times as clock times and ``*_s`` columns
+    as seconds."""
     config: dict[str, Any] = {}
     for column in frame.columns:
         if pd.api.types.is_datetime64_any_dtype(frame[column]):
             config[column] = _TIME
         elif str(column).endswith("_s") and pd.api.types.is_numeric_dtype(frame[column]):
             config[column] = _SECONDS
-    st.dataframe(frame, hide_index=True, width="stretch", column_config=config, **options)
+    shown = frame if styled is None else styled
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=config, **options)
+
+
+_MARKDOWN: Final = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+
+
+def _plain(text: str) -> str:
+    """Escape Markdown in text that comes from rows, so a value can only ever read as text
+    (no link, image or formatting)."""
+    return _MARKDOWN.sub(r"\\\1", text)
 
 
 # ---------------------------------------------------------------- widgets
@@ -227,7 +243,7 @@ def _toast_new(spec: Widget, recorder: Recorder, seen: str) -> None:
             if spec.toast_template
             else f"New in {board.table}: {row.get('key')}"
         )
-        st.toast(text, icon=":material/notifications:")
+        st.toast(_plain(text), icon=":material/notifications:")
     if len(fresh):
         st.session_state[seen] = fresh["received_at"].iloc[-1]
 
@@ -258,7 +274,8 @@ def _queue(spec: Widget, recorder: Recorder) -> None:
                 fresh = flags[row.name] if isinstance(row.name, int) else False
                 return ["background-color: #fff3c4" if fresh else ""] * len(row)
 
-            _table(rows.reset_index(drop=True).style.apply(highlight, axis=1))  # type: ignore[arg-type]
+            plain = rows.reset_index(drop=True)
+            _table(plain, plain.style.apply(highlight, axis=1))
         else:
             _table(rows)
 
@@ -295,20 +312,24 @@ def _feed(spec: Widget, recorder: Recorder) -> None:
         frame = recorder.buffer.snapshot(kinds=[EventKind.BROADCAST])
         return frame[frame["channel"] == stream.channel].tail(EVENTS_PER_WIDGET)
 
+    def compute() -> feed.FeedView:
+        now = _now()  # toasts of the last minute, shared; each session shows the ones it missed
+        return feed.compute(stream, events(), now, toast_since=now - TOAST_WINDOW)
+
     @ui.live()
     def region() -> None:
-        view = ui.cached_view(spec.path, recorder, lambda: feed.compute(stream, events(), _now()))
+        view = ui.cached_view(spec.path, recorder, compute)
         if stream.toast_filter is not None:
             since = st.session_state[seen]
-            fresh = feed.compute(stream, events(), _now(), toast_since=since).toasts
+            fresh = [item for item in view.toasts if item.received_at > since]
             for item in fresh[-3:]:
-                st.toast(item.text, icon=":material/notifications:")
+                st.toast(_plain(item.text), icon=":material/notifications:")
             if fresh:
                 st.session_state[seen] = max(item.received_at for item in fresh)
         if not view.items:
             st.caption("Nothing yet.")
             return
-        lines = [f"`{item.received_at:%H:%M:%S}` {item.text}" for item in view.items]
+        lines = [f"`{item.received_at:%H:%M:%S}` {_plain(item.text)}" for item in view.items]
         st.markdown("  \n".join(lines))
 
     region()
