@@ -40,10 +40,13 @@ if problems:
 
 configured = ui.pages(recorder)
 config = recorder.settings.config
-if not config.pages and recorder.schema is None and not wall:
+if not config.pages and not recorder.settings.table_keys and not wall:
     # The collector is still reading the project's tables: the page set is not known yet.
     # Rerun the whole script (navigation included) every second until it is.
-    st.info("Reading the project's tables from its REST schema…")
+    reason = recorder.status.reason
+    st.info(
+        "Reading the project's tables from its REST schema…" + (f" ({reason})" if reason else "")
+    )
     st_autorefresh(interval=1000, key="discovery-refresh")
 BUILTIN_SCRIPTS = {"realtime": "realtime_health.py", "events": "events.py"}
 
