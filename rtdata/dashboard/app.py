@@ -20,6 +20,7 @@ from rtdata import ui
 from rtdata.dashboard import PAGES as PAGES_DIR
 from rtdata.dashboard import render, run_script
 from rtdata.layout import BUILTIN_PAGES
+from rtdata.lifecycle import ConnectionState
 
 wall = ui.is_wall()
 st.set_page_config(
@@ -43,7 +44,9 @@ config = recorder.settings.config
 if not config.pages and not recorder.settings.table_keys and not wall:
     # The collector is still reading the project's tables: the page set is not known yet.
     # Rerun the whole script (navigation included) every second until it is.
-    reason = recorder.status.reason
+    status = recorder.status
+    failing = status.state in (ConnectionState.FAILED, ConnectionState.RECONNECTING)
+    reason = status.reason if failing else ""
     st.info(
         "Reading the project's tables from its REST schema…" + (f" ({reason})" if reason else "")
     )
