@@ -188,10 +188,29 @@ def test_the_collector_sees_exactly_who_the_simulator_has_signed_in(server: Loca
         assert board.groups["online"].sum() == 6
         who = _who(collector)
         assert dict(zip(who["key"], who["user"], strict=True)) == {m.key: m.user for m in online}
-        assert sim.connected == 6
+        assert sim.connected == sim.changes_ok == 6  # the seventh change waits an hour
     finally:
         sim.stop()
         collector.stop()
+
+
+def test_after_the_warm_up_the_next_change_waits_the_interval(server: LocalServer) -> None:
+    sim = PresenceSimulator(
+        server.url,
+        server.anon_key,
+        StaffRoster(4, HOSPITALS, size=5, target_online=2),
+        interval_s=3600,
+    )
+    try:
+        sim.start()
+        wait_until(lambda: sim.changes_ok == 2, what="the two warm-up sign-ins")
+        # Watch for ten warm-up pauses (0.2 s each): a third change now would mean the last
+        # sign-in was followed by a warm-up pause instead of interval_s.
+        with pytest.raises(AssertionError, match="timed out"):
+            wait_until(lambda: sim.changes_ok > 2, timeout=2.0, what="a third change")
+        assert (sim.changes_ok, sim.connected, len(sim.roster.online)) == (2, 2, 2)
+    finally:
+        sim.stop()
 
 
 def test_churn_ends_with_everybody_gone_when_the_simulator_stops(server: LocalServer) -> None:
