@@ -44,8 +44,8 @@ def _widgets(config: Config, kind: WidgetType) -> list[Widget]:
 
 
 def _tile(config: Config, label: str) -> tiles.TileSpec:
-    found = [t for w in _widgets(config, WidgetType.TILES) for t in w.spec]  # type: ignore[union-attr]
-    (tile,) = [t for t in found if t.label == label]
+    specs = [w.spec for w in _widgets(config, WidgetType.TILES)]
+    (tile,) = [t for spec in specs if isinstance(spec, tuple) for t in spec if t.label == label]
     return tile
 
 
