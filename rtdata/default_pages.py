@@ -120,7 +120,8 @@ class _Table:
     columns: Mapping[str, str]  # name -> Postgres type ("" when only seen in rows)
     enums: Mapping[str, tuple[str, ...]]
     foreign_keys: Mapping[str, tuple[str, str]]
-    key: str
+    key: str  # the primary key's column; "" for a composite key
+    first_key: str  # its first column (events key a composite key by all of them)
 
 
 def _info(
@@ -140,7 +141,7 @@ def _info(
     if rows is not None:
         for seen in rows.columns:
             columns.setdefault(str(seen), "")
-    return _Table(columns, enums, fks, pk[0] if len(pk) == 1 else "")
+    return _Table(columns, enums, fks, pk[0] if len(pk) == 1 else "", pk[0] if pk else "id")
 
 
 def first_column(columns: Collection[str], names: tuple[str, ...]) -> str | None:
@@ -186,7 +187,7 @@ def _statuses(info: _Table, column: str, rows: pd.DataFrame | None) -> tuple[str
     values = rows[column].dropna()
     if values.empty or not all(isinstance(v, str) for v in values.head(1000)):
         return ()
-    distinct = tuple(sorted({str(v) for v in values}))
+    distinct = tuple(sorted(s for s in {str(v) for v in values} if s.strip()))  # blank: none
     return distinct if len(distinct) <= _MAX_STATUSES else ()
 
 
@@ -215,7 +216,14 @@ def _table_widgets(
         drawn = map_widget.MapSpec(name, lat, lon, colour_column=status, label_property=None)
         add(WidgetType.MAP, drawn, "Map")
     order = f"{created}.desc" if created is not None else (f"{info.key}.desc" if info.key else None)
-    newest = queue.QueueSpec(name, order=order, limit=50, key_column=info.key or "id")
+    # A composite key's events never match one column: list the rows, flag none.
+    newest = queue.QueueSpec(
+        name,
+        order=order,
+        limit=50,
+        key_column=info.key or info.first_key,
+        highlight_s=10.0 if info.key else 0.0,
+    )
     add(WidgetType.QUEUE, newest, "Newest rows")
     return widgets
 

@@ -190,8 +190,9 @@ class PresenceSimulator:
                     self._fail(f"{type(exc).__name__}: {exc}")
                 else:
                     self._succeed()
-                pause_s = _WARM_UP_INTERVAL_S if warm_up > 0 else self._interval_s
+                # The pause after the last warm-up sign-in is already interval_s.
                 warm_up -= 1
+                pause_s = _WARM_UP_INTERVAL_S if warm_up > 0 else self._interval_s
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), pause_s)
         finally:

@@ -28,11 +28,11 @@ def label_maps(
         rows = lookups.get(label.table)
         if rows is None or not {label.key_column, label.label_column} <= set(rows.columns):
             continue
+        # Not Series.map: it turns the None of a null id back into NaN, a key that is no text.
+        keys = [key_text(value) for value in rows[label.key_column].to_numpy(dtype=object)]
         maps[column] = {
             key: str(text)
-            for key, text in zip(
-                rows[label.key_column].map(key_text), rows[label.label_column], strict=True
-            )
+            for key, text in zip(keys, rows[label.label_column], strict=True)
             if key is not None and text is not None and not pd.isna(text)
         }
     return maps

@@ -209,7 +209,10 @@ def test_polls_rest_while_disconnected_too_long(server: LocalServer, traffic: Si
 
 
 def test_a_bad_key_fails_for_a_person_without_retrying(server: LocalServer) -> None:
-    bad = dataclasses.replace(settings_for(server), key="not-a-valid-key")
+    # A table named, so the socket's join is what refuses the key (a refused REST schema,
+    # with nothing named, is test_discovery's).
+    named = dataclasses.replace(settings_for(server), tables={"emergency_requests": ("id",)})
+    bad = named.with_project(server.url, "not-a-valid-key")
     collector = Collector(bad).start()
     try:
         assert collector.wait_for(ConnectionState.FAILED, timeout_s(10))

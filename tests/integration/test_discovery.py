@@ -14,11 +14,11 @@ import httpx
 import pytest
 
 from rtdata import Collector, ConnectionState, LocalServer, Settings
-from rtdata.config import Config
+from rtdata.config import Config, load_config
 from rtdata.introspect import schema_from_migrations
 from rtdata.scenarios import DEFAULT_SCENARIO, get_scenario
 from rtdata.server import Keys
-from tests.integration.test_collector_faults import FAST, settings_for
+from tests.integration.test_collector_faults import FAST
 from tests.integration.test_introspect import HOSPITAL_TABLES, KEYED_SQL
 from tests.support import EMERGENCY_ROW, timeout_s, wait_until
 
@@ -127,10 +127,15 @@ def test_introspection_is_retried_until_the_schema_is_served() -> None:
 def test_the_schema_is_read_for_pages_even_when_channels_are_configured(
     shared_server: LocalServer,
 ) -> None:
-    collector = Collector(settings_for(shared_server)).start(wait=True)
+    pack = load_config(get_scenario(DEFAULT_SCENARIO).config_path)
+    config = dataclasses.replace(pack, connection=dataclasses.replace(pack.connection, **FAST))
+    settings = Settings(config=config, connect_timeout_s=3)
+    collector = Collector(settings.with_project(shared_server.url, shared_server.service_key))
+    collector.start(wait=True)
     try:
         wait_until(lambda: collector.recorder.schema is not None, what="the REST schema")
         assert collector.recorder.schema == schema_from_migrations(MIGRATIONS_DIR)
-        assert collector.settings.config.channels[1].name == "online"  # untouched
+        assert collector.settings.config.channels == pack.channels  # untouched
+        assert collector.settings.config.channels[1].name == "online"
     finally:
         collector.stop()

@@ -9,19 +9,25 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pandas as pd
 import pytest
 from realtime import AsyncRealtimeClient
 
 from rtdata import Collector, ConnectionState, LocalServer, Settings
-from rtdata.config import DEFAULT_CONFIG
+from rtdata.config import load_config
+from rtdata.scenarios import get_scenario
 from rtdata.scenarios.hospital import HospitalScenario
 from rtdata.scenarios.hospital.staff import ROLES, STATUSES, StaffRoster
 from rtdata.simulate.presence import DEFAULT_PRESENCE_CHANNEL, PresenceSimulator
-from rtdata.views import presence
+from rtdata.views.widgets import roster
 from tests.support import until, wait_until
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 HOSPITALS = (1, 2, 3)
+PACK_CONFIG = load_config(get_scenario("hospital").config_path)
+BOARD = roster.RosterSpec(channels=("online",), group_by=("role", "hospital_id"))
+"""The staff board as the pack's presence page groups it (without its labels)."""
+WHO = roster.RosterSpec(channels=("online",), group_by=("user", "status"))
 
 
 def changes(roster: StaffRoster, n: int) -> list[Any]:
@@ -121,9 +127,9 @@ def test_presence_simulator_rejects_bad_settings(kwargs: dict[str, Any]) -> None
         PresenceSimulator("http://x.invalid", "k", StaffRoster(0, HOSPITALS), **kwargs)
 
 
-def test_default_config_records_the_channel_the_simulator_tracks_on() -> None:
-    names = [c.name for c in DEFAULT_CONFIG.channels if c.presence]
-    assert names == [DEFAULT_PRESENCE_CHANNEL]
+def test_the_packs_config_records_the_channel_the_simulator_tracks_on() -> None:
+    assert PACK_CONFIG.presence_channels() == (DEFAULT_PRESENCE_CHANNEL,)
+    assert BOARD.channels == (DEFAULT_PRESENCE_CHANNEL,)
     assert set(HospitalScenario(0).hospital_ids) == {1, 2, 3, 4, 5, 6}
 
 
@@ -131,23 +137,29 @@ def test_default_config_records_the_channel_the_simulator_tracks_on() -> None:
 
 
 def _collector(server: LocalServer) -> Collector:
+    """A collector following the pack's channels, the ``online`` presence channel among them."""
     connection = dataclasses.replace(
-        DEFAULT_CONFIG.connection,
+        PACK_CONFIG.connection,
         probe_interval_s=0.5,
         reconnect_initial_s=0.1,
         reconnect_max_s=0.5,
         resync_interval_s=0.0,
     )
-    config = dataclasses.replace(DEFAULT_CONFIG, connection=connection)
+    config = dataclasses.replace(PACK_CONFIG, connection=connection)
     settings = Settings(config=config, connect_timeout_s=3)
     return Collector(settings.with_project(server.url, server.service_key))
 
 
+def _who(collector: Collector) -> pd.DataFrame:
+    """Who is online now: key, user and status."""
+    events = collector.buffer.snapshot(kinds=["presence"])
+    return roster.compute(WHO, events, datetime.now(UTC)).online[["key", "user", "status"]]
+
+
 def _online(collector: Collector) -> dict[str, str]:
-    board = presence.online_now(collector.buffer.snapshot(kinds=["presence"]), datetime.now(UTC))
-    if board.empty:
-        return {}
-    return dict(zip(board["key"], board["status"], strict=True))
+    """Who is online now, as key -> status."""
+    who = _who(collector)
+    return dict(zip(who["key"], who["status"], strict=True))
 
 
 def test_the_collector_sees_exactly_who_the_simulator_has_signed_in(server: LocalServer) -> None:
@@ -159,21 +171,46 @@ def test_the_collector_sees_exactly_who_the_simulator_has_signed_in(server: Loca
         sim.start()  # the warm-up signs in 6 people (60 % of 10), then waits an hour
         wait_until(lambda: len(sim.roster.online) == 6, what="the warm-up")
         wait_until(lambda: _online(collector) == sim.roster.online, what="the same six online")
-        board = presence.presence_board(
-            collector.buffer.snapshot(kinds=["presence"]), datetime.now(UTC)
+        board = roster.compute(
+            BOARD, collector.buffer.snapshot(kinds=["presence"]), datetime.now(UTC)
         )
         members = {m.key: m for m in sim.roster.members}
+        assert board.online_total == board.keys_online == 6
         for row in board.online.itertuples():
-            assert (row.user, row.role, row.hospital_id) == (
-                members[row.key].user,
+            assert row.channel == DEFAULT_PRESENCE_CHANNEL
+            assert (row.role, row.hospital_id) == (
                 members[row.key].role,
-                members[row.key].hospital_id,
+                str(members[row.key].hospital_id),  # group values are text
             )
-        assert board.by_role["online"].sum() == 6
-        assert sim.connected == 6
+        online = [members[key] for key in sim.roster.online]
+        groups = {(g.role, g.hospital_id): g.online for g in board.groups.itertuples()}
+        assert groups == Counter((m.role, str(m.hospital_id)) for m in online)
+        assert board.groups["online"].sum() == 6
+        who = _who(collector)
+        assert dict(zip(who["key"], who["user"], strict=True)) == {m.key: m.user for m in online}
+        assert sim.connected == sim.changes_ok == 6  # the seventh change waits an hour
     finally:
         sim.stop()
         collector.stop()
+
+
+def test_after_the_warm_up_the_next_change_waits_the_interval(server: LocalServer) -> None:
+    sim = PresenceSimulator(
+        server.url,
+        server.anon_key,
+        StaffRoster(4, HOSPITALS, size=5, target_online=2),
+        interval_s=3600,
+    )
+    try:
+        sim.start()
+        wait_until(lambda: sim.changes_ok == 2, what="the two warm-up sign-ins")
+        # Watch for ten warm-up pauses (0.2 s each): a third change now would mean the last
+        # sign-in was followed by a warm-up pause instead of interval_s.
+        with pytest.raises(AssertionError, match="timed out"):
+            wait_until(lambda: sim.changes_ok > 2, timeout=2.0, what="a third change")
+        assert (sim.changes_ok, sim.connected, len(sim.roster.online)) == (2, 2, 2)
+    finally:
+        sim.stop()
 
 
 def test_churn_ends_with_everybody_gone_when_the_simulator_stops(server: LocalServer) -> None:
@@ -192,8 +229,11 @@ def test_churn_ends_with_everybody_gone_when_the_simulator_stops(server: LocalSe
         users = {m.key: m for m in sim.roster.members}
         joined = events[events["op"] == "join"]
         assert set(joined["key"]) <= set(users)
-        board = presence.presence_board(events, datetime.now(UTC))
-        assert board.events == int((events["op"] != "sync").sum())
+        board = roster.compute(BOARD, events, datetime.now(UTC))
+        assert board.online_total == 0
+        activity = board.activity
+        assert int(activity["joins"].sum()) == int((events["op"] == "join").sum())
+        assert int(activity["leaves"].sum()) == int((events["op"] == "leave").sum())
     finally:
         sim.stop()
         collector.stop()

@@ -5,19 +5,24 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
 from rtdata.lifecycle import ConnectionState, Transition
-from rtdata.views import charts, health, presence, realtime_health
-from rtdata.views import emergencies as em
+from rtdata.scenarios import DEFAULT_SCENARIO, get_scenario
+from rtdata.views import charts, realtime_health
+from rtdata.views.widgets import breakdown, roster, series, tiles
+from rtdata.views.widgets import map as map_widget
+from tests.unit.widget_data import at, presence, snapshot
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 S_NS = 1_000_000_000
 T0_NS = int(T0.timestamp()) * S_NS
+SHAPES = get_scenario(DEFAULT_SCENARIO).assets / "lisbon_districts.geojson"
+"""Real GeoJSON shapes with labels, for the map (the widget draws any pack's)."""
 
 
 def _series(seconds: int = 120) -> pd.DataFrame:
@@ -32,7 +37,7 @@ def _series(seconds: int = 120) -> pd.DataFrame:
             "probe_rtt_ms": [25.0 if i % 5 == 0 else math.nan for i in range(seconds)],
             "state": "subscribed",
             "reconnects": 0,
-            "events:vital_signs": 2,
+            "events:readings": 2,
         }
     )
 
@@ -44,55 +49,93 @@ def _timeline() -> pd.DataFrame:
     return realtime_health.state_timeline(transitions, T0 + timedelta(seconds=20))
 
 
-def _vitals() -> pd.DataFrame:
+READINGS = series.SeriesSpec(
+    table="readings",
+    time_column="read_at",
+    columns=("level", "temp"),
+    entity_column="sensor_id",
+    cohort_column="site_id",
+    bands=(series.Band("level", 50, 120), series.Band("temp", 35.5, 38.5)),
+)
+
+
+def _readings(by: Literal["entity", "cohort"]) -> go.Figure:
     rows = [
         {
-            "id": i,
-            "patient_id": "P-1",
-            "hospital_id": 1 + i % 2,
-            "heart_rate": 150 if i % 4 == 0 else 70,
-            "systolic": 120,
-            "diastolic": 80,
-            "spo2": 98,
-            "temperature": 36.8,
-            "recorded_at": (T0 + timedelta(seconds=10 * i)).isoformat(),
+            "read_at": (T0 + timedelta(seconds=10 * i)).isoformat(),
+            "sensor_id": "S-1",
+            "site_id": 1 + i % 2,
+            "level": 150 if i % 4 == 0 else 70,
+            "temp": 36.8,
         }
         for i in range(30)
     ]
-    return health.vitals_frame(pd.DataFrame(rows))
+    view = series.compute(READINGS, pd.DataFrame(rows), pd.DataFrame(), T0 + timedelta(hours=1))
+    return series.figure(view, by=by)
 
 
 def _map() -> go.Figure:
-    hospitals = pd.DataFrame({"name": ["Santa Maria"], "lat": [38.7496], "lon": [-9.1604]})
-    open_rows = pd.DataFrame(
+    spec = map_widget.MapSpec(
+        "jobs",
+        "lat",
+        "lon",
+        colour_column="status",
+        colours=(("pending", "#d62728"), ("en_route", "#1f77b4")),
+        size_column="priority",
+        hover="#{id} {kind} · {status} · {address}",
+        geojson=str(SHAPES),
+    )
+    rows = pd.DataFrame(
         {
             "id": [1, 2],
-            "emergency_type": ["cardiac", "fall"],
+            "kind": ["repair", "delivery"],
             "priority": [1, 4],
             "status": ["pending", "en_route"],
-            "age": ["1 min", "2 min"],
-            "pickup_address": ["Rua Augusta 1, Belém", "Rua do Ouro 2, Ajuda"],
+            "address": ["Rua Augusta 1", "Rua do Ouro 2"],
             "lat": [38.72, 38.74],
             "lon": [-9.14, -9.17],
         }
     )
-    return em.emergency_map(open_rows, em.load_districts(), hospitals)
+    return map_widget.figure(map_widget.compute(spec, rows, T0))
+
+
+def _roster() -> go.Figure:
+    spec = roster.RosterSpec(channels=("online",), group_by=("role",), window_s=600)
+    events = snapshot(
+        presence(0, "online", "sync", None, []),
+        presence(1, "online", "join", "a", [{"role": "nurse", "presence_ref": "1"}]),
+        presence(2, "online", "join", "b", [{"role": "driver", "presence_ref": "2"}]),
+        presence(90, "online", "leave", "b", [{"role": "driver", "presence_ref": "2"}]),
+    )
+    return roster.figure(roster.compute(spec, events, at(300)))
+
+
+def _breakdown() -> go.Figure:
+    spec = breakdown.BreakdownSpec("jobs", ("site", "status"))
+    rows = pd.DataFrame({"site": ["north", "north", "south"], "status": ["open", "done", "open"]})
+    return breakdown.figure(breakdown.compute(spec, rows, T0))
+
+
+def _sparkline() -> go.Figure:
+    history = [(T0 + timedelta(seconds=i), float(i % 3)) for i in range(10)]
+    spec = tiles.TileSpec("Open jobs", "jobs")
+    return tiles.figure(
+        tiles.compute(spec, pd.DataFrame({"id": [1, 2]}), T0 + timedelta(seconds=10), history)
+    )
 
 
 FIGURES = {
-    "emergency map": _map,
+    "map": _map,
     "state timeline": lambda: realtime_health.timeline_figure(_timeline()),
     "latency": lambda: realtime_health.latency_figure(_series()),
     "throughput": lambda: realtime_health.throughput_figure(_series()),
     "probe": lambda: realtime_health.probe_figure(_series()),
     "no probe yet": lambda: realtime_health.probe_figure(_series().iloc[0:0]),
-    "patient vitals": lambda: health.health_view(_vitals(), "P-1", "heart_rate").patient_figure,
-    "cohort vitals": lambda: health.health_view(_vitals(), "P-1", "heart_rate").cohort_figure,
-    "joins and leaves": lambda: presence.joins_leaves_figure(
-        pd.DataFrame(
-            {"bucket_start": [T0, T0 + timedelta(minutes=1)], "joins": [3, 1], "leaves": [0, 2]}
-        )
-    ),
+    "series by entity": lambda: _readings("entity"),
+    "series by cohort": lambda: _readings("cohort"),
+    "roster": _roster,
+    "breakdown": _breakdown,
+    "tile sparkline": _sparkline,
     "bar": lambda: charts.bar_figure(
         pd.DataFrame({"role": ["nurse"], "online": [2]}), "role", "online"
     ),
@@ -154,10 +197,16 @@ def test_wall_figure_is_dark_large_and_high_contrast(build: Any) -> None:
 
 
 def test_wall_figure_lifts_dark_colours_and_keeps_good_ones() -> None:
-    wall = charts.wall_figure(_map())
-    (crosses,) = [trace for trace in wall.data if trace.name == "hospitals"]
-    assert crosses.marker.color != "#212121"  # black crosses vanish on a black wall
+    figure = _map()
+    figure.add_trace(
+        go.Scatter(x=[-9.15], y=[38.73], mode="markers", name="depots", marker_color="#212121")
+    )
+    wall = charts.wall_figure(figure)
+    (crosses,) = [trace for trace in wall.data if trace.name == "depots"]
+    assert crosses.marker.color != "#212121"  # black markers vanish on a black wall
     assert _on_black(crosses.marker.color)[0] >= charts.WALL_MIN_CONTRAST
+    (names,) = [trace for trace in wall.data if trace.name == "shape names"]
+    assert _on_black(names.textfont.color)[0] >= charts.WALL_MIN_CONTRAST
     assert charts.wall_colour("#1a9e3f") == "#1a9e3f"  # already readable: unchanged
     assert charts.wall_colour("rgba(26, 158, 63, 0.12)") == "rgba(26,158,63,0.3)"
     assert charts.wall_colour("rgba(26, 158, 63, 0.4)") == "rgba(26, 158, 63, 0.4)"
@@ -196,22 +245,22 @@ def test_contrast_ratio_bounds() -> None:
 
 
 def test_bar_figure_draws_categories() -> None:
-    frame = pd.DataFrame({"hospital_id": [1, 12], "online": [4, 1]})
-    figure = charts.bar_figure(frame, "hospital_id", "online", y_title="online now")
+    frame = pd.DataFrame({"site_id": [1, 12], "online": [4, 1]})
+    figure = charts.bar_figure(frame, "site_id", "online", y_title="online now")
     (bar,) = figure.data
     assert list(bar.x) == ["1", "12"]
     assert list(bar.y) == [4, 1]
     assert figure.layout.xaxis.type == "category"
     assert figure.layout.yaxis.title.text == "online now"
-    assert len(charts.bar_figure(frame.iloc[0:0], "hospital_id", "online").data[0].x) == 0
+    assert len(charts.bar_figure(frame.iloc[0:0], "site_id", "online").data[0].x) == 0
 
 
 def test_horizontal_bar_figure_puts_labels_on_the_left_first_row_on_top() -> None:
-    frame = pd.DataFrame({"hospital": ["Hospital de Santa Maria", "São José"], "online": [4, 1]})
-    figure = charts.bar_figure(frame, "hospital", "online", horizontal=True, y_title="online")
+    frame = pd.DataFrame({"site": ["Estação de Santa Apolónia", "São José"], "online": [4, 1]})
+    figure = charts.bar_figure(frame, "site", "online", horizontal=True, y_title="online")
     (bar,) = figure.data
     assert bar.orientation == "h"
-    assert list(bar.y) == ["Hospital de Santa Maria", "São José"]
+    assert list(bar.y) == ["Estação de Santa Apolónia", "São José"]
     assert list(bar.x) == [4, 1]
     assert figure.layout.yaxis.type == "category"
     assert figure.layout.yaxis.autorange == "reversed"
@@ -219,7 +268,7 @@ def test_horizontal_bar_figure_puts_labels_on_the_left_first_row_on_top() -> Non
 
 
 def test_wall_figure_moves_a_legend_below_the_plot_to_the_bottom_edge() -> None:
-    for name in ("latency", "joins and leaves", "patient vitals"):
+    for name in ("latency", "roster", "series by entity"):
         legend = charts.wall_figure(FIGURES[name]()).layout.legend
         assert (legend.yref, legend.y, legend.yanchor) == ("container", 0, "bottom"), name
     above = charts.wall_figure(_map()).layout.legend  # the map's legend sits above it

@@ -84,10 +84,10 @@ def test_documented_example_loads_to_the_expected_config(tmp_path: Path) -> None
             private=False,
             postgres_changes=(
                 Binding(
-                    table="emergency_requests",
+                    table="orders",
                     schema="public",
                     events=("*",),
-                    filter="hospital_id=eq.1",
+                    filter="store_id=eq.1",
                     primary_key=("id",),
                     resync_column="updated_at",
                 ),
@@ -96,8 +96,8 @@ def test_documented_example_loads_to_the_expected_config(tmp_path: Path) -> None
         Channel(name="ops", broadcast=("alert", "*")),
         Channel(name="lobby", presence=True),
     )
-    assert config.tables() == {"emergency_requests": ("id",)}
-    assert config.resync_columns() == {"emergency_requests": "updated_at"}
+    assert config.tables() == {"orders": ("id",)}
+    assert config.resync_columns() == {"orders": "updated_at"}
 
 
 def test_values_are_typed_and_normalised(tmp_path: Path) -> None:

@@ -23,6 +23,12 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+DASHBOARD = PACKAGE / "dashboard"
+SCRIPTS = frozenset(_module_name(p) for p in [DASHBOARD / "app.py", *DASHBOARD.glob("pages/*.py")])
+"""The dashboard's Streamlit scripts: importing one runs it (the router starts the embedded
+stack), so no name is ever looked up inside them."""
+
+
 def _docstrings(tree: ast.Module) -> list[tuple[int, str, str | None]]:
     """Return ``(line, text, enclosing class)`` of every docstring, attribute ones included."""
     found: list[tuple[int, str, str | None]] = []
@@ -66,6 +72,8 @@ def _instance_attributes(module: Any, cls: str) -> set[str]:
 def _lookup(dotted: str) -> bool:
     parts = dotted.split(".")
     for split in range(len(parts), 0, -1):
+        if any(".".join(parts[:end]) in SCRIPTS for end in range(1, split + 1)):
+            continue  # importing the module (or its parent) would run a script
         try:
             obj: Any = importlib.import_module(".".join(parts[:split]))
         except ImportError:
@@ -75,6 +83,8 @@ def _lookup(dotted: str) -> bool:
                 owner = ".".join(parts[:i])
                 module_name, _, cls = owner.rpartition(".")
                 if i == len(parts) - 1 and module_name:
+                    if module_name in SCRIPTS:
+                        return False
                     try:
                         module = importlib.import_module(module_name)
                     except ImportError:
@@ -119,6 +129,8 @@ def test_cross_references_and_dotted_names_in_docstrings_resolve() -> None:
         ("history", "rtdata.collector", "Collector", True),  # set in __init__
         ("rtdata.events.EventKind.ALERT", "rtdata", None, True),
         ("rtdata.nowhere", "rtdata", None, False),
+        ("rtdata.layout", "rtdata.dashboard.app", None, True),  # never runs the router
+        ("BUILTIN_SCRIPTS", "rtdata.dashboard.app", None, False),
     ],
 )
 def test_the_resolver(name: str, module: str, cls: str | None, expected: bool) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 import rtdata
 from rtdata import cli, dashboard
+from rtdata.layout import BUILTIN_PAGES
 from rtdata.settings import SettingsError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,20 +56,21 @@ def test_an_unknown_name_is_an_attribute_error_and_submodules_still_import() -> 
 def test_the_package_holds_the_router_every_page_and_the_streamlit_config() -> None:
     assert dashboard.APP.is_file()
     assert dashboard.CONFIG.is_file()
-    scripts = {spec[0] for spec in _page_specs().values()}
-    assert {p.name for p in dashboard.PAGES.glob("*.py")} == scripts
+    scripts = _builtin_scripts()
+    assert set(scripts) == set(BUILTIN_PAGES)  # a script for each built-in page ...
+    assert {p.name for p in dashboard.PAGES.glob("*.py")} == set(scripts.values())  # ... only
 
 
-def _page_specs() -> dict[str, tuple[str, str, str]]:
-    """PAGE_SPECS of the router, read without running it (it needs a Streamlit session)."""
+def _builtin_scripts() -> dict[str, str]:
+    """BUILTIN_SCRIPTS of the router, read without running it (it needs a Streamlit session)."""
     import ast
 
     tree = ast.parse(dashboard.APP.read_text())
     for node in tree.body:
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "PAGE_SPECS":
-            specs: dict[str, tuple[str, str, str]] = ast.literal_eval(node.value)
-            return specs
-    raise AssertionError("no PAGE_SPECS in the router")
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "BUILTIN_SCRIPTS":
+            scripts: dict[str, str] = ast.literal_eval(node.value)
+            return scripts
+    raise AssertionError("no BUILTIN_SCRIPTS in the router")
 
 
 def test_every_checkout_entry_runs_its_packaged_script() -> None:

@@ -30,7 +30,8 @@ def _recorder(tmp_path: pathlib.Path, **alerts: object) -> tuple[Recorder, Histo
         DEFAULT_CONFIG, alerts=dataclasses.replace(DEFAULT_CONFIG.alerts, **alerts)
     )
     writer = HistoryWriter(tmp_path)  # not started: appended events stay queued, countable
-    return Recorder(Settings(config=config), history=writer), writer
+    settings = Settings(config=config, tables={TABLE: ("id",)})
+    return Recorder(settings, history=writer), writer
 
 
 def _change(op: str, row: dict[str, object], source: str = "realtime") -> Event:

@@ -1,5 +1,5 @@
-"""Analyst views: the SLO report (rtdata.views.slo) and response times by priority
-(rtdata.views.response). Pure: frames built from events, no sockets."""
+"""Analyst views: the SLO report (rtdata.views.slo) and the times between statuses by group
+(the lifecycle widget's spans). Pure: frames built from events, no sockets."""
 
 from __future__ import annotations
 
@@ -15,15 +15,8 @@ import pytest
 from rtdata import ConnectionState, Event, EventBuffer
 from rtdata.lifecycle import Transition
 from rtdata.resync import Gap
-from rtdata.views import emergencies as em
-from rtdata.views.response import (
-    PRIORITY_RESPONSE_COLUMNS,
-    STATUS_ENTRY_COLUMNS,
-    response_by,
-    response_by_priority,
-    status_entries,
-)
 from rtdata.views.slo import SLO_COLUMNS, SloTargets, slo_report
+from rtdata.views.widgets.lifecycle import SPAN_COLUMNS, LifecycleSpec, compute
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 T0_NS = int(T0.timestamp()) * 1_000_000_000
@@ -175,13 +168,13 @@ def test_a_loss_still_ongoing_is_not_judged_yet() -> None:
     assert row["basis"] == "no ended gaps"
 
 
-# ---------------------------------------------------------------- response times
+# ---------------------------------------------------------------- times between statuses
 
 
-def _emergency_event(
-    op: str, key: int, status: str, at_s: float, *, old: str | None, priority: int, hospital: int
+def _ticket_event(
+    op: str, key: int, status: str, at_s: float, *, old: str | None, priority: int, team: int
 ) -> Event:
-    record = {"id": key, "status": status, "priority": priority, "hospital_id": hospital}
+    record = {"id": key, "status": status, "priority": priority, "team_id": team}
     old_record = None if old is None else orjson.dumps({"id": key, "status": old}).decode()
     commit = T0_NS + int(at_s * S)
     return Event(
@@ -189,7 +182,7 @@ def _emergency_event(
         commit,
         "postgres_changes",
         "tables",
-        "emergency_requests",
+        "tickets",
         op,
         str(key),
         orjson.dumps(record).decode(),
@@ -199,53 +192,71 @@ def _emergency_event(
 
 
 def _story() -> pd.DataFrame:
-    e = _emergency_event
+    e = _ticket_event
     return _frame(
         [
-            e("INSERT", 1, "pending", 0, old=None, priority=1, hospital=1),
-            e("INSERT", 2, "pending", 0, old=None, priority=1, hospital=2),
-            e("INSERT", 3, "pending", 0, old=None, priority=3, hospital=1),
-            e("UPDATE", 1, "accepted", 60, old="pending", priority=1, hospital=1),
-            e("UPDATE", 4, "accepted", 90, old="pending", priority=2, hospital=1),  # no start
-            e("UPDATE", 2, "accepted", 180, old="pending", priority=1, hospital=2),
-            e("UPDATE", 2, "accepted", 200, old="accepted", priority=1, hospital=2),  # no entry
-            e("UPDATE", 1, "completed", 660, old="accepted", priority=1, hospital=1),
+            e("INSERT", 1, "pending", 0, old=None, priority=1, team=1),
+            e("INSERT", 2, "pending", 0, old=None, priority=1, team=2),
+            e("INSERT", 3, "pending", 0, old=None, priority=3, team=1),
+            e("UPDATE", 1, "accepted", 60, old="pending", priority=1, team=1),
+            e("UPDATE", 4, "accepted", 90, old="pending", priority=2, team=1),  # no start
+            e("UPDATE", 2, "accepted", 180, old="pending", priority=1, team=2),
+            e("UPDATE", 2, "accepted", 200, old="accepted", priority=1, team=2),  # no entry
+            e("UPDATE", 1, "completed", 660, old="accepted", priority=1, team=1),
         ]
     )
 
 
-def test_status_entries_keep_the_first_entry_of_each_status() -> None:
-    entries = status_entries(_story())
-    assert tuple(entries.columns) == STATUS_ENTRY_COLUMNS
-    assert len(entries) == 7
-    accepted_2 = entries[(entries["key"] == "2") & (entries["status"] == "accepted")]
-    assert accepted_2["entered_at"].iloc[0] == pd.Timestamp(_at(180))
-
-
-def test_response_by_priority() -> None:
-    frame = response_by_priority(_story())
-    assert tuple(frame.columns) == PRIORITY_RESPONSE_COLUMNS
-    assert frame["priority"].tolist() == [1]  # 2 never started, 3 never accepted
-    row = frame.iloc[0]
-    assert row["accepted_n"] == 2
-    assert row["pending_to_accepted_median_min"] == pytest.approx(2.0)
-    assert row["pending_to_accepted_p90_min"] == pytest.approx(2.8)
-    assert row["completed_n"] == 1
-    assert row["accepted_to_completed_median_min"] == pytest.approx(10.0)
-
-
-def test_response_by_hospital_agrees_with_the_dashboard() -> None:
-    events = _story()
-    ours = response_by(status_entries(events), "hospital_id")
-    dashboard = em.response_times(events)
-    assert ours["hospital_id"].tolist() == [1, 2]
-    assert dashboard["hospital"].tolist() == ["hospital 1", "hospital 2"]
-    numbers = [c for c in em.RESPONSE_COLUMNS if c != "hospital"]
-    pd.testing.assert_frame_equal(
-        ours[numbers].astype(float), dashboard[numbers].astype(float), check_dtype=False
+def _spans(events: pd.DataFrame, group_column: str | None) -> pd.DataFrame:
+    spec = LifecycleSpec(
+        "tickets",
+        "status",
+        ("pending", "accepted", "completed"),
+        terminal=("completed",),
+        spans=(("pending", "accepted"), ("accepted", "completed")),
+        group_column=group_column,
     )
+    return compute(spec, pd.DataFrame(), events, _at(700)).spans
 
 
-def test_response_by_priority_of_nothing_is_an_empty_frame() -> None:
-    assert response_by_priority(pd.DataFrame()).columns.tolist() == list(PRIORITY_RESPONSE_COLUMNS)
-    assert response_by_priority(_frame([_change(5)])).empty
+def _by(spans: pd.DataFrame, *keys: str) -> dict[tuple[Any, ...], dict[str, Any]]:
+    return {
+        tuple(row[k] for k in keys): {c: row[c] for c in ("n", "median_s", "p90_s")}
+        for row in spans.to_dict("records")
+    }
+
+
+def test_spans_count_the_first_entry_of_each_status_on_commit_times() -> None:
+    spans = _spans(_story(), None)
+    assert tuple(spans.columns) == SPAN_COLUMNS
+    # Key 2's second "accepted" is no new entry, key 4 never entered "pending" and key 3
+    # never left it: two pending → accepted spans (60 s and 180 s) and one to completed.
+    assert _by(spans, "start", "end") == {
+        ("pending", "accepted"): {"n": 2, "median_s": 120.0, "p90_s": pytest.approx(168.0)},
+        ("accepted", "completed"): {"n": 1, "median_s": 600.0, "p90_s": 600.0},
+    }
+
+
+def test_spans_by_priority() -> None:
+    spans = _spans(_story(), "priority")
+    assert tuple(spans.columns) == ("priority", *SPAN_COLUMNS)
+    assert spans["priority"].tolist() == [1, 1]  # 2 never started, 3 never accepted
+    assert _by(spans, "priority", "start") == {
+        (1, "pending"): {"n": 2, "median_s": 120.0, "p90_s": pytest.approx(168.0)},
+        (1, "accepted"): {"n": 1, "median_s": 600.0, "p90_s": 600.0},
+    }
+
+
+def test_spans_by_group_measure_each_groups_own_keys() -> None:
+    spans = _spans(_story(), "team_id")
+    assert _by(spans, "team_id", "start", "end") == {
+        (1, "pending", "accepted"): {"n": 1, "median_s": 60.0, "p90_s": 60.0},
+        (2, "pending", "accepted"): {"n": 1, "median_s": 180.0, "p90_s": 180.0},
+        (1, "accepted", "completed"): {"n": 1, "median_s": 600.0, "p90_s": 600.0},
+    }
+
+
+def test_spans_of_nothing_are_an_empty_frame() -> None:
+    assert _spans(pd.DataFrame(), "priority").columns.tolist() == ["priority", *SPAN_COLUMNS]
+    assert _spans(pd.DataFrame(), "priority").empty
+    assert _spans(_frame([_change(5)]), "priority").empty  # another table's changes only

@@ -1,0 +1,75 @@
+"""Id columns shown by their labels (rtdata.views.labels, pure): ids as numbers or text, tables
+or columns missing, nulls, and no copy when nothing changes."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from rtdata.layout import Label
+from rtdata.views.labels import label_maps, labelled
+
+LABELS = {
+    "store_id": Label("store_id", "stores", "id", "name"),
+    "owner": Label("owner", "people", "email", "full_name"),
+}
+STORES = pd.DataFrame({"id": [1, 2, 3], "name": ["North", "South", None]})
+PEOPLE = pd.DataFrame({"email": ["a@x.io", None], "full_name": ["Ada", "Nobody"]})
+
+
+def test_maps_key_each_id_as_text_and_skip_null_ids_and_labels() -> None:
+    maps = label_maps(LABELS, {"stores": STORES, "people": PEOPLE})
+    assert maps == {
+        "store_id": {"1": "North", "2": "South"},  # store 3 has no name: no label
+        "owner": {"a@x.io": "Ada"},  # a null key labels nothing
+    }
+
+
+def test_float_and_text_keys_give_the_same_map() -> None:
+    # An int column with a gap arrives as floats: 1.0 is id 1, not "1.0".
+    floats = pd.DataFrame({"id": [1.0, 2.0, math.nan], "name": ["North", "South", "Lost"]})
+    texts = pd.DataFrame({"id": ["1", "2"], "name": ["North", "South"]})
+    for rows in (floats, texts):
+        maps = label_maps({"store_id": LABELS["store_id"]}, {"stores": rows})
+        assert maps == {"store_id": {"1": "North", "2": "South"}}
+
+
+def test_a_missing_table_or_column_gives_no_labels_for_that_column() -> None:
+    assert label_maps(LABELS, {}) == {}
+    assert label_maps(LABELS, {"stores": STORES}) == {"store_id": {"1": "North", "2": "South"}}
+    no_label = STORES.drop(columns="name")
+    no_key = STORES.drop(columns="id")
+    assert label_maps(LABELS, {"stores": no_label, "people": PEOPLE.iloc[0:0]}) == {"owner": {}}
+    assert label_maps(LABELS, {"stores": no_key}) == {}
+    assert label_maps({}, {"stores": STORES}) == {}
+
+
+def test_labelled_shows_labels_keeps_unknown_ids_as_text_and_nulls_as_null() -> None:
+    frame = pd.DataFrame(
+        {
+            "id": [10, 11, 12, 13],
+            "store_id": [1, 2.0, 9, None],  # a float id, an id without a label, a null
+            "total": [5.0, 6.0, 7.0, 8.0],
+        }
+    )
+    maps = label_maps(LABELS, {"stores": STORES})
+    shown = labelled(frame, maps)
+    assert shown["store_id"].tolist()[:3] == ["North", "South", "9"]
+    assert pd.isna(shown["store_id"].iloc[3])
+    assert shown["id"].tolist() == [10, 11, 12, 13]  # no labels: untouched
+    assert shown["total"].tolist() == [5.0, 6.0, 7.0, 8.0]
+    assert frame["store_id"].tolist()[:3] == [1.0, 2.0, 9.0]  # the input is not changed
+    text_ids = pd.DataFrame({"store_id": ["1", "3"]})
+    assert labelled(text_ids, maps)["store_id"].tolist() == ["North", "3"]
+
+
+def test_labelled_does_not_copy_when_nothing_changes() -> None:
+    frame = pd.DataFrame({"store_id": [1, 2]})
+    assert labelled(frame, {}) is frame
+    assert labelled(frame, {"other_id": {"1": "x"}}) is frame  # no such column
+    assert labelled(frame, {"store_id": {}}) is frame  # a column without labels
+    assert labelled(frame.iloc[0:0], {"store_id": {"1": "North"}}).empty
+    changed = labelled(frame, {"store_id": {"1": "North"}})
+    assert changed is not frame
+    assert changed["store_id"].tolist() == ["North", "2"]
