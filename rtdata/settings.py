@@ -36,8 +36,10 @@ class Settings:
             default.
         key: API key (anon or service_role); never shown in ``repr``.
         config: Channels, bindings and connection behaviour (``rtdata.toml``).
-        tables: Subscribed tables and their primary-key columns. Derived from ``config``; when
-            given, it replaces the config's channels with one channel binding these tables.
+        tables: Subscribed tables and their primary-key columns. Derived from ``config``
+            (``None`` when it binds none: the collector discovers them; read
+            :attr:`table_keys`); when given, it replaces the config's channels with one channel
+            binding these tables.
         connect_timeout_s: How long ``Collector.start(wait=True)`` waits for SUBSCRIBED.
         token_provider: Called (on the collector thread) for a fresh user access token before
             connecting and before the current one expires; ``None`` uses ``key`` for everything.
@@ -68,13 +70,14 @@ class Settings:
                 raise SettingsError(str(exc)) from None
             config = replace(config, channels=channels)
             object.__setattr__(self, "config", config)
-        object.__setattr__(self, "tables", config.tables())
+        # None when nothing is bound yet (the collector discovers the tables), so that a copy
+        # made with dataclasses.replace does not pass an explicit, empty table list.
+        object.__setattr__(self, "tables", config.tables() or None)
 
     @property
     def table_keys(self) -> Mapping[str, tuple[str, ...]]:
-        """Subscribed tables and their primary-key columns."""
-        assert self.tables is not None  # set by __post_init__
-        return self.tables
+        """Subscribed tables and their primary-key columns; empty until discovered."""
+        return self.tables if self.tables is not None else {}
 
     @property
     def buffer_max_rows(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ SECRET = "eyJ-very-secret-key"
 def test_no_url_means_the_embedded_default(tmp_path: Path) -> None:
     settings = Settings.from_env({}, tmp_path / "missing.toml")
     assert settings.embedded
-    assert dict(settings.tables) == {}  # discovered from the server once it runs
+    assert settings.tables is None  # discovered from the server once it runs
+    assert dict(settings.table_keys) == {}
     assert settings.config.discovers
 
 
@@ -82,3 +84,12 @@ def test_rtdata_history_turns_the_history_on_in_a_folder_or_off(tmp_path: Path) 
     assert unset.config.history.enabled
     with pytest.raises(SettingsError, match="RTDATA_HISTORY must be a folder or 'off'"):
         Settings.from_env({"RTDATA_HISTORY": " "}, tmp_path / "x")
+
+
+def test_a_copy_of_discovering_settings_keeps_discovering() -> None:
+    settings = Settings(url="https://x.supabase.co", key=SECRET)
+    copy = dataclasses.replace(settings, connect_timeout_s=5.0)
+    assert copy.config.discovers
+    assert dict(copy.table_keys) == {}
+    following = Settings(tables={"orders": ("id",)})
+    assert dict(dataclasses.replace(following, key=None).table_keys) == {"orders": ("id",)}
