@@ -10,11 +10,13 @@ the :class:`rtdata.layout.Widget`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import pandas as pd
 import streamlit as st
+from pandas.io.formats.style import Styler
 
 from rtdata import ui
 from rtdata.events import EventKind
@@ -104,14 +106,17 @@ def _lookups(recorder: Recorder, tables: Mapping[str, Any]) -> dict[str, pd.Data
     return {table: recorder.table(table) for table in tables}
 
 
-def _table(frame: pd.DataFrame, **options: Any) -> None:
+def _table(frame: pd.DataFrame, styled: Styler | None = None, **options: Any) -> None:
+    """Draw ``frame`` (as ``styled``, when given: a Styler of it) with times and seconds
+    formatted by column type."""
     config: dict[str, Any] = {}
     for column in frame.columns:
         if pd.api.types.is_datetime64_any_dtype(frame[column]):
             config[column] = _TIME
         elif str(column).endswith("_s") and pd.api.types.is_numeric_dtype(frame[column]):
             config[column] = _SECONDS
-    st.dataframe(frame, hide_index=True, width="stretch", column_config=config, **options)
+    shown = frame if styled is None else styled
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=config, **options)
 
 
 # ---------------------------------------------------------------- widgets
@@ -243,8 +248,15 @@ def _queue(spec: Widget, recorder: Recorder) -> None:
     @ui.live()
     def region() -> None:
         view = ui.cached_view(spec.path, recorder, compute)
-        rows = labelled(view.rows, _labels(recorder))
-        rows = rows.rename(columns=dict(table.labels))
+        # The rows' columns carry their display labels already: look labels up by the
+        # source column of each (a relabelled hospital_id is still an id column).
+        names = _labels(recorder)
+        by_shown = {
+            str(label): names[source]
+            for label, source in zip(view.rows.columns, view.columns, strict=True)
+            if source in names
+        }
+        rows = labelled(view.rows, by_shown)
         shown = f"{len(rows)} of {view.matched}" if view.matched > len(rows) else f"{len(rows)}"
         st.caption(f"{shown} rows")
         if any(view.changed):
@@ -254,7 +266,8 @@ def _queue(spec: Widget, recorder: Recorder) -> None:
                 fresh = flags[row.name] if isinstance(row.name, int) else False
                 return ["background-color: #fff3c4" if fresh else ""] * len(row)
 
-            _table(rows.reset_index(drop=True).style.apply(highlight, axis=1))  # type: ignore[arg-type]
+            rows = rows.reset_index(drop=True)
+            _table(rows, rows.style.apply(highlight, axis=1))
         else:
             _table(rows)
 
@@ -331,11 +344,18 @@ def _series(spec: Widget, recorder: Recorder) -> None:
         left.metric("Readings", f"{view.readings:,}")
         right.metric("Out of range", f"{view.alerts_total:,}")
         ui.chart(series.figure(view))
+        # Entities and cohorts are ids of their columns: show them by their [labels].
+        names = _labels(recorder)
+        sources = {"entity": drawn.entity_column, "cohort": drawn.cohort_column}
+        maps = {shown: names[c] for shown, c in sources.items() if c is not None and c in names}
         if drawn.cohort_column is not None and not view.cohorts.empty:
-            ui.chart(series.figure(view, by="cohort"))
+            cohorts = labelled(view.cohorts.rename(columns={"series": "cohort"}), maps)
+            named = replace(view, cohorts=cohorts.rename(columns={"cohort": "series"}))
+            ui.chart(series.figure(named, by="cohort"))
         if not view.alerts.empty:
             st.caption("Out-of-range readings, newest first")
-            _table(labelled(view.alerts, _labels(recorder)))
+            alerts = labelled(view.alerts, maps)
+            _table(alerts.rename(columns={k: v for k, v in sources.items() if v is not None}))
 
     region()
 
