@@ -249,7 +249,7 @@ def _queue(spec: Widget, recorder: Recorder) -> None:
     def region() -> None:
         view = ui.cached_view(spec.path, recorder, compute)
         # The rows' columns carry their display labels already: look labels up by the
-        # source column of each (a relabelled hospital_id is still an id column).
+        # source column of each (an id column shown under another name is still an id column).
         names = _labels(recorder)
         by_shown = {
             str(label): names[source]
