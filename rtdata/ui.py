@@ -424,8 +424,9 @@ def labels(shared: Recorder) -> Mapping[str, Label]:
 
 def config_problems(shared: Recorder) -> tuple[str, ...]:
     """Return what the config's pages name that the project lacks, one message per line
-    (``<file>: <key path>: <problem>``): tables not followed when the collector discovered
-    them, and columns once the project's columns are known; empty when all is well."""
+    (``<file>: <key path>: <problem>``): tables and channels not followed once the followed
+    tables are known, and columns once the project's columns are known; empty when all is
+    well."""
     from rtdata.layout import check_references
 
     config = shared.settings.config
@@ -433,7 +434,11 @@ def config_problems(shared: Recorder) -> tuple[str, ...]:
         return ()
     source = config.source or "rtdata.toml"
     problems: list[str] = []
-    if config.discovers:
+    # A config without channels follows the tables the collector discovers: until it has,
+    # every table would look unfollowed; once it has, the recorder's settings name the
+    # discovery channel, so config.discovers no longer tells. (A config naming its channels
+    # was checked at load; RTDATA_TABLES may have replaced them since.)
+    if shared.settings.table_keys or shared.schema is not None:
         found = check_references(
             config.pages,
             config.labels,

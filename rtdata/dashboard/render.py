@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import pandas as pd
 import streamlit as st
+from pandas.io.formats.style import Styler
 
 from rtdata import ui
 from rtdata.events import EventKind
@@ -108,9 +110,9 @@ def _lookups(recorder: Recorder, tables: Mapping[str, Any]) -> dict[str, pd.Data
     return {table: recorder.table(table) for table in tables}
 
 
-def _table(frame: pd.DataFrame, styled: Any = None, **options: Any) -> None:
-    """Draw ``frame`` (or its ``styled`` Styler) with times as clock times and ``*_s`` columns
-    as seconds."""
+def _table(frame: pd.DataFrame, styled: Styler | None = None, **options: Any) -> None:
+    """Draw ``frame`` (as ``styled``, when given: a Styler of it) with times and seconds
+    formatted by column type."""
     config: dict[str, Any] = {}
     for column in frame.columns:
         if pd.api.types.is_datetime64_any_dtype(frame[column]):
@@ -259,12 +261,15 @@ def _queue(spec: Widget, recorder: Recorder) -> None:
     @ui.live()
     def region() -> None:
         view = ui.cached_view(spec.path, recorder, compute)
-        names = _labels(recorder)  # by source column; the view's columns carry display labels
-        shown_as = dict(zip(view.rows.columns, view.columns, strict=True))
-        rows = labelled(
-            view.rows,
-            {shown: names[source] for shown, source in shown_as.items() if source in names},
-        )
+        # The rows' columns carry their display labels already: look labels up by the
+        # source column of each (an id column shown under another name is still an id column).
+        names = _labels(recorder)
+        by_shown = {
+            str(label): names[source]
+            for label, source in zip(view.rows.columns, view.columns, strict=True)
+            if source in names
+        }
+        rows = labelled(view.rows, by_shown)
         shown = f"{len(rows)} of {view.matched}" if view.matched > len(rows) else f"{len(rows)}"
         st.caption(f"{shown} rows")
         if any(view.changed):
@@ -274,8 +279,8 @@ def _queue(spec: Widget, recorder: Recorder) -> None:
                 fresh = flags[row.name] if isinstance(row.name, int) else False
                 return ["background-color: #fff3c4" if fresh else ""] * len(row)
 
-            plain = rows.reset_index(drop=True)
-            _table(plain, plain.style.apply(highlight, axis=1))
+            rows = rows.reset_index(drop=True)
+            _table(rows, rows.style.apply(highlight, axis=1))
         else:
             _table(rows)
 
@@ -356,14 +361,18 @@ def _series(spec: Widget, recorder: Recorder) -> None:
         left.metric("Readings", f"{view.readings:,}")
         right.metric("Out of range", f"{view.alerts_total:,}")
         ui.chart(series.figure(view))
+        # Entities and cohorts are ids of their columns: show them by their [labels].
+        names = _labels(recorder)
+        sources = {"entity": drawn.entity_column, "cohort": drawn.cohort_column}
+        maps = {shown: names[c] for shown, c in sources.items() if c is not None and c in names}
         if drawn.cohort_column is not None and not view.cohorts.empty:
-            ui.chart(series.figure(view, by="cohort"))
+            cohorts = labelled(view.cohorts.rename(columns={"series": "cohort"}), maps)
+            named = replace(view, cohorts=cohorts.rename(columns={"cohort": "series"}))
+            ui.chart(series.figure(named, by="cohort"))
         if not view.alerts.empty:
             st.caption("Out-of-range readings, newest first")
-            names = _labels(recorder)
-            by_role = {"entity": drawn.entity_column, "cohort": drawn.cohort_column}
-            maps = {role: names[c] for role, c in by_role.items() if c is not None and c in names}
-            _table(labelled(view.alerts, maps))
+            alerts = labelled(view.alerts, maps)
+            _table(alerts.rename(columns={k: v for k, v in sources.items() if v is not None}))
 
     region()
 

@@ -162,7 +162,8 @@ def compute(
         now: Current time, timezone-aware; later events are left out.
         toast_since: Items received strictly after this time, from the realtime stream (not
             snapshot or resync rows), that match ``spec.toast_filter`` toast; ``None`` toasts
-            nothing.
+            nothing. Times compare at the microsecond a ``datetime`` holds, so passing an
+            item's ``received_at`` back never toasts that item again.
     """
     if events.empty or not set(_EVENT_COLUMNS) <= set(events.columns):
         return FeedView((), (), None)
@@ -201,7 +202,7 @@ def compute(
                 continue
             at_ns = int(received_ns[i])
             key = cols["key"][i]
-            fresh = since_ns is not None and at_ns > since_ns
+            fresh = since_ns is not None and _micro(at_ns) > since_ns
             live = cols["source"][i] == "realtime"
             items.append(
                 FeedItem(
@@ -240,8 +241,13 @@ def _stream(spec: FeedSpec, events: pd.DataFrame, now: datetime) -> pd.DataFrame
     return stream
 
 
+def _micro(ns: int) -> int:
+    """``ns`` floored to the microsecond, the precision of a ``datetime``."""
+    return ns - ns % 1000
+
+
 def _utc(ns: int) -> datetime:
-    return pd.Timestamp(ns, tz="UTC").to_pydatetime()
+    return pd.Timestamp(_micro(ns), tz="UTC").to_pydatetime()  # no warning for dropped ns
 
 
 def _decode(

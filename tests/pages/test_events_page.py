@@ -1,4 +1,4 @@
-"""Events explorer and Presence: pure views, then AppTest of both pages."""
+"""Events explorer: its pure views, then AppTest of the page."""
 
 from __future__ import annotations
 
@@ -19,11 +19,9 @@ from rtdata import EventBuffer, Settings, ui
 from rtdata.events import COLUMNS, Event
 from rtdata.recorder import Recorder
 from rtdata.views import events as ev
-from rtdata.views import presence
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS_PAGE = str(ROOT / "pages" / "events.py")
-PRESENCE_PAGE = str(ROOT / "pages" / "presence.py")
 T0_NS = 1_767_225_600 * 1_000_000_000  # 2026-01-01T00:00:00Z
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -205,139 +203,6 @@ def test_exports_keep_only_the_newest_rows_beyond_the_cap() -> None:
     assert len(pd.read_csv(io.BytesIO(ev.to_csv_bytes(frame([]))))) == 0
 
 
-# ---------------------------------------------------------------- presence view
-
-
-REPLAY = [
-    pres(0, "join", "alice", [meta("alice", "nurse", 1, "a1")]),
-    pres(1, "join", "bob", [meta("bob", "doctor", 2, "b1")]),
-    # carol's key tracks two sessions (two metas), joined at once
-    pres(2, "join", "carol", [meta("carol", "nurse", 2, "c1"), meta("carol", "nurse", 2, "c2")]),
-    pres(3, "leave", "bob", [meta("bob", "doctor", 2, "b1")]),
-    pres(4, "leave", "carol", [meta("carol", "nurse", 2, "c1")]),  # one of her two sessions
-    pres(5, "leave", "alice", [meta("alice", "nurse", 1, "a1")]),
-    pres(6, "join", "alice", [meta("alice", "admin", 1, "a2")]),  # re-join, new session
-    pres(7, "join", "carol", [meta("carol", "nurse", 2, "c2")]),  # a re-sent join: no change
-    pres(8, "join", "dave", [{"user": "dave", "presence_ref": "d1", "shift": "night"}]),
-]
-
-
-def test_online_now_replays_joins_leaves_and_rejoins() -> None:
-    online = presence.online_now(frame(REPLAY), T0 + timedelta(seconds=10))
-    assert list(online.columns) == [
-        "channel",
-        "key",
-        "user",
-        "role",
-        "hospital_id",
-        "shift",
-        "joined_at",
-        "online_s",
-    ]
-    assert list(online["key"]) == ["dave", "alice", "carol"]  # newest join first
-    alice = online.set_index("key").loc["alice"]
-    assert alice["role"] == "admin"  # the role of her new session
-    assert alice["joined_at"] == pd.Timestamp(T0 + timedelta(seconds=6))
-    assert alice["online_s"] == pytest.approx(4.0)
-    carol = online.set_index("key").loc["carol"]
-    assert carol["joined_at"] == pd.Timestamp(T0 + timedelta(seconds=2))  # not the re-sent join
-    dave = online.set_index("key").loc["dave"]
-    assert dave["role"] is None
-    assert dave["shift"] == "night"
-
-
-def test_online_now_keeps_both_metas_of_a_key_and_respects_now() -> None:
-    events = frame(REPLAY)
-    at_2s = presence.online_now(events, T0 + timedelta(seconds=2.5))
-    assert sorted(at_2s["key"]) == ["alice", "bob", "carol", "carol"]
-    assert presence.online_now(events, T0 - timedelta(seconds=1)).empty
-
-
-def test_a_leave_without_metas_drops_the_key_and_bad_records_are_ignored() -> None:
-    events = frame(
-        [
-            pres(0, "join", "k", [meta("k", "nurse", 1, "1"), meta("k", "nurse", 1, "2")]),
-            pres(1, "leave", "k", None),
-            pres(2, "join", "m", None),
-            Event(_s(3), None, "presence", "lobby", None, "join", "x", "not json", None),
-            pres(4, "leave", "ghost", [meta("ghost", "nurse", 1, "g")]),
-        ]
-    )
-    assert presence.online_now(events, T0 + timedelta(minutes=1)).empty
-
-
-def test_a_sync_forgets_who_was_online_and_keeps_join_times_of_who_is_stated_again() -> None:
-    def sync(at_s: float, channel: str = "lobby") -> Event:
-        return Event(_s(at_s), None, "presence", channel, None, "sync", None, "[]", None)
-
-    events = frame(
-        [
-            sync(0),
-            pres(1, "join", "alice", [meta("alice", "nurse", 1, "a1")]),
-            pres(2, "join", "bob", [meta("bob", "doctor", 2, "b1")]),
-            sync(3, channel="elsewhere"),  # another channel's sync changes nothing here
-            sync(5),  # the link came back; bob left while it was down
-            pres(5.1, "join", "alice", [meta("alice", "nurse", 1, "a1")]),  # the state
-        ]
-    )
-    online = presence.online_now(events, T0 + timedelta(seconds=10))
-    assert list(online["key"]) == ["alice"]
-    assert online["joined_at"][0] == pd.Timestamp(T0 + timedelta(seconds=1))  # not 5.1 s
-    before = presence.online_now(events, T0 + timedelta(seconds=4))
-    assert sorted(before["key"]) == ["alice", "bob"]
-    board = presence.presence_board(events, T0 + timedelta(seconds=10))
-    assert board.events == 3  # joins and leaves only
-    assert presence.joins_leaves_over_time(events)["joins"].sum() == 3
-
-
-def test_online_by_counts_role_and_hospital_as_text() -> None:
-    online = presence.online_now(frame(REPLAY), T0 + timedelta(seconds=10))
-    by_role = presence.online_by(online, "role")
-    assert by_role.to_dict("list") == {"role": ["admin", "nurse", "unknown"], "online": [1, 1, 1]}
-    by_hospital = presence.online_by(online, "hospital_id")
-    assert by_hospital.to_dict("list") == {
-        "hospital_id": ["1", "2", "unknown"],
-        "online": [1, 1, 1],
-    }
-    hospitals = pd.DataFrame({"id": [1], "name": ["Santa Maria"]})
-    named = presence.online_by(online, "hospital_id", hospitals)
-    assert named.to_dict("list") == {
-        "hospital": ["Santa Maria", "hospital 2", "unknown"],
-        "online": [1, 1, 1],
-    }
-    empty = presence.online_by(presence.online_now(frame([]), T0), "role")
-    assert list(empty.columns) == ["role", "online"]
-    assert empty.empty
-
-
-def test_joins_and_leaves_per_bucket_include_empty_buckets() -> None:
-    events = frame(
-        [
-            pres(0, "join", "a", [meta("a", "nurse", 1, "1")]),
-            pres(30, "join", "b", [meta("b", "nurse", 1, "2")]),
-            pres(50, "leave", "a", [meta("a", "nurse", 1, "1")]),
-            pres(185, "leave", "b", [meta("b", "nurse", 1, "2")]),
-            change(100, "t", "INSERT", {"id": 1}),  # not presence
-        ]
-    )
-    counts = presence.joins_leaves_over_time(events, "1min")
-    assert list(counts.columns) == ["bucket_start", "joins", "leaves"]
-    assert counts["bucket_start"].tolist() == [T0 + timedelta(minutes=m) for m in range(4)]
-    assert counts["joins"].tolist() == [2, 0, 0, 0]
-    assert counts["leaves"].tolist() == [1, 0, 0, 1]
-    figure = presence.joins_leaves_figure(counts)
-    assert [trace.name for trace in figure.data] == ["joins", "leaves"]
-    assert list(figure.data[1].y) == [-1, 0, 0, -1]
-    assert presence.joins_leaves_over_time(frame([])).empty
-
-
-def test_presence_board_counts_keys_and_events() -> None:
-    board = presence.presence_board(frame([*REPLAY, *SAMPLE[:3]]), T0 + timedelta(seconds=10))
-    assert len(board.online) == 3
-    assert board.keys_online == 3
-    assert board.events == len(REPLAY)
-
-
 # ---------------------------------------------------------------- pages
 
 
@@ -370,11 +235,7 @@ def _recent(events: list[Event], shift_ns: int) -> list[Event]:
     ]
 
 
-SHIFT_NS = time.time_ns() - _s(60)  # REPLAY ends 60 s ago
-
-
-def _metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+SHIFT_NS = time.time_ns() - _s(60)  # SAMPLE ends 60 s ago
 
 
 def test_events_page_shows_the_tail_and_details_of_a_selected_row(use: Any) -> None:
@@ -461,38 +322,3 @@ def test_events_page_ships_at_most_500_rows_of_a_large_buffer(large: Recorder) -
     shown = at.dataframe[0].value
     assert len(shown) == ev.TAIL_ROWS == 500
     assert f"{LARGE:,} events match" in " ".join(c.value for c in at.caption)
-
-
-def test_presence_page_shows_who_is_online(use: Any) -> None:
-    use(_recent(REPLAY, SHIFT_NS))
-    at = AppTest.from_file(PRESENCE_PAGE, default_timeout=30).run()
-    assert not at.exception
-    assert at.title[0].value == "Presence"
-    metrics = _metrics(at)
-    assert metrics["Online now"] == "3"
-    assert metrics["Presence keys"] == "3"
-    assert metrics["Presence events buffered"] == str(len(REPLAY))
-    online = at.dataframe[0].value
-    assert sorted(online["user"]) == ["alice", "carol", "dave"]
-    assert not at.info
-
-
-def test_presence_page_explains_how_to_enable_presence(use: Any) -> None:
-    use(SAMPLE[:3])
-    at = AppTest.from_file(PRESENCE_PAGE, default_timeout=30).run()
-    assert not at.exception
-    assert "presence = true" in at.info[0].value
-    assert not at.metric
-
-
-def test_presence_page_on_a_large_buffer(large: Recorder) -> None:
-    ui.use_recorder(large)
-    try:
-        at = AppTest.from_file(PRESENCE_PAGE, default_timeout=60).run()
-    finally:
-        ui.use_recorder(None)
-    assert not at.exception
-    metrics = _metrics(at)
-    assert metrics["Presence events buffered"] == "20000"
-    assert metrics["Online now"] == "200"
-    assert len(at.dataframe[0].value) == 200
