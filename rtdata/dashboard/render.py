@@ -123,12 +123,14 @@ def _table(frame: pd.DataFrame, styled: Styler | None = None, **options: Any) ->
     st.dataframe(shown, hide_index=True, width="stretch", column_config=config, **options)
 
 
-_MARKDOWN: Final = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+# What turns text into a link, an image, an autolink, code or LaTeX in Streamlit's Markdown
+# (emphasis is harmless, and escaping it would show backslashes in names like en_route).
+_MARKDOWN: Final = re.compile(r"([\\`\[\]<>$])")
 
 
 def _plain(text: str) -> str:
-    """Escape Markdown in text that comes from rows, so a value can only ever read as text
-    (no link, image or formatting)."""
+    """Escape the Markdown in text that comes from rows that could fetch or run anything: a
+    value never becomes a link, an image, code or LaTeX."""
     return _MARKDOWN.sub(r"\\\1", text)
 
 
