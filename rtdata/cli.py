@@ -28,7 +28,7 @@ from rtdata.introspect import (
     fetch_schema,
     schema_from_migrations,
 )
-from rtdata.layout import check_references
+from rtdata.references import check_references
 from rtdata.scenarios import (
     DEFAULT_SCENARIO,
     SCENARIOS,

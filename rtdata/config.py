@@ -103,16 +103,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from rtdata._messages import show as _show
 from rtdata.filters import FilterError, parse_filter
-from rtdata.layout import (
-    BUILTIN_PAGES,
-    Label,
-    Page,
-    check_columns,
-    check_references,
-    parse_labels,
-    parse_pages,
-)
+from rtdata.layout import BUILTIN_PAGES, Label, Page, parse_labels, parse_pages
+from rtdata.references import check_columns, check_references
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -613,17 +607,6 @@ def _check_keys(
 
 
 # ---------------------------------------------------------------- values
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 _Section = TypeVar(

@@ -427,7 +427,7 @@ def config_problems(shared: Recorder) -> tuple[str, ...]:
     (``<file>: <key path>: <problem>``): tables and channels not followed once the followed
     tables are known, and columns once the project's columns are known; empty when all is
     well."""
-    from rtdata.layout import check_references
+    from rtdata.references import check_references
 
     config = shared.settings.config
     if not config.pages:

@@ -11,7 +11,8 @@ import pytest
 
 from rtdata.default_pages import DefaultLayout, build
 from rtdata.introspect import ColumnInfo, ProjectSchema, TableInfo, bindings_for
-from rtdata.layout import BUILTIN_PAGES, Label, Page, Widget, WidgetType, check_columns
+from rtdata.layout import BUILTIN_PAGES, Label, Page, Widget, WidgetType
+from rtdata.references import check_columns
 from rtdata.views.widgets import breakdown, lifecycle, queue, tiles
 from rtdata.views.widgets import map as map_widget
 from tests.unit.test_widget_generic import SCENARIO_WORDS

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from rtdata.config import ConfigError, parse_config
-from rtdata.layout import BUILTIN_PAGES, Label, WidgetType, references
+from rtdata.layout import BUILTIN_PAGES, Label, WidgetType
+from rtdata.references import references
 from rtdata.views.widgets import breakdown, feed, lifecycle, queue, roster, series, tiles
 from rtdata.views.widgets import map as map_widget
 
