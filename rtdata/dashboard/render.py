@@ -9,7 +9,8 @@ the :class:`rtdata.layout.Widget`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -20,7 +21,7 @@ from rtdata import ui
 from rtdata.events import EventKind
 from rtdata.layout import Page, Widget, WidgetType
 from rtdata.recorder import Recorder
-from rtdata.views.labels import label_maps, labelled
+from rtdata.views.labels import label_maps, labelled, parsed_times
 from rtdata.views.widgets import breakdown, feed, lifecycle, queue, roster, series, tiles
 from rtdata.views.widgets import map as map_widget
 from rtdata.views.widgets._spec import compile_template
@@ -104,14 +105,27 @@ def _lookups(recorder: Recorder, tables: Mapping[str, Any]) -> dict[str, pd.Data
     return {table: recorder.table(table) for table in tables}
 
 
-def _table(frame: pd.DataFrame, **options: Any) -> None:
+def _table(frame: pd.DataFrame, highlighted: Sequence[bool] = (), **options: Any) -> None:
+    """Draw ``frame``; rows whose flag in ``highlighted`` is true get a pale yellow background."""
+    frame = parsed_times(frame)
     config: dict[str, Any] = {}
     for column in frame.columns:
         if pd.api.types.is_datetime64_any_dtype(frame[column]):
             config[column] = _TIME
         elif str(column).endswith("_s") and pd.api.types.is_numeric_dtype(frame[column]):
             config[column] = _SECONDS
-    st.dataframe(frame, hide_index=True, width="stretch", column_config=config, **options)
+    if not any(highlighted):
+        st.dataframe(frame, hide_index=True, width="stretch", column_config=config, **options)
+        return
+    flags = list(highlighted)
+
+    def highlight(row: pd.Series[Any]) -> list[str]:
+        fresh = flags[row.name] if isinstance(row.name, int) and row.name < len(flags) else False
+        return ["background-color: #fff3c4" if fresh else ""] * len(row)
+
+    # Styled after the column types are read: a Styler has no frame[column].
+    styled = frame.reset_index(drop=True).style.apply(highlight, axis=1)
+    st.dataframe(styled, hide_index=True, width="stretch", column_config=config, **options)
 
 
 # ---------------------------------------------------------------- widgets
@@ -243,20 +257,17 @@ def _queue(spec: Widget, recorder: Recorder) -> None:
     @ui.live()
     def region() -> None:
         view = ui.cached_view(spec.path, recorder, compute)
-        rows = labelled(view.rows, _labels(recorder))
-        rows = rows.rename(columns=dict(table.labels))
+        # The view's columns already carry their display names: label them by source column.
+        names = _labels(recorder)
+        by_shown = {
+            shown: names[source]
+            for source, shown in zip(view.columns, view.rows.columns, strict=True)
+            if source in names
+        }
+        rows = labelled(view.rows, by_shown)
         shown = f"{len(rows)} of {view.matched}" if view.matched > len(rows) else f"{len(rows)}"
         st.caption(f"{shown} rows")
-        if any(view.changed):
-            flags = list(view.changed)
-
-            def highlight(row: pd.Series[Any]) -> list[str]:
-                fresh = flags[row.name] if isinstance(row.name, int) else False
-                return ["background-color: #fff3c4" if fresh else ""] * len(row)
-
-            _table(rows.reset_index(drop=True).style.apply(highlight, axis=1))  # type: ignore[arg-type]
-        else:
-            _table(rows)
+        _table(rows, highlighted=view.changed)
 
     region()
 
@@ -271,6 +282,10 @@ def _breakdown(spec: Widget, recorder: Recorder) -> None:
     @ui.live()
     def region() -> None:
         view = ui.cached_view(spec.path, recorder, compute)
+        if spec.width == "half":  # side by side in half a page, the table lost its last column
+            ui.chart(breakdown.figure(view))
+            _table(view.table, height=240)
+            return
         left, right = st.columns([3, 2])
         with left:
             ui.chart(breakdown.figure(view))
@@ -331,11 +346,15 @@ def _series(spec: Widget, recorder: Recorder) -> None:
         left.metric("Readings", f"{view.readings:,}")
         right.metric("Out of range", f"{view.alerts_total:,}")
         ui.chart(series.figure(view))
+        names = _labels(recorder).get(drawn.cohort_column or "", {})
         if drawn.cohort_column is not None and not view.cohorts.empty:
-            ui.chart(series.figure(view, by="cohort"))
+            st.caption(f"Median by {drawn.cohort_column} per {drawn.bucket_s} s")
+            # The cached view is shared by every session: label a copy.
+            cohorts = labelled(view.cohorts, {"series": names})
+            ui.chart(series.figure(replace(view, cohorts=cohorts), by="cohort"))
         if not view.alerts.empty:
             st.caption("Out-of-range readings, newest first")
-            _table(labelled(view.alerts, _labels(recorder)))
+            _table(labelled(view.alerts, {"cohort": names}))
 
     region()
 
