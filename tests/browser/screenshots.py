@@ -5,10 +5,10 @@ Run from a checkout (Debian's chromium, never a downloaded browser)::
     PYTHONPATH=$PWD python -m tests.browser.screenshots            # into tests/screenshots
     PYTHONPATH=$PWD python -m tests.browser.screenshots --warmup-s 0 --out /tmp/shots
 
-It starts ``rtdata demo`` with the pack's config (its wall showing Emergencies only), lets the
-demo run ``--warmup-s`` seconds (three minutes by default: staff online, history recorded,
-charts with some length), then takes each page at 1400x900 and the wall at 1920x1080 once the
-page is drawn and no element is waiting for a rerun. ``tests/browser/test_screenshots.py``
+It starts ``rtdata demo`` with the pack's config (its wall showing Emergencies only), opens the
+dashboard, lets the demo run ``--warmup-s`` seconds (three minutes by default: staff online,
+history recorded, charts and sparklines with some length), then takes each page at 1400x900
+and the wall at 1920x1080 once the page is drawn, live, and no element awaits a rerun. ``tests/browser/test_screenshots.py``
 runs it with no warm-up into ``tests/artifacts/screenshots``.
 """
 
@@ -47,13 +47,16 @@ def take(out: Path, warmup_s: float = 180.0) -> list[Path]:
     with tempfile.TemporaryDirectory(prefix="rtdata-shots-") as scratch:
         config = hospital_config(Path(scratch), 'wall_pages = ["emergencies"]')
         with running_demo({"RTDATA_CONFIG": str(config)}) as demo, sync_playwright() as pw:
-            # Not a synchronisation: the demo accumulates minutes of data for the pictures.
-            threading.Event().wait(warmup_s)
             browser = launch(pw)
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 900})
-                # The overview first: Streamlit shows "Page not found" over the first page a
-                # fresh server is asked for by path (streamlit/streamlit#8860).
+                # The overview first: the dashboard connects on its first visit (and its tiles
+                # start their history), and Streamlit shows "Page not found" over the first
+                # page a fresh server is asked for by path (streamlit/streamlit#8860).
+                page.goto(demo.dashboard_url)
+                _settle(page, PAGES["overview"][1])
+                # Not a synchronisation: the demo accumulates minutes of data for the pictures.
+                threading.Event().wait(warmup_s)
                 for name, (path, drawn) in PAGES.items():
                     page.goto(f"{demo.dashboard_url}/{path}")
                     _settle(page, drawn)
