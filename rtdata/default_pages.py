@@ -48,7 +48,7 @@ CREATED_COLUMNS: Final = ("created_at", "inserted_at", "created", "created_on", 
 """Column names taken as a row's creation time, first match wins."""
 
 TERMINAL_WORDS: Final = frozenset(
-    {"closed", "resolved", "completed", "complete", "done", "cancelled", "canceled"}
+    {"closed", "resolved", "solved", "completed", "complete", "done", "cancelled", "canceled"}
     | {"rejected", "approved", "archived", "delivered", "failed", "finished", "expired"}
     | {"declined", "refunded", "paid", "inactive", "deleted"}
 )

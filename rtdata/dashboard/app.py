@@ -105,4 +105,16 @@ if wall:
     navigation = st.navigation([st.Page(wall_page, title="Wall", default=True)], position="hidden")
 else:
     navigation = st.navigation(list(PAGES.values()))
+    if not recorder.settings.config.pages:
+        # Default pages follow the tables the collector discovers, which it may not have yet
+        # on a session's first run: redraw the whole app (navigation and page) when they
+        # change, or the first visitors keep an empty Overview until they reload.
+        with st.sidebar:
+
+            @st.fragment(run_every=ui.refresh_interval_s())
+            def follow_tables() -> None:
+                if ui.pages(recorder) != configured:
+                    st.rerun()
+
+            follow_tables()
 navigation.run()

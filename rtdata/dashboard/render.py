@@ -10,20 +10,19 @@ the :class:`rtdata.layout.Widget`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import pandas as pd
 import streamlit as st
-from pandas.io.formats.style import Styler
 
 from rtdata import ui
 from rtdata.events import EventKind
 from rtdata.layout import Page, Widget, WidgetType
 from rtdata.recorder import Recorder
-from rtdata.views.labels import label_maps, labelled
+from rtdata.views.labels import label_maps, labelled, parsed_times
 from rtdata.views.widgets import breakdown, feed, lifecycle, queue, roster, series, tiles
 from rtdata.views.widgets import map as map_widget
 from rtdata.views.widgets._spec import compile_template
@@ -110,17 +109,27 @@ def _lookups(recorder: Recorder, tables: Mapping[str, Any]) -> dict[str, pd.Data
     return {table: recorder.table(table) for table in tables}
 
 
-def _table(frame: pd.DataFrame, styled: Styler | None = None, **options: Any) -> None:
-    """Draw ``frame`` (as ``styled``, when given: a Styler of it) with times and seconds
-    formatted by column type."""
+def _table(frame: pd.DataFrame, highlighted: Sequence[bool] = (), **options: Any) -> None:
+    """Draw ``frame``; rows whose flag in ``highlighted`` is true get a pale yellow background."""
+    frame = parsed_times(frame)
     config: dict[str, Any] = {}
     for column in frame.columns:
         if pd.api.types.is_datetime64_any_dtype(frame[column]):
             config[column] = _TIME
         elif str(column).endswith("_s") and pd.api.types.is_numeric_dtype(frame[column]):
             config[column] = _SECONDS
-    shown = frame if styled is None else styled
-    st.dataframe(shown, hide_index=True, width="stretch", column_config=config, **options)
+    if not any(highlighted):
+        st.dataframe(frame, hide_index=True, width="stretch", column_config=config, **options)
+        return
+    flags = list(highlighted)
+
+    def highlight(row: pd.Series[Any]) -> list[str]:
+        fresh = flags[row.name] if isinstance(row.name, int) and row.name < len(flags) else False
+        return ["background-color: #fff3c4" if fresh else ""] * len(row)
+
+    # Styled after the column types are read: a Styler has no frame[column].
+    styled = frame.reset_index(drop=True).style.apply(highlight, axis=1)
+    st.dataframe(styled, hide_index=True, width="stretch", column_config=config, **options)
 
 
 # What turns text into a link, an image, an autolink, code or LaTeX in Streamlit's Markdown
@@ -263,28 +272,17 @@ def _queue(spec: Widget, recorder: Recorder) -> None:
     @ui.live()
     def region() -> None:
         view = ui.cached_view(spec.path, recorder, compute)
-        # The rows' columns carry their display labels already: look labels up by the
-        # source column of each (an id column shown under another name is still an id column).
+        # The view's columns already carry their display names: label them by source column.
         names = _labels(recorder)
         by_shown = {
-            str(label): names[source]
-            for label, source in zip(view.rows.columns, view.columns, strict=True)
+            shown: names[source]
+            for source, shown in zip(view.columns, view.rows.columns, strict=True)
             if source in names
         }
         rows = labelled(view.rows, by_shown)
         shown = f"{len(rows)} of {view.matched}" if view.matched > len(rows) else f"{len(rows)}"
         st.caption(f"{shown} rows")
-        if any(view.changed):
-            flags = list(view.changed)
-
-            def highlight(row: pd.Series[Any]) -> list[str]:
-                fresh = flags[row.name] if isinstance(row.name, int) else False
-                return ["background-color: #fff3c4" if fresh else ""] * len(row)
-
-            rows = rows.reset_index(drop=True)
-            _table(rows, rows.style.apply(highlight, axis=1))
-        else:
-            _table(rows)
+        _table(rows, highlighted=view.changed)
 
     region()
 
@@ -299,6 +297,10 @@ def _breakdown(spec: Widget, recorder: Recorder) -> None:
     @ui.live()
     def region() -> None:
         view = ui.cached_view(spec.path, recorder, compute)
+        if spec.width == "half":  # side by side in half a page, the table lost its last column
+            ui.chart(breakdown.figure(view))
+            _table(view.table, height=240)
+            return
         left, right = st.columns([3, 2])
         with left:
             ui.chart(breakdown.figure(view))
@@ -368,6 +370,7 @@ def _series(spec: Widget, recorder: Recorder) -> None:
         sources = {"entity": drawn.entity_column, "cohort": drawn.cohort_column}
         maps = {shown: names[c] for shown, c in sources.items() if c is not None and c in names}
         if drawn.cohort_column is not None and not view.cohorts.empty:
+            st.caption(f"Median by {drawn.cohort_column} per {drawn.bucket_s} s")
             cohorts = labelled(view.cohorts.rename(columns={"series": "cohort"}), maps)
             named = replace(view, cohorts=cohorts.rename(columns={"cohort": "series"}))
             ui.chart(series.figure(named, by="cohort"))

@@ -1,16 +1,20 @@
-"""Id columns shown by their labels (``[labels]`` in ``rtdata.toml``): a pure view."""
+"""How table cells are shown: id columns by their labels (``[labels]`` in ``rtdata.toml``), and
+timestamps received as ISO-8601 text as times. Pure views."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 import pandas as pd
 
 from rtdata.layout import Label
-from rtdata.views.widgets._common import key_text
+from rtdata.views.widgets._common import key_text, timestamps
 
-__all__ = ["label_maps", "labelled"]
+__all__ = ["label_maps", "labelled", "parsed_times"]
+
+_ISO_TIME: Final = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
 def label_maps(
@@ -56,4 +60,32 @@ def labelled(frame: pd.DataFrame, maps: Mapping[str, Mapping[str, str]]) -> pd.D
             return None if key is None else names.get(key, key)
 
         out[column] = out[column].map(show)
+    return out
+
+
+def parsed_times(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with each text column whose every value is an ISO-8601 date and time
+    (as rows arrive over Realtime and REST) parsed to tz-aware UTC timestamps.
+
+    A column with any other value, or with no value, is left as it is; the frame is copied
+    only when a column changes.
+    """
+    parsed: dict[Any, pd.Series[Any]] = {}
+    for column in frame.columns:
+        values = frame[column]
+        if not pd.api.types.is_string_dtype(values):  # text, or objects (maybe all text)
+            continue
+        present = values.dropna()
+        if present.empty or not all(
+            isinstance(v, str) and _ISO_TIME.match(v) is not None for v in present
+        ):
+            continue
+        times = timestamps(values)
+        if not times[values.notna()].isna().any():
+            parsed[column] = times
+    if not parsed:
+        return frame
+    out = frame.copy()
+    for column, times in parsed.items():
+        out[column] = times
     return out

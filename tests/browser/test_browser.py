@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from rtdata.server.auth import Keys
-from tests.browser import ARTIFACTS, CHROMIUM, Demo, launch
+from tests.browser import ARTIFACTS, CHROMIUM, Demo, hospital_config, launch
 from tests.conftest import running_demo
 from tests.support import timeout_s, wait_until
 
@@ -44,6 +45,11 @@ def test_overview_count_increases_in_the_browser(demo_url: str) -> None:
             wait_until(
                 lambda: int(value.inner_text()) > first, timeout=30, what="the count to rise"
             )
+            # The pack's tiles are filled from the project's tables, not left at zero.
+            for label in ("Total users", "Active emergencies"):
+                tile = page.locator('[data-testid="stMetric"]', has_text=label)
+                assert int(tile.locator('[data-testid="stMetricValue"]').inner_text()) > 0, label
+            page.get_by_role("heading", name="Latest vitals").wait_for()
             assert page.locator('[data-testid="stException"]').count() == 0
             assert "connected" in page.locator('[data-testid="stSidebar"]').inner_text()
             ARTIFACTS.mkdir(exist_ok=True)
@@ -109,28 +115,50 @@ def test_a_page_opened_first_after_a_server_start_is_routed_through_app() -> Non
             browser.close()
 
 
-def test_presence_page_shows_the_simulated_staff_online(demo_url: str) -> None:
+def test_presence_page_shows_the_simulated_staff_online_by_role_and_hospital_name(
+    demo: Demo,
+) -> None:
     from playwright.sync_api import sync_playwright
 
+    names = _hospital_names(demo.server_url)
     with sync_playwright() as playwright:
         browser = launch(playwright)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{demo_url}/presence")
+            page.goto(f"{demo.dashboard_url}/presence")
             value = page.locator('[data-testid="stMetric"]', has_text="Online now").locator(
                 '[data-testid="stMetricValue"]'
             )
             value.wait_for(timeout=timeout_s(60) * 1000)
             # The roster signs in 60 % of its 24 people in its first seconds.
             wait_until(lambda: int(value.inner_text()) >= 10, timeout=30, what="staff online")
-            body = page.locator('[data-testid="stMain"]').inner_text()
-            for text in ("By role", "By hospital", "Joins and leaves per minute"):
-                assert text in body
-            assert page.locator('[data-testid="stAlert"]').count() == 0  # not the empty state
+            main = page.locator('[data-testid="stMain"]')
+            page.get_by_role("heading", name="Staff online").wait_for()
+            # The bars are named "role · hospital": the hospital by its name, not its id.
+            chart = page.locator('[data-testid="stPlotlyChart"]').first
+            wait_until(lambda: " · Hospital" in chart.inner_text(), what="bars by role, hospital")
+            text = chart.inner_text()
+            assert "joins and leaves" in text
+            assert any(role in text for role in ("nurse", "doctor", "paramedic", "dispatcher"))
+            assert any(name in text for name in names), (names, text)
+            assert "Nobody is online" not in main.inner_text()
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "presence.png"), full_page=True)
         finally:
             browser.close()
+
+
+def _hospital_names(server_url: str) -> list[str]:
+    """The names of the demo's hospitals, read over REST."""
+    service = Keys.for_secret().service
+    response = httpx.get(
+        f"{server_url}/rest/v1/hospitals",
+        params={"select": "name"},
+        headers={"apikey": service, "Authorization": f"Bearer {service}"},
+        timeout=timeout_s(10),
+    )
+    response.raise_for_status()
+    return [row["name"] for row in response.json()]
 
 
 def test_wall_mode_shows_the_stale_banner_when_the_server_freezes(demo: Demo) -> None:
@@ -166,10 +194,9 @@ def test_wall_rotation_never_leaves_a_blank_page(tmp_path: Path) -> None:
     # it no longer showed ("Bad delta path index"), and the wall went blank until reloaded.
     from playwright.sync_api import sync_playwright
 
-    config = tmp_path / "rtdata.toml"
-    config.write_text(
-        "[dashboard]\nwall_refresh_s = 1\nwall_rotate_s = 3\n"
-        'wall_pages = ["overview", "emergencies", "health"]\n'
+    config = hospital_config(
+        tmp_path,
+        'wall_refresh_s = 1\nwall_rotate_s = 3\nwall_pages = ["overview", "emergencies", "health"]',
     )
     with running_demo({"RTDATA_CONFIG": str(config)}) as demo, sync_playwright() as playwright:
         browser = launch(playwright)
@@ -198,3 +225,68 @@ def test_wall_rotation_never_leaves_a_blank_page(tmp_path: Path) -> None:
             assert not [e for e in errors if "delta path" in e], errors
         finally:
             browser.close()
+
+
+def test_a_wall_page_starts_at_the_top_with_the_rerun_timer_out_of_the_flow(demo: Demo) -> None:
+    # A wall has no header, and the rerun timer (an invisible iframe) must not push the page
+    # down: the title is the first thing on the screen.
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 1920, "height": 1080})
+            page.goto(f"{demo.dashboard_url}/?wall=1")
+            heading = page.locator('[data-testid="stHeading"]').first
+            heading.wait_for(timeout=timeout_s(60) * 1000)
+            timer = page.locator('iframe[title="streamlit_autorefresh.st_autorefresh"]')
+            timer.wait_for(state="attached", timeout=timeout_s(30) * 1000)
+            holder = page.locator('[data-testid="stElementContainer"]').filter(has=timer)
+            box = holder.bounding_box()
+            assert box is None or box["height"] == 0, box
+            top = heading.bounding_box()
+            assert top is not None
+            assert top["y"] < 80, top  # 1.5rem of padding, no room kept for a header
+        finally:
+            browser.close()
+
+
+def test_health_page_shows_vitals_against_their_bands_resources_and_the_waiting_list(
+    demo: Demo,
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    names = _hospital_names(demo.server_url)
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 2400})
+            page.goto(f"{demo.dashboard_url}/health")
+            for heading in ("Vital signs", "Resources", "Waiting list", "Waiting by hospital"):
+                page.get_by_role("heading", name=heading).wait_for(timeout=timeout_s(60) * 1000)
+            # One shaded normal band per vital sign (five) on the first chart.
+            vitals = page.locator('[data-testid="stPlotlyChart"]').first
+            bands = vitals.locator(".shapelayer path")
+            wait_until(lambda: bands.count() >= 5, timeout=30, what="the vitals' normal bands")
+            assert "heart_rate" in vitals.inner_text()
+            for label in ("Free beds", "Free ambulances", "Waiting"):
+                value = _metric_value(page, label)
+                wait_until(lambda v=value: v.inner_text().isdigit(), what=f"{label} filled")
+            assert int(_metric_value(page, "Free beds").inner_text()) > 0
+            # The resources table names each hospital (the grid keeps a hidden text copy).
+            resources = page.locator('[data-testid="stDataFrame"]', has_text="beds free").first
+            resources.get_by_text(names[0], exact=True).first.wait_for(
+                state="attached", timeout=timeout_s(30) * 1000
+            )
+            assert page.locator('[data-testid="stException"]').count() == 0
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "health.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def _metric_value(page: Any, label: str) -> Any:
+    """The value of the tile labelled exactly ``label``."""
+    label_element = page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
+    tile = page.get_by_test_id("stMetric").filter(has=label_element)
+    return tile.get_by_test_id("stMetricValue")

@@ -178,18 +178,28 @@ def compute(
     )
 
 
+_PLOT_PX: Final = 200  # height of each of the figure's two plots
+
+
 def figure(view: RosterView) -> go.Figure:
     """Draw a view: online metas per group as bars above the joins (up) and leaves (down,
     as negatives) per bucket."""
-    fig = make_subplots(
-        rows=2, cols=1, vertical_spacing=0.15, subplot_titles=("online", "joins and leaves")
-    )
     groups = view.groups
     label_columns = [c for c in groups.columns if c != "online"]
     labels: list[str] = [
         " · ".join(str(v) for v in values)
         for values in groups[label_columns].itertuples(index=False, name=None)
     ]
+    # The group names lie slanted under the bars: leave them room above the second plot's
+    # title (about 4 px of height per character at 35 degrees) instead of writing over it.
+    labels_px = 4 * max((len(label) for label in labels), default=0) + 40
+    height_px = 2 * _PLOT_PX + labels_px + 40
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        vertical_spacing=labels_px / height_px,
+        subplot_titles=("online", "joins and leaves"),
+    )
     fig.add_trace(
         go.Bar(x=labels, y=groups["online"], name="online", showlegend=False), row=1, col=1
     )
@@ -216,10 +226,10 @@ def figure(view: RosterView) -> go.Figure:
         row=2,
         col=1,
     )
-    fig.update_xaxes(type="category", row=1, col=1)
+    fig.update_xaxes(type="category", tickangle=-35, row=1, col=1)
     fig.update_layout(
         barmode="relative",
-        height=480,
+        height=height_px,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         legend={"orientation": "h"},
     )

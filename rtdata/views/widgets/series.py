@@ -250,11 +250,12 @@ def figure(view: SeriesView, *, by: Literal["entity", "cohort"] = "entity") -> g
                 go.Scatter(
                     x=points["time"],
                     y=points["value"],
-                    mode="lines",
+                    mode="lines" if len(points) > 1 else "markers",  # one point draws no line
                     name=name,
                     legendgroup=name,
                     showlegend=row == 1,
                     line={"color": _COLOURS[index % len(_COLOURS)]},
+                    marker={"color": _COLOURS[index % len(_COLOURS)]},
                 ),
                 row=row,
                 col=1,

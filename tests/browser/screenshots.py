@@ -1,0 +1,102 @@
+"""The README screenshots: every page of the hospital demo, and its wall showing Emergencies.
+
+Run from a checkout (Debian's chromium, never a downloaded browser)::
+
+    PYTHONPATH=$PWD python -m tests.browser.screenshots            # into tests/screenshots
+    PYTHONPATH=$PWD python -m tests.browser.screenshots --warmup-s 0 --out /tmp/shots
+
+It starts ``rtdata demo`` with the pack's config (its wall showing Emergencies only), opens the
+dashboard, lets the demo run ``--warmup-s`` seconds (three minutes by default: staff online,
+history recorded, charts and sparklines with some length), then takes each page at 1400x900
+and the wall at 1920x1080 once the page is drawn, live, and no element awaits a rerun. ``tests/browser/test_screenshots.py``
+runs it with no warm-up into ``tests/artifacts/screenshots``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from tests.browser import ROOT, hospital_config, launch
+from tests.conftest import running_demo
+from tests.support import timeout_s, wait_until
+
+README_SHOTS = ROOT / "tests" / "screenshots"
+"""Where the README's screenshots live."""
+
+PAGES = {
+    "overview": ("", '[data-testid="stMetric"]'),
+    "emergencies": ("emergencies", '[data-testid="stPlotlyChart"]'),
+    "health": ("health", '[data-testid="stPlotlyChart"]'),
+    "presence": ("presence", '[data-testid="stPlotlyChart"]'),
+    "realtime": ("realtime", '[data-testid="stPlotlyChart"]'),
+    "events": ("events", '[data-testid="stDataFrame"]'),
+}
+"""Screenshot name: (URL path, an element the page draws once its data is in)."""
+
+
+def take(out: Path, warmup_s: float = 180.0) -> list[Path]:
+    """Run the demo, take every screenshot into ``out`` and return their paths."""
+    from playwright.sync_api import sync_playwright
+
+    out.mkdir(parents=True, exist_ok=True)
+    taken: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="rtdata-shots-") as scratch:
+        config = hospital_config(Path(scratch), 'wall_pages = ["emergencies"]')
+        with running_demo({"RTDATA_CONFIG": str(config)}) as demo, sync_playwright() as pw:
+            browser = launch(pw)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 900})
+                # The overview first: the dashboard connects on its first visit (and its tiles
+                # start their history), and Streamlit shows "Page not found" over the first
+                # page a fresh server is asked for by path (streamlit/streamlit#8860).
+                page.goto(demo.dashboard_url)
+                _settle(page, PAGES["overview"][1])
+                # Not a synchronisation: the demo accumulates minutes of data for the pictures.
+                threading.Event().wait(warmup_s)
+                for name, (path, drawn) in PAGES.items():
+                    page.goto(f"{demo.dashboard_url}/{path}")
+                    _settle(page, drawn)
+                    taken.append(out / f"{name}.png")
+                    page.screenshot(path=str(taken[-1]))
+                wall = browser.new_page(viewport={"width": 1920, "height": 1080})
+                wall.goto(f"{demo.dashboard_url}/?wall=1")
+                wall.get_by_role("heading", name="Emergencies", exact=True).wait_for(
+                    timeout=timeout_s(60) * 1000
+                )
+                _settle(wall, '[data-testid="stPlotlyChart"]')
+                taken.append(out / "wall.png")
+                wall.screenshot(path=str(taken[-1]))
+            finally:
+                browser.close()
+    return taken
+
+
+def _settle(page: Any, drawn: str) -> None:
+    """Wait for the page's heading and ``drawn``, for the live feed (no stale banner), for the
+    network to rest, and for no element to be stale (greyed while a rerun is under way)."""
+    page.locator('[data-testid="stHeading"]').first.wait_for(timeout=timeout_s(60) * 1000)
+    page.locator(drawn).first.wait_for(timeout=timeout_s(60) * 1000)
+    main = page.locator('[data-testid="stMain"]')
+    wait_until(lambda: "STALE" not in main.inner_text(), timeout=60, what="the live feed")
+    page.wait_for_load_state("networkidle")
+    stale = page.locator('[data-stale="true"]')
+    wait_until(lambda: stale.count() == 0, timeout=30, what="no stale element")
+    assert page.locator('[data-testid="stException"]').count() == 0, page.url
+
+
+def main() -> None:
+    """Take the screenshots from the command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=README_SHOTS)
+    parser.add_argument("--warmup-s", type=float, default=180.0)
+    args = parser.parse_args()
+    for path in take(args.out, args.warmup_s):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
