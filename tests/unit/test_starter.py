@@ -165,7 +165,7 @@ def test_the_lifecycle_board_takes_the_enum_statuses_in_order() -> None:
     ]
     assert board.table == "tickets"
     assert board.statuses == ("open", "pending", "solved", "closed")
-    assert board.terminal == ("closed",)
+    assert board.terminal == ("solved", "closed")  # default_pages.TERMINAL_WORDS
     assert board.created_column == "created_at"
 
 
