@@ -27,12 +27,15 @@ from tests.support import timeout_s, wait_until
 README_SHOTS = ROOT / "tests" / "screenshots"
 """Where the README's screenshots live."""
 
+PLOTTED = '[data-testid="stPlotlyChart"] .main-svg'
+"""A plotly chart that has drawn (its SVG is in), not only its placeholder."""
+
 PAGES = {
     "overview": ("", '[data-testid="stMetric"]'),
-    "emergencies": ("emergencies", '[data-testid="stPlotlyChart"]'),
-    "health": ("health", '[data-testid="stPlotlyChart"]'),
-    "presence": ("presence", '[data-testid="stPlotlyChart"]'),
-    "realtime": ("realtime", '[data-testid="stPlotlyChart"]'),
+    "emergencies": ("emergencies", PLOTTED),
+    "health": ("health", PLOTTED),
+    "presence": ("presence", PLOTTED),
+    "realtime": ("realtime", PLOTTED),
     "events": ("events", '[data-testid="stDataFrame"]'),
 }
 """Screenshot name: (URL path, an element the page draws once its data is in)."""
@@ -67,7 +70,7 @@ def take(out: Path, warmup_s: float = 180.0) -> list[Path]:
                 wall.get_by_role("heading", name="Emergencies", exact=True).wait_for(
                     timeout=timeout_s(60) * 1000
                 )
-                _settle(wall, '[data-testid="stPlotlyChart"]')
+                _settle(wall, PLOTTED)
                 taken.append(out / "wall.png")
                 wall.screenshot(path=str(taken[-1]))
             finally:
