@@ -37,6 +37,7 @@ EVENTS_PER_WIDGET: Final = 50_000
 """Newest buffered events of its table (or channel) a widget reads: status times, spans,
 highlights and feeds come from these, so a full buffer costs no more than this."""
 
+_METRICS_PER_ROW: Final = 4
 _LEVEL_COLOURS: Final = {"warn": "orange", "critical": "red"}
 _TIME: Final = st.column_config.DatetimeColumn(format="HH:mm:ss")
 _SECONDS: Final = st.column_config.NumberColumn(format="%.0f s")
@@ -186,11 +187,10 @@ def _tiles(spec: Widget, recorder: Recorder) -> None:
         ]
         if rate is not None:
             cells.append(("Events per minute", f"{rate:,}", None, [], None))
-        per_row = 4
-        for start in range(0, len(cells), per_row):
-            row = cells[start : start + per_row]
+        for start in range(0, len(cells), _METRICS_PER_ROW):
+            row = cells[start : start + _METRICS_PER_ROW]
             for column, (label, value, delta, spark, colour) in zip(
-                st.columns(per_row), row, strict=False
+                st.columns(_METRICS_PER_ROW), row, strict=False
             ):
                 shown = f":{colour}[{label}]" if colour else label
                 column.metric(
@@ -228,11 +228,13 @@ def _lifecycle(spec: Widget, recorder: Recorder) -> None:
         if board.toast_filter is not None:
             _toast_new(spec, recorder, seen)
         names = _labels(recorder)
-        cells = st.columns(len(view.counts) + 1)
-        counts = view.counts.to_dict("records")
-        for column, row in zip(cells, counts, strict=False):
-            column.metric(str(row["status"]), f"{int(row['count']):,}")
-        cells[-1].metric("SLA breaches", f"{view.breaches:,}")
+        counts = [(str(r["status"]), int(r["count"])) for r in view.counts.to_dict("records")]
+        counts.append(("SLA breaches", view.breaches))
+        # Four to a row: a status name is never broken inside a word, even in a half column.
+        for start in range(0, len(counts), _METRICS_PER_ROW):
+            row = counts[start : start + _METRICS_PER_ROW]
+            for column, (label, count) in zip(st.columns(_METRICS_PER_ROW), row, strict=False):
+                column.metric(label, f"{count:,}")
         _table(labelled(view.open, names), height=320)
         if not view.spans.empty:
             st.caption("Time between statuses (median and 90th percentile)")
