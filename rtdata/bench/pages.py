@@ -11,13 +11,12 @@ Configured pages render through :func:`rtdata.dashboard.render.show`, the built-
 their scripts, in Streamlit's AppTest; the time is taken inside the script, around the page.
 Each run is a first render: the view cache (:func:`rtdata.ui.cached_view`) is emptied before
 it, so the figure is the one computation per widget that a tick costs, not a cache hit another
-viewer would get (that is ``pages.eight_1m_cached_ms``). Beside each wall time is the CPU time
-of the thread that rendered, which the machine's other load inflates less.
+viewer would get. Beside each wall time is the CPU time of the thread that rendered, which the
+machine's other load inflates less.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, NamedTuple
 
 import numpy as np
@@ -188,10 +187,10 @@ class Render(NamedTuple):
     cpu_ms: float  # of the thread that ran the page: what the machine's other load adds not
 
 
-def render(name: str, runs: int = 3, before: Callable[[], None] = forget_views) -> Render:
+def render(name: str, runs: int = 3) -> Render:
     """Render page ``name`` (configured, or a key of :data:`BUILTIN_SCRIPTS`) of the current
     recorder (:func:`rtdata.ui.use_recorder`) ``runs`` times in Streamlit's AppTest, each
-    after ``before()``.
+    after :func:`forget_views`.
 
     Raises:
         RuntimeError: The page raised.
@@ -204,7 +203,7 @@ def render(name: str, runs: int = 3, before: Callable[[], None] = forget_views) 
         app = AppTest.from_function(
             _page, args=(name, BUILTIN_SCRIPTS.get(name)), default_timeout=120
         )
-        before()
+        forget_views()
         app.run()
         if app.exception:
             raise RuntimeError(f"the {name} page raised: {app.exception[0].message}")
@@ -217,8 +216,7 @@ def render(name: str, runs: int = 3, before: Callable[[], None] = forget_views) 
 
 def bench_pages(events: int = 1_000_000, runs: int = 3) -> list[Figure]:
     """Render time of every hospital page and of the eight-widget page with ``events``
-    buffered, beside the same page on an empty buffer (median of ``runs`` first renders),
-    and of the eight-widget page served from the view cache (another viewer, same tick)."""
+    buffered, beside the same page on an empty buffer (median of ``runs`` first renders)."""
     from rtdata import ui
 
     empty, full = recorders(events)
@@ -242,11 +240,6 @@ def bench_pages(events: int = 1_000_000, runs: int = 3) -> list[Figure]:
                 Figure(f"pages.{name}_empty_cpu_ms", base.cpu_ms, "ms", f"{what}, empty buffer: CPU of the rendering thread"),
                 Figure(f"pages.{name}_{key}_cpu_ms", got.cpu_ms, "ms", f"{what}, {size} events buffered: CPU of the rendering thread", f"pages.{name}_empty_cpu_ms"),
             ]  # fmt: skip
-        render("eight", 1)  # fills the view cache; the next runs find every view in it
-        cached = render("eight", runs, before=lambda: None)
-        figures.append(
-            Figure(f"pages.eight_{key}_cached_ms", cached.wall_ms, "ms", f"one widget of each type, {size} events buffered, every view from the cache (another viewer in the same tick)", f"pages.eight_{key}_ms")
-        )  # fmt: skip
     finally:
         ui.use_recorder(None)
     return figures
