@@ -11,10 +11,13 @@ Sections (``--only`` picks some):
 * ``history``: HistoryWriter throughput beside one ``DataFrame.to_parquet``, the collector's
   ingest slowdown with history on, and a DuckDB table × hour aggregate over 10M events beside
   pandas over 1M.
-* ``pages``: server-side render time of each page with 1M events buffered beside an empty buffer.
+* ``pages``: server-side render time of each hospital page, and of a page of one widget of
+  each type, with 1M events of the pack's stream buffered beside an empty buffer.
 * ``browser``: a real ``rtdata demo`` in headless Chromium at a 1 s refresh: bytes per refresh of
   each page, commit → DOM latency on the wall beside a 5 s polling page, and the Streamlit
-  server's CPU and view computations per tick for 1, 5 and 20 viewers beside none.
+  server's CPU and view computations per tick for 1, 5 and 20 viewers beside none. With
+  ``RTDATA_BENCH_BASELINE=<another checkout>``, the same figures of that checkout's demo too,
+  each beside its twin (``browser.before.*``).
 
 Opt-in sections, never in the default run (name them with ``--only``):
 

@@ -1,8 +1,8 @@
 """``browser``: what the dashboard costs a viewer's browser and the Streamlit server, measured with
 Debian's Chromium (through Playwright) against a real ``rtdata demo`` started on free ports.
 
-Every page refreshes every second (a generated ``rtdata.toml``); the simulator writes 10
-changes/s throughout.
+Every page refreshes every second (the hospital pack's ``rtdata.toml`` with a ``[dashboard]``
+table of the benchmark's); the simulator writes 10 changes/s throughout.
 
 * Payload per refresh of each page: bytes the browser receives per refresh (Streamlit's
   websocket, plus HTTP responses other than the app's static JS/CSS, which load once), averaged
@@ -19,6 +19,10 @@ changes/s throughout.
   with them, the refresh rate each viewer actually got, how many pages were drawn within
   :data:`LOAD_BUDGET_S`, and the CPU of the Chromium processes, which share the machine.
 
+With ``$RTDATA_BENCH_BASELINE`` naming another checkout (:mod:`rtdata.bench.checkout`), the
+section then measures that checkout's demo the same way, in the same run, and reads each figure
+against its ``browser.before.*`` twin: the pages before and after a change, side by side.
+
 Needs the ``dev`` extra (Playwright; psutil comes with it) and a Chromium binary
 (``/usr/bin/chromium``, else ``$RTDATA_CHROMIUM``); Playwright never downloads a browser here.
 """
@@ -26,6 +30,7 @@ Needs the ``dev`` extra (Playwright; psutil comes with it) and a Chromium binary
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import http.server
 import json
 import os
@@ -47,6 +52,7 @@ from typing import Any, Final
 import httpx
 import numpy as np
 
+from rtdata.bench.checkout import THIS_CHECKOUT, baseline_checkout, demo_config
 from rtdata.bench.common import Figure
 from rtdata.server.auth import Keys
 
@@ -67,11 +73,13 @@ PAGES: Final = {
     "overview": "",
     "emergencies": "emergencies",
     "health": "health",
-    "realtime_health": "realtime",
+    "realtime": "realtime",
     "events": "events",
     "presence": "presence",
 }
-"""Page name (as in rtdata/dashboard/pages/) → URL path below the dashboard (see its app.py)."""
+"""Page name → URL path below the dashboard: the hospital pack's pages (Overview, the first, at
+``/``) and the built-in ones; a checkout from before pages were configured serves the same pages
+at the same paths from scripts."""
 
 REFRESH_S: Final = 1.0
 """The refresh interval every measurement runs at (``refresh_s`` and ``wall_refresh_s``)."""
@@ -159,22 +167,35 @@ class Dashboard:
 
 
 @contextlib.contextmanager
-def dashboard(config_toml: str, rate_per_s: float = 10.0) -> Iterator[Dashboard]:
-    """Run ``rtdata demo`` (local server, simulator, Streamlit; history in a temporary folder) on
-    free ports; stop it on exit.
+def dashboard(
+    dashboard_toml: str, rate_per_s: float = 10.0, *, root: Path = THIS_CHECKOUT
+) -> Iterator[Dashboard]:
+    """Run the ``rtdata demo`` of checkout ``root`` (local server, simulator, Streamlit; history
+    in a temporary folder) on free ports; stop it on exit.
 
     Args:
-        config_toml: The ``rtdata.toml`` text the dashboard reads (``RTDATA_CONFIG``).
+        dashboard_toml: The ``[dashboard]`` table the dashboard reads, in the hospital pack's
+            config where the checkout has one (see :func:`rtdata.bench.checkout.demo_config`).
         rate_per_s: The simulator's changes per second.
+        root: The checkout whose code the demo runs (its ``PYTHONPATH``); by default the one
+            this process imports.
     """
     import psutil  # type: ignore[import-untyped]
 
     with tempfile.TemporaryDirectory(prefix="rtdata-bench-") as scratch:
         config = Path(scratch) / "rtdata.toml"
+        config_toml, assets = demo_config(dashboard_toml, root)
         config.write_text(config_toml)
+        if assets is not None:  # the config's relative paths resolve next to it
+            (Path(scratch) / "assets").symlink_to(assets, target_is_directory=True)
         stats = Path(scratch) / "view-stats.json"
         log = Path(scratch) / "demo.log"
-        env = {**os.environ, "RTDATA_CONFIG": str(config), "RTDATA_VIEW_STATS": str(stats)}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(root),
+            "RTDATA_CONFIG": str(config),
+            "RTDATA_VIEW_STATS": str(stats),
+        }
         command = [sys.executable, "-m", "rtdata.cli", "demo", "--port", "0"]
         command += ["--dashboard-port", "0", "--rate", f"{rate_per_s:g}"]
         command += ["--history", str(Path(scratch) / "history")]  # on, as in `rtdata demo`
@@ -673,8 +694,10 @@ def bench_browser(
     viewers: Sequence[int] = (1, 5, 20),
     window_s: float = 10.0,
     samples: int = 15,
+    baseline: Path | None = None,
 ) -> list[Figure]:
-    """Run every page of a fresh ``rtdata demo`` in headless Chromium at a 1 s refresh.
+    """Run every page of a fresh ``rtdata demo`` in headless Chromium at a 1 s refresh; then,
+    with a baseline checkout, the same measurements on that checkout's demo.
 
     Args:
         pages: The pages whose payload is measured (keys of :data:`PAGES`).
@@ -682,19 +705,53 @@ def bench_browser(
         viewers: Concurrent viewer counts; the first is the baseline of the others.
         window_s: Seconds each viewer count (and the idle baseline) is measured.
         samples: Inserts timed for commit → pixel, and as many for the polling baseline.
+        baseline: Another checkout to measure the same way (by default the one
+            ``$RTDATA_BENCH_BASELINE`` names, if any). Its figures are keyed
+            ``browser.before.*``, and each figure of this checkout is read against its twin.
 
     Raises:
-        ValueError: An unknown page, or no page or viewer count.
+        ValueError: An unknown page, no page or viewer count, or a baseline that is no
+            checkout.
         RuntimeError: Playwright, psutil or Chromium is missing, or a page failed.
     """
     unknown = [name for name in pages if name not in PAGES]
     if unknown or not pages or not viewers:
         raise ValueError(f"pick pages from {', '.join(PAGES)} and at least one viewer count")
+    before = baseline if baseline is not None else baseline_checkout()
     require()
-    with dashboard(BENCH_CONFIG) as dash, chromium() as browser:
+    figures = _measure(THIS_CHECKOUT, pages, refreshes, viewers, window_s, samples)
+    if before is None:
+        return figures
+    then = _measure(before, pages, refreshes, viewers, window_s, samples)
+    twins = [dataclasses.replace(f, baseline=_before(f.key)) for f in figures]
+    return twins + [_as_before(f, before) for f in then]
+
+
+def _measure(
+    root: Path,
+    pages: Sequence[str],
+    refreshes: int,
+    viewers: Sequence[int],
+    window_s: float,
+    samples: int,
+) -> list[Figure]:
+    with dashboard(BENCH_CONFIG, root=root) as dash, chromium() as browser:
         # The first page view starts the collector in the Streamlit process; payloads go first
         # so that every later figure is taken with the feed already flowing.
         figures = _payload_figures(browser, dash, pages, refreshes)
         figures += _viewer_figures(browser, dash, viewers, window_s)
         figures += _latency_figures(browser, dash, samples)
     return figures
+
+
+def _before(key: str) -> str:
+    return key.replace("browser.", "browser.before.", 1)
+
+
+def _as_before(figure: Figure, root: Path) -> Figure:
+    return dataclasses.replace(
+        figure,
+        key=_before(figure.key),
+        what=f"{figure.what} [baseline checkout {root}]",
+        baseline=None if figure.baseline is None else _before(figure.baseline),
+    )

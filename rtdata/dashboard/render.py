@@ -9,6 +9,7 @@ the :class:`rtdata.layout.Widget`.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -90,8 +91,47 @@ def _now() -> datetime:
 
 
 def _changes(recorder: Recorder, table: str) -> pd.DataFrame:
-    events = recorder.buffer.snapshot(tables=[table], kinds=[EventKind.POSTGRES_CHANGES])
-    return events.tail(EVENTS_PER_WIDGET)
+    return _newest(recorder, tables=[table], kinds=[EventKind.POSTGRES_CHANGES])
+
+
+def _newest(
+    recorder: Recorder,
+    *,
+    tables: list[str] | None = None,
+    kinds: list[str] | None = None,
+    channel: str | None = None,
+) -> pd.DataFrame:
+    """The newest :data:`EVENTS_PER_WIDGET` events of a snapshot with these filters (and of
+    ``channel``, if given), in buffer order.
+
+    A snapshot costs what it returns, so this reads windows back from now, each wider by the
+    density the last one found, until one holds enough (at most :data:`_PROBES`, and none
+    as wide as the buffer's age bound; then the whole buffer): a full buffer costs about what
+    the events kept cost, not the million behind them. A window's tail is the whole
+    snapshot's tail, as receive times never go back along the buffer (the collector stamps
+    each event as it records it).
+    """
+    buffer = recorder.buffer
+
+    def read(since: datetime | None) -> pd.DataFrame:
+        frame = buffer.snapshot(since, tables=tables, kinds=kinds)
+        return frame if channel is None else frame[(frame["channel"] == channel).to_numpy()]
+
+    now, max_age_s = _now(), buffer.max_age_s or math.inf
+    window_s = _FIRST_WINDOW_S
+    for _ in range(_PROBES):
+        if window_s >= max_age_s:
+            break
+        frame = read(now - timedelta(seconds=window_s))
+        if len(frame) >= EVENTS_PER_WIDGET:
+            return frame.tail(EVENTS_PER_WIDGET)
+        window_s *= min(_MAX_WIDENING, max(2.0, 1.5 * EVENTS_PER_WIDGET / max(len(frame), 1)))
+    return read(None).tail(EVENTS_PER_WIDGET)
+
+
+_FIRST_WINDOW_S: Final = 60.0
+_PROBES: Final = 4
+_MAX_WIDENING: Final = 64.0
 
 
 def _labels(recorder: Recorder) -> dict[str, dict[str, str]]:
@@ -267,9 +307,19 @@ def _queue(spec: Widget, recorder: Recorder) -> None:
     table: queue.QueueSpec = spec.spec  # type: ignore[assignment]
 
     def compute() -> queue.QueueView:
-        return queue.compute(
-            table, recorder.table(table.table), _changes(recorder, table.table), _now()
+        # Only changes of the last highlight_s flag a row: read just those (the same rows of
+        # the newest EVENTS_PER_WIDGET that the flags come from).
+        now = _now()
+        events = (
+            recorder.buffer.snapshot(
+                now - timedelta(seconds=table.highlight_s),
+                tables=[table.table],
+                kinds=[EventKind.POSTGRES_CHANGES],
+            ).tail(EVENTS_PER_WIDGET)
+            if table.highlight_s
+            else pd.DataFrame()
         )
+        return queue.compute(table, recorder.table(table.table), events, now)
 
     @ui.live()
     def region() -> None:
@@ -320,8 +370,7 @@ def _feed(spec: Widget, recorder: Recorder) -> None:
     def events() -> pd.DataFrame:
         if stream.table is not None:
             return _changes(recorder, stream.table)
-        frame = recorder.buffer.snapshot(kinds=[EventKind.BROADCAST])
-        return frame[frame["channel"] == stream.channel].tail(EVENTS_PER_WIDGET)
+        return _newest(recorder, kinds=[EventKind.BROADCAST], channel=stream.channel)
 
     def compute() -> feed.FeedView:
         now = _now()  # toasts of the last minute, shared; each session shows the ones it missed
@@ -362,7 +411,9 @@ def _series(spec: Widget, recorder: Recorder) -> None:
 
     @ui.live()
     def region() -> None:
-        view = ui.cached_view(f"{spec.path}:{entity}", recorder, lambda: compute(entity))
+        # The newest entities are the overview itself: one computation, not two.
+        key = spec.path if entity is None else f"{spec.path}:{entity}"
+        view = ui.cached_view(key, recorder, lambda: compute(entity))
         left, right = st.columns(2)
         left.metric("Readings", f"{view.readings:,}")
         right.metric("Out of range", f"{view.alerts_total:,}")

@@ -47,6 +47,31 @@ def test_browser_section_reports_plausible_figures() -> None:
 
 @pytest.mark.slow
 @needs_chromium
+def test_browser_section_measures_a_baseline_checkout_beside_this_one() -> None:
+    from rtdata.bench.browser import bench_browser
+    from rtdata.bench.checkout import THIS_CHECKOUT
+
+    # This checkout as its own baseline: two demos, the same measurements, twin keys.
+    figures = bench_browser(
+        pages=("overview",),
+        refreshes=1,
+        viewers=(1,),
+        window_s=2,
+        samples=1,
+        baseline=THIS_CHECKOUT,
+    )
+    values = _check(figures)
+    twins = {f.key: f.baseline for f in figures if not f.key.startswith("browser.before.")}
+    assert twins
+    for key, twin in twins.items():
+        assert twin == key.replace("browser.", "browser.before.", 1)
+    assert values["browser.payload_overview_kb"] > 0
+    assert values["browser.before.payload_overview_kb"] > 0
+    assert values["browser.before.view_computations_1_viewers_per_tick"] > 0
+
+
+@pytest.mark.slow
+@needs_chromium
 def test_soak_section_reports_rss(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RTDATA_SOAK_MINUTES", "0.1")
     values = _check(bench.run(["soak"]))

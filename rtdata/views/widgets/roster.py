@@ -293,16 +293,18 @@ def replay(presence: pd.DataFrame) -> dict[Slot, dict[str, tuple[dict[str, Any],
     Returns:
         ``(channel, key)`` → meta identity → ``(meta, joined_at)`` of every meta online.
     """
-    online: dict[Slot, dict[str, tuple[dict[str, Any], pd.Timestamp]]] = {}
-    forgotten: dict[Slot, dict[str, pd.Timestamp]] = {}  # join times a sync put aside
-    for channel, key, op, record, received in zip(
-        presence["channel"].astype(object),
-        presence["key"],
-        presence["op"].astype(object),
-        presence["record"],
-        presence["received_at"],
+    # Join times are kept as row positions and looked up once at the end, for the metas still
+    # online: building a Timestamp per event cost more than the rest of the replay.
+    online: dict[Slot, dict[str, tuple[dict[str, Any], int]]] = {}
+    forgotten: dict[Slot, dict[str, int]] = {}  # join times a sync put aside
+    columns = zip(
+        presence["channel"].astype(object).tolist(),
+        presence["key"].tolist(),
+        presence["op"].astype(object).tolist(),
+        presence["record"].tolist(),
         strict=True,
-    ):
+    )
+    for position, (channel, key, op, record) in enumerate(columns):
         if op == "sync":
             for slot in [slot for slot in online if slot[0] == str(channel)]:
                 known = forgotten.setdefault(slot, {})
@@ -314,7 +316,7 @@ def replay(presence: pd.DataFrame) -> dict[Slot, dict[str, tuple[dict[str, Any],
             current = online.setdefault(slot, {})
             for meta in metas:
                 ref = _ref(meta)
-                current.setdefault(ref, (meta, forgotten.get(slot, {}).pop(ref, received)))
+                current.setdefault(ref, (meta, forgotten.get(slot, {}).pop(ref, position)))
         elif op == "leave":
             if not metas:
                 online.pop(slot, None)
@@ -324,7 +326,11 @@ def replay(presence: pd.DataFrame) -> dict[Slot, dict[str, tuple[dict[str, Any],
                 current.pop(_ref(meta), None)
             if not current:
                 online.pop(slot, None)
-    return online
+    received = presence["received_at"].array
+    return {
+        slot: {ref: (meta, received[joined]) for ref, (meta, joined) in current.items()}
+        for slot, current in online.items()
+    }
 
 
 def _online(

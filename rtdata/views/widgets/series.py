@@ -347,29 +347,34 @@ def _event_rows(spec: SeriesSpec, events: pd.DataFrame, now: datetime) -> pd.Dat
         & events["op"].isin(_READING_OPS)
         & (events["received_at"] <= pd.Timestamp(now))
     )
-    texts = events.loc[np.asarray(mask, dtype=bool), "record"]
-    wanted = {spec.time_column, spec.entity_column, spec.cohort_column, *spec.columns}
-    records = []
-    for text in texts:
-        if isinstance(text, str):
-            value = orjson.loads(text)
-            if isinstance(value, dict):
-                records.append({k: v for k, v in value.items() if k in wanted})
-    return pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    texts = events.loc[np.asarray(mask, dtype=bool), "record"].to_numpy(dtype=object)
+    decoded = map(orjson.loads, [text for text in texts if isinstance(text, str)])
+    records = [value for value in decoded if isinstance(value, dict)]
+    # Column by column: a frame of whole records, or of filtered copies of them, cost more
+    # than decoding. A column no record holds is left out; a record without it gives a null.
+    wanted = dict.fromkeys(
+        c for c in (spec.time_column, spec.entity_column, spec.cohort_column, *spec.columns) if c
+    )
+    present = [c for c in wanted if any(c in record for record in records)]
+    return pd.DataFrame({c: [record.get(c) for record in records] for c in present})
 
 
 def _ids(values: pd.Series[Any]) -> pd.Series[Any]:
     """Ids as text (``None`` when missing); an integral float (an int column with gaps) loses
     its ``.0``."""
+    if values.dtype == object:  # mixed values: each its own text (True is not 1)
+        return pd.Series([_id_text(v) for v in values], dtype=object)
+    codes, uniques = pd.factorize(values)  # one text per distinct id; missing is -1
+    texts = np.array([*(_id_text(v) for v in uniques), None], dtype=object)
+    return pd.Series(texts[codes], dtype=object)
 
-    def text(value: Any) -> str | None:
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return None
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))
-        return str(value)
 
-    return pd.Series([text(v) for v in values], dtype=object)
+def _id_text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _long(spec: SeriesSpec, readings: pd.DataFrame) -> pd.DataFrame:
