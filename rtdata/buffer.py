@@ -24,7 +24,7 @@ from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from itertools import chain
 from operator import attrgetter
 from typing import Any, Final, TypeAlias
@@ -34,6 +34,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from rtdata.events import COLUMNS, Event
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 __all__ = ["DEFAULT_MAX_ROWS", "EventBuffer"]
 
@@ -135,10 +137,13 @@ class EventBuffer:
 
     @property
     def last_received_at(self) -> datetime | None:
-        """Receive time of the last appended event, or ``None`` when nothing ever was."""
+        """Receive time of the last appended event (to the microsecond, as a ``datetime``
+        holds it), or ``None`` when nothing ever was."""
         with self._lock:
             ns = self._last_ns
-        return None if ns == _NAT else pd.Timestamp(ns, unit="ns", tz="UTC").to_pydatetime()
+        if ns == _NAT:
+            return None
+        return _EPOCH + timedelta(microseconds=ns // 1000)  # no warning for the dropped ns
 
     @property
     def nbytes(self) -> int:

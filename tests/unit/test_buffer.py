@@ -333,3 +333,18 @@ def test_kinds_and_sources_are_the_enums() -> None:
     assert "alert" in KINDS
     assert "system" not in KINDS  # never recorded: Realtime's system replies are not events
     assert tuple(EventSource) == SOURCES == ("realtime", "snapshot", "resync", "poll")
+
+
+def test_last_received_at_keeps_microseconds_without_a_warning() -> None:
+    import warnings
+
+    buffer = EventBuffer(max_rows=10)
+    assert buffer.last_received_at is None
+    ns = 1_765_000_000_123_456_789  # nanoseconds that a datetime cannot hold
+    buffer.append(Event(ns, None, "broadcast", "c", None, "e", None, "{}", None))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        at = buffer.last_received_at
+    assert at is not None
+    assert int(at.timestamp()) == ns // 1_000_000_000
+    assert at.microsecond == 123_456
