@@ -337,10 +337,16 @@ def _widget(
     if wtype is WidgetType.TILES:
         spec = _tiles(raw.get("tiles"), f"{path}.tiles", report, check_keys)
     else:
-        given = {k: _value(k, raw[k]) for k in settable if k in raw}
+        given: dict[str, Any] = {}
+        for key in (k for k in settable if k in raw):
+            try:
+                given[key] = _value(key, raw[key])
+            except ValueError as exc:
+                report(f"{path}.{key}", str(exc))
+                ok = False
         # A misspelt key was reported with a did-you-mean; "missing" would say it twice.
         misspelt = any(k not in keys for k in raw)
-        spec = _spec(wtype, given, labels, path, report, report_missing=not misspelt)
+        spec = _spec(wtype, given, labels, path, report, report_missing=not misspelt and ok)
     if spec is None or not ok:
         return None
     return Widget(
@@ -390,7 +396,10 @@ def _band(column: str, bound: Any) -> series.Band:
         return series.Band(column, bound[0], bound[1])
     if isinstance(bound, dict) and set(bound) <= {"lower", "upper"}:
         return series.Band(column, bound.get("lower"), bound.get("upper"))
-    raise ValueError(f"bands {column!r} must be [lower, upper] or {{lower=..., upper=...}}")
+    raise ValueError(
+        f"band {column!r} must be [lower, upper] or {{ lower = ..., upper = ... }}, "
+        f"got {_show(bound)}"
+    )
 
 
 def _spec(
@@ -429,7 +438,7 @@ def _spec(
         return None
     try:
         return spec_types()[wtype](**given)
-    except (ValueError, TypeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - any value a spec cannot take is a config problem
         message = str(exc)
         match = _FIELD_IN_MESSAGE.match(message)
         key = match.group(1) if match and match.group(1) in given else None

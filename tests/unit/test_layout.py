@@ -343,3 +343,29 @@ def test_builtin_pages_are_realtime_and_events() -> None:
 
 def test_a_config_names_its_folder_for_relative_paths(tmp_path: Path) -> None:
     assert _config(EVERY_WIDGET).base_dir == Path("shop").resolve()
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        (
+            ('filter = "status=in.(new,packed)"', "filter = 5"),
+            "pages[0].widgets[0].tiles[0].filter",
+        ),
+        (
+            ('toast_filter = "priority=eq.1"', "toast_filter = 5"),
+            "pages[0].widgets[1].toast_filter",
+        ),
+        (('order = "created_at.desc"', "order = 5"), "pages[0].widgets[2].order"),
+        (("bands = { level = [0, 80] }", "bands = { level = [1] }"), "pages[0].widgets[6].bands"),
+        (("bands = { level = [0, 80] }", 'bands = "low"'), "pages[0].widgets[6].bands"),
+        (("sla_s = { new = 300 }", 'sla_s = "fast"'), "pages[0].widgets[1]"),
+    ],
+)
+def test_values_of_the_wrong_kind_are_messages_not_crashes(
+    change: tuple[str, str], key: str
+) -> None:
+    old, new = change
+    assert old in EVERY_WIDGET
+    problems = _problems(EVERY_WIDGET.replace(old, new, 1))
+    assert any(p.startswith(f"{SOURCE}: {key}") for p in problems), problems

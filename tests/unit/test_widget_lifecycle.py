@@ -161,6 +161,19 @@ def test_empty_tables(rows: pd.DataFrame, events: pd.DataFrame) -> None:
     assert len(view.toasts) == (0 if events.empty else 1)
 
 
+@pytest.mark.parametrize("created", [True, False])
+def test_rows_whose_events_left_the_buffer(created: bool) -> None:
+    rows = ROWS if created else ROWS.drop(columns=["created_at"])
+    view = compute(SPEC, rows, snapshot([]), NOW)  # a quiet table: its events expired
+    assert sum(view.counts["count"]) == len(rows) - view.other
+    assert len(view.open) > 0
+    if created:  # the creation time gives the age, and the time in status when none shows
+        assert view.open["age_s"].notna().all()
+    else:  # nothing tells the age or the time in status
+        assert view.open["age_s"].isna().all()
+        assert view.open["in_status_s"].isna().all()
+
+
 def test_large_table_and_buffer() -> None:
     n_keys, n_rows = 250_000, 200_000
     keys = np.arange(n_keys)

@@ -25,7 +25,10 @@ CHANGE_OPS: Final = ("INSERT", "UPDATE", "SNAPSHOT")
 
 
 def check_filter(field: str, text: str | None) -> None:
-    """Raise ``ValueError`` naming ``field`` when ``text`` is not a valid realtime filter."""
+    """Raise ``ValueError`` naming ``field`` when ``text`` is not ``None`` or a valid realtime
+    filter."""
+    if text is not None and not isinstance(text, str):
+        raise ValueError(f"{field}={text!r} must be a filter as text, such as 'status=eq.open'")
     try:
         parse_filter(text)
     except FilterError as exc:

@@ -217,10 +217,10 @@ def _open(
         else pd.Series(np.nan, index=items.index)
     )
     seen = first_seen(events, spec.table)
-    seen_age_s = (moment - keys.map(seen).astype("datetime64[ns, UTC]")).dt.total_seconds()
+    seen_age_s = (moment - _times_of(keys, seen)).dt.total_seconds()
     items["age_s"] = created_age_s.fillna(seen_age_s).astype(float)
     last = entries.drop_duplicates("key", keep="last").set_index("key")
-    entered = keys.map(last["entered_at"]).astype("datetime64[ns, UTC]")
+    entered = _times_of(keys, last["entered_at"])
     entered = entered.where(keys.map(last["status"]) == current)
     in_status_s = (moment - entered).dt.total_seconds()
     items["in_status_s"] = in_status_s.fillna(created_age_s).astype(float)
@@ -236,6 +236,17 @@ def _open(
         list(order), ascending=ascending, kind="stable", na_position="last"
     )
     return items.loc[ranked.index, columns].reset_index(drop=True)
+
+
+def _times_of(keys: pd.Series, times: pd.Series) -> pd.Series:
+    """The time of each key in ``times`` (indexed by key), NaT where it has none.
+
+    pandas cannot map through an empty datetime Series (it casts it to float), which is what a
+    table whose events all left the buffer gives.
+    """
+    if times.empty:
+        return pd.Series(pd.NaT, index=keys.index, dtype="datetime64[ns, UTC]")
+    return pd.to_datetime(keys.map(times), utc=True)
 
 
 def _spans(spec: LifecycleSpec, entries: pd.DataFrame) -> pd.DataFrame:

@@ -42,8 +42,10 @@ def parse_order(text: str | None) -> tuple[OrderTerm, ...]:
     Nulls sort as in Postgres unless told: last when ascending, first when descending.
 
     Raises:
-        ValueError: A term is empty or has an unknown modifier.
+        ValueError: ``text`` is not text, or a term is empty or has an unknown modifier.
     """
+    if text is not None and not isinstance(text, str):
+        raise ValueError(f"order={text!r} must be text, such as 'created_at.desc'")
     if not text or not text.strip():
         return ()
     terms = []
