@@ -56,10 +56,21 @@ def test_rtdata_dashboard_serves_a_configured_project_from_an_empty_folder(
                 browser = launch(playwright)
                 try:
                     page = browser.new_page(viewport={"width": 1400, "height": 900})
-                    page.goto(f"{url}/emergencies")
-                    page.locator('[data-testid="stHeading"]', has_text="Emergencies").wait_for(
+                    # No rtdata.toml in the folder: the pages are built from the project's tables.
+                    page.goto(url)
+                    page.locator('[data-testid="stHeading"]', has_text="Overview").wait_for(
                         timeout=timeout_s(60) * 1000
                     )
+                    nav = page.locator('[data-testid="stSidebarNav"]')
+                    wait_until(
+                        lambda: "Emergency requests" in nav.inner_text(),
+                        timeout=timeout_s(60),
+                        what="the discovered tables' pages",
+                    )
+                    page.goto(f"{url}/emergency_requests")
+                    page.locator(
+                        '[data-testid="stHeading"]', has_text="Emergency requests"
+                    ).wait_for(timeout=timeout_s(60) * 1000)
                     sidebar = page.locator('[data-testid="stSidebar"]')
                     wait_until(
                         lambda: "connected" in sidebar.inner_text(), what="the live connection"
