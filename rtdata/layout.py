@@ -438,7 +438,7 @@ def _spec(
         return None
     try:
         return spec_types()[wtype](**given)
-    except Exception as exc:  # noqa: BLE001 - any value a spec cannot take is a config problem
+    except Exception as exc:  # any value a spec cannot take is a config problem, not a crash
         message = str(exc)
         match = _FIELD_IN_MESSAGE.match(message)
         key = match.group(1) if match and match.group(1) in given else None

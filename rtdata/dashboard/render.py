@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -76,6 +77,11 @@ def page(spec: Page, recorder: Recorder) -> None:
 
 def widget(spec: Widget, recorder: Recorder) -> None:
     """Draw one widget (heading, caption, then its live region)."""
+    # Views and session state are keyed by the widget's path and what it is: a default page's
+    # widget at one path can change (a status column gets its first rows), and must then never
+    # be handed the cached view of the widget that was there before.
+    digest = zlib.crc32(repr((spec.type, spec.spec, spec.toast_template)).encode())
+    spec = replace(spec, path=f"{spec.path}#{spec.type.value}:{digest:08x}")
     if spec.title:
         st.subheader(spec.title)
     if spec.caption:
@@ -274,7 +280,7 @@ def _lifecycle(spec: Widget, recorder: Recorder) -> None:
         for start in range(0, len(counts), _METRICS_PER_ROW):
             row = counts[start : start + _METRICS_PER_ROW]
             for column, (label, count) in zip(st.columns(_METRICS_PER_ROW), row, strict=False):
-                column.metric(label, f"{count:,}")
+                column.metric(_plain(label), f"{count:,}")
         _table(labelled(view.open, names), height=320)
         if not view.spans.empty:
             st.caption("Time between statuses (median and 90th percentile)")
