@@ -185,9 +185,9 @@ _MARKDOWN: Final = re.compile(r"([\\`\[\]<>$])")
 
 
 def _plain(text: str) -> str:
-    """Escape the Markdown in text that comes from rows that could fetch or run anything: a
-    value never becomes a link, an image, code or LaTeX."""
-    return _MARKDOWN.sub(r"\\\1", text)
+    """Escape the Markdown in text that comes from rows that could fetch or run anything (a
+    value never becomes an image, a Markdown link, code or LaTeX), on one line."""
+    return _MARKDOWN.sub(r"\\\1", " ".join(text.split()))
 
 
 # ---------------------------------------------------------------- widgets
@@ -395,8 +395,14 @@ def _feed(spec: Widget, recorder: Recorder) -> None:
         if not view.items:
             st.caption("Nothing yet.")
             return
-        lines = [f"`{item.received_at:%H:%M:%S}` {_plain(item.text)}" for item in view.items]
-        st.markdown("  \n".join(lines))
+        # A table, not Markdown: a row's text stays text (no link, not even a bare URL).
+        items = pd.DataFrame(
+            {
+                "received": [item.received_at for item in view.items],
+                "change": [item.text for item in view.items],
+            }
+        )
+        _table(items)
 
     region()
 

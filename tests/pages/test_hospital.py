@@ -324,11 +324,11 @@ def test_a_feed_lists_the_status_changes_of_the_pack_tables() -> None:
         ui.use_recorder(None)
     changes = filled.recorder.buffer.snapshot(tables=["emergency_requests"])
     updates = changes[changes["op"] == "UPDATE"].tail(5).iloc[::-1]
-    lines = at.markdown[0].value.split("  \n")
+    lines = list(at.dataframe[0].value["change"])
     assert len(lines) == 5
     for line, record in zip(lines, updates["record"], strict=True):
         row = orjson.loads(record)
-        assert line.split("` ", 1)[1].startswith(f"#{row['id']} {row['emergency_type']} is ")
+        assert line.startswith(f"#{row['id']} {row['emergency_type']} is ")
         assert f" is {row['status']} (was " in line
 
 
