@@ -296,6 +296,18 @@ def _endpoint(url: str) -> str:
 
 
 def _headers(key: str, token: str | None) -> dict[str, str]:
+    """The request's headers.
+
+    Raises:
+        IntrospectionRefused: The key or token holds characters no HTTP header can carry
+            (the message does not show them).
+    """
+    for name, secret in (("key", key), ("token", token)):
+        if secret is not None and not (secret.isascii() and secret.isprintable()):
+            raise IntrospectionRefused(
+                f"the {name} holds characters an HTTP header cannot carry (not shown); "
+                "check SUPABASE_KEY"
+            )
     return {
         "apikey": key,
         "Authorization": f"Bearer {token or key}",
@@ -310,7 +322,9 @@ def _redact(text: str, *secrets: str | None) -> str:
     return text
 
 
-def _failure(endpoint: str, exc: httpx.HTTPError, *secrets: str | None) -> IntrospectionError:
+def _failure(
+    endpoint: str, exc: httpx.HTTPError | httpx.InvalidURL, *secrets: str | None
+) -> IntrospectionError:
     detail = _redact(str(exc), *secrets)
     return IntrospectionError(
         f"cannot read the REST schema at {endpoint}: {type(exc).__name__}"
@@ -359,7 +373,7 @@ def fetch_schema(
     try:
         with httpx.Client(timeout=timeout_s) as client:
             response = client.get(endpoint, headers=_headers(key, token))
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise _failure(endpoint, exc, key, token) from None
     return _read(endpoint, response)
 
@@ -392,6 +406,6 @@ async def fetch_schema_async(
         else:
             async with httpx.AsyncClient(timeout=timeout_s) as own:
                 response = await own.get(endpoint, headers=_headers(key, token))
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise _failure(endpoint, exc, key, token) from None
     return _read(endpoint, response)

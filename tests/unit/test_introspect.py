@@ -20,6 +20,7 @@ from rtdata.introspect import (
     ProjectSchema,
     TableInfo,
     bindings_for,
+    fetch_schema,
     fetch_schema_async,
     parse_openapi,
     schema_from_migrations,
@@ -266,3 +267,17 @@ def test_network_errors_are_introspection_errors_with_the_key_redacted() -> None
 
     with pytest.raises(IntrospectionError, match=r"ConnectError: refused while sending \*\*\*"):
         _fetch(handler)
+
+
+@pytest.mark.parametrize("key", ["kéy-with-accent", "key\nX-Injected: 1"])
+def test_a_key_no_header_can_carry_is_refused_without_showing_it(key: str) -> None:
+    with pytest.raises(IntrospectionRefused) as caught:
+        fetch_schema("http://127.0.0.1:9", key, timeout_s=1.0)
+    assert key not in str(caught.value)
+    assert "key" in str(caught.value)
+
+
+def test_a_malformed_url_is_an_introspection_error() -> None:
+    with pytest.raises(IntrospectionError) as caught:
+        fetch_schema("http://exa mple.com:notaport", "k", timeout_s=1.0)
+    assert "REST schema" in str(caught.value)
