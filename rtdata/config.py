@@ -577,17 +577,23 @@ def _is_credential(key: str) -> bool:
     )
 
 
-def _find_credentials(value: Any, path: str, report: _Report) -> None:
+# Tables whose keys are names from the project (columns, statuses, values), not settings: a
+# column called product_key is no credential. Their values are still searched.
+_NAMED_BY_DATA: Final = frozenset({"labels", "bands", "colours", "sla_s"})
+
+
+def _find_credentials(value: Any, path: str, report: _Report, *, data_keys: bool = False) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
-            if _is_credential(key):
+            if not data_keys and _is_credential(key):
                 report(
                     _join(path, key),
                     "credentials do not belong in this file (value not shown); set SUPABASE_URL "
                     "and SUPABASE_KEY in the environment or .streamlit/secrets.toml",
                 )
             else:
-                _find_credentials(item, _join(path, key), report)
+                named = isinstance(key, str) and key in _NAMED_BY_DATA and not data_keys
+                _find_credentials(item, _join(path, key), report, data_keys=named)
     elif isinstance(value, list):
         for i, item in enumerate(value):
             _find_credentials(item, f"{path}[{i}]", report)

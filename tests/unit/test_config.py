@@ -22,6 +22,7 @@ from rtdata.config import (
     ConfigError,
     ConnectionConfig,
     load_config,
+    parse_config,
 )
 
 SECRET = "eyJhbGciOi-very-secret-value"
@@ -590,3 +591,20 @@ def test_every_config_field_is_read_somewhere() -> None:
         if READ_THROUGH.get((model.__name__, f.name), f.name) not in read
     ]
     assert unread == [], "config fields that nothing reads (honour or remove them)"
+
+
+def test_names_from_the_project_are_not_taken_for_credentials() -> None:
+    config = parse_config(
+        """
+        [labels]
+        product_key = "products.name"
+        [labels.api_token_id]
+        table = "tokens"
+        label_column = "title"
+        """
+    )
+    assert set(config.labels) == {"product_key", "api_token_id"}
+    with pytest.raises(ConfigError) as caught:
+        parse_config('[labels.product_key]\ntable = "p"\napi_key = "secret-value"\n')
+    assert "labels.product_key.api_key: credentials do not belong" in str(caught.value)
+    assert "secret-value" not in str(caught.value)
