@@ -352,7 +352,7 @@ class Config:
         return tuple(c.name for c in self.channels if c.broadcast)
 
     def column_problems(self, columns: Mapping[str, Collection[str]]) -> list[str]:
-        """Return a message per column that ``[[pages]]`` names and its table lacks, as
+        """Return a message per column that ``[[pages]]`` or ``[labels]`` names and its table lacks, as
         ``<file>: <key path>: <problem>``.
 
         Args:
@@ -360,9 +360,8 @@ class Config:
                 :mod:`rtdata.introspect`); tables not in it are not checked.
         """
         source = self.source or str(DEFAULT_PATH)
-        return [
-            f"{source}: {path}: {problem}" for path, problem in check_columns(self.pages, columns)
-        ]
+        found = check_columns(self.pages, columns, self.labels)
+        return [f"{source}: {path}: {problem}" for path, problem in found]
 
     def tables(self) -> dict[str, tuple[str, ...]]:
         """Return every bound table and its primary-key columns, in order of appearance."""

@@ -135,17 +135,29 @@ def check_references(
 
 
 def check_columns(
-    pages: Collection[Page], columns: Mapping[str, Collection[str]]
+    pages: Collection[Page],
+    columns: Mapping[str, Collection[str]],
+    labels: Mapping[str, Label] | None = None,
 ) -> list[tuple[str, str]]:
-    """Return (key path, problem) for every column a page names that its table lacks.
+    """Return (key path, problem) for every column a page or a label names that its table
+    lacks.
 
     Args:
         pages: The configured pages.
         columns: The columns of each table the project exposes; tables not in it are skipped
             (:func:`check_references` reports tables that are not followed).
+        labels: The ``[labels]``: each one's key and label columns are checked too.
     """
     problems: list[tuple[str, str]] = []
     seen: set[tuple[str, str]] = set()
+    for label in (labels or {}).values():
+        known = columns.get(label.table)
+        for key in ("key_column", "label_column"):
+            name = getattr(label, key)
+            if known is not None and name not in known:
+                path = f"labels.{label.column}.{key}"
+                seen.add((f"labels.{label.column}", name))
+                problems.append((path, _unknown_column(name, label.table, known)))
     for page in pages:
         for widget in page.widgets:
             for ref in references(widget):

@@ -369,3 +369,16 @@ def test_values_of_the_wrong_kind_are_messages_not_crashes(
     assert old in EVERY_WIDGET
     problems = _problems(EVERY_WIDGET.replace(old, new, 1))
     assert any(p.startswith(f"{SOURCE}: {key}") for p in problems), problems
+
+
+def test_a_label_column_the_table_lacks_is_one_message_naming_the_subkey() -> None:
+    config = _config(EVERY_WIDGET.replace('store_id = "stores.name"', 'store_id = "stores.title"'))
+    columns = {
+        "orders": ("id", "status", "priority", "created_at", "store_id", "total"),
+        "stores": ("id", "name", "lat", "lon", "state"),
+        "readings": ("id", "at", "level", "sensor"),
+    }
+    assert config.column_problems(columns) == [
+        f"{SOURCE}: labels.store_id.label_column: table 'stores' has no column 'title' "
+        "(did you mean 'state'?)"
+    ]
