@@ -33,15 +33,24 @@ st.set_page_config(
 recorder = ui.recorder()
 problems = ui.config_problems(recorder)
 if problems:
+    named = recorder.settings.config.source or "The config"
     st.error(
-        "rtdata.toml names what the project does not have:\n\n"
+        f"{named} names what the project does not have:\n\n"
         + "\n".join(f"- `{line}`" for line in problems)
     )
     st.stop()
 
 configured = ui.pages(recorder)
 config = recorder.settings.config
-if not config.pages and not recorder.settings.table_keys and not wall:
+if not config.pages and not recorder.settings.table_keys and recorder.schema is not None:
+    # Discovery is done, and found nothing to follow: say why instead of waiting forever.
+    keyless = recorder.schema.keyless()
+    st.warning(
+        "The project exposes no table with a primary key, so there is nothing to follow."
+        + (f" Tables without one: {', '.join(keyless)}." if keyless else "")
+        + " Add a primary key, or name the tables in rtdata.toml ([[channels]])."
+    )
+elif not config.pages and not recorder.settings.table_keys and not wall:
     # The collector is still reading the project's tables: the page set is not known yet.
     # Rerun the whole script (navigation included) every second until it is.
     status = recorder.status

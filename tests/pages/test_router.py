@@ -205,6 +205,22 @@ def test_a_table_the_project_does_not_expose_is_an_error_once_tables_are_discove
     assert not after.title
 
 
+def test_a_project_with_no_keyed_table_says_so_instead_of_waiting() -> None:
+    from rtdata.introspect import ColumnInfo, ProjectSchema, TableInfo
+
+    recorder = Recorder(Settings(config=Config()))
+    ui.use_recorder(recorder)
+    waiting = run_app()
+    assert any("Reading the project's tables" in i.value for i in waiting.info)
+    view = TableInfo("open_orders_view", {"n": ColumnInfo("n", "bigint")})
+    recorder.schema = ProjectSchema({"open_orders_view": view})
+    told = run_app()
+    (warning,) = [w for w in told.warning if "primary key" in w.value]  # and the stale banner
+    assert "no table with a primary key" in warning.value
+    assert "open_orders_view" in warning.value
+    assert not told.info
+
+
 # ---------------------------------------------------------------- wall mode
 
 
