@@ -229,22 +229,28 @@ def _table_widgets(
 
 
 def _labels(infos: Mapping[str, _Table]) -> dict[str, Label]:
-    labels: dict[str, Label] = {}
+    # Labels apply to a column name in every table, so a column whose foreign keys point at
+    # different tables gets none, and neither does a column that is some table's key.
+    found: dict[str, set[tuple[str, str]]] = {}
     for info in infos.values():
         for column, (table, key) in info.foreign_keys.items():
-            target = infos.get(table)
-            if target is None or column in labels:
-                continue
-            shown = first_column(target.columns, LABEL_COLUMNS)
-            if shown is not None:
-                labels[column] = Label(column, table, key, shown)
+            found.setdefault(column, set()).add((table, key))
+    keys = {info.key for info in infos.values()}
+    labels: dict[str, Label] = {}
+    for column, targets in found.items():
+        if len(targets) != 1 or column in keys:
+            continue
+        ((table, key),) = targets
+        target = infos.get(table)
+        shown = None if target is None else first_column(target.columns, LABEL_COLUMNS)
+        if shown is not None:
+            labels[column] = Label(column, table, key, shown)
     return labels
 
 
 def _page_name(table: str, used: set[str]) -> str:
     base = re.sub(r"[^a-z0-9_-]+", "-", table.lower()).strip("-_") or "table"
-    name = base if base[0].isalnum() else f"t-{base}"
-    name = name if name not in used else f"table-{name}"
+    name = base if base not in used else f"table-{base}"
     suffix = 2
     while name in used:
         name = f"{base}-{suffix}"

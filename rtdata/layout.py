@@ -9,7 +9,7 @@ has a ``type`` (:class:`WidgetType`) and the fields of that widget's spec in
     label_column = "name"        # key_column = "id" by default; or: site_id = "sites.name"
 
     [[pages]]
-    name = "orders"              # URL path; "overview" is the page at /
+    name = "orders"              # URL path; the first page is also the one at /
     title = "Orders"
     icon = ":material/receipt:"  # a Material Symbol (Streamlit ships the font)
 
@@ -184,7 +184,7 @@ class Page:
     """One configured page.
 
     Attributes:
-        name: URL path of the page; ``overview`` is the default page, at ``/``.
+        name: URL path of the page; the first page is the default one, at ``/``.
         title: Title in the navigation and on the page.
         icon: Navigation icon: a Material Symbol such as ``:material/dashboard:``.
         widgets: The widgets, top to bottom.

@@ -3,7 +3,7 @@
 Layout under the history root (hive partitions; ``_none`` holds events without a table)::
 
     .journal-20240501T100000123456Z-000001.arrows          the open journal (hidden)
-    date=2024-05-01/table=emergency_requests/part-20240501T100000123456Z-000001.parquet
+    date=2024-05-01/table=orders/part-20240501T100000123456Z-000001.parquet
 
 :class:`HistoryWriter` takes events from the collector thread (``append`` is one deque append)
 and handles them on its own thread, so the collector's loop never waits on the disk. At least

@@ -6,7 +6,7 @@ refresh-token grants, ``GET /user``, logout, ``/settings`` and ``/health``. User
 Access tokens are HS256 JWTs signed with the server's secret, carrying GoTrue's claims. Custom
 claims set with :meth:`UserStore.set_app_metadata` go into the token's ``app_metadata`` and,
 as a local convenience GoTrue does not offer, also at the token's top level, so a policy can
-read ``auth.jwt() ->> 'hospital_id'`` as well as ``auth.jwt() -> 'app_metadata' ->> ...``.
+read ``auth.jwt() ->> 'site_id'`` as well as ``auth.jwt() -> 'app_metadata' ->> ...``.
 
 Errors use GoTrue's JSON: ``{"code": 400, "error_code": ..., "msg": ...}``, or
 ``{"code": "<error_code>", "message": ...}`` when the request asks for API version 2024-01-01

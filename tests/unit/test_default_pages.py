@@ -326,3 +326,31 @@ def test_empty_tables_without_a_schema_name_only_their_keys() -> None:
 def test_no_table_gives_an_empty_overview_only() -> None:
     layout = build(None, {}, {})
     assert [(p.name, p.widgets) for p in layout.pages] == [("overview", ())]
+
+
+def test_a_column_whose_foreign_keys_disagree_gets_no_label() -> None:
+    from rtdata.default_pages import build
+    from rtdata.introspect import ColumnInfo, ProjectSchema, TableInfo
+
+    def named(table: str) -> TableInfo:
+        columns = {"id": ColumnInfo("id", "bigint"), "name": ColumnInfo("name", "text")}
+        return TableInfo(table, columns, ("id",))
+
+    def owning(table: str, target: str) -> TableInfo:
+        assignee = ColumnInfo("assignee_id", "bigint", foreign_key=(target, "id"))
+        return TableInfo(
+            table, {"id": ColumnInfo("id", "bigint"), "assignee_id": assignee}, ("id",)
+        )
+
+    schema = ProjectSchema(
+        {
+            "agents": named("agents"),
+            "contractors": named("contractors"),
+            "tickets": owning("tickets", "agents"),
+            "jobs": owning("jobs", "contractors"),
+        }
+    )
+    tables = {name: ("id",) for name in schema.tables}
+    assert "assignee_id" not in build(schema, tables, {}).labels
+    agreeing = ProjectSchema({**schema.tables, "jobs": owning("jobs", "agents")})
+    assert build(agreeing, tables, {}).labels["assignee_id"].table == "agents"
