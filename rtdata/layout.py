@@ -128,7 +128,6 @@ _PAGE_NAME: Final = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _PAGE_KEYS: Final = ("name", "title", "icon", "widgets")
 _LABEL_KEYS: Final = ("table", "key_column", "label_column")
 _IDENTIFIER: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_FIELD_IN_MESSAGE: Final = re.compile(r"^(?:band )?([a-z_]+)\b")
 
 Report = Callable[[str, str], None]
 CheckKeys = Callable[[Mapping[str, Any], str, tuple[str, ...], Report], None]
@@ -436,11 +435,14 @@ def _spec(
         if report_missing:
             report(path, f"missing {', '.join(required)} (required by a {wtype.value} widget)")
         return None
+    from rtdata.views.widgets._spec import SpecError
+
     try:
         return spec_types()[wtype](**given)
-    except Exception as exc:  # any value a spec cannot take is a config problem, not a crash
-        message = str(exc)
-        match = _FIELD_IN_MESSAGE.match(message)
-        key = match.group(1) if match and match.group(1) in given else None
-        report(f"{path}.{key}" if key else path, message)
+    except SpecError as exc:  # names the field at fault
+        key = exc.field if exc.field in given else None
+        report(f"{path}.{key}" if key else path, str(exc))
+        return None
+    except Exception as exc:  # any other value a spec cannot take: a config problem, no crash
+        report(path, str(exc))
         return None

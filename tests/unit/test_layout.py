@@ -382,3 +382,17 @@ def test_a_label_column_the_table_lacks_is_one_message_naming_the_subkey() -> No
         f"{SOURCE}: labels.store_id.label_column: table 'stores' has no column 'title' "
         "(did you mean 'state'?)"
     ]
+
+
+def test_a_spec_names_the_field_at_fault_by_type_not_by_text() -> None:
+    from rtdata.views.widgets._spec import SpecError
+
+    with pytest.raises(SpecError) as caught:
+        lifecycle.LifecycleSpec("t", "status", ("a", "b"), terminal=("c",))
+    assert caught.value.field == "terminal"
+    with pytest.raises(SpecError) as caught:
+        series.Band("level", 5, 1)
+    assert caught.value.field == "bands"
+    with pytest.raises(SpecError) as caught:
+        tiles.TileSpec("x", "t", warn=10, critical=5)
+    assert caught.value.field == "critical"

@@ -16,6 +16,7 @@ import orjson
 import pandas as pd
 
 from rtdata.filters import Condition, FilterError, parse_filter, predicate
+from rtdata.views.widgets._spec import SpecError
 
 ENTRY_COLUMNS: Final = ("key", "status", "entered_at", "group")
 """Columns of :func:`status_entries`."""
@@ -28,11 +29,13 @@ def check_filter(field: str, text: str | None) -> None:
     """Raise ``ValueError`` naming ``field`` when ``text`` is not ``None`` or a valid realtime
     filter."""
     if text is not None and not isinstance(text, str):
-        raise ValueError(f"{field}={text!r} must be a filter as text, such as 'status=eq.open'")
+        raise SpecError(
+            field, f"{field}={text!r} must be a filter as text, such as 'status=eq.open'"
+        )
     try:
         parse_filter(text)
     except FilterError as exc:
-        raise ValueError(f"{field}={text!r} is not a valid filter: {exc.reason}") from None
+        raise SpecError(field, f"{field}={text!r} is not a valid filter: {exc.reason}") from None
 
 
 def check_name(field: str, value: object, *, optional: bool = False) -> None:
@@ -40,7 +43,7 @@ def check_name(field: str, value: object, *, optional: bool = False) -> None:
     if value is None and optional:
         return
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{field}={value!r} must be a non-empty name")
+        raise SpecError(field, f"{field}={value!r} must be a non-empty name")
 
 
 def plain(value: Any) -> Any:

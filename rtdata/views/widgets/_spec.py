@@ -18,6 +18,7 @@ from rtdata.filters import Condition, FilterError, parse_filter, predicate
 
 __all__ = [
     "Piece",
+    "SpecError",
     "check_name",
     "check_names",
     "check_positive",
@@ -33,6 +34,22 @@ _FIELD: Final = re.compile(r"^(old\.)?[A-Za-z_][A-Za-z0-9_]*$")
 # Alignment, a width of at most two digits, a thousands comma, a precision and a type: enough
 # for "{level:.1f}" or "{count:>4}", and no way to ask for a megabyte of padding.
 _SPEC: Final = re.compile(r"^[<>^]?\d{0,2},?(\.\d{1,2})?[sdfeg%]?$")
+
+
+class SpecError(ValueError):
+    """A widget spec field that cannot be used.
+
+    Args:
+        field: The spec field at fault (as ``rtdata.toml`` names it), for a message's key path.
+        message: The problem, naming the field and its value.
+
+    Attributes:
+        field: The spec field at fault.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +76,7 @@ def check_name(field: str, value: object) -> str:
         ValueError: It is not a non-empty string; the message names ``field`` and the value.
     """
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{field} must be a non-empty name, not {value!r}")
+        raise SpecError(field, f"{field} must be a non-empty name, not {value!r}")
     return value
 
 
@@ -71,12 +88,12 @@ def check_names(field: str, values: object, *, allow_empty: bool = True) -> tupl
             empty when ``allow_empty`` is false.
     """
     if isinstance(values, str) or not isinstance(values, Sequence):
-        raise ValueError(f"{field} must be a list of names, not {values!r}")
+        raise SpecError(field, f"{field} must be a list of names, not {values!r}")
     names = tuple(check_name(field, v) for v in values)
     if len(set(names)) != len(names):
-        raise ValueError(f"{field} must not repeat a name: {values!r}")
+        raise SpecError(field, f"{field} must not repeat a name: {values!r}")
     if not names and not allow_empty:
-        raise ValueError(f"{field} must name at least one column, not {values!r}")
+        raise SpecError(field, f"{field} must name at least one column, not {values!r}")
     return names
 
 
@@ -96,22 +113,26 @@ def compile_template(field: str, text: object) -> tuple[Piece, ...]:
         ValueError: The template is not text, does not parse, or uses a refused form.
     """
     if not isinstance(text, str):
-        raise ValueError(f"{field} must be text, not {text!r}")
+        raise SpecError(field, f"{field} must be text, not {text!r}")
     try:
         parsed = list(string.Formatter().parse(text))
     except ValueError as exc:
-        raise ValueError(f"{field} {text!r} does not parse: {exc}") from None
+        raise SpecError(field, f"{field} {text!r} does not parse: {exc}") from None
     pieces = []
     for literal, name, spec, conversion in parsed:
         if name is None:
             pieces.append(Piece(literal, None, False, ""))
             continue
         if not _FIELD.match(name):
-            raise ValueError(f"{field} {text!r}: field {{{name}}} must be a plain name or old.name")
+            raise SpecError(
+                field, f"{field} {text!r}: field {{{name}}} must be a plain name or old.name"
+            )
         if conversion is not None:
-            raise ValueError(f"{field} {text!r}: field {{{name}}} must not use !{conversion}")
+            raise SpecError(field, f"{field} {text!r}: field {{{name}}} must not use !{conversion}")
         if spec and not _SPEC.match(spec):
-            raise ValueError(f"{field} {text!r}: format spec {spec!r} of {{{name}}} is refused")
+            raise SpecError(
+                field, f"{field} {text!r}: format spec {spec!r} of {{{name}}} is refused"
+            )
         old = name.startswith("old.")
         pieces.append(Piece(literal, name[4:] if old else name, old, spec or ""))
     return tuple(pieces)
@@ -165,11 +186,11 @@ def parse_spec_filter(field: str, text: object) -> tuple[Condition, ...]:
             ``field`` and the text.
     """
     if not isinstance(text, str):
-        raise ValueError(f"{field} must be filter text, not {text!r}")
+        raise SpecError(field, f"{field} must be filter text, not {text!r}")
     try:
         return parse_filter(text)
     except FilterError as exc:
-        raise ValueError(f"{field} {text!r}: {exc}") from None
+        raise SpecError(field, f"{field} {text!r}: {exc}") from None
 
 
 def compile_filter(
@@ -226,7 +247,7 @@ def check_positive_int(field: str, value: object, *, most: int) -> int:
         ValueError: It is not; the message names ``field`` and the value.
     """
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
-        raise ValueError(f"{field} must be an integer from 1 to {most}, not {value!r}")
+        raise SpecError(field, f"{field} must be an integer from 1 to {most}, not {value!r}")
     return value
 
 
@@ -242,5 +263,5 @@ def check_positive(field: str, value: object) -> float:
         or not math.isfinite(value)
         or value <= 0
     ):
-        raise ValueError(f"{field} must be a positive number, not {value!r}")
+        raise SpecError(field, f"{field} must be a positive number, not {value!r}")
     return float(value)

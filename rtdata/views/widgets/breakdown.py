@@ -18,6 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from rtdata.views.widgets._common import age_s, check_filter, check_name, filter_mask, key_text
+from rtdata.views.widgets._spec import SpecError
 
 __all__ = [
     "LONG_LABEL_CHARS",
@@ -76,21 +77,26 @@ class BreakdownSpec:
         check_name("table", self.table)
         object.__setattr__(self, "by", tuple(self.by))
         if len(self.by) not in (1, 2) or len(set(self.by)) != len(self.by):
-            raise ValueError(f"by={self.by!r} must name one or two different columns")
+            raise SpecError("by", f"by={self.by!r} must name one or two different columns")
         for column in self.by:
             check_name("by", column)
         if self.measure not in get_args(Measure):
-            raise ValueError(f"measure={self.measure!r} must be one of {get_args(Measure)}")
+            raise SpecError(
+                "measure", f"measure={self.measure!r} must be one of {get_args(Measure)}"
+            )
         check_name("column", self.column, optional=self.measure == "count")
         check_filter("filter", self.filter)
         labels = {c: tuple(source) for c, source in dict(self.labels).items()}
         object.__setattr__(self, "labels", MappingProxyType(labels))
         for column, source in labels.items():
             if column not in self.by:
-                raise ValueError(f"labels[{column!r}]: {column!r} is not in by={self.by!r}")
+                raise SpecError(
+                    "labels", f"labels[{column!r}]: {column!r} is not in by={self.by!r}"
+                )
             if len(source) != 3 or not all(isinstance(s, str) and s.strip() for s in source):
-                raise ValueError(
-                    f"labels[{column!r}]={source!r} must be (table, key_column, label_column)"
+                raise SpecError(
+                    "labels",
+                    f"labels[{column!r}]={source!r} must be (table, key_column, label_column)",
                 )
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 from rtdata.filters import Condition
 from rtdata.views.widgets._spec import (
     Piece,
+    SpecError,
     check_name,
     check_names,
     check_positive_int,
@@ -84,30 +85,33 @@ class FeedSpec:
 
     def __post_init__(self) -> None:
         if (self.table is None) == (self.channel is None):
-            raise ValueError(
+            raise SpecError(
+                "table",
                 f"exactly one of table and channel must be set, not table={self.table!r} "
-                f"and channel={self.channel!r}"
+                f"and channel={self.channel!r}",
             )
         if self.table is not None:
             check_name("table", self.table)
             ops = check_names("ops", self.ops)
             for op in ops:
                 if op not in CHANGE_OPS:
-                    raise ValueError(f"ops must be among {CHANGE_OPS}, not {op!r}")
+                    raise SpecError("ops", f"ops must be among {CHANGE_OPS}, not {op!r}")
             changed = check_names("changed", self.changed)
             if changed and ops and "UPDATE" not in ops:
-                raise ValueError(f"changed {changed!r} needs UPDATE in ops, not {ops!r}")
+                raise SpecError("changed", f"changed {changed!r} needs UPDATE in ops, not {ops!r}")
         else:
             check_name("channel", self.channel)
             ops = check_names("ops", self.ops)
             if self.changed:
-                raise ValueError(f"changed applies to table feeds only, not {self.changed!r}")
+                raise SpecError(
+                    "changed", f"changed applies to table feeds only, not {self.changed!r}"
+                )
             changed = ()
         object.__setattr__(self, "ops", ops)
         object.__setattr__(self, "changed", changed)
         check_positive_int("limit", self.limit, most=MAX_LIMIT)
         if not isinstance(self.missing, str):
-            raise ValueError(f"missing must be text, not {self.missing!r}")
+            raise SpecError("missing", f"missing must be text, not {self.missing!r}")
         object.__setattr__(self, "_pieces", compile_template("template", self.template))
         object.__setattr__(self, "_conditions", parse_spec_filter("filter", self.filter))
         toast = None

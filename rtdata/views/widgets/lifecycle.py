@@ -34,6 +34,7 @@ from rtdata.views.widgets._common import (
     status_entries,
     table_changes,
 )
+from rtdata.views.widgets._spec import SpecError
 
 __all__ = [
     "COUNT_COLUMNS",
@@ -100,22 +101,22 @@ class LifecycleSpec:
         object.__setattr__(self, "spans", tuple(tuple(pair) for pair in self.spans))
         object.__setattr__(self, "sla_s", MappingProxyType(dict(self.sla_s)))
         if not self.statuses:
-            raise ValueError("statuses=() must name at least one status")
+            raise SpecError("statuses", "statuses=() must name at least one status")
         for status in self.statuses:
             check_name("statuses", status)
         if len(set(self.statuses)) != len(self.statuses):
-            raise ValueError(f"statuses={self.statuses!r} names a status twice")
+            raise SpecError("statuses", f"statuses={self.statuses!r} names a status twice")
         for name in ("terminal", "sla_s"):
             unknown = [s for s in getattr(self, name) if s not in self.statuses]
             if unknown:
-                raise ValueError(f"{name}={unknown!r}: not in statuses {self.statuses!r}")
+                raise SpecError(name, f"{name}={unknown!r}: not in statuses {self.statuses!r}")
         for status, limit_s in self.sla_s.items():
             if not limit_s > 0:
-                raise ValueError(f"sla_s[{status!r}]={limit_s!r} must be positive")
+                raise SpecError("sla_s", f"sla_s[{status!r}]={limit_s!r} must be positive")
         for pair in self.spans:
             if len(pair) != 2 or pair[0] == pair[1] or not set(pair) <= set(self.statuses):
-                raise ValueError(
-                    f"spans={pair!r} must be two different statuses from {self.statuses!r}"
+                raise SpecError(
+                    "spans", f"spans={pair!r} must be two different statuses from {self.statuses!r}"
                 )
         check_name("key_column", self.key_column)
         for name in ("priority_column", "created_column", "group_column"):

@@ -24,6 +24,7 @@ import plotly.graph_objects as go
 from rtdata.filters import Condition
 from rtdata.views.widgets._spec import (
     Piece,
+    SpecError,
     check_name,
     check_positive,
     check_positive_int,
@@ -125,27 +126,32 @@ class MapSpec:
         colours = tuple(tuple(pair) for pair in self.colours)
         for pair in colours:
             if len(pair) != 2 or not all(isinstance(p, str) and p for p in pair):
-                raise ValueError(f"colours must be (value, colour) pairs of text, not {pair!r}")
+                raise SpecError(
+                    "colours", f"colours must be (value, colour) pairs of text, not {pair!r}"
+                )
         if colours and self.colour_column is None:
-            raise ValueError(f"colours {colours!r} need a colour_column")
+            raise SpecError("colours", f"colours {colours!r} need a colour_column")
         object.__setattr__(self, "colours", colours)
         low = check_positive("min_size_px", self.min_size_px)
         high = check_positive("max_size_px", self.max_size_px)
         if low > high or high > 60:
-            raise ValueError(
-                f"max_size_px must be from min_size_px to 60, not {self.max_size_px!r}"
+            raise SpecError(
+                "max_size_px",
+                f"max_size_px must be from min_size_px to 60, not {self.max_size_px!r}",
             )
         if self.max_age_s is not None:
             check_positive("max_age_s", self.max_age_s)
             if self.time_column is None:
-                raise ValueError(f"max_age_s {self.max_age_s!r} needs a time_column")
+                raise SpecError("max_age_s", f"max_age_s {self.max_age_s!r} needs a time_column")
         check_positive_int("max_markers", self.max_markers, most=MAX_MARKERS)
         check_positive_int("height_px", self.height_px, most=4000)
         if self.geojson is not None and (
             not isinstance(self.geojson, str)
             or Path(self.geojson).suffix.lower() not in (".geojson", ".json")
         ):
-            raise ValueError(f"geojson must be a .geojson or .json path, not {self.geojson!r}")
+            raise SpecError(
+                "geojson", f"geojson must be a .geojson or .json path, not {self.geojson!r}"
+            )
         object.__setattr__(self, "_pieces", compile_template("hover", self.hover))
         object.__setattr__(self, "_conditions", parse_spec_filter("filter", self.filter))
 
@@ -192,7 +198,7 @@ def load_geojson(path: Path) -> Mapping[str, Any]:
 def _load(path: str, _mtime_ns: int, _size: int) -> Mapping[str, Any]:
     parsed = json.loads(Path(path).read_text(encoding="utf-8"))
     if not isinstance(parsed, dict):
-        raise ValueError(f"geojson {path!r} is not a JSON object")
+        raise SpecError("geojson", f"geojson {path!r} is not a JSON object")
     return parsed
 
 

@@ -24,6 +24,7 @@ from rtdata.views.widgets._common import (
     key_text,
     table_changes,
 )
+from rtdata.views.widgets._spec import SpecError
 
 __all__ = ["OrderTerm", "QueueSpec", "QueueView", "compute", "parse_order"]
 
@@ -45,14 +46,14 @@ def parse_order(text: str | None) -> tuple[OrderTerm, ...]:
         ValueError: ``text`` is not text, or a term is empty or has an unknown modifier.
     """
     if text is not None and not isinstance(text, str):
-        raise ValueError(f"order={text!r} must be text, such as 'created_at.desc'")
+        raise SpecError("order", f"order={text!r} must be text, such as 'created_at.desc'")
     if not text or not text.strip():
         return ()
     terms = []
     for term in text.split(","):
         column, *modifiers = term.strip().split(".")
         if not column or len(modifiers) > 2:
-            raise ValueError(f"order term {term!r} must look like column.asc.nullslast")
+            raise SpecError("order", f"order term {term!r} must look like column.asc.nullslast")
         ascending, nulls_first = True, None
         for modifier in modifiers:
             if modifier in ("asc", "desc"):
@@ -60,7 +61,7 @@ def parse_order(text: str | None) -> tuple[OrderTerm, ...]:
             elif modifier in ("nullsfirst", "nullslast"):
                 nulls_first = modifier == "nullsfirst"
             else:
-                raise ValueError(f"order term {term!r}: unknown modifier {modifier!r}")
+                raise SpecError("order", f"order term {term!r}: unknown modifier {modifier!r}")
         terms.append(
             OrderTerm(column, ascending, not ascending if nulls_first is None else nulls_first)
         )
@@ -102,7 +103,7 @@ class QueueSpec:
         for column in self.columns:
             check_name("columns", column)
         if len(set(self.columns)) != len(self.columns):
-            raise ValueError(f"columns={self.columns!r} names a column twice")
+            raise SpecError("columns", f"columns={self.columns!r} names a column twice")
         object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
         for column, label in self.labels.items():
             check_name("labels", column)
@@ -111,12 +112,14 @@ class QueueSpec:
         try:
             parse_order(self.order)
         except ValueError as exc:
-            raise ValueError(f"order={self.order!r} is not a valid order: {exc}") from None
+            raise SpecError("order", f"order={self.order!r} is not a valid order: {exc}") from None
         if isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1:
-            raise ValueError(f"limit={self.limit!r} must be a positive integer")
+            raise SpecError("limit", f"limit={self.limit!r} must be a positive integer")
         check_name("key_column", self.key_column)
         if not self.highlight_s >= 0:
-            raise ValueError(f"highlight_s={self.highlight_s!r} must be zero or positive")
+            raise SpecError(
+                "highlight_s", f"highlight_s={self.highlight_s!r} must be zero or positive"
+            )
 
 
 @dataclass(frozen=True, slots=True)

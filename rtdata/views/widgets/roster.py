@@ -22,6 +22,7 @@ from plotly.subplots import make_subplots
 
 from rtdata.events import EventKind
 from rtdata.views.widgets._spec import (
+    SpecError,
     check_name,
     check_names,
     check_positive,
@@ -88,26 +89,30 @@ class RosterSpec:
         group_by = check_names("group_by", self.group_by)
         for name in group_by:
             if name in HIDDEN_FIELDS:
-                raise ValueError(f"group_by must name tracked fields, not {name!r}")
+                raise SpecError("group_by", f"group_by must name tracked fields, not {name!r}")
         object.__setattr__(self, "group_by", group_by)
         if self.label_field is not None:
             if self.label_field not in group_by:
-                raise ValueError(
-                    f"label_field {self.label_field!r} must be one of group_by {group_by!r}"
+                raise SpecError(
+                    "label_field",
+                    f"label_field {self.label_field!r} must be one of group_by {group_by!r}",
                 )
             if self.label_table is None:
-                raise ValueError(f"label_field {self.label_field!r} needs a label_table")
+                raise SpecError(
+                    "label_field", f"label_field {self.label_field!r} needs a label_table"
+                )
             check_name("label_table", self.label_table)
         elif self.label_table is not None:
-            raise ValueError(f"label_table {self.label_table!r} needs a label_field")
+            raise SpecError("label_table", f"label_table {self.label_table!r} needs a label_field")
         check_name("label_key_column", self.label_key_column)
         check_name("label_column", self.label_column)
         window_s = check_positive("window_s", self.window_s)
         check_positive_int("bucket_s", self.bucket_s, most=86_400)
         if window_s / self.bucket_s > _MAX_BUCKETS:
-            raise ValueError(
+            raise SpecError(
+                "window_s",
                 f"window_s {self.window_s!r} holds more than {_MAX_BUCKETS} buckets of "
-                f"bucket_s {self.bucket_s!r}"
+                f"bucket_s {self.bucket_s!r}",
             )
         check_positive_int("max_rows", self.max_rows, most=10_000)
 

@@ -22,7 +22,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from rtdata.views.widgets._spec import check_name, check_names, check_positive_int
+from rtdata.views.widgets._spec import SpecError, check_name, check_names, check_positive_int
 
 __all__ = [
     "ALERT_COLUMNS",
@@ -71,12 +71,14 @@ class Band:
                 or not isinstance(bound, int | float)
                 or not math.isfinite(bound)
             ):
-                raise ValueError(f"band {self.column!r} {name} must be a number, not {bound!r}")
+                raise SpecError(
+                    "bands", f"band {self.column!r} {name} must be a number, not {bound!r}"
+                )
         if self.lower is None and self.upper is None:
-            raise ValueError(f"band {self.column!r} needs a lower or an upper bound")
+            raise SpecError("bands", f"band {self.column!r} needs a lower or an upper bound")
         if self.lower is not None and self.upper is not None and self.lower > self.upper:
-            raise ValueError(
-                f"band {self.column!r} lower {self.lower!r} is above upper {self.upper!r}"
+            raise SpecError(
+                "bands", f"band {self.column!r} lower {self.lower!r} is above upper {self.upper!r}"
             )
 
 
@@ -126,24 +128,30 @@ class SeriesSpec:
         check_positive_int("bucket_s", self.bucket_s, most=86_400)
         check_positive_int("alert_limit", self.alert_limit, most=1000)
         if isinstance(self.max_points, bool) or not isinstance(self.max_points, int):
-            raise ValueError(f"max_points must be an integer, not {self.max_points!r}")
+            raise SpecError("max_points", f"max_points must be an integer, not {self.max_points!r}")
         if not 10 <= self.max_points <= MAX_POINTS:
-            raise ValueError(f"max_points must be from 10 to {MAX_POINTS}, not {self.max_points}")
+            raise SpecError(
+                "max_points", f"max_points must be from 10 to {MAX_POINTS}, not {self.max_points}"
+            )
         if self.window_s is not None and (
             isinstance(self.window_s, bool)
             or not isinstance(self.window_s, int | float)
             or not self.window_s > 0
         ):
-            raise ValueError(f"window_s must be a positive number or None, not {self.window_s!r}")
+            raise SpecError(
+                "window_s", f"window_s must be a positive number or None, not {self.window_s!r}"
+            )
         bands = tuple(self.bands)
         seen = set()
         for band in bands:
             if not isinstance(band, Band):
-                raise ValueError(f"bands must hold Band values, not {band!r}")
+                raise SpecError("bands", f"bands must hold Band values, not {band!r}")
             if band.column not in columns:
-                raise ValueError(f"bands: column {band.column!r} is not in columns {columns!r}")
+                raise SpecError(
+                    "bands", f"bands: column {band.column!r} is not in columns {columns!r}"
+                )
             if band.column in seen:
-                raise ValueError(f"bands: column {band.column!r} has two bands")
+                raise SpecError("bands", f"bands: column {band.column!r} has two bands")
             seen.add(band.column)
         object.__setattr__(self, "bands", bands)
 

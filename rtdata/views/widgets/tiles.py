@@ -24,6 +24,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from rtdata.views.widgets._common import check_filter, check_name, filter_mask, timestamps
+from rtdata.views.widgets._spec import SpecError
 
 __all__ = [
     "Aggregate",
@@ -91,18 +92,22 @@ class TileSpec:
         check_name("label", self.label)
         check_name("table", self.table)
         if self.aggregate not in get_args(Aggregate):
-            raise ValueError(f"aggregate={self.aggregate!r} must be one of {get_args(Aggregate)}")
+            raise SpecError(
+                "aggregate", f"aggregate={self.aggregate!r} must be one of {get_args(Aggregate)}"
+            )
         check_name("column", self.column, optional=self.aggregate == "count")
         check_filter("filter", self.filter)
         check_name("time_column", self.time_column, optional=True)
         if self.today and self.window_s is not None:
-            raise ValueError(f"today={self.today!r}: choose today or window_s, not both")
+            raise SpecError("today", f"today={self.today!r}: choose today or window_s, not both")
         if self.window_s is not None and not self.window_s > 0:
-            raise ValueError(f"window_s={self.window_s!r} must be positive")
+            raise SpecError("window_s", f"window_s={self.window_s!r} must be positive")
         if (self.today or self.window_s is not None) and self.time_column is None:
-            raise ValueError("time_column=None: today and window_s need a time column")
+            raise SpecError(
+                "time_column", "time_column=None: today and window_s need a time column"
+            )
         if self.worse not in get_args(Worse):
-            raise ValueError(f"worse={self.worse!r} must be 'higher' or 'lower'")
+            raise SpecError("worse", f"worse={self.worse!r} must be 'higher' or 'lower'")
         if self.warn is not None and self.critical is not None:
             in_order = (
                 self.warn <= self.critical
@@ -110,9 +115,10 @@ class TileSpec:
                 else (self.warn >= self.critical)
             )
             if not in_order:
-                raise ValueError(
+                raise SpecError(
+                    "critical",
                     f"critical={self.critical!r} must be at least as bad as warn={self.warn!r} "
-                    f"when {self.worse} is worse"
+                    f"when {self.worse} is worse",
                 )
 
 
@@ -240,9 +246,9 @@ class TileHistory:
 
     def __init__(self, window_s: float = 300.0, max_points: int = 60) -> None:
         if not window_s > 0:
-            raise ValueError(f"window_s={window_s!r} must be positive")
+            raise SpecError("window_s", f"window_s={window_s!r} must be positive")
         if max_points < 1:
-            raise ValueError(f"max_points={max_points!r} must be positive")
+            raise SpecError("max_points", f"max_points={max_points!r} must be positive")
         self.window_s = window_s
         self.max_points = max_points
         self._lock = threading.Lock()
