@@ -1,6 +1,6 @@
 """Lifecycle board: items moving through ordered statuses, with SLAs, span times and toasts.
 
-A table with a status column (tickets, orders, bookings) is read as a lifecycle: statuses in
+A table with a status column is read as a lifecycle: statuses in
 order, some of them terminal. The board counts items per status, lists the open ones (most
 urgent, then oldest, first) with how long each has been in its status against a per-status
 SLA, measures the median and 90th percentile time between pairs of statuses from the events,
