@@ -671,15 +671,18 @@ class RestStub:
         return httpx.Response(204)
 
 
+def stubbed(stub: RestStub, seed: int = 0, **options: Any) -> Simulator:
+    """A simulator of the hospital scenario writing to ``stub`` as fast as it can."""
+    options.setdefault("rate_per_s", 1e6)
+    transport = httpx.MockTransport(stub)
+    return Simulator(
+        "http://rest.invalid/", KEY, HospitalScenario(seed), transport=transport, **options
+    )
+
+
 def test_run_sends_postgrest_requests_with_keys() -> None:
     stub = RestStub(stop_after=400)
-    sim = Simulator(
-        "http://rest.invalid/",
-        KEY,
-        HospitalScenario(1),
-        rate_per_s=1e6,
-        transport=httpx.MockTransport(stub),
-    )
+    sim = stubbed(stub, seed=1)
     stub.on_limit = sim.stop
     sim.run()
     assert len(stub.requests) == 400
@@ -709,13 +712,7 @@ def test_run_sends_postgrest_requests_with_keys() -> None:
 def test_run_counts_failures_and_keeps_going(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="rtdata.simulate")
     stub = RestStub(stop_after=60, fail_every=5)
-    sim = Simulator(
-        "http://rest.invalid",
-        KEY,
-        HospitalScenario(0),
-        rate_per_s=1e6,
-        transport=httpx.MockTransport(stub),
-    )
+    sim = stubbed(stub)
     stub.on_limit = sim.stop
     sim.run()
     assert len(stub.requests) == 60
@@ -730,13 +727,7 @@ def test_run_counts_failures_and_keeps_going(caplog: pytest.LogCaptureFixture) -
 
 def test_zero_duration_sends_nothing() -> None:
     stub = RestStub(stop_after=0)
-    sim = Simulator(
-        "http://rest.invalid",
-        KEY,
-        HospitalScenario(0),
-        duration_s=0,
-        transport=httpx.MockTransport(stub),
-    )
+    sim = stubbed(stub, duration_s=0)
     sim.run()
     assert stub.requests == []
     assert sim.writes_ok == sim.writes_failed == 0
@@ -746,13 +737,7 @@ def test_start_runs_in_a_named_daemon_thread_and_stop_is_idempotent() -> None:
     reached = threading.Event()
     stub = RestStub(stop_after=25)
     stub.on_limit = reached.set
-    sim = Simulator(
-        "http://rest.invalid",
-        KEY,
-        HospitalScenario(0),
-        rate_per_s=1e6,
-        transport=httpx.MockTransport(stub),
-    )
+    sim = stubbed(stub)
     sim.start()
     sim.start()  # already running: no second thread
     assert reached.wait(timeout=30), "the simulator thread did not send writes"
