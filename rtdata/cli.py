@@ -28,7 +28,6 @@ from rtdata.introspect import (
     fetch_schema,
     schema_from_migrations,
 )
-from rtdata.references import check_references
 from rtdata.scenarios import (
     DEFAULT_SCENARIO,
     SCENARIOS,
@@ -588,18 +587,14 @@ def _check_pages(config: Config, schema: ProjectSchema) -> None:
             discover its tables) a table the project does not expose; one line each, naming
             the file and key.
     """
-    problems = config.column_problems({name: tuple(t.columns) for name, t in schema.tables.items()})
-    if config.discovers and config.pages:
-        tables = {b.table: b.primary_key for b in bindings_for(schema, config.connection.schema)}
-        found = check_references(
-            config.pages,
-            config.labels,
-            tables,
-            config.presence_channels(),
-            config.broadcast_channels(),
-        )
-        source = config.source or str(DEFAULT_PATH)
-        problems = [f"{source}: {path}: {problem}" for path, problem in found] + problems
+    # Without channels the collector will follow what discovery binds: check against that.
+    tables = (
+        [b.table for b in bindings_for(schema, config.connection.schema)]
+        if config.discovers
+        else None
+    )
+    columns = {name: tuple(t.columns) for name, t in schema.tables.items()}
+    problems = config.page_problems(tables, columns)
     if problems:
         raise ConfigError(problems)
 

@@ -352,15 +352,44 @@ class Config:
         return tuple(c.name for c in self.channels if c.broadcast)
 
     def column_problems(self, columns: Mapping[str, Collection[str]]) -> list[str]:
-        """Return a message per column that ``[[pages]]`` or ``[labels]`` names and its table lacks, as
-        ``<file>: <key path>: <problem>``.
+        """Return a message per column that ``[[pages]]`` or ``[labels]`` names and its table
+        lacks, as ``<file>: <key path>: <problem>``.
 
         Args:
             columns: The columns of each table the project exposes (from
                 :mod:`rtdata.introspect`); tables not in it are not checked.
         """
+        return self.page_problems(None, columns)
+
+    def page_problems(
+        self,
+        tables: Collection[str] | None,
+        columns: Mapping[str, Collection[str]] | None,
+    ) -> list[str]:
+        """Return what ``[[pages]]`` and ``[labels]`` name that is not there, one message per
+        problem as ``<file>: <key path>: <problem>``: first tables and channels the collector
+        does not follow, then columns their tables lack.
+
+        Args:
+            tables: The tables the collector follows, or ``None`` while they are not known
+                (a config without channels, before discovery).
+            columns: The columns of each table the project exposes, or ``None`` while they are
+                not known; tables not in it are not checked.
+        """
+        if not self.pages and not self.labels:
+            return []
+        found: list[tuple[str, str]] = []
+        if tables is not None:
+            found += check_references(
+                self.pages,
+                self.labels,
+                tables,
+                self.presence_channels(),
+                self.broadcast_channels(),
+            )
+        if columns is not None:
+            found += check_columns(self.pages, columns, self.labels)
         source = self.source or str(DEFAULT_PATH)
-        found = check_columns(self.pages, columns, self.labels)
         return [f"{source}: {path}: {problem}" for path, problem in found]
 
     def tables(self) -> dict[str, tuple[str, ...]]:

@@ -427,28 +427,14 @@ def config_problems(shared: Recorder) -> tuple[str, ...]:
     (``<file>: <key path>: <problem>``): tables and channels not followed once the followed
     tables are known, and columns once the project's columns are known; empty when all is
     well."""
-    from rtdata.references import check_references
-
     config = shared.settings.config
     if not config.pages:
         return ()
-    source = config.source or "rtdata.toml"
-    problems: list[str] = []
     # A config without channels follows the tables the collector discovers: until it has,
     # every table would look unfollowed; once it has, the recorder's settings name the
-    # discovery channel, so config.discovers no longer tells. (A config naming its channels
-    # was checked at load; RTDATA_TABLES may have replaced them since.)
-    if shared.settings.table_keys or shared.schema is not None:
-        found = check_references(
-            config.pages,
-            config.labels,
-            shared.settings.table_keys,
-            config.presence_channels(),
-            config.broadcast_channels(),
-        )
-        problems.extend(f"{source}: {path}: {problem}" for path, problem in found)
+    # discovery channel. (A config naming its channels was checked at load; RTDATA_TABLES may
+    # have replaced them since.)
+    known = shared.settings.table_keys or shared.schema is not None
     schema = shared.schema
-    if schema is not None:
-        columns = {name: tuple(table.columns) for name, table in schema.tables.items()}
-        problems.extend(config.column_problems(columns))
-    return tuple(problems)
+    columns = None if schema is None else {n: tuple(t.columns) for n, t in schema.tables.items()}
+    return tuple(config.page_problems(shared.settings.table_keys if known else None, columns))
