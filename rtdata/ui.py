@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from rtdata.layout import Label, Page
 
 __all__ = [
+    "DEFAULT_PAGES_MAX_AGE_S",
     "cached_view",
     "chart",
     "config_problems",
@@ -397,15 +398,29 @@ def tile_history() -> TileHistory:
 # ---------------------------------------------------------------- pages
 
 
+DEFAULT_PAGES_MAX_AGE_S: Final = 10.0
+"""The zero-config page set is rebuilt at most this often (and whenever the followed tables or
+the schema change): building it copies every table's rows, and it changes only when a table's
+statuses do."""
+
+_layouts: dict[int, tuple[float, object, Any]] = {}  # recorder uid -> (at_s, inputs, layout)
+
+
 def _default_layout(shared: Recorder) -> DefaultLayout:
     from rtdata import default_pages
 
-    def compute() -> default_pages.DefaultLayout:
-        tables = dict(shared.settings.table_keys)
-        rows = {name: shared.table(name) for name in tables}
-        return default_pages.build(shared.schema, tables, rows)
-
-    return cached_view("default-pages", shared, compute)
+    tables = dict(shared.settings.table_keys)
+    inputs = (tuple(tables.items()), id(shared.schema))
+    now_s = time.time()
+    with _cache_lock:
+        entry = _layouts.get(shared.uid)
+    if entry is not None and entry[1] == inputs and now_s - entry[0] < DEFAULT_PAGES_MAX_AGE_S:
+        return entry[2]  # type: ignore[no-any-return]
+    rows = {name: shared.table(name) for name in tables}
+    layout = default_pages.build(shared.schema, tables, rows)
+    with _cache_lock:
+        _layouts[shared.uid] = (now_s, inputs, layout)
+    return layout
 
 
 def pages(shared: Recorder) -> tuple[Page, ...]:
