@@ -14,6 +14,11 @@ number of readers (Streamlit sessions, notebooks). Storage is columnar in sealed
 Both bounds (rows and age) evict whole chunks, or the evicted prefix of the oldest chunk; rows
 past the age bound that are still stored are masked out of every snapshot and not counted by
 ``len``.
+
+Readers can ask a snapshot for record fields (``fields``): each sealed chunk decodes the JSON of
+a row once, the first time a reader asks for one of its fields, and keeps the values with the
+chunk (they go when it is evicted). A reader that redraws every second then decodes only what
+arrived since, not the whole window again.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import threading
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import chain
 from operator import attrgetter
@@ -31,9 +36,10 @@ from typing import Any, Final, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 import pandas as pd
 
-from rtdata.events import COLUMNS, Event
+from rtdata.events import COLUMNS, Event, field_column
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -67,6 +73,11 @@ class _Chunk:
     max_ns: int
     ordered: bool  # received_ns never decreases, so a time bound is one searchsorted
     nbytes: int  # estimate, see EventBuffer.nbytes
+    # Record fields decoded for readers: field -> (value per row, which rows are decoded).
+    # The one mutable part, written only under EventBuffer._decode_lock.
+    decoded: dict[str, tuple[npt.NDArray[np.object_], npt.NDArray[np.bool_]]] = field(
+        default_factory=dict, compare=False
+    )
 
     def __len__(self) -> int:
         return len(self.received_ns)
@@ -77,8 +88,10 @@ class EventBuffer:
 
     Invariants:
         * One writer thread appends; any thread may read. ``_lock`` protects every underscore
-          attribute; nothing else is shared.
-        * Sealed chunks are immutable, so a snapshot may read them after releasing the lock.
+          attribute; nothing else is shared but the sealed chunks' decoded-field caches,
+          which ``_decode_lock`` guards (readers fill them; the writer never touches them).
+        * Sealed chunks are immutable but for that cache, so a snapshot may read them after
+          releasing the lock.
         * ``len(self) <= max_rows``: the oldest events are evicted first.
         * With ``max_age_s``, no snapshot and no ``len`` includes an event received more than
           ``max_age_s`` before the newest (latest ``received_at``) event so far. The bound
@@ -107,6 +120,7 @@ class EventBuffer:
         self.max_age_s = max_age_s
         self.chunk_rows = chunk_rows
         self._max_age_ns = None if max_age_s is None else round(max_age_s * 1e9)
+        self._decode_lock = threading.Lock()  # guards every chunk's ``decoded`` cache
         self._lock = threading.Lock()  # guards every attribute below
         self._chunks: deque[_Chunk] = deque()
         self._head = 0  # rows of _chunks[0] already evicted
@@ -157,7 +171,9 @@ class EventBuffer:
         than ``chunk_rows`` events still held as :class:`Event` objects) counts each event's
         ``sys.getsizeof`` plus that of the same strings, measured on each call (outside the
         lock). Not counted: the category dictionaries and the category strings of the tail,
-        allocator overhead, and strings shared between rows, which count once per row.
+        allocator overhead, strings shared between rows, which count once per row, and the
+        record fields readers asked :meth:`snapshot` for, kept with each chunk once decoded
+        (8 bytes a row and a flag per field asked for, plus the values themselves).
         """
         with self._lock:
             sealed, tail = self._nbytes, self._tail[:]
@@ -192,6 +208,9 @@ class EventBuffer:
         *,
         tables: Sequence[str] | None = None,
         kinds: Sequence[str] | None = None,
+        channels: Sequence[str] | None = None,
+        newest: int | None = None,
+        fields: Sequence[str] = (),
     ) -> pd.DataFrame:
         """Return the buffered events as a new DataFrame the caller owns.
 
@@ -199,13 +218,27 @@ class EventBuffer:
         tz-aware UTC timestamps, ``latency_ms`` is float (NaN without a commit time), ``kind``,
         ``channel``, ``table``, ``op`` and ``source`` are categoricals, and ``key``, ``record``
         and ``old_record`` are object columns of text (records as JSON) or ``None``. Events
-        past the age bound are never included.
+        past the age bound are never included. Rows are in buffer order (the order they were
+        appended).
 
         Args:
             since: Keep events received at or after this time.
             tables: Keep events of these tables only.
             kinds: Keep events of these kinds only.
+            channels: Keep events of these channels only.
+            newest: Keep only the last this many events that pass the other filters. The cost
+                is then about that of the events kept, however many are buffered.
+            fields: Add one object column per record field, named by
+                :func:`rtdata.events.field_column`, after the others: the field's value in the
+                event's decoded record, ``None`` where the record is missing, is not a JSON
+                object or lacks the field. A sealed chunk decodes each record once and keeps
+                the values for later snapshots (see :attr:`nbytes` for what that holds).
+
+        Raises:
+            ValueError: ``newest`` is negative.
         """
+        if newest is not None and newest < 0:
+            raise ValueError(f"newest={newest!r} must be zero or more")
         with self._lock:
             cutoff = self._cutoff_ns()
             if cutoff is not None:
@@ -221,7 +254,15 @@ class EventBuffer:
         if since is not None:
             since_ns = pd.Timestamp(since).value
             oldest_ns = since_ns if cutoff is None else max(cutoff, since_ns)
-        return _frame(parts, lookups, oldest_ns, {"table": tables, "kind": kinds})
+        wanted = {"table": tables, "kind": kinds, "channel": channels}
+        picks = _picks(parts, lookups, oldest_ns, wanted, newest)
+        frame = _frame(picks, lookups)
+        if fields:
+            with self._decode_lock:
+                decoded = _decode(picks, tuple(dict.fromkeys(fields)))
+            for name, values in decoded.items():
+                frame[field_column(name)] = pd.Series(values, dtype=object, copy=False)
+        return frame
 
     def clear(self) -> None:
         """Drop every event (the version still advances)."""
@@ -362,19 +403,27 @@ def _build(events: list[Event], lookups: dict[str, _Lookup]) -> _Chunk:
     )
 
 
-def _frame(
+_Pick: TypeAlias = tuple[_Chunk, int, "npt.NDArray[np.bool_] | None"]
+"""A chunk, the index of its first selected row, and which rows from there are selected
+(``None``: all of them)."""
+
+
+def _picks(
     parts: list[tuple[_Chunk, int]],
     lookups: dict[str, _Lookup],
     oldest_ns: int | None,
     wanted: dict[str, Sequence[str] | None],
-) -> pd.DataFrame:
-    """Select rows chunk by chunk and concatenate them into a frame of fresh arrays.
+    newest: int | None,
+) -> list[_Pick]:
+    """Select rows chunk by chunk.
 
     Args:
-        parts: Chunks with the index of their first live row.
+        parts: Chunks with the index of their first live row, oldest first.
         lookups: Category codes of every chunk in ``parts``.
         oldest_ns: Keep rows received at or after this time (the age bound and ``since``).
         wanted: Allowed values per categorical column; ``None`` keeps every value.
+        newest: Keep only the last this many selected rows; ``None`` keeps all. Chunks are
+            read newest first, and those older than needed are never looked at.
     """
     allowed: dict[str, npt.NDArray[np.bool_]] = {}
     for name, values in wanted.items():
@@ -383,8 +432,11 @@ def _frame(
             # One slot per category plus a last one, always False, that code -1 lands on.
             allowed[name] = np.zeros(len(lookup), dtype=bool)
             allowed[name][[lookup[v] for v in values if v in lookup and v is not None]] = True
-    picks: list[tuple[_Chunk, int, npt.NDArray[np.bool_] | None]] = []
-    for chunk, first in parts:
+    picks: list[_Pick] = []
+    left = newest
+    for chunk, first in reversed(parts):
+        if left is not None and left <= 0:
+            break
         start, mask = first, None
         if oldest_ns is not None and chunk.min_ns < oldest_ns:
             if chunk.max_ns < oldest_ns:
@@ -397,7 +449,29 @@ def _frame(
         for name, table in allowed.items():
             keep = table[chunk.codes[name][start:]]
             mask = keep if mask is None else mask & keep
+        count = len(chunk) - start if mask is None else int(np.count_nonzero(mask))
+        if count == 0:
+            continue
+        if left is not None:
+            if count > left:  # keep this chunk's last `left` selected rows only
+                if mask is None:
+                    start += count - left
+                else:
+                    mask = mask.copy()
+                    mask[np.flatnonzero(mask)[: count - left]] = False
+            left -= min(count, left)
         picks.append((chunk, start, mask))
+    picks.reverse()
+    return picks
+
+
+def _frame(picks: list[_Pick], lookups: dict[str, _Lookup]) -> pd.DataFrame:
+    """Concatenate the picked rows into a frame of fresh arrays.
+
+    Args:
+        picks: Selected rows per chunk, oldest first (see :func:`_picks`).
+        lookups: Category codes of every chunk in ``picks``.
+    """
 
     def gather(arrays: list[npt.NDArray[Any]], empty: npt.DTypeLike) -> npt.NDArray[Any]:
         pieces = [
@@ -425,3 +499,45 @@ def _frame(
         column = gather([c.text[name] for c, _, _ in picks], object)
         data[name] = pd.Series(column, dtype=object, copy=False)
     return pd.DataFrame(data, columns=list(COLUMNS), copy=False)
+
+
+def _decode(picks: list[_Pick], fields: tuple[str, ...]) -> dict[str, npt.NDArray[np.object_]]:
+    """Return each field's value in the picked rows' records, decoding each record of a chunk
+    at most once over the chunk's life (call with ``EventBuffer._decode_lock`` held)."""
+    pieces: dict[str, list[npt.NDArray[np.object_]]] = {name: [] for name in fields}
+    for chunk, start, mask in picks:
+        rows = start + (np.arange(len(chunk) - start) if mask is None else np.flatnonzero(mask))
+        cache = chunk.decoded
+        missing = np.zeros(len(rows), dtype=bool)
+        for name in fields:
+            entry = cache.get(name)
+            missing |= True if entry is None else ~entry[1][rows]
+        todo = rows[missing]
+        if todo.size:
+            records = [_record(text) for text in chunk.text["record"][todo]]
+            for name in fields:
+                if name not in cache:
+                    values = np.full(len(chunk), None, dtype=object)
+                    cache[name] = (values, np.zeros(len(chunk), dtype=bool))
+                values, done = cache[name]
+                # fromiter keeps a list or object value as one cell; assigning a list would not.
+                got = (record.get(name) for record in records)
+                values[todo] = np.fromiter(got, dtype=object, count=len(records))
+                done[todo] = True
+        for name in fields:
+            pieces[name].append(cache[name][0][rows] if rows.size else np.empty(0, object))
+    return {
+        name: np.concatenate(parts) if parts else np.empty(0, dtype=object)
+        for name, parts in pieces.items()
+    }
+
+
+def _record(text: Any) -> dict[str, Any]:
+    """An event's record decoded, or an empty dict when it is none or not a JSON object."""
+    if not isinstance(text, str):
+        return {}
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}

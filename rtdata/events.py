@@ -16,6 +16,7 @@ import orjson
 
 __all__ = [
     "COLUMNS",
+    "FIELD_PREFIX",
     "KINDS",
     "SOURCES",
     "Event",
@@ -24,6 +25,7 @@ __all__ = [
     "EventSource",
     "event_from_change",
     "event_from_row",
+    "field_column",
     "parse_commit_timestamp_ns",
     "row_key",
 ]
@@ -83,6 +85,16 @@ COLUMNS: Final = (
     "source",
 )
 """Column names of :meth:`rtdata.EventBuffer.snapshot`, in order."""
+
+FIELD_PREFIX: Final = "record."
+"""Prefix of the columns a snapshot adds for the record fields asked of it
+(:func:`field_column`)."""
+
+
+def field_column(field: str) -> str:
+    """Return the snapshot column holding record field ``field``: its value in each event's
+    decoded record (``None`` where the record is missing, not a JSON object, or lacks it)."""
+    return FIELD_PREFIX + field
 
 
 class EventError(ValueError):

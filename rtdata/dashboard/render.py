@@ -9,7 +9,6 @@ the :class:`rtdata.layout.Widget`.
 
 from __future__ import annotations
 
-import math
 import re
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -96,8 +95,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _changes(recorder: Recorder, table: str) -> pd.DataFrame:
-    return _newest(recorder, tables=[table], kinds=[EventKind.POSTGRES_CHANGES])
+def _changes(recorder: Recorder, table: str, fields: Sequence[str] = ()) -> pd.DataFrame:
+    return _newest(recorder, tables=[table], kinds=[EventKind.POSTGRES_CHANGES], fields=fields)
 
 
 def _newest(
@@ -106,38 +105,18 @@ def _newest(
     tables: list[str] | None = None,
     kinds: list[str] | None = None,
     channel: str | None = None,
+    fields: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """The newest :data:`EVENTS_PER_WIDGET` events of a snapshot with these filters (and of
-    ``channel``, if given), in buffer order.
-
-    A snapshot costs what it returns, so this reads windows back from now, each wider by the
-    density the last one found, until one holds enough (at most :data:`_PROBES`, and none
-    as wide as the buffer's age bound; then the whole buffer): a full buffer costs about what
-    the events kept cost, not the million behind them. A window's tail is the whole
-    snapshot's tail, as receive times never go back along the buffer (the collector stamps
-    each event as it records it).
-    """
-    buffer = recorder.buffer
-
-    def read(since: datetime | None) -> pd.DataFrame:
-        frame = buffer.snapshot(since, tables=tables, kinds=kinds)
-        return frame if channel is None else frame[(frame["channel"] == channel).to_numpy()]
-
-    now, max_age_s = _now(), buffer.max_age_s or math.inf
-    window_s = _FIRST_WINDOW_S
-    for _ in range(_PROBES):
-        if window_s >= max_age_s:
-            break
-        frame = read(now - timedelta(seconds=window_s))
-        if len(frame) >= EVENTS_PER_WIDGET:
-            return frame.tail(EVENTS_PER_WIDGET)
-        window_s *= min(_MAX_WIDENING, max(2.0, 1.5 * EVENTS_PER_WIDGET / max(len(frame), 1)))
-    return read(None).tail(EVENTS_PER_WIDGET)
-
-
-_FIRST_WINDOW_S: Final = 60.0
-_PROBES: Final = 4
-_MAX_WIDENING: Final = 64.0
+    """The newest :data:`EVENTS_PER_WIDGET` events with these filters (and of ``channel``, if
+    given), in buffer order, with the record ``fields`` a view reads decoded (each sealed chunk
+    of the buffer decodes a record once for every later snapshot and viewer)."""
+    return recorder.buffer.snapshot(
+        tables=tables,
+        kinds=kinds,
+        channels=None if channel is None else [channel],
+        newest=EVENTS_PER_WIDGET,
+        fields=fields,
+    )
 
 
 def _labels(recorder: Recorder) -> dict[str, dict[str, str]]:
@@ -264,9 +243,8 @@ def _lifecycle(spec: Widget, recorder: Recorder) -> None:
     st.session_state.setdefault(seen, _now())  # no toasts for the backlog
 
     def compute() -> lifecycle.LifecycleView:
-        return lifecycle.compute(
-            board, recorder.table(board.table), _changes(recorder, board.table), _now()
-        )
+        events = _changes(recorder, board.table, lifecycle.event_fields(board))
+        return lifecycle.compute(board, recorder.table(board.table), events, _now())
 
     @ui.live()
     def region() -> None:
@@ -321,7 +299,8 @@ def _queue(spec: Widget, recorder: Recorder) -> None:
                 now - timedelta(seconds=table.highlight_s),
                 tables=[table.table],
                 kinds=[EventKind.POSTGRES_CHANGES],
-            ).tail(EVENTS_PER_WIDGET)
+                newest=EVENTS_PER_WIDGET,
+            )
             if table.highlight_s
             else pd.DataFrame()
         )
@@ -411,7 +390,11 @@ def _series(spec: Widget, recorder: Recorder) -> None:
     drawn: series.SeriesSpec = spec.spec  # type: ignore[assignment]
 
     def compute(entity: str | None) -> series.SeriesView:
-        events = _changes(recorder, drawn.table) if drawn.from_events else pd.DataFrame()
+        events = (
+            _changes(recorder, drawn.table, series.event_fields(drawn))
+            if drawn.from_events
+            else pd.DataFrame()
+        )
         return series.compute(drawn, recorder.table(drawn.table), events, _now(), entity=entity)
 
     entity: str | None = None

@@ -348,3 +348,168 @@ def test_last_received_at_keeps_microseconds_without_a_warning() -> None:
     assert at is not None
     assert int(at.timestamp()) == ns // 1_000_000_000
     assert at.microsecond == 123_456
+
+
+# ------------------------------------------------------------ newest, channels and fields
+
+_TABLES = ("a", "b", None)
+_CHANNELS = ("x", "y")
+_KINDS = ("postgres_changes", "broadcast", "presence")
+
+
+def _mixed(seed: int, n: int) -> list[Event]:
+    """Events of several tables, kinds and channels, with records of every shape a field
+    lookup meets: objects with and without the field, lists, nested values, no record, and
+    text that is not JSON."""
+    rng = np.random.default_rng(seed)
+    shapes = (
+        lambda i: f'{{"id":{i},"status":"s{i % 3}","tags":[1,{i}]}}',
+        lambda i: f'{{"id":{i},"nested":{{"n":{i}}}}}',
+        lambda i: f'[{{"id":{i}}}]',
+        lambda i: None,
+        lambda i: "not json",
+    )
+    events = []
+    for i in range(n):
+        received_ns = BASE_NS + i * 1_000_000
+        events.append(
+            Event(
+                received_ns,
+                received_ns,
+                str(rng.choice(_KINDS)),
+                str(rng.choice(_CHANNELS)),
+                _TABLES[int(rng.integers(len(_TABLES)))],
+                "INSERT",
+                str(i),
+                shapes[int(rng.integers(len(shapes)))](i),
+                None,
+            )
+        )
+    return events
+
+
+def _field(text: object, name: str) -> object:
+    import json
+
+    try:
+        value = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    return value.get(name) if isinstance(value, dict) else None
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(0, 60),
+    chunk_rows=st.integers(1, 9),
+    newest=st.integers(0, 70),
+    since_ms=st.none() | st.integers(0, 60),
+    tables=st.none() | st.sets(st.sampled_from(["a", "b", "c"])).map(sorted),
+    channels=st.none() | st.sets(st.sampled_from(["x", "y", "z"])).map(sorted),
+)
+def test_newest_and_channels_match_filtering_the_whole_snapshot(
+    seed: int,
+    n: int,
+    chunk_rows: int,
+    newest: int,
+    since_ms: int | None,
+    tables: list[str] | None,
+    channels: list[str] | None,
+) -> None:
+    buffer = EventBuffer(chunk_rows=chunk_rows)
+    buffer.extend(_mixed(seed, n))
+    since = None if since_ms is None else pd.Timestamp(BASE_NS + since_ms * 1_000_000, tz="UTC")
+    whole = buffer.snapshot(since, tables=tables)
+    if channels is not None:
+        whole = whole[whole["channel"].isin(channels).to_numpy()]
+    expected = whole.tail(newest).reset_index(drop=True)
+    got = buffer.snapshot(since, tables=tables, channels=channels, newest=newest)
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_newest_alone_is_the_tail_and_rejects_a_negative_count() -> None:
+    buffer = EventBuffer(chunk_rows=4)
+    buffer.extend(make(i) for i in range(10))
+    assert buffer.snapshot(newest=3)["key"].tolist() == ["7", "8", "9"]
+    assert buffer.snapshot(newest=50)["key"].tolist() == [str(i) for i in range(10)]
+    assert buffer.snapshot(newest=0).empty
+    with pytest.raises(ValueError, match="newest=-1"):
+        buffer.snapshot(newest=-1)
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(0, 40), chunk_rows=st.integers(1, 9))
+def test_fields_are_each_records_values(seed: int, n: int, chunk_rows: int) -> None:
+    buffer = EventBuffer(chunk_rows=chunk_rows)
+    buffer.extend(_mixed(seed, n))
+    names = ["status", "tags", "nested", "id", "absent"]
+    for tables in (None, ["a"]):
+        frame = buffer.snapshot(tables=tables, fields=names)
+        assert list(frame.columns) == [*COLUMNS, *(f"record.{name}" for name in names)]
+        for name in names:
+            column = f"record.{name}"
+            assert frame[column].dtype == object
+            assert frame[column].tolist() == [_field(t, name) for t in frame["record"]]
+
+
+def test_fields_keep_lists_and_objects_as_one_cell() -> None:
+    buffer = EventBuffer(chunk_rows=2)
+    buffer.extend(
+        Event(BASE_NS + i, None, "broadcast", "c", None, "e", None, body, None)
+        for i, body in enumerate(['{"v":[1,2]}', '{"v":{"k":1}}', '{"v":[3]}'])
+    )
+    assert buffer.snapshot(fields=["v"])["record.v"].tolist() == [[1, 2], {"k": 1}, [3]]
+
+
+def test_sealed_chunks_decode_each_record_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rtdata.buffer as module
+
+    decoded: list[object] = []
+    record = module._record
+
+    def counting(text: object) -> dict[str, object]:
+        decoded.append(text)
+        return record(text)
+
+    monkeypatch.setattr(module, "_record", counting)
+    buffer = EventBuffer(chunk_rows=4)
+    buffer.extend(make(i) for i in range(10))  # two sealed chunks and a tail of two
+    first = buffer.snapshot(fields=["id"])
+    assert first["record.id"].tolist() == list(range(10))
+    assert len(decoded) == 10
+    decoded.clear()
+    again = buffer.snapshot(fields=["id"])
+    assert again["record.id"].tolist() == list(range(10))
+    assert len(decoded) == 2  # only the open tail, rebuilt for every snapshot
+    decoded.clear()
+    assert buffer.snapshot(newest=3, fields=["id"])["record.id"].tolist() == [7, 8, 9]
+    assert len(decoded) == 2
+    decoded.clear()
+    buffer.snapshot(fields=["other"])  # a new field decodes the rows again, once
+    buffer.snapshot(fields=["other"])
+    assert len(decoded) == 10 + 2
+
+
+def test_fields_under_a_concurrent_writer_stay_each_rows_own() -> None:
+    buffer = EventBuffer(max_rows=5_000, chunk_rows=64)
+    problems: list[str] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            frame = buffer.snapshot(newest=500, fields=["id"])
+            if frame["record.id"].tolist() != [int(k) for k in frame["key"]]:
+                problems.append("a field value belongs to another row")
+                return
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for reader in readers:
+        reader.start()
+    for i in range(20_000):
+        buffer.append(make(i))
+    done.set()
+    for reader in readers:
+        reader.join()
+    assert problems == []
+    assert buffer.snapshot(fields=["id"])["record.id"].tolist() == list(range(15_000, 20_000))

@@ -15,6 +15,7 @@ import numpy.typing as npt
 import orjson
 import pandas as pd
 
+from rtdata.events import field_column
 from rtdata.filters import Condition, FilterError, parse_filter, predicate
 from rtdata.views.widgets._spec import SpecError
 
@@ -129,11 +130,30 @@ def key_text(value: Any) -> str | None:
 
 
 def loads(text: Any) -> dict[str, Any]:
-    """Parse an event's JSON record; anything but a JSON object gives an empty dict."""
+    """Parse an event's JSON record; anything but a JSON object (no text, text that is not
+    JSON, another JSON value) gives an empty dict."""
     if not isinstance(text, str):
         return {}
-    value = orjson.loads(text)
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return {}
     return value if isinstance(value, dict) else {}
+
+
+def record_values(events: pd.DataFrame, field: str) -> npt.NDArray[np.object_]:
+    """Return record field ``field`` of each event: its value in the decoded record, ``None``
+    where the record is missing, not a JSON object or lacks it.
+
+    A snapshot that was asked for the field (:meth:`rtdata.EventBuffer.snapshot`'s
+    ``fields``) already holds it, decoded once per event for every reader; otherwise each
+    record is decoded here.
+    """
+    column = field_column(field)
+    if column in events.columns:
+        return events[column].to_numpy(dtype=object)
+    texts = events["record"].to_numpy(dtype=object) if "record" in events.columns else ()
+    return np.fromiter((loads(text).get(field) for text in texts), dtype=object, count=len(texts))
 
 
 def table_changes(events: pd.DataFrame, table: str, ops: tuple[str, ...]) -> pd.DataFrame:
@@ -172,14 +192,15 @@ def status_entries(
     empty["entered_at"] = pd.Series(dtype="datetime64[ns, UTC]")
     if changes.empty:
         return empty
-    records = [loads(text) for text in changes["record"].to_numpy(dtype=object)]
     frame = pd.DataFrame(
         {
             "key": changes["key"].to_numpy(dtype=object),
-            "status": pd.Series([r.get(status_column) for r in records], dtype=object),
+            "status": pd.Series(record_values(changes, status_column), dtype=object),
             "entered_at": event_times(changes).array,
             "group": pd.Series(
-                [r.get(group_column) if group_column else None for r in records], dtype=object
+                record_values(changes, group_column) if group_column else None,
+                index=range(len(changes)),
+                dtype=object,
             ),
         }
     )

@@ -43,6 +43,7 @@ __all__ = [
     "LifecycleSpec",
     "LifecycleView",
     "compute",
+    "event_fields",
 ]
 
 COUNT_COLUMNS: Final = ("status", "count", "terminal")
@@ -152,6 +153,12 @@ class LifecycleView:
     breaches: int
     spans: pd.DataFrame
     toasts: pd.DataFrame
+
+
+def event_fields(spec: LifecycleSpec) -> tuple[str, ...]:
+    """The record fields :func:`compute` reads from the events: a snapshot asked for them
+    spares decoding the records (see :meth:`rtdata.EventBuffer.snapshot`)."""
+    return tuple(name for name in (spec.status_column, spec.group_column) if name)
 
 
 def compute(

@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 import numpy as np
-import orjson
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from rtdata.views.widgets._common import record_values
 from rtdata.views.widgets._spec import SpecError, check_name, check_names, check_positive_int
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "SeriesSpec",
     "SeriesView",
     "compute",
+    "event_fields",
     "figure",
 ]
 
@@ -184,6 +185,14 @@ class SeriesView:
     entities: tuple[str, ...]
     available: tuple[str, ...]
     readings: int
+
+
+def event_fields(spec: SeriesSpec) -> tuple[str, ...]:
+    """The record fields :func:`compute` reads from the events (when ``spec.from_events``):
+    a snapshot asked for them spares decoding the records (see
+    :meth:`rtdata.EventBuffer.snapshot`)."""
+    names = (spec.time_column, spec.entity_column, spec.cohort_column, *spec.columns)
+    return tuple(dict.fromkeys(name for name in names if name))
 
 
 def compute(
@@ -355,16 +364,11 @@ def _event_rows(spec: SeriesSpec, events: pd.DataFrame, now: datetime) -> pd.Dat
         & events["op"].isin(_READING_OPS)
         & (events["received_at"] <= pd.Timestamp(now))
     )
-    texts = events.loc[np.asarray(mask, dtype=bool), "record"].to_numpy(dtype=object)
-    decoded = map(orjson.loads, [text for text in texts if isinstance(text, str)])
-    records = [value for value in decoded if isinstance(value, dict)]
+    chosen = events[np.asarray(mask, dtype=bool)]
     # Column by column: a frame of whole records, or of filtered copies of them, cost more
-    # than decoding. A column no record holds is left out; a record without it gives a null.
-    wanted = dict.fromkeys(
-        c for c in (spec.time_column, spec.entity_column, spec.cohort_column, *spec.columns) if c
-    )
-    present = [c for c in wanted if any(c in record for record in records)]
-    return pd.DataFrame({c: [record.get(c) for record in records] for c in present})
+    # than decoding. A record without a column gives a null, as does a record that is none.
+    # From lists, so each column gets the dtype its values infer (ids as int64, say).
+    return pd.DataFrame({c: record_values(chosen, c).tolist() for c in event_fields(spec)})
 
 
 def _ids(values: pd.Series[Any]) -> pd.Series[Any]:
