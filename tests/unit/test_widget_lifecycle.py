@@ -8,7 +8,10 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from rtdata.views.widgets._common import status_entries
 from rtdata.views.widgets.lifecycle import (
     COUNT_COLUMNS,
     OPEN_EXTRA_COLUMNS,
@@ -236,3 +239,63 @@ def test_spec_validation(kwargs: dict, field: str) -> None:
     arguments = {"table": "t", "status_column": "s", "statuses": ("a", "b"), **kwargs}
     with pytest.raises(ValueError, match="^" + re.escape(field)):
         LifecycleSpec(**arguments)
+
+
+def reference_spans(entries: pd.DataFrame, spans: tuple[tuple[str, str], ...]) -> list[tuple]:
+    """Span times as the view documents them, key by key: from first entering ``start`` to
+    first entering ``end``, when that is not negative, per the key's group."""
+    first: dict[tuple[str, str], pd.Timestamp] = {}
+    group: dict[str, object] = {}
+    for row in entries.itertuples(index=False):
+        first.setdefault((row.key, row.status), row.entered_at)
+        group[row.key] = row.group
+    out = []
+    for start, end in spans:
+        by_group: dict[object, list[float]] = {}
+        for key in dict.fromkeys(entries["key"]):
+            if (key, start) in first and (key, end) in first:
+                seconds = (first[key, end] - first[key, start]).total_seconds()
+                if seconds >= 0:
+                    label = "∅" if group[key] is None else group[key]
+                    by_group.setdefault(label, []).append(seconds)
+        for label in sorted(by_group, key=str):
+            values = by_group[label]
+            out.append(
+                (label, start, end, len(values), np.median(values), np.quantile(values, 0.9))
+            )
+    return out
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    moves=st.lists(
+        st.tuples(
+            st.integers(1, 6),
+            st.sampled_from(STATUSES),
+            st.integers(0, 30),
+            st.sampled_from(["north", "south", None]),
+        ),
+        max_size=40,
+    )
+)
+def test_span_times_match_a_key_by_key_reference(moves: list[tuple]) -> None:
+    spec = LifecycleSpec(
+        "bookings",
+        "status",
+        STATUSES,
+        spans=(("requested", "confirmed"), ("confirmed", "requested"), ("requested", "done")),
+        group_column="desk",
+    )
+    events = snapshot([moved(key, status, at_s, desk=desk) for key, status, at_s, desk in moves])
+    view = compute(spec, pd.DataFrame(), events, NOW)
+    entries = status_entries(events, "bookings", "status", "desk")
+    got = [
+        ("∅" if pd.isna(r.desk) else r.desk, r.start, r.end, r.n, r.median_s, r.p90_s)
+        for r in view.spans.itertuples(index=False)
+    ]
+    expected = reference_spans(entries, spec.spans)
+    def order(rows: list[tuple]) -> list[tuple]:
+        rounded = [(*r[:4], round(float(r[4]), 6), round(float(r[5]), 6)) for r in rows]
+        return sorted(rounded, key=lambda r: (r[1], r[2], str(r[0])))
+
+    assert order(got) == order(expected)

@@ -6,7 +6,7 @@ Private to :mod:`rtdata.views.widgets`; every function is pure.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any, Final
 
@@ -188,34 +188,69 @@ def status_entries(
         ``group_column`` in its newest record (``None`` without a group column).
     """
     changes = table_changes(events, table, CHANGE_OPS)
-    empty = pd.DataFrame({c: pd.Series(dtype=object) for c in ENTRY_COLUMNS})
-    empty["entered_at"] = pd.Series(dtype="datetime64[ns, UTC]")
-    if changes.empty:
-        return empty
-    frame = pd.DataFrame(
+    keys = changes["key"].to_numpy(dtype=object)
+    status = record_values(changes, status_column)
+    group = record_values(changes, group_column) if group_column else None
+    valid = pd.notna(status) & pd.notna(keys)
+    if not valid.any():
+        return _entries(np.empty(0, object), np.empty(0, object), np.empty(0, np.int64), None)
+    keys, status = keys[valid], status[valid]
+    group = None if group is None else group[valid]
+    times = event_times(changes).to_numpy(dtype="datetime64[ns]").view(np.int64)[valid]
+    # With integer codes: each key's records by time (then buffer order), a new entry where
+    # the key or the status changes from the record before.
+    key_codes = pd.factorize(keys)[0]
+    status_codes = _codes(status)
+    order = np.lexsort((times, key_codes))
+    by_key, by_status = key_codes[order], status_codes[order]
+    starts = np.ones(len(order), dtype=bool)
+    starts[1:] = (by_key[1:] != by_key[:-1]) | (by_status[1:] != by_status[:-1])
+    is_entry = np.zeros(len(order), dtype=bool)
+    is_entry[order[starts]] = True
+    chronological = np.argsort(times, kind="stable")
+    picked = chronological[is_entry[chronological]]
+    latest = None
+    if group is not None:
+        last = np.ones(len(order), dtype=bool)
+        last[:-1] = by_key[1:] != by_key[:-1]
+        latest = np.empty(int(key_codes.max()) + 1, dtype=object)
+        latest[by_key[last]] = group[order[last]]
+        latest = latest[key_codes[picked]]
+    return _entries(keys[picked], status[picked], times[picked], latest)
+
+
+def _codes(values: npt.NDArray[np.object_]) -> npt.NDArray[np.intp]:
+    """One integer per distinct value; a value that cannot be hashed (a JSON list or object)
+    is told apart by its text."""
+    try:
+        return pd.factorize(values)[0]
+    except TypeError:
+        return pd.factorize(np.array([repr(v) for v in values], dtype=object))[0]
+
+
+def _entries(
+    keys: npt.NDArray[np.object_],
+    status: npt.NDArray[np.object_],
+    times_ns: npt.NDArray[np.int64],
+    group: npt.NDArray[np.object_] | None,
+) -> pd.DataFrame:
+    return pd.DataFrame(
         {
-            "key": changes["key"].to_numpy(dtype=object),
-            "status": pd.Series(record_values(changes, status_column), dtype=object),
-            "entered_at": event_times(changes).array,
-            "group": pd.Series(
-                record_values(changes, group_column) if group_column else None,
-                index=range(len(changes)),
-                dtype=object,
-            ),
-        }
+            "key": pd.Series(keys, dtype=object),
+            "status": pd.Series(status, dtype=object),
+            "entered_at": pd.Series(times_ns.view("datetime64[ns]")).dt.tz_localize("UTC"),
+            "group": pd.Series(group if group is not None else [None] * len(keys), dtype=object),
+        },
+        columns=list(ENTRY_COLUMNS),
     )
-    frame = frame[frame["status"].notna() & frame["key"].notna()]
-    frame = frame.sort_values("entered_at", kind="stable")
-    latest_group = frame.drop_duplicates("key", keep="last").set_index("key")["group"]
-    previous = frame.groupby("key", sort=False)["status"].shift()
-    entries = frame[(previous != frame["status"]) | previous.isna()].copy()
-    entries["group"] = entries["key"].map(latest_group)
-    return entries.reset_index(drop=True)
 
 
-def first_seen(events: pd.DataFrame, table: str) -> pd.Series:
-    """Return the earliest event time of each key of ``table`` (any op), indexed by key."""
+def first_seen(events: pd.DataFrame, table: str, keys: Collection[str] | None = None) -> pd.Series:
+    """Return the earliest event time of each key of ``table`` (any op), indexed by key; of
+    the keys in ``keys`` only, when given."""
     changes = table_changes(events, table, (*CHANGE_OPS, "DELETE"))
+    if keys is not None:
+        changes = changes[changes["key"].isin(list(keys)).to_numpy(dtype=bool)]
     if changes.empty:
         return pd.Series(dtype="datetime64[ns, UTC]")
     times = pd.Series(event_times(changes).array, index=changes["key"].to_numpy(dtype=object))

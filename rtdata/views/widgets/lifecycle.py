@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Final
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from rtdata.views.widgets._common import (
@@ -224,10 +225,13 @@ def _open(
         if spec.created_column is not None and spec.created_column in items.columns
         else pd.Series(np.nan, index=items.index)
     )
-    seen = first_seen(events, spec.table)
+    # Only the open items' keys are looked up: the events of closed ones are most of them.
+    wanted = [k for k in keys.dropna().unique()]
+    seen = first_seen(events, spec.table, wanted)
     seen_age_s = (moment - _times_of(keys, seen)).dt.total_seconds()
     items["age_s"] = created_age_s.fillna(seen_age_s).astype(float)
-    last = entries.drop_duplicates("key", keep="last").set_index("key")
+    mine = entries[entries["key"].isin(wanted).to_numpy(dtype=bool)]
+    last = mine.drop_duplicates("key", keep="last").set_index("key")
     entered = _times_of(keys, last["entered_at"])
     entered = entered.where(keys.map(last["status"]) == current)
     in_status_s = (moment - entered).dt.total_seconds()
@@ -260,19 +264,30 @@ def _times_of(keys: pd.Series, times: pd.Series) -> pd.Series:
 def _spans(spec: LifecycleSpec, entries: pd.DataFrame) -> pd.DataFrame:
     group = spec.group_column
     columns = [*([group] if group else []), *SPAN_COLUMNS]
-    first = entries.drop_duplicates(["key", "status"], keep="first")
-    entered = first.pivot(index="key", columns="status", values="entered_at")
-    groups = entries.drop_duplicates("key", keep="last").set_index("key")["group"]
+    # Per key (as integer codes): when it first entered each status of a span, from the
+    # entries, which are oldest first; a key's group is the same in all its entries.
+    key_codes, key_uniques = pd.factorize(entries["key"].to_numpy(dtype=object))
+    status = entries["status"].to_numpy(dtype=object)
+    times = entries["entered_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    groups = np.empty(len(key_uniques), dtype=object)
+    groups[key_codes] = entries["group"].to_numpy(dtype=object)
+
+    def first_entered(name: str) -> npt.NDArray[np.int64]:
+        at = np.full(len(key_uniques), _NAT, dtype=np.int64)
+        chosen = np.flatnonzero(status == name)
+        codes, first = np.unique(key_codes[chosen], return_index=True)
+        at[codes] = times[chosen[first]]
+        return at
+
     out = []
     for start, end in spec.spans:
-        if start not in entered.columns or end not in entered.columns:
-            continue
-        span_s = (entered[end] - entered[start]).dt.total_seconds()
-        span_s = span_s[span_s >= 0]
+        began, ended = first_entered(start), first_entered(end)
+        measured = np.flatnonzero((began != _NAT) & (ended != _NAT) & (ended >= began))
+        span_s = pd.Series((ended[measured] - began[measured]) / 1e9)
         parts = (
             [(None, span_s)]
             if group is None
-            else span_s.groupby(groups.reindex(span_s.index), dropna=False)
+            else span_s.groupby(pd.Series(groups[measured], dtype=object), dropna=False)
         )
         for value, part in parts:
             seconds = part.to_numpy(dtype=float)
@@ -289,6 +304,9 @@ def _spans(spec: LifecycleSpec, entries: pd.DataFrame) -> pd.DataFrame:
                 row[group] = value
             out.append(row)
     return pd.DataFrame(out, columns=columns)
+
+
+_NAT: Final = np.iinfo(np.int64).min  # NaT as int64: a status never entered
 
 
 def _toasts(spec: LifecycleSpec, events: pd.DataFrame, since: datetime | None) -> pd.DataFrame:
