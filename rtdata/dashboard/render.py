@@ -244,13 +244,15 @@ def _lifecycle(spec: Widget, recorder: Recorder) -> None:
 
     def compute() -> lifecycle.LifecycleView:
         events = _changes(recorder, board.table, lifecycle.event_fields(board))
-        return lifecycle.compute(board, recorder.table(board.table), events, _now())
+        now = _now()  # toasts of the last minute, shared; each session shows the ones it missed
+        since = now - TOAST_WINDOW if board.toast_filter is not None else None
+        return lifecycle.compute(board, recorder.table(board.table), events, now, since=since)
 
     @ui.live()
     def region() -> None:
         view = ui.cached_view(spec.path, recorder, compute)
         if board.toast_filter is not None:
-            _toast_new(spec, recorder, seen)
+            _toast_new(spec, view.toasts, seen)
         names = _labels(recorder)
         counts = [(str(r["status"]), int(r["count"])) for r in view.counts.to_dict("records")]
         counts.append(("SLA breaches", view.breaches))
@@ -267,14 +269,12 @@ def _lifecycle(spec: Widget, recorder: Recorder) -> None:
     region()
 
 
-def _toast_new(spec: Widget, recorder: Recorder, seen: str) -> None:
+def _toast_new(spec: Widget, toasts: pd.DataFrame, seen: str) -> None:
+    """Toast the last three of ``toasts`` this session has not seen yet."""
     board: lifecycle.LifecycleSpec = spec.spec  # type: ignore[assignment]
     pieces = compile_template("toast_template", spec.toast_template or "")
-    since = st.session_state[seen]
-    events = recorder.buffer.snapshot(
-        since=since, tables=[board.table], kinds=[EventKind.POSTGRES_CHANGES]
-    )
-    fresh = lifecycle.compute(board, pd.DataFrame(), events, _now(), since=since).toasts
+    since = pd.Timestamp(st.session_state[seen])
+    fresh = toasts[(toasts["received_at"] > since).to_numpy(dtype=bool)]
     for record in fresh.tail(3).to_dict("records"):
         row = {str(k): v for k, v in record.items()}
         text = (
