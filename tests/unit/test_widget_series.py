@@ -236,3 +236,12 @@ def test_band_errors(kwargs: dict[str, object], text: str) -> None:
 
 def _fields(spec: SeriesSpec) -> dict[str, object]:
     return {name: getattr(spec, name) for name in SeriesSpec.__dataclass_fields__}
+
+
+def test_ids_keep_true_apart_from_one_and_drop_the_point_zero() -> None:
+    from rtdata.views.widgets.series import _ids
+
+    values = pd.Series([1, True, 1.0, 2.5, None, float("nan"), "a", [1], 1], dtype=object)
+    assert _ids(values).tolist() == ["1", "True", "1", "2.5", None, None, "a", "[1]", "1"]
+    assert _ids(pd.Series([3, 4, 3], dtype="int64")).tolist() == ["3", "4", "3"]
+    assert _ids(pd.Series([3.0, None, 4.0])).tolist() == ["3", None, "4"]

@@ -367,16 +367,22 @@ def _event_rows(spec: SeriesSpec, events: pd.DataFrame, now: datetime) -> pd.Dat
     chosen = events[np.asarray(mask, dtype=bool)]
     # Column by column: a frame of whole records, or of filtered copies of them, cost more
     # than decoding. A record without a column gives a null, as does a record that is none.
-    # From lists, so each column gets the dtype its values infer (ids as int64, say).
-    return pd.DataFrame({c: record_values(chosen, c).tolist() for c in event_fields(spec)})
+    # As objects: _readings types each column itself, which costs less than inferring here.
+    return pd.DataFrame(
+        {c: pd.Series(record_values(chosen, c), dtype=object) for c in event_fields(spec)}
+    )
 
 
 def _ids(values: pd.Series[Any]) -> pd.Series[Any]:
     """Ids as text (``None`` when missing); an integral float (an int column with gaps) loses
     its ``.0``."""
-    if values.dtype == object:  # mixed values: each its own text (True is not 1)
-        return pd.Series([_id_text(v) for v in values], dtype=object)
-    codes, uniques = pd.factorize(values)  # one text per distinct id; missing is -1
+    array = values.to_numpy(dtype=object)
+    try:
+        codes, uniques = pd.factorize(array)  # one text per distinct id; missing is -1
+    except TypeError:  # an unhashable id (a JSON list or object): each its own text
+        return pd.Series([_id_text(v) for v in array], dtype=object)
+    if any(isinstance(v, bool) for v in uniques):  # True and 1 hash alike, but read apart
+        return pd.Series([_id_text(v) for v in array], dtype=object)
     texts = np.array([*(_id_text(v) for v in uniques), None], dtype=object)
     return pd.Series(texts[codes], dtype=object)
 
