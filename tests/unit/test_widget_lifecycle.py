@@ -294,6 +294,7 @@ def test_span_times_match_a_key_by_key_reference(moves: list[tuple]) -> None:
         for r in view.spans.itertuples(index=False)
     ]
     expected = reference_spans(entries, spec.spans)
+
     def order(rows: list[tuple]) -> list[tuple]:
         rounded = [(*r[:4], round(float(r[4]), 6), round(float(r[5]), 6)) for r in rows]
         return sorted(rounded, key=lambda r: (r[1], r[2], str(r[0])))
