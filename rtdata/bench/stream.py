@@ -36,6 +36,7 @@ from rtdata.recorder import Recorder
 from rtdata.scenarios import get_scenario
 from rtdata.scenarios.hospital.network import is_abnormal_vitals
 from rtdata.settings import Settings
+from rtdata.simulate import Broadcast
 
 __all__ = [
     "ALERT_CHANNEL",
@@ -150,6 +151,9 @@ def _stream(seed: int, clock: _Clock) -> Iterator[tuple[Event, dict[str, Any] | 
     yield _presence(clock.tick(), "sync", None, []), None
     for step in itertools.count():
         write = scenario.next_write(clock.now())
+        if isinstance(write, Broadcast):
+            yield _broadcast(clock.tick(), write.event, write.payload, write.topic), None
+            continue
         rows = database.setdefault(write.table, {})
         if write.method == "POST":
             written = []
@@ -217,6 +221,6 @@ def _presence(ns: int, op: str, key: str | None, metas: list[dict[str, Any]]) ->
     return Event(ns, None, EventKind.PRESENCE, PRESENCE_CHANNEL, None, op, key, body, None)
 
 
-def _broadcast(ns: int, name: str, payload: dict[str, Any]) -> Event:
+def _broadcast(ns: int, name: str, payload: dict[str, Any], channel: str = ALERT_CHANNEL) -> Event:
     body = orjson.dumps(payload).decode()
-    return Event(ns, None, EventKind.BROADCAST, ALERT_CHANNEL, None, name, None, body, None)
+    return Event(ns, None, EventKind.BROADCAST, channel, None, name, None, body, None)

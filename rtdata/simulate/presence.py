@@ -62,6 +62,12 @@ class RosterChange(Protocol):
         """What to track; empty for ``leave``."""
         ...
 
+    @property
+    def channel(self) -> str | None:
+        """The presence channel (without ``realtime:``), or ``None`` for the simulator's own.
+        A person on two channels holds a socket on each; a ``leave`` closes only this one."""
+        ...
+
 
 class Roster(Protocol):
     """A seeded, pure source of presence changes for a scenario's people (no I/O)."""
@@ -126,7 +132,8 @@ class PresenceSimulator:
         self._channel = channel
         self._interval_s = interval_s
         self._timeout_s = timeout_s
-        self._sockets: dict[str, tuple[AsyncRealtimeClient, AsyncRealtimeChannel]] = {}
+        # (channel, key) -> that person's socket and channel there
+        self._sockets: dict[tuple[str, str], tuple[AsyncRealtimeClient, AsyncRealtimeChannel]] = {}
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -196,22 +203,25 @@ class PresenceSimulator:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), pause_s)
         finally:
-            for key in list(self._sockets):
-                await self._sign_out(key)
+            for slot in list(self._sockets):
+                await self._sign_out(slot)
 
     async def _apply(self, change: RosterChange) -> None:
-        key = change.key
+        slot = (change.channel or self._channel, change.key)
         if change.kind == "leave":
-            await self._sign_out(key)
+            await self._sign_out(slot)
             return
-        held = self._sockets.get(key)
+        held = self._sockets.get(slot)
         if held is None or not held[0].is_connected:
             if held is not None:  # the server went away under it; start afresh
-                await self._sign_out(key)
-            held = await self._sign_in(key)
+                await self._sign_out(slot)
+            held = await self._sign_in(slot)
         await asyncio.wait_for(held[1].track(dict(change.meta)), self._timeout_s)
 
-    async def _sign_in(self, key: str) -> tuple[AsyncRealtimeClient, AsyncRealtimeChannel]:
+    async def _sign_in(
+        self, slot: tuple[str, str]
+    ) -> tuple[AsyncRealtimeClient, AsyncRealtimeChannel]:
+        topic, key = slot
         client = AsyncRealtimeClient(
             self._realtime_url,
             token=self._key,
@@ -221,8 +231,8 @@ class PresenceSimulator:
         )
         await client.connect()
         params: Any = {"config": {"presence": {"key": key, "enabled": True}}}
-        channel = client.channel(self._channel, params)
-        self._sockets[key] = (client, channel)
+        channel = client.channel(topic, params)
+        self._sockets[slot] = (client, channel)
         joined = asyncio.get_running_loop().create_future()
 
         def on_state(state: RealtimeSubscribeStates, error: Exception | None) -> None:
@@ -232,11 +242,11 @@ class PresenceSimulator:
         await channel.subscribe(on_state)
         state, error = await asyncio.wait_for(joined, self._timeout_s)
         if state != RealtimeSubscribeStates.SUBSCRIBED:
-            raise RuntimeError(f"join {self._channel} refused: {state.value} {error or ''}")
+            raise RuntimeError(f"join {topic} refused: {state.value} {error or ''}")
         return client, channel
 
-    async def _sign_out(self, key: str) -> None:
-        held = self._sockets.pop(key, None)
+    async def _sign_out(self, slot: tuple[str, str]) -> None:
+        held = self._sockets.pop(slot, None)
         if held is None:
             return
         client = held[0]

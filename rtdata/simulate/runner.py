@@ -1,7 +1,8 @@
 """Thin I/O shell that sends a scenario's writes (:class:`~rtdata.simulate.write.WriteSource`)
 over REST.
 
-:class:`Simulator` drives a scenario against a PostgREST-shaped API (``<url>/rest/v1/<table>``)
+:class:`Simulator` drives a scenario against a PostgREST-shaped API (``<url>/rest/v1/<table>``),
+and sends its broadcasts to Realtime's HTTP endpoint (``<url>/realtime/v1/api/broadcast``),
 with :class:`httpx.Client`, paced on a monotonic clock. Failed requests are counted and logged,
 never raised: the simulator is a background load generator and keeps going until stopped.
 """
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 
-from rtdata.simulate.write import Write, WriteSource
+from rtdata.simulate.write import Broadcast, Write, WriteSource
 
 if TYPE_CHECKING:
     from rtdata.simulate.presence import PresenceSimulator
@@ -41,7 +42,7 @@ class Simulator:
 
     Attributes:
         scenario: The scenario that produces the writes.
-        writes_ok: Writes the server accepted (2xx).
+        writes_ok: Writes (and broadcasts) the server accepted (2xx).
         writes_failed: Writes that failed: network error, timeout, 4xx/5xx answer, or an
             unexpected error while producing or sending the write.
         last_error: Text of the most recent failure, or ``None`` if none happened yet.
@@ -88,6 +89,7 @@ class Simulator:
         self.writes_failed = 0
         self.last_error: str | None = None
         self._base_url = url.rstrip("/") + "/rest/v1"
+        self._broadcast_url = url.rstrip("/") + "/realtime/v1/api/broadcast"
         self._key = key
         self._rate_per_s = rate_per_s
         self._duration_s = duration_s
@@ -183,6 +185,9 @@ class Simulator:
             self._record_failure(f"scenario failed: {type(exc).__name__}: {exc}")
             logger.exception("scenario failed to produce a write")
             return
+        if isinstance(write, Broadcast):
+            self._broadcast(client, write)
+            return
         try:
             response = client.request(
                 write.method,
@@ -216,18 +221,44 @@ class Simulator:
                     "scenario failed to apply the result of %s %s", write.method, write.table
                 )
 
+    def _broadcast(self, client: httpx.Client, message: Broadcast) -> None:
+        body = {
+            "messages": [
+                {
+                    "topic": message.topic,
+                    "event": message.event,
+                    "payload": message.payload,
+                    "private": message.private,
+                }
+            ]
+        }
+        try:
+            response = client.post(self._broadcast_url, json=body)
+        except httpx.HTTPError as exc:
+            self._fail(message, f"{type(exc).__name__}: {exc}")
+            return
+        if response.status_code >= 400:
+            self._fail(message, f"HTTP {response.status_code}: {_error_text(response)}")
+            return
+        self._succeed()
+
     def _succeed(self) -> None:
         self.writes_ok += 1
         if self._failure_streak:
             logger.info("simulator writes succeed again after %d failures", self._failure_streak)
             self._failure_streak = 0
 
-    def _fail(self, write: Write, reason: str) -> None:
-        self._record_failure(f"{write.method} {write.table}: {reason}")
+    def _fail(self, write: Write | Broadcast, reason: str) -> None:
+        what = (
+            f"broadcast {write.topic}/{write.event}"
+            if isinstance(write, Broadcast)
+            else f"{write.method} {write.table}"
+        )
+        self._record_failure(f"{what}: {reason}")
         # First failure of a streak at WARNING, the rest at DEBUG: a dead server at 20 writes/s
         # must not flood the log.
         level = logging.WARNING if self._failure_streak == 1 else logging.DEBUG
-        logger.log(level, "simulator write failed: %s %s: %s", write.method, write.table, reason)
+        logger.log(level, "simulator write failed: %s: %s", what, reason)
 
     def _record_failure(self, text: str) -> None:
         self.writes_failed += 1

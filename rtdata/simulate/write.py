@@ -1,6 +1,6 @@
-"""One REST write of a scenario: the value a scenario produces and the simulator sends, and
-:class:`WriteSource`, what a scenario must offer for :class:`~rtdata.simulate.Simulator` to
-drive it."""
+"""What a scenario produces and the simulator sends: a REST :class:`Write`, or a
+:class:`Broadcast` over Realtime's HTTP broadcast endpoint; and :class:`WriteSource`, what a
+scenario must offer for :class:`~rtdata.simulate.Simulator` to drive it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-__all__ = ["Method", "Write", "WriteSource"]
+__all__ = ["Broadcast", "Method", "Write", "WriteSource"]
 
 Method = Literal["POST", "PATCH", "DELETE"]
 """HTTP methods a :class:`Write` may use."""
@@ -51,6 +51,24 @@ class Write:
         return list(self.body) if isinstance(self.body, list) else [self.body]
 
 
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """One broadcast message, sent as the app's server would: ``POST
+    /realtime/v1/api/broadcast``, which every socket joined to the topic receives.
+
+    Attributes:
+        topic: Channel name, without ``realtime:``.
+        event: The broadcast's event name (what a subscriber filters on).
+        payload: The message, a JSON object.
+        private: Send to the private channel of that name (the key must be allowed to).
+    """
+
+    topic: str
+    event: str
+    payload: dict[str, Any]
+    private: bool = False
+
+
 def _filter_text(value: Any) -> str:
     if value is None:
         return "is.null"
@@ -66,8 +84,8 @@ class WriteSource(Protocol):
     sends its writes and feeds the server's representations back.
     """
 
-    def next_write(self, now: datetime) -> Write:
-        """Return the next write to send; ``now`` is timezone-aware."""
+    def next_write(self, now: datetime) -> Write | Broadcast:
+        """Return the next write (or broadcast) to send; ``now`` is timezone-aware."""
         ...
 
     def apply_result(self, write: Write, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -66,11 +66,13 @@ class PresenceChange:
         member: Who.
         meta: What to track: ``user``, ``role``, ``hospital_id``, ``status`` and
             ``online_at`` (ISO 8601 UTC, when the person signed in); empty for ``leave``.
+        channel: ``None``: the staff are all on the simulator's channel.
     """
 
     kind: ChangeKind
     member: StaffMember
     meta: dict[str, Any]
+    channel: str | None = None
 
     @property
     def key(self) -> str:
