@@ -78,6 +78,7 @@ def connect(
     *,
     rate_per_s: float = 20.0,
     seed: int = 0,
+    scenario: str | None = None,
     wait: bool = True,
 ) -> AttachedCollector:
     """Start a collector on the configured project, or on the embedded default without one.
@@ -89,6 +90,9 @@ def connect(
         rate_per_s: Simulated writes per second of the embedded default (ignored for a real
             project).
         seed: Simulator seed of the embedded default (ignored for a real project).
+        scenario: Scenario pack the embedded default serves and simulates
+            (:data:`rtdata.scenarios.SCENARIOS`); ``None`` for the default pack. Ignored for
+            a real project.
         wait: Return only once SUBSCRIBED. In the embedded default the simulator then starts,
             so every simulated change arrives live; with ``wait=False`` it starts at once and
             changes made before the subscription arrive as ``snapshot`` rows instead.
@@ -99,6 +103,7 @@ def connect(
 
     Raises:
         rtdata.SettingsError: The environment or secrets file is unusable.
+        rtdata.scenarios.UnknownScenarioError: ``scenario`` names no pack.
         TimeoutError: ``wait=True`` and not subscribed within ``settings.connect_timeout_s``
             (everything started is stopped again).
     """
@@ -110,7 +115,10 @@ def connect(
     # Imported here: the local server and the simulator are only needed without a project.
     from rtdata.embedded import EmbeddedStack
 
-    stack = EmbeddedStack(rate_per_s=rate_per_s, seed=seed).start()
+    from rtdata.scenarios import DEFAULT_SCENARIO
+
+    pack = DEFAULT_SCENARIO if scenario is None else scenario
+    stack = EmbeddedStack(rate_per_s=rate_per_s, seed=seed, scenario=pack).start()
     try:
         collector = AttachedCollector(stack.settings(settings), stack=stack)
     except BaseException:
