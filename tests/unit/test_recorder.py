@@ -21,6 +21,7 @@ from rtdata.lifecycle import ConnectionState
 from rtdata.recorder import ErrorKind, Recorder
 from rtdata.settings import Settings
 from rtdata.supervisor import Supervisor
+from tests.unit.widget_data import presence
 
 TABLE = "emergency_requests"
 
@@ -67,6 +68,7 @@ def test_every_kind_of_row_enters_by_record(tmp_path: pathlib.Path) -> None:
         {"id": 1, "status": "done"},
         {"id": 2, "status": "pending"},
     ]
+    assert recorder.presence.members()["meta"].tolist() == [{"role": "nurse"}, {"role": "doctor"}]
     status = recorder.status
     assert status.state == ConnectionState.CONNECTING
     assert status.events_total == 1  # realtime changes only
@@ -144,7 +146,8 @@ def test_a_failed_background_task_is_counted_and_logged(
 
 
 def test_only_the_recorder_appends_to_the_buffer_or_the_history() -> None:
-    """One door: no module but the recorder appends events (benchmarks fill buffers directly)."""
+    """One door: no module but the recorder appends events or applies them to the live
+    presence (benchmarks fill buffers directly)."""
     root = pathlib.Path(rtdata.__file__).parent
     doors = []
     for path in root.rglob("*.py"):
@@ -155,22 +158,30 @@ def test_only_the_recorder_appends_to_the_buffer_or_the_history() -> None:
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
-                and node.func.attr in ("append", "extend")
                 and isinstance(node.func.value, ast.Attribute)
-                and node.func.value.attr in ("buffer", "history")
+                and (node.func.attr, node.func.value.attr)
+                in {
+                    ("append", "buffer"),
+                    ("extend", "buffer"),
+                    ("append", "history"),
+                    ("extend", "history"),
+                    ("apply", "presence"),
+                }
             ):
                 doors.append(f"{relative}:{node.lineno}: {ast.unparse(node)}")
     assert not doors
 
 
-def test_follow_replaces_the_settings_and_starts_empty_tables_for_them() -> None:
+def test_follow_starts_empty_tables_for_the_new_settings_and_keeps_the_presence() -> None:
     nothing = dataclasses.replace(DEFAULT_CONFIG, channels=())
     recorder = Recorder(Settings(config=nothing))
+    recorder.record(presence(0, "floor", "join", "ana", [{"presence_ref": "a1"}]))
     assert recorder.tables.names == []
     assert recorder.schema is None
     recorder.follow(Settings(tables={"cases": ("id",), "notes": ("a", "b")}))
     assert recorder.tables.names == ["cases", "notes"]
     assert recorder.settings.table_keys == {"cases": ("id",), "notes": ("a", "b")}
+    assert recorder.presence.members()["key"].tolist() == ["ana"]  # channels, not tables
     recorder.record(event_from_row({"a": 1, "b": 2}, "notes", time.time_ns(), ("a", "b")))
     assert recorder.tables.count("notes") == 1
     other = Settings(url="http://elsewhere:54321", key="k", config=nothing)
