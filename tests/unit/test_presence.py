@@ -13,6 +13,7 @@ import orjson
 import pandas as pd
 from hypothesis import given, settings
 
+from rtdata.buffer import EventBuffer
 from rtdata.events import Event
 from rtdata.presence import (
     MEMBER_COLUMNS,
@@ -21,7 +22,7 @@ from rtdata.presence import (
     decode_metas,
     meta_identity,
 )
-from rtdata.views.widgets.roster import replay
+from rtdata.views.widgets.roster import RosterSpec, compute, replay, window_start
 from tests.unit.widget_data import at, ns, presence, snapshot
 
 CHANNELS = ("floor", "lobby")
@@ -294,3 +295,23 @@ def test_a_reader_sees_whole_events_only() -> None:
     assert not problems, problems[:3]
     assert _seen(live.members()) in valid
     assert reads >= len(events) // 25
+
+
+@settings(max_examples=200, deadline=None)
+@given(sequences, st.sampled_from([("floor",), ("floor", "lobby")]), st.integers(0, 4))
+def test_the_roster_shows_the_same_from_the_live_presence_and_its_window(
+    events: list[Event], channels: tuple[str, ...], later_s: int
+) -> None:
+    # A window of a few seconds in buckets that do not divide it: most events are before it.
+    spec = RosterSpec(channels=channels, group_by=("role",), window_s=7, bucket_s=3)
+    last_ns = events[-1].received_at_ns if events else ns(0)
+    now = pd.Timestamp(last_ns, tz="UTC") + pd.Timedelta(later_s, "s")
+    buffer = EventBuffer()
+    buffer.extend(events)
+    replayed = compute(spec, buffer.snapshot(), now)
+    window = buffer.snapshot(since=window_start(spec, now), kinds=["presence"])
+    live = compute(spec, window, now, online=applied(*events).members(channels))
+    pd.testing.assert_frame_equal(live.online, replayed.online)
+    pd.testing.assert_frame_equal(live.groups, replayed.groups)
+    pd.testing.assert_frame_equal(live.activity, replayed.activity)
+    assert (live.online_total, live.keys_online) == (replayed.online_total, replayed.keys_online)

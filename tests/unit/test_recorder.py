@@ -11,9 +11,11 @@ import pathlib
 import time
 
 import orjson
+import pandas as pd
 import pytest
 
 import rtdata
+from rtdata.buffer import EventBuffer
 from rtdata.config import DEFAULT_CONFIG
 from rtdata.events import Event, event_from_row
 from rtdata.history import HistoryWriter
@@ -21,7 +23,8 @@ from rtdata.lifecycle import ConnectionState
 from rtdata.recorder import ErrorKind, Recorder
 from rtdata.settings import Settings
 from rtdata.supervisor import Supervisor
-from tests.unit.widget_data import presence
+from rtdata.views.widgets import roster
+from tests.unit.widget_data import at, presence
 
 TABLE = "emergency_requests"
 
@@ -187,3 +190,24 @@ def test_follow_starts_empty_tables_for_the_new_settings_and_keeps_the_presence(
     other = Settings(url="http://elsewhere:54321", key="k", config=nothing)
     with pytest.raises(ValueError, match="the settings name another one"):
         recorder.follow(other)
+
+
+def test_a_member_whose_join_the_buffer_evicted_is_still_on_the_roster() -> None:
+    nothing = dataclasses.replace(DEFAULT_CONFIG, channels=())
+    recorder = Recorder(Settings(config=nothing), buffer=EventBuffer(max_rows=5))
+    recorder.record(presence(0, "floor", "sync", None, []))
+    recorder.record(presence(1, "floor", "join", "ana", [{"presence_ref": "a1", "role": "lead"}]))
+    for second in range(2, 12):
+        recorder.record(presence(second, "floor", "join", "rui", [{"presence_ref": f"r{second}"}]))
+        recorder.record(presence(second, "floor", "leave", "rui", [{"presence_ref": f"r{second}"}]))
+    buffered = recorder.buffer.snapshot()
+    assert len(buffered) == 5
+    assert "ana" not in set(buffered["key"])  # her join is gone from the buffer
+
+    spec = roster.RosterSpec(channels=("floor",), group_by=("role",), window_s=60)
+    now = at(12)
+    events = recorder.buffer.snapshot(since=roster.window_start(spec, now), kinds=["presence"])
+    view = roster.compute(spec, events, now, online=recorder.presence.members(spec.channels))
+    assert view.online[["key", "role"]].to_dict("records") == [{"key": "ana", "role": "lead"}]
+    assert view.online["joined_at"].tolist() == [pd.Timestamp(at(1))]
+    assert roster.compute(spec, buffered, now).online.empty  # a replay of the buffer lost her

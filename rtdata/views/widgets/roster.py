@@ -5,7 +5,9 @@ key and ``record`` the JSON list of the metas that joined or left; each meta hol
 client tracked and the server's ``presence_ref`` (one tracked session of a key). The collector
 records ``op="sync"`` (no key) each time it joins a presence channel, before the server's state
 arrives as joins: who was online on that channel before is forgotten, so someone who left
-while the link was down does not stay online. Those rules live in :mod:`rtdata.presence`.
+while the link was down does not stay online. Those rules live in :mod:`rtdata.presence`:
+:func:`compute` either replays events with them or takes the collector's live presence, which
+also knows who joined before the oldest buffered event.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ __all__ = [
     "compute",
     "figure",
     "replay",
+    "window_start",
 ]
 
 ACTIVITY_COLUMNS: Final = ("bucket_start", "joins", "leaves")
@@ -144,24 +147,40 @@ class RosterView:
 
 
 def compute(
-    spec: RosterSpec, events: pd.DataFrame, now: datetime, *, labels: pd.DataFrame | None = None
+    spec: RosterSpec,
+    events: pd.DataFrame,
+    now: datetime,
+    *,
+    labels: pd.DataFrame | None = None,
+    online: pd.DataFrame | None = None,
 ) -> RosterView:
-    """Replay the presence events of the spec's channels up to ``now``.
+    """Show who is online on the spec's channels at ``now``, and the joins and leaves over
+    its window.
 
-    Events are replayed per ``(channel, key)`` in receive order: a join adds its metas (a meta
-    already present under the same ``presence_ref`` keeps its first join time), a leave removes
-    its metas, and a leave naming no meta removes the whole key. A ``sync`` empties its
-    channel; the joins that follow it fill it again, each meta keeping the join time it had
-    before the sync when its ``presence_ref`` is unchanged.
+    Who is online is ``online`` when given (the collector's live presence), else the replay
+    of the presence events of the spec's channels up to ``now`` (:func:`replay`): events are
+    replayed in receive order; a join adds its metas (a meta already present under the same
+    ``presence_ref`` keeps its first join time), a leave removes its metas, and a leave naming
+    no meta removes the whole key. A ``sync`` empties its channel; the joins that follow it
+    fill it again, each meta keeping the join time it had before the sync when its
+    ``presence_ref`` is unchanged (see :mod:`rtdata.presence` for how long it is kept).
 
     Args:
         spec: The roster.
-        events: A buffer snapshot; may be empty.
+        events: A buffer snapshot; may be empty. With ``online``, only the events received
+            from :func:`window_start` on matter (the joins and leaves are counted from them).
         now: Current time, timezone-aware: later events are left out and the window ends here.
         labels: Current rows of ``spec.label_table``; an id without a label shows as itself.
+        online: The metas online, as :meth:`rtdata.presence.LivePresence.members` returns
+            them (:data:`rtdata.presence.MEMBER_COLUMNS`; rows of other channels are left
+            out). It is the state after every event recorded so far, so take ``now`` after
+            reading it; ``None`` replays ``events`` instead.
     """
     presence = _presence(spec, events, now)
-    members = members_frame(_replayed(presence).members())
+    if online is None:
+        members = members_frame(_replayed(presence).members())
+    else:
+        members = online[online["channel"].isin(spec.channels)]
     table = _online(spec, members, now, _label_map(spec, labels))
     if spec.group_by:
         keys = list(spec.group_by)
@@ -347,11 +366,23 @@ def _label_map(spec: RosterSpec, labels: pd.DataFrame | None) -> dict[str, str]:
     }
 
 
+def window_start(spec: RosterSpec, now: datetime) -> datetime:
+    """Return the earliest receive time the joins and leaves of a view at ``now`` count: the
+    start of the bucket holding ``now - spec.window_s`` (UTC).
+
+    A view at any later ``now`` reads no event received before it, so a caller keeping
+    :func:`compute`'s ``online`` need only snapshot the buffer from here.
+    """
+    start = pd.Timestamp(now).tz_convert("UTC") - timedelta(seconds=spec.window_s)
+    floored: datetime = start.floor(f"{spec.bucket_s}s")
+    return floored
+
+
 def _activity(spec: RosterSpec, presence: pd.DataFrame, now: datetime) -> pd.DataFrame:
     bucket = f"{spec.bucket_s}s"
     end = pd.Timestamp(now).tz_convert("UTC")
-    start = end - timedelta(seconds=spec.window_s)
-    full = pd.date_range(start.floor(bucket), end.floor(bucket), freq=bucket, name="bucket_start")
+    first = pd.Timestamp(window_start(spec, now))
+    full = pd.date_range(first, end.floor(bucket), freq=bucket, name="bucket_start")
     recent = presence[(presence["received_at"] >= full[0]) & presence["op"].isin(["join", "leave"])]
     starts = recent["received_at"].dt.floor(bucket)
     op = recent["op"].astype(object)
