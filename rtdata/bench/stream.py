@@ -1,21 +1,27 @@
-"""A realistic stream of the hospital pack's events, recorded into a recorder for the ``pages``
-section: what a collector following the pack's ``rtdata.toml`` would have buffered.
+"""A realistic stream of a scenario pack's events, recorded into a recorder for the ``pages``
+and ``packs`` sections: what a collector following the recorder's config (the pack's
+``rtdata.toml``, :func:`pack_config`) would have buffered.
 
-* Table changes come from the pack's own simulator (``get_scenario("hospital").scenario``):
-  each of its writes is applied to an in-memory copy of the tables as PostgREST would (ids for
-  inserts, updates merged into the row, deletes by id), and each row it touches becomes the
-  ``INSERT``, ``UPDATE`` (full new record, old record with the key only, as Realtime sends it
-  without ``REPLICA IDENTITY FULL``) or ``DELETE`` a Realtime subscriber receives. Row
-  timestamps are the events' simulated times.
-* Presence comes from the pack's staff roster on the ``online`` channel: a ``sync`` first, then
-  joins, leaves and status changes (a leave of the old meta and a join of the new one, as the
-  server reports a re-track), every :data:`PRESENCE_EVERY`-th step.
-* Broadcasts go to the :data:`ALERT_CHANNEL` channel :data:`BENCH_CHANNELS` declares: one
+* Table changes come from the pack's own simulator (``get_scenario(pack).scenario``): each of
+  its writes is applied to an in-memory copy of the tables as PostgREST would
+  (:class:`rtdata.simulate.dry.DryRun`: ids for inserts, updates merged into the row, deletes by
+  key), and each row it touches becomes the ``INSERT``, ``UPDATE`` (full new record, old record
+  with the key only, as Realtime sends it without ``REPLICA IDENTITY FULL``) or ``DELETE`` a
+  Realtime subscriber receives. Row timestamps are the events' simulated times.
+* Broadcasts the simulator sends (:class:`rtdata.simulate.Broadcast`) arrive on their topic.
+* Presence comes from the pack's roster, if it has one: a ``sync`` on each presence channel
+  first, then joins, leaves and updates (a leave of the old meta and a join of the new one, as
+  the server reports a re-track), every :data:`PRESENCE_EVERY`-th step, on the channel the
+  change names or else the config's first presence channel.
+* For the hospital pack (:data:`PACK`) only, whose simulator sends no broadcast: the alerts its
+  app would send, on :data:`ALERT_CHANNEL` (which :data:`BENCH_CHANNELS` declares): one
   ``vitals`` alert per abnormal vital-signs reading and one ``dispatch`` per new emergency.
 
-Every event enters through :meth:`rtdata.recorder.Recorder.record`, so the live tables, the
-metrics and the buffer hold the same history. Times run evenly over the :data:`SPAN_S` before
-``now``, inside the buffer's age bound.
+Only what the config follows is recorded, as a collector would: changes of its tables,
+broadcasts of its broadcast channels' events, presence on its presence channels. Every event
+enters through :meth:`rtdata.recorder.Recorder.record`, so the live tables, the metrics and the
+buffer hold the same history. Times run evenly over the :data:`SPAN_S` before ``now``, inside
+the buffer's age bound.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import dataclasses
 import itertools
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -53,13 +59,13 @@ __all__ = [
 ]
 
 PACK: Final = "hospital"
-"""The scenario pack whose tables, simulator, roster and pages the section measures."""
+"""The scenario pack the ``pages`` section measures, and the default of :func:`fill`."""
 
 PRESENCE_CHANNEL: Final = "online"
-"""The pack's presence channel (``[[channels]]`` of its ``rtdata.toml``)."""
+"""The hospital pack's presence channel (``[[channels]]`` of its ``rtdata.toml``)."""
 
 ALERT_CHANNEL: Final = "alerts"
-"""The broadcast channel the stream sends alerts on."""
+"""The broadcast channel the stream sends the hospital's alerts on."""
 
 BENCH_CHANNELS: Final = f"""
 [[channels]]
@@ -77,16 +83,18 @@ SPAN_S: Final = 12 * 3600.0
 
 _TABLES_CHANNEL: Final = "rtdata-tables"
 _LATENCY_NS: Final = 3_000_000  # commit → receive, as a local Realtime delivers it
+_IDLE_STEPS: Final = 100_000  # simulator writes without a followed event before fill gives up
 
 
-def pack_config(extra: str = "") -> Config:
-    """Return the pack's ``rtdata.toml`` with ``extra`` TOML text appended (more channels,
+def pack_config(extra: str = "", pack: str = PACK) -> Config:
+    """Return the ``rtdata.toml`` of ``pack`` with ``extra`` TOML text appended (more channels,
     more ``[[pages]]``), read as if it were the pack's file (its ``assets/`` resolve).
 
     Raises:
         rtdata.config.ConfigError: ``extra`` makes the config invalid.
+        rtdata.scenarios.UnknownScenarioError: ``pack`` names no pack.
     """
-    path = get_scenario(PACK).config_path
+    path = get_scenario(pack).config_path
     return parse_config(path.read_text() + "\n" + extra, str(path))
 
 
@@ -97,16 +105,28 @@ def recorder(config: Config) -> Recorder:
 
 
 def fill(
-    target: Recorder, events: int, *, seed: int = 1, now: datetime | None = None
+    target: Recorder,
+    events: int,
+    *,
+    pack: str = PACK,
+    seed: int = 1,
+    now: datetime | None = None,
 ) -> Counter[str]:
-    """Record ``events`` events of the pack's stream into ``target``, received evenly over the
-    :data:`SPAN_S` before ``now``; return them counted by kind (``postgres_changes``,
-    ``presence``, ``broadcast``)."""
+    """Record ``events`` events of ``pack``'s stream that ``target``'s config follows, received
+    evenly over the :data:`SPAN_S` before ``now``; return them counted by kind
+    (``postgres_changes``, ``presence``, ``broadcast``).
+
+    Raises:
+        rtdata.scenarios.UnknownScenarioError: ``pack`` names no pack.
+        ValueError: ``target`` follows no table, broadcast or presence channel.
+        RuntimeError: The pack's simulator made nothing ``target`` follows in 100,000 writes.
+    """
+    follows = _Follows.of(target)
     end_ns = time.time_ns() if now is None else int(now.timestamp() * 1e9)
     step_ns = int(SPAN_S * 1e9) // max(events, 1)
     clock = _Clock(end_ns - events * step_ns, step_ns)
     counts: Counter[str] = Counter()
-    for event, record in itertools.islice(_stream(seed, clock), events):
+    for event, record in itertools.islice(_stream(pack, seed, clock, follows), events):
         target.record(event, record)
         counts[event.kind] += 1
     return counts
@@ -124,6 +144,31 @@ def snapshot_of(source: Recorder, target: Recorder) -> int:
     return rows
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Follows:
+    """What a recorder's config follows: the filter a collector's subscriptions apply."""
+
+    tables: Mapping[str, tuple[str, ...]]  # table -> its primary-key columns
+    broadcast: Mapping[str, frozenset[str]]  # channel -> event names ("*" = every one)
+    presence: tuple[str, ...]  # presence channels, in the config's order
+
+    @classmethod
+    def of(cls, target: Recorder) -> _Follows:
+        config = target.settings.config
+        follows = cls(
+            dict(target.settings.table_keys),
+            {c.name: frozenset(c.broadcast) for c in config.channels if c.broadcast},
+            config.presence_channels(),
+        )
+        if not (follows.tables or follows.broadcast or follows.presence):
+            raise ValueError("the recorder follows no table, broadcast or presence channel")
+        return follows
+
+    def broadcasts(self, channel: str, event: str) -> bool:
+        names = self.broadcast.get(channel, frozenset())
+        return "*" in names or event in names
+
+
 class _Clock:
     """Simulated receive times: each event is ``step_ns`` after the previous one."""
 
@@ -139,40 +184,62 @@ class _Clock:
         return datetime.fromtimestamp(self.ns / 1e9, UTC)
 
 
-def _stream(seed: int, clock: _Clock) -> Iterator[tuple[Event, dict[str, Any] | None]]:
-    """Yield ``(event, decoded record)`` forever: the simulator's changes, roster changes and
-    alerts, each stamped with the next tick of ``clock``."""
-    pack = get_scenario(PACK)
-    scenario = pack.scenario(seed)
-    roster = pack.roster(seed)
-    run = DryRun(scenario)
-    metas: dict[str, dict[str, Any]] = {}  # presence key -> its tracked meta, with its ref
+def _stream(
+    pack: str, seed: int, clock: _Clock, follows: _Follows
+) -> Iterator[tuple[Event, dict[str, Any] | None]]:
+    """Yield ``(event, decoded record)`` forever: the simulator's changes and broadcasts,
+    roster changes and (for :data:`PACK`) alerts that ``follows`` takes, each stamped with the
+    next tick of ``clock`` (what is not followed takes no tick). Presence without a channel goes
+    to the first of ``follows.presence``."""
+    scenario = get_scenario(pack)
+    roster = scenario.roster(seed)
+    run = DryRun(scenario.scenario(seed), follows.tables)
+    alerts = pack == PACK
+    home = follows.presence[0] if follows.presence else ""  # "": followed by no config
+    metas: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, key) -> meta, with its ref
     refs = itertools.count(1)
-    yield _presence(clock.tick(), "sync", None, []), None
+    for channel in follows.presence:
+        yield _presence(clock.tick(), channel, "sync", None, []), None
+    ticked, ticked_at = clock.ns, 0  # the clock's time at the last step that recorded, and when
     for step in itertools.count():
+        if clock.ns != ticked:
+            ticked, ticked_at = clock.ns, step
+        elif step - ticked_at > _IDLE_STEPS:
+            raise RuntimeError(f"{pack}: {_IDLE_STEPS:,} writes and nothing the config follows")
         write, changes = run.step(clock.now())
-        if isinstance(write, Broadcast):
+        if isinstance(write, Broadcast) and follows.broadcasts(write.topic, write.event):
             yield _broadcast(clock.tick(), write.event, write.payload, write.topic), None
         for row in changes:
-            yield _change(row, clock.tick()), row.record
-            if row.op == "INSERT" and row.record is not None:
-                yield from _alerts(clock, row.table, row.record)
+            if row.table in follows.tables:
+                yield _change(row, clock.tick()), row.record
+            if alerts and row.op == "INSERT" and row.record is not None:
+                yield from _alerts(clock, follows, row.table, row.record)
         if roster is not None and step % PRESENCE_EVERY == 0:
             change = roster.next_change(clock.now())
-            if change.kind != "join":
-                left = metas.pop(change.key)
-                yield _presence(clock.tick(), "leave", change.key, [left]), None
+            channel = change.channel or home
+            if channel not in follows.presence:
+                continue
+            if change.kind != "join" and (left := metas.pop((channel, change.key), None)):
+                yield _presence(clock.tick(), channel, "leave", change.key, [left]), None
             if change.kind != "leave":
-                metas[change.key] = {**change.meta, "presence_ref": f"ref-{next(refs)}"}
-                yield _presence(clock.tick(), "join", change.key, [metas[change.key]]), None
+                meta = {**change.meta, "presence_ref": f"ref-{next(refs)}"}
+                metas[channel, change.key] = meta
+                yield _presence(clock.tick(), channel, "join", change.key, [meta]), None
 
 
-def _alerts(clock: _Clock, table: str, row: dict[str, Any]) -> Iterator[tuple[Event, None]]:
-    """Broadcasts the app would send for an inserted row: abnormal vitals, new emergencies."""
+def _alerts(
+    clock: _Clock, follows: _Follows, table: str, row: dict[str, Any]
+) -> Iterator[tuple[Event, None]]:
+    """The hospital app's broadcasts for an inserted row, if followed: abnormal vitals, new
+    emergencies."""
     if table == "vital_signs" and is_abnormal_vitals(row):
-        yield _broadcast(clock.tick(), "vitals", row), None
+        name = "vitals"
     elif table == "emergency_requests":
-        yield _broadcast(clock.tick(), "dispatch", row), None
+        name = "dispatch"
+    else:
+        return
+    if follows.broadcasts(ALERT_CHANNEL, name):
+        yield _broadcast(clock.tick(), name, row), None
 
 
 def _change(change: Change, ns: int) -> Event:
@@ -192,9 +259,11 @@ def _change(change: Change, ns: int) -> Event:
     )
 
 
-def _presence(ns: int, op: str, key: str | None, metas: list[dict[str, Any]]) -> Event:
+def _presence(
+    ns: int, channel: str, op: str, key: str | None, metas: list[dict[str, Any]]
+) -> Event:
     body = orjson.dumps(metas).decode()
-    return Event(ns, None, EventKind.PRESENCE, PRESENCE_CHANNEL, None, op, key, body, None)
+    return Event(ns, None, EventKind.PRESENCE, channel, None, op, key, body, None)
 
 
 def _broadcast(ns: int, name: str, payload: dict[str, Any], channel: str = ALERT_CHANNEL) -> Event:
