@@ -21,8 +21,24 @@ from rtdata.bench.common import (
     start_collector,
     writer_process,
 )
+from rtdata.buffer import EventBuffer
 from rtdata.events import EventKind, EventSource
 from rtdata.server.auth import Keys
+
+__all__ = ["bench_ingest", "bench_latency", "percentile", "realtime_latencies_ms"]
+
+
+def realtime_latencies_ms(buffer: EventBuffer, since: datetime) -> list[float]:
+    """Return the commit → buffer latency (ms) of every table change ``buffer`` received over
+    the Realtime socket at or after ``since`` (not the rows read over REST)."""
+    events = buffer.snapshot(since=since, kinds=[EventKind.POSTGRES_CHANGES])
+    realtime = events[events["source"] == EventSource.REALTIME]
+    return [float(v) for v in realtime["latency_ms"].dropna()]
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Return the ``q``-th percentile of ``values``, NaN when there are none."""
+    return float(np.percentile(values, q)) if values else float("nan")
 
 
 def _collector_rate(
@@ -115,9 +131,7 @@ def _collector_latencies(url: str, keys: Keys, rate_per_s: float, duration_s: fl
         deadline = time.perf_counter() + 60
         while collector.status.events_total < expected and time.perf_counter() < deadline:
             done.wait(0.05)
-        events = collector.buffer.snapshot(since=since, kinds=[EventKind.POSTGRES_CHANGES])
-        realtime = events[events["source"] == EventSource.REALTIME]
-        return [float(v) for v in realtime["latency_ms"].dropna()]
+        return realtime_latencies_ms(collector.buffer, since)
     finally:
         collector.stop()
 
@@ -131,9 +145,7 @@ def bench_latency(rate_per_s: float = 2000.0, duration_s: float = 8.0) -> list[F
     with server_process() as url:
         ours = _collector_latencies(url, keys, rate_per_s, duration_s)
 
-    def p(values: list[float], q: float) -> float:
-        return float(np.percentile(values, q)) if values else float("nan")
-
+    p = percentile
     return [
         Figure("latency.rate_eps", rate_per_s, "changes/s", f"steady inserts for {duration_s:g} s from another process"),
         Figure("latency.bare_p50_ms", p(bare, 50), "ms", "commit → official client callback, p50"),

@@ -37,6 +37,7 @@ __all__ = [
     "forget_views",
     "recorders",
     "render",
+    "sized",
 ]
 
 HOSPITAL_PAGES: Final = ("overview", "emergencies", "health", "realtime", "events", "presence")
@@ -138,6 +139,12 @@ EIGHT_TARGET_MS: Final = 300.0
 """The eight-widget page's render-time target with 1M events buffered."""
 
 
+def sized(events: int) -> tuple[str, str]:
+    """Return how a figure's text (``1M``, ``20,000``) and key (``1m``, ``20000``) name a
+    count of buffered events."""
+    return ("1M", "1m") if events == 1_000_000 else (f"{events:,}", f"{events}")
+
+
 def recorders(events: int) -> tuple[Recorder, Recorder]:
     """Return ``(empty, full)`` recorders following the pack's config with the eight-widget
     page: ``full`` holds ``events`` events of the pack's stream, ``empty`` only a snapshot of
@@ -220,8 +227,7 @@ def bench_pages(events: int = 1_000_000, runs: int = 3) -> list[Figure]:
     from rtdata import ui
 
     empty, full = recorders(events)
-    size = "1M" if events == 1_000_000 else f"{events:,}"
-    key = "1m" if events == 1_000_000 else f"{events}"
+    size, key = sized(events)
     figures = []
     try:
         ui.use_recorder(empty)
