@@ -1,0 +1,178 @@
+"""The stream the ``packs`` bench section fills every pack's recorder with."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rtdata.bench import stream
+from rtdata.config import Config, parse_config
+from rtdata.recorder import Recorder
+from rtdata.scenarios import SCENARIOS
+from rtdata.simulate import Broadcast, Write
+
+EVENTS = 20_000  # of each pack's stream: enough for every kind, ~1 s to fill
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def _filled(config: Config, pack: str, events: int = EVENTS) -> Recorder:
+    target = stream.recorder(config)
+    stream.fill(target, events, pack=pack, now=NOW)
+    return target
+
+
+# ---------------------------------------------------------------- the stream of any pack
+
+
+@pytest.mark.parametrize("pack", list(SCENARIOS))
+def test_fill_records_what_the_pack_config_follows(pack: str) -> None:
+    config = stream.pack_config(pack=pack)
+    events = _filled(config, pack).buffer.snapshot()
+    assert len(events) == EVENTS
+    assert events["received_at"].is_monotonic_increasing
+    changes = events[events["kind"] == "postgres_changes"]
+    assert len(changes) > EVENTS / 2
+    assert set(changes["table"]) <= set(config.tables())
+    assert "INSERT" in set(changes["op"])
+    presence = events[events["kind"] == "presence"]
+    assert set(presence["channel"]) <= set(config.presence_channels())
+    if config.presence_channels() and SCENARIOS[pack].roster(1) is not None:
+        assert {"sync", "join"} <= set(presence["op"])
+    for channel, name in events.loc[events["kind"] == "broadcast", ["channel", "op"]].values:
+        (followed,) = [c for c in config.channels if c.name == channel]
+        assert "*" in followed.broadcast or name in followed.broadcast
+
+
+@pytest.mark.parametrize("pack", list(SCENARIOS))
+def test_fill_records_only_the_one_table_a_config_follows(pack: str) -> None:
+    config = stream.pack_config(pack=pack)
+    table, primary_key = next(iter(config.tables().items()))
+    one = dataclasses.replace(config, channels=Config.from_tables({table: primary_key}).channels)
+    events = _filled(one, pack, 2000).buffer.snapshot()
+    assert len(events) == 2000
+    assert set(events["kind"]) == {"postgres_changes"}
+    assert set(events["table"]) == {table}
+
+
+def test_the_hospital_alerts_only_when_the_config_follows_their_channel() -> None:
+    plain = _filled(stream.pack_config(), stream.PACK, 5000).buffer.snapshot()
+    assert set(plain["kind"]) == {"postgres_changes", "presence"}
+    alerting = _filled(stream.pack_config(stream.BENCH_CHANNELS), stream.PACK, 5000)
+    broadcasts = alerting.buffer.snapshot(kinds=["broadcast"])
+    assert set(broadcasts["channel"]) == {stream.ALERT_CHANNEL}
+    assert set(broadcasts["op"]) == {"vitals", "dispatch"}
+
+
+# A pack of test doubles: a simulator inserting "things" and broadcasting "flash" (followed)
+# and "noise" (not) on "news", and a roster joining people on the first presence channel
+# (no channel named), on "lobby" and on "attic" (not followed).
+
+FAKE_CONFIG = """
+[[channels]]
+name = "tables"
+  [[channels.postgres_changes]]
+  table = "things"
+[[channels]]
+name = "news"
+broadcast = ["flash"]
+[[channels]]
+name = "online"
+presence = true
+[[channels]]
+name = "lobby"
+presence = true
+"""
+
+
+class FakeSource:
+    def __init__(self) -> None:
+        self.writes = 0
+
+    def next_write(self, now: datetime) -> Write | Broadcast:
+        self.writes += 1
+        if self.writes % 3 == 1:
+            return Write("POST", "things", {"name": f"thing {self.writes}"})
+        event = "flash" if self.writes % 3 == 2 else "noise"
+        return Broadcast("news", event, {"at": now.isoformat()})
+
+    def apply_result(self, write: Write, rows: Sequence[Mapping[str, Any]]) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class FakeChange:
+    kind: str
+    key: str
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    channel: str | None = None
+
+
+class FakeRoster:
+    def __init__(self) -> None:
+        self.changes = iter(
+            [
+                FakeChange("join", "ana", {"role": "nurse"}),
+                FakeChange("join", "ana", {"role": "guest"}, "lobby"),
+                FakeChange("join", "bo", {"role": "porter"}, "attic"),
+                FakeChange("update", "ana", {"role": "doctor"}),
+                FakeChange("leave", "ana", {}, "lobby"),
+            ]
+        )
+
+    def target_online(self) -> int:
+        return 2
+
+    def next_change(self, now: datetime) -> FakeChange:
+        return next(self.changes, FakeChange("update", "bo", {}, "attic"))
+
+
+class FakePack:
+    def scenario(self, seed: int) -> FakeSource:
+        return FakeSource()
+
+    def roster(self, seed: int) -> FakeRoster:
+        return FakeRoster()
+
+
+@pytest.fixture
+def fake_pack(monkeypatch: pytest.MonkeyPatch) -> Config:
+    monkeypatch.setattr(stream, "get_scenario", lambda name: FakePack())
+    monkeypatch.setattr(stream, "PRESENCE_EVERY", 1)
+    return parse_config(FAKE_CONFIG, str(Path("fake") / "rtdata.toml"))
+
+
+def test_fill_takes_presence_channels_from_the_change_or_the_config(fake_pack: Config) -> None:
+    events = _filled(fake_pack, "fake", 300).buffer.snapshot()
+    presence = events[events["kind"] == "presence"]
+    seen = list(zip(presence["channel"], presence["op"], presence["key"], strict=True))
+    assert seen == [
+        ("online", "sync", None),
+        ("lobby", "sync", None),
+        ("online", "join", "ana"),
+        ("lobby", "join", "ana"),
+        ("online", "leave", "ana"),  # an update: the old meta leaves, the new one joins
+        ("online", "join", "ana"),
+        ("lobby", "leave", "ana"),
+    ]
+    broadcasts = events[events["kind"] == "broadcast"]
+    assert set(broadcasts["op"]) == {"flash"}
+    assert set(broadcasts["channel"]) == {"news"}
+    assert set(events.loc[events["kind"] == "postgres_changes", "table"]) == {"things"}
+    assert events["received_at"].is_monotonic_increasing
+
+
+def test_fill_gives_up_on_a_config_the_stream_never_feeds(
+    fake_pack: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stream, "_IDLE_STEPS", 50)
+    nothing = Config.from_tables({"never_written": ("id",)})
+    with pytest.raises(RuntimeError, match="nothing the config follows"):
+        _filled(nothing, "fake", 10)
+    with pytest.raises(ValueError, match="follows no table"):
+        _filled(dataclasses.replace(nothing, channels=()), "fake", 10)
