@@ -13,6 +13,11 @@ Sections (``--only`` picks some):
   pandas over 1M.
 * ``pages``: server-side render time of each hospital page, and of a page of one widget of
   each type, with 1M events of the pack's stream buffered beside an empty buffer.
+* ``packs``: every scenario pack beside the hospital's: its simulator at ten times the demo's
+  rate live in the embedded stack (events recorded a second, commit → buffer p99), its slowest
+  page with 1M events of its stream buffered (target ≤ 300 ms) and its bytes per buffered
+  event. Its live part runs server, simulator and collector in one process, as
+  ``rtdata.connect()`` does.
 * ``browser``: a real ``rtdata demo`` in headless Chromium at a 1 s refresh: bytes per refresh of
   each page, commit → DOM latency on the wall beside a 5 s polling page, and the Streamlit
   server's CPU and view computations per tick for 1, 5 and 20 viewers beside none. With
@@ -24,8 +29,9 @@ Opt-in sections, never in the default run (name them with ``--only``):
 * ``soak``: the Streamlit server's RSS over ``$RTDATA_SOAK_MINUTES`` (default 30) minutes of
   wall mode, after warm-up and at the end.
 
-The server always runs in its own process (``rtdata serve``), so it never shares the GIL with
-what is measured. Absolute numbers vary between machines and runs; compare ratios.
+Except in the live part of ``packs``, the server runs in its own process (``rtdata serve``), so
+it never shares the GIL with what is measured. Absolute numbers vary between machines and runs;
+compare ratios.
 """
 
 from collections.abc import Callable, Sequence
@@ -35,7 +41,16 @@ from rtdata.bench.common import Figure
 
 __all__ = ["OPT_IN", "SECTIONS", "Figure", "render_markdown", "run", "to_json"]
 
-SECTIONS: Final = ("server", "ingest", "latency", "buffer", "history", "pages", "browser")
+SECTIONS: Final = (
+    "server",
+    "ingest",
+    "latency",
+    "buffer",
+    "history",
+    "pages",
+    "packs",
+    "browser",
+)
 """Benchmark sections, in the order they run."""
 
 OPT_IN: Final = ("soak",)

@@ -1,8 +1,9 @@
-"""The stream the ``packs`` bench section fills every pack's recorder with."""
+"""The ``packs`` bench section and the stream it fills every pack's recorder with."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from rtdata.bench import stream
+from rtdata import bench
+from rtdata.bench import packs, stream
+from rtdata.cli import _parser
 from rtdata.config import Config, parse_config
 from rtdata.recorder import Recorder
 from rtdata.scenarios import SCENARIOS
@@ -19,6 +22,12 @@ from rtdata.simulate import Broadcast, Write
 
 EVENTS = 20_000  # of each pack's stream: enough for every kind, ~1 s to fill
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
+FIGURES = (
+    "ingest_events_per_s",
+    "commit_to_buffer_p99_ms",
+    "slowest_page_{}_ms",
+    "bytes_per_event",
+)
 
 
 def _filled(config: Config, pack: str, events: int = EVENTS) -> Recorder:
@@ -176,3 +185,68 @@ def test_fill_gives_up_on_a_config_the_stream_never_feeds(
         _filled(nothing, "fake", 10)
     with pytest.raises(ValueError, match="follows no table"):
         _filled(dataclasses.replace(nothing, channels=()), "fake", 10)
+
+
+# ---------------------------------------------------------------- the section
+
+
+def test_packs_is_a_default_section_the_cli_takes() -> None:
+    assert bench.SECTIONS.index("packs") == bench.SECTIONS.index("pages") + 1
+    assert _parser().parse_args(["bench", "--only", "packs"]).only == ["packs"]
+
+
+def test_the_rate_is_ten_times_the_demo_default() -> None:
+    assert _parser().parse_args(["demo"]).rate == packs.DEMO_RATE_PER_S
+    assert packs.RATE_FACTOR == 10
+
+
+def test_every_pack_is_measured_the_hospital_first() -> None:
+    order = packs.pack_order()
+    assert order[0] == packs.BASELINE == "hospital"
+    assert sorted(order) == sorted(SCENARIOS)
+
+
+@pytest.mark.parametrize("pack", list(SCENARIOS))
+def test_every_page_of_a_pack_is_rendered(pack: str) -> None:
+    names = packs.page_names(pack)
+    configured = [p.name for p in stream.pack_config(pack=pack).pages]
+    assert names == (*configured, "realtime", "events")
+
+
+def _check_figures(figures: list[bench.Figure], key: str) -> None:
+    by_key = {f.key: f for f in figures}
+    expected = [
+        f"packs.{pack}.{name.format(key)}" for pack in packs.pack_order() for name in FIGURES
+    ]
+    assert [f.key for f in figures] == expected
+    for figure in figures:
+        pack, _, name = figure.key.removeprefix("packs.").partition(".")
+        assert math.isfinite(figure.value)
+        assert figure.value > 0
+        assert pack in figure.what
+        if pack == "hospital":
+            assert figure.baseline is None
+        else:
+            assert figure.baseline == f"packs.hospital.{name}"
+            assert figure.baseline in by_key
+
+
+def test_the_section_puts_each_figure_beside_the_hospitals(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(packs, "live", lambda pack, live_s: (99.0, [1.0, 2.0, 40.0]))
+    monkeypatch.setattr(
+        packs, "slowest_page", lambda pack, events, runs: ("overview", 350.0, 1, 400.0)
+    )
+    figures = packs.bench_packs(events=1_000_000, live_s=1, runs=1)
+    _check_figures(figures, "1m")
+    text = {f.key: f.what for f in figures}
+    assert "'overview'" in text["packs.hospital.slowest_page_1m_ms"]
+    assert "1 of " in text["packs.hospital.slowest_page_1m_ms"]
+    assert "100 writes/s" in text["packs.hospital.ingest_events_per_s"]
+
+
+@pytest.mark.slow
+def test_the_section_measures_every_pack_live_and_filled() -> None:
+    figures = packs.bench_packs(events=EVENTS, live_s=1.0, runs=1)
+    _check_figures(figures, str(EVENTS))
