@@ -255,18 +255,29 @@ def figure(view: SeriesView, *, by: Literal["entity", "cohort"] = "entity") -> g
     layout = stacked_axes(len(spec.columns), 0.04, shared_x=True, y_titles=spec.columns)
     traces: list[dict[str, Any]] = []
     shapes: list[dict[str, Any]] = []
+    # Points are picked from numpy arrays, not frames: plotly converts each pandas column it
+    # is given, slowly (tz-aware times to their wall-clock time, UTC here, as done below).
+    column_of = data["column"].to_numpy(dtype=object)
+    series_of = data["series"].to_numpy(dtype=object)
+    times = data["time"]
+    if isinstance(times.dtype, pd.DatetimeTZDtype):
+        times = times.dt.tz_localize(None)
+    time = times.to_numpy()
+    value = data["value"].to_numpy()
+    outside = data["out_of_range"].to_numpy(dtype=bool)
     for row, column in enumerate(spec.columns, start=1):
         x, y = axis_ids(row)
-        mine = data[data["column"] == column]
+        mine = column_of == column
         for index, name in enumerate(names):
-            points = mine[mine["series"] == name]
+            points = mine & (series_of == name)
             colour = _COLOURS[index % len(_COLOURS)]
             traces.append(
                 {
                     "type": "scatter",
-                    "x": points["time"],
-                    "y": points["value"],
-                    "mode": "lines" if len(points) > 1 else "markers",  # one point draws no line
+                    "x": time[points],
+                    "y": value[points],
+                    # one point draws no line
+                    "mode": "lines" if np.count_nonzero(points) > 1 else "markers",
                     "name": name,
                     "legendgroup": name,
                     "showlegend": row == 1,
@@ -278,13 +289,12 @@ def figure(view: SeriesView, *, by: Literal["entity", "cohort"] = "entity") -> g
             )
         band = bands.get(column)
         if band is not None and names:  # without a series, no band fills the empty plot
-            shapes.append(_shade(band, mine["value"], x, y))
-        outside = mine[mine["out_of_range"]]
+            shapes.append(_shade(band, value[mine], x, y))
         traces.append(
             {
                 "type": "scatter",
-                "x": outside["time"],
-                "y": outside["value"],
+                "x": time[mine & outside],
+                "y": value[mine & outside],
                 "mode": "markers",
                 "name": "out of range",
                 "legendgroup": "out of range",
@@ -307,13 +317,13 @@ def figure(view: SeriesView, *, by: Literal["entity", "cohort"] = "entity") -> g
 _COLOURS: Final = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
 
-def _shade(band: Band, values: pd.Series[Any], x: str, y: str) -> dict[str, Any]:
+def _shade(band: Band, values: np.ndarray[Any, Any], x: str, y: str) -> dict[str, Any]:
     """The shape shading a band across the width of the subplot of axes ``x`` and ``y``; an
     open side reaches just past the data (or the other bound)."""
     known = [b for b in (band.lower, band.upper) if b is not None]
-    finite = values.dropna()
-    low_data = float(finite.min()) if not finite.empty else min(known)
-    high_data = float(finite.max()) if not finite.empty else max(known)
+    finite = values[pd.notna(values)]
+    low_data = float(finite.min()) if len(finite) else min(known)
+    high_data = float(finite.max()) if len(finite) else max(known)
     span = max(high_data - low_data, abs(max(known)) * 0.1, 1.0)
     lower = band.lower if band.lower is not None else min(low_data, *known) - span
     upper = band.upper if band.upper is not None else max(high_data, *known) + span
