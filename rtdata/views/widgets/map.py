@@ -297,23 +297,26 @@ def figure(view: MapView) -> go.Figure:
     # One list of traces and one layout, checked once by go.Figure (each add_trace and
     # update_layout call checks the whole figure again).
     traces = _shape_traces(view.shapes, view.spec.label_property) if view.shapes else []
-    points = view.points
+    # Points are picked from numpy arrays, not the frame: plotly converts each pandas column
+    # it is given, slowly, and so does filtering.
+    points = {c: view.points[c].to_numpy() for c in ("lon", "lat", "size_px", "hover")}
+    category_of = view.points["category"].to_numpy(dtype=object)
     for category, colour, count in view.legend:
-        mine = points[points["category"] == category]
+        mine = category_of == category
         traces.append(
             {
                 "type": "scatter",
-                "x": mine["lon"],
-                "y": mine["lat"],
+                "x": points["lon"][mine],
+                "y": points["lat"][mine],
                 "mode": "markers",
                 "name": f"{category} ({count})",
                 "marker": {
                     "color": colour,
-                    "size": mine["size_px"],
+                    "size": points["size_px"][mine],
                     "opacity": 0.85,
                     "line": {"color": "white", "width": 1},
                 },
-                "text": mine["hover"],
+                "text": points["hover"][mine],
                 "hovertemplate": "%{text}<extra></extra>",
             }
         )
