@@ -296,6 +296,8 @@ def _toast_new(spec: Widget, recorder: Recorder, seen: str) -> None:
     events = recorder.buffer.snapshot(
         since=since, tables=[board.table], kinds=[EventKind.POSTGRES_CHANGES]
     )
+    if events.empty:  # nothing new toasts nothing: spare the board's computation
+        return
     fresh = lifecycle.compute(board, pd.DataFrame(), events, _now(), since=since).toasts
     for record in fresh.tail(3).to_dict("records"):
         row = {str(k): v for k, v in record.items()}
