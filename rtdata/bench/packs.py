@@ -25,24 +25,28 @@ import logging
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Final
+from typing import Final, NamedTuple
 
+from rtdata.api import connect
 from rtdata.bench import pages, stream
 from rtdata.bench.common import Figure
 from rtdata.bench.ingest import percentile, realtime_latencies_ms
 from rtdata.events import EventKind, EventSource
 from rtdata.scenarios import SCENARIOS
+from rtdata.settings import Settings
 
 __all__ = [
     "BASELINE",
     "DEMO_RATE_PER_S",
     "PAGE_TARGET_MS",
     "RATE_FACTOR",
+    "Filled",
+    "Live",
     "bench_packs",
+    "filled",
     "live",
     "pack_order",
     "page_names",
-    "slowest_page",
 ]
 
 logger = logging.getLogger(__name__)
@@ -73,33 +77,40 @@ def page_names(pack: str) -> tuple[str, ...]:
     return (*(p.name for p in stream.pack_config(pack=pack).pages), *pages.BUILTIN_SCRIPTS)
 
 
-def live(pack: str, live_s: float) -> tuple[float, list[float]]:
-    """Run ``pack``'s embedded stack at :data:`RATE_FACTOR` × the demo's rate for ``live_s``
-    seconds once its collector is subscribed; return the events recorded a second over the
-    socket, and the commit → buffer latencies (ms) of its table changes."""
-    import rtdata
-    from rtdata.settings import Settings
+class Live(NamedTuple):
+    """What a pack's live run measured."""
 
+    events_per_s: float  # changes, presence and broadcasts recorded over the socket
+    latencies_ms: list[float]  # commit → buffer, of each table change over the socket
+
+
+def live(pack: str, live_s: float) -> Live:
+    """Run ``pack``'s embedded stack at :data:`RATE_FACTOR` × the demo's rate for ``live_s``
+    seconds once its collector is subscribed, and measure what its collector recorded."""
     rate_per_s = RATE_FACTOR * DEMO_RATE_PER_S
     settings = Settings(connect_timeout_s=120)  # no project: the embedded default
-    with rtdata.connect(settings, scenario=pack, rate_per_s=rate_per_s) as collector:
+    with connect(settings, scenario=pack, rate_per_s=rate_per_s) as collector:
         since = datetime.now(UTC)
         threading.Event().wait(live_s)  # the load runs on the stack's own threads meanwhile
         until = datetime.now(UTC)
         events = collector.buffer.snapshot(since=since, kinds=list(_LIVE_KINDS))
         latencies = realtime_latencies_ms(collector.buffer, since)
     over_socket = (events["source"] == EventSource.REALTIME) & (events["received_at"] < until)
-    return int(over_socket.sum()) / (until - since).total_seconds(), latencies
+    return Live(int(over_socket.sum()) / (until - since).total_seconds(), latencies)
 
 
-def slowest_page(pack: str, events: int, runs: int = 3) -> tuple[str, float, int, float]:
-    """Fill a recorder following ``pack``'s config with ``events`` events of its stream and
-    render each of its pages (:func:`page_names`) ``runs`` times.
+class Filled(NamedTuple):
+    """What a pack's filled recorder measured."""
 
-    Returns:
-        The slowest page's name, its median render time (ms), how many pages took longer
-        than :data:`PAGE_TARGET_MS`, and the buffer's bytes per event after the fill.
-    """
+    page: str  # the slowest page
+    page_ms: float  # its median render time
+    pages_over: int  # pages whose median render time is over PAGE_TARGET_MS
+    bytes_per_event: float  # EventBuffer.nbytes ÷ events, before any render
+
+
+def filled(pack: str, events: int, runs: int = 3) -> Filled:
+    """Fill a recorder following ``pack``'s config with ``events`` events of its stream, then
+    render each of its pages (:func:`page_names`) ``runs`` times, each a first render."""
     from rtdata import ui
 
     config = stream.pack_config(pack=pack)
@@ -117,11 +128,12 @@ def slowest_page(pack: str, events: int, runs: int = 3) -> tuple[str, float, int
         ui.use_recorder(full)
         for name in names:
             times[name] = pages.render(name, runs).wall_ms
+            logger.info("bench packs: %s page %s: %.0f ms", pack, name, times[name])
     finally:
         ui.use_recorder(None)
     slowest = max(times, key=times.__getitem__)
     over = sum(ms > PAGE_TARGET_MS for ms in times.values())
-    return slowest, times[slowest], over, bytes_per_event
+    return Filled(slowest, times[slowest], over, bytes_per_event)
 
 
 def bench_packs(events: int = 1_000_000, live_s: float = 10.0, runs: int = 3) -> list[Figure]:
@@ -135,7 +147,7 @@ def bench_packs(events: int = 1_000_000, live_s: float = 10.0, runs: int = 3) ->
         logger.info("bench packs: %s live for %g s at %g writes/s", pack, live_s, rate_per_s)
         events_per_s, latencies = live(pack, live_s)
         logger.info("bench packs: %s with %s events buffered", pack, size)
-        page, page_ms, over, bytes_per_event = slowest_page(pack, events, runs)
+        page, page_ms, over, bytes_per_event = filled(pack, events, runs)
         gc.collect()  # the filled recorders are garbage now; do not carry them to the next
         count = len(page_names(pack))
         over_text = "every page within it" if over == 0 else f"{over} of {count} pages over it"

@@ -256,10 +256,9 @@ def _check_figures(figures: list[bench.Figure], key: str) -> None:
 def test_the_section_puts_each_figure_beside_the_hospitals(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(packs, "live", lambda pack, live_s: (99.0, [1.0, 2.0, 40.0]))
-    monkeypatch.setattr(
-        packs, "slowest_page", lambda pack, events, runs: ("overview", 350.0, 1, 400.0)
-    )
+    monkeypatch.setattr(packs, "live", lambda pack, live_s: packs.Live(99.0, [1.0, 2.0, 40.0]))
+    filled = packs.Filled("overview", 350.0, 1, 400.0)
+    monkeypatch.setattr(packs, "filled", lambda pack, events, runs: filled)
     figures = packs.bench_packs(events=1_000_000, live_s=1, runs=1)
     _check_figures(figures, "1m")
     text = {f.key: f.what for f in figures}
