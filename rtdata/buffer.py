@@ -214,6 +214,7 @@ class EventBuffer:
         channels: Sequence[str] | None = None,
         newest: int | None = None,
         fields: Sequence[str] = (),
+        columns: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """Return the buffered events as a new DataFrame the caller owns.
 
@@ -236,12 +237,18 @@ class EventBuffer:
                 event's decoded record, ``None`` where the record is missing, is not a JSON
                 object or lacks the field. A sealed chunk decodes each record once and keeps
                 the values for later snapshots (see :attr:`nbytes` for what that holds).
+            columns: Only these of :data:`rtdata.events.COLUMNS` (in that order, before the
+                fields); ``None`` for all. Each text column costs about as much as all the
+                others together, so a reader that decodes no record is cheaper without it.
 
         Raises:
-            ValueError: ``newest`` is negative.
+            ValueError: ``newest`` is negative, or ``columns`` names no event column.
         """
         if newest is not None and newest < 0:
             raise ValueError(f"newest={newest!r} must be zero or more")
+        unknown = sorted(set(columns or ()) - set(COLUMNS))
+        if unknown:
+            raise ValueError(f"columns={unknown!r}: not event columns {list(COLUMNS)!r}")
         with self._lock:
             cutoff = self._cutoff_ns()
             if cutoff is not None:
@@ -259,7 +266,7 @@ class EventBuffer:
             oldest_ns = since_ns if cutoff is None else max(cutoff, since_ns)
         wanted = {"table": tables, "kind": kinds, "channel": channels}
         picks = _picks(parts, lookups, oldest_ns, wanted, newest)
-        frame = _frame(picks, lookups)
+        frame = _frame(picks, lookups, COLUMNS if columns is None else columns)
         if fields:
             with self._decode_lock:
                 decoded = _decode(picks, tuple(dict.fromkeys(fields)))
@@ -532,12 +539,15 @@ def _merge_decoded(
     return out
 
 
-def _frame(picks: list[_Pick], lookups: dict[str, _Lookup]) -> pd.DataFrame:
-    """Concatenate the picked rows into a frame of fresh arrays.
+def _frame(
+    picks: list[_Pick], lookups: dict[str, _Lookup], columns: Sequence[str] = COLUMNS
+) -> pd.DataFrame:
+    """Concatenate the picked rows into a frame of fresh arrays, of ``columns`` only.
 
     Args:
         picks: Selected rows per chunk, oldest first (see :func:`_picks`).
         lookups: Category codes of every chunk in ``picks``.
+        columns: The columns wanted, a subset of :data:`rtdata.events.COLUMNS` in its order.
     """
 
     # Row positions once per chunk: taking a few positions from each column is much cheaper
@@ -548,25 +558,29 @@ def _frame(picks: list[_Pick], lookups: dict[str, _Lookup]) -> pd.DataFrame:
         pieces = [a[where] for a, where in zip(arrays, rows, strict=True)]
         return np.concatenate(pieces) if pieces else np.empty(0, dtype=empty)
 
-    received = gather([c.received_ns for c, _, _ in picks], np.int64)
-    commit = gather([c.commit_ns for c, _, _ in picks], np.int64)
-    no_commit = commit == _NAT
-    latency = (received - commit) / 1e6  # NaT rows wrap around; overwritten just below
-    latency[no_commit] = np.nan
-    data: dict[str, Any] = {
-        "received_at": pd.DatetimeIndex(received.view("datetime64[ns]"), tz="UTC"),
-        "commit_ts": pd.DatetimeIndex(commit.view("datetime64[ns]"), tz="UTC"),
-        "latency_ms": latency,
-    }
+    wanted = set(columns)
+    data: dict[str, Any] = {}
+    if wanted & {"received_at", "latency_ms"}:
+        received = gather([c.received_ns for c, _, _ in picks], np.int64)
+        data["received_at"] = pd.DatetimeIndex(received.view("datetime64[ns]"), tz="UTC")
+    if wanted & {"commit_ts", "latency_ms"}:
+        commit = gather([c.commit_ns for c, _, _ in picks], np.int64)
+        data["commit_ts"] = pd.DatetimeIndex(commit.view("datetime64[ns]"), tz="UTC")
+    if "latency_ms" in wanted:
+        latency = (received - commit) / 1e6  # NaT rows wrap around; overwritten just below
+        latency[commit == _NAT] = np.nan
+        data["latency_ms"] = latency
     for name in _CATEGORICAL:
-        codes = gather([c.codes[name] for c, _, _ in picks], np.int8)
-        categories = pd.Index(list(lookups[name])[1:], dtype=object)
-        data[name] = pd.Categorical.from_codes(codes, categories=categories, validate=False)
+        if name in wanted:
+            codes = gather([c.codes[name] for c, _, _ in picks], np.int8)
+            categories = pd.Index(list(lookups[name])[1:], dtype=object)
+            data[name] = pd.Categorical.from_codes(codes, categories=categories, validate=False)
     for name in _TEXT:
-        # An explicit object dtype: pandas 3 would otherwise infer (and convert to) ``str``.
-        column = gather([c.text[name] for c, _, _ in picks], object)
-        data[name] = pd.Series(column, dtype=object, copy=False)
-    return pd.DataFrame(data, columns=list(COLUMNS), copy=False)
+        if name in wanted:
+            # An explicit object dtype: pandas 3 would otherwise infer (and convert to) ``str``.
+            column = gather([c.text[name] for c, _, _ in picks], object)
+            data[name] = pd.Series(column, dtype=object, copy=False)
+    return pd.DataFrame(data, columns=[c for c in COLUMNS if c in wanted], copy=False)
 
 
 def _rows(

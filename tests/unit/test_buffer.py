@@ -547,3 +547,25 @@ def test_full_chunks_merge_and_keep_what_readers_decoded(monkeypatch: pytest.Mon
     assert buffer.snapshot(since=datetime.fromtimestamp((BASE_NS + 30_000_000) / 1e9, UTC))[
         "key"
     ].tolist() == [str(i) for i in range(30, 38)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(0, 40),
+    columns=st.lists(st.sampled_from(COLUMNS), unique=True),
+)
+def test_a_subset_of_columns_is_those_of_the_whole_snapshot(
+    seed: int, n: int, columns: list[str]
+) -> None:
+    buffer = EventBuffer(chunk_rows=3)
+    buffer.extend(_mixed(seed, n))
+    whole = buffer.snapshot(tables=["a"], fields=["status"])
+    got = buffer.snapshot(tables=["a"], fields=["status"], columns=columns)
+    ordered = [c for c in COLUMNS if c in columns]
+    pd.testing.assert_frame_equal(got, whole[[*ordered, "record.status"]])
+
+
+def test_an_unknown_column_is_named() -> None:
+    with pytest.raises(ValueError, match=r"columns=\['payload'\]: not event columns"):
+        EventBuffer().snapshot(columns=["key", "payload"])
