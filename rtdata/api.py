@@ -114,7 +114,6 @@ def connect(
         return collector
     # Imported here: the local server and the simulator are only needed without a project.
     from rtdata.embedded import EmbeddedStack
-
     from rtdata.scenarios import DEFAULT_SCENARIO
 
     pack = DEFAULT_SCENARIO if scenario is None else scenario

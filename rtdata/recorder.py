@@ -1,14 +1,15 @@
 """The recorder: everything a collector knows, with no thread and no asyncio.
 
 :class:`Recorder` holds a collector's state: its lifecycle status, transitions and repaired
-gaps, the event buffer, the live tables, the metrics, the frame trace and the optional
-history writer. Every row enters it through one door, :meth:`Recorder.record`, which feeds the
-buffer, the history, the live tables and the metrics as each needs. That is why the history on
+gaps, the event buffer, the live tables, the live presence, the metrics, the frame trace and
+the optional history writer. Every row enters it through one door, :meth:`Recorder.record`,
+which feeds the buffer, the history, the live tables, the live presence and the metrics as
+each needs. That is why the history on
 disk can rebuild every table (:func:`rtdata.history.rebuild_tables`).
 
 Threads: one writer (the collector's loop thread, or a test) calls the writing methods; any
 thread may call the reading ones. ``_lock`` guards the status fields, transitions, gaps and
-error counters; the buffer, live tables, metrics and trace guard themselves.
+error counters; the buffer, live tables, live presence, metrics and trace guard themselves.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from rtdata.buffer import EventBuffer
 from rtdata.events import Event, EventKind, EventSource
 from rtdata.lifecycle import ConnectionState, Transition, check
 from rtdata.metrics import AlertRules, Metrics, MetricsSnapshot
+from rtdata.presence import LivePresence
 from rtdata.resync import Gap
 from rtdata.settings import Settings
 from rtdata.tables import LiveTables
@@ -138,6 +140,10 @@ class Recorder:
         """Every recorded event, bounded (see :class:`rtdata.EventBuffer`)."""
         self.tables = LiveTables(settings.table_keys)
         """The current rows of every followed table."""
+        self.presence = LivePresence()
+        """Who is online on every presence channel, kept from the presence events recorded
+        (see :class:`rtdata.presence.LivePresence`): unlike a replay of the buffer, it keeps
+        whoever is still online after the buffer evicted their join."""
         if history is None and settings.config.history.enabled:
             from rtdata.history import HistoryWriter
 
@@ -245,9 +251,9 @@ class Recorder:
 
         Changes, snapshot, resync and poll rows, presence, broadcast, status transitions
         and alerts all come through here. The event goes to the buffer and the history; a
-        table change (or a row read over REST) is applied to the live tables; the metrics
-        count it as its kind needs (a transition as a state change, a presence join or
-        leave per member).
+        table change (or a row read over REST) is applied to the live tables, a presence
+        event to the live presence; the metrics count it as its kind needs (a transition as
+        a state change, a presence join or leave per member).
 
         Args:
             event: The event.
@@ -273,6 +279,7 @@ class Recorder:
         elif kind == EventKind.STATUS:
             self.metrics.record_state(event.op, event.received_at_ns)
         elif kind == EventKind.PRESENCE:
+            self.presence.apply(event)
             self.metrics.record_event(event)
             if event.op in ("join", "leave"):
                 self.metrics.record_presence(_members(event.record), event.received_at_ns)
@@ -302,7 +309,9 @@ class Recorder:
         The collector calls it when it has discovered a project's tables (``rtdata.toml``
         names no channel), before it subscribes, so nothing has been recorded for a table
         yet. :attr:`tables` and then :attr:`settings` are replaced whole: a reader on another
-        thread may see the new tables next to the old settings for a moment.
+        thread may see the new tables next to the old settings for a moment. :attr:`presence`
+        is kept as it is: it holds channels, not tables, and each presence channel restarts
+        its own state with the ``sync`` recorded when it is joined.
 
         Raises:
             ValueError: ``settings`` name another project (URL or key).

@@ -75,10 +75,15 @@ def demo() -> Iterator[Demo]:
 
 
 @contextlib.contextmanager
-def running_demo(env: dict[str, str] | None = None, history: Path | None = None) -> Iterator[Demo]:
-    """Run `rtdata demo` on free ports (with extra environment ``env``) until the block ends;
-    its history goes to ``history``, else to a temporary folder, never into the checkout."""
+def running_demo(
+    env: dict[str, str] | None = None, history: Path | None = None, scenario: str | None = None
+) -> Iterator[Demo]:
+    """Run `rtdata demo` on free ports (with extra environment ``env``, of pack ``scenario``)
+    until the block ends; its history goes to ``history``, else to a temporary folder, never
+    into the checkout."""
     command = [sys.executable, "-m", "rtdata.cli", "demo", "--port", "0", "--dashboard-port", "0"]
+    if scenario is not None:
+        command += ["--scenario", scenario]
     with (
         # A demo killed below may still be writing while the folder is removed.
         tempfile.TemporaryDirectory(

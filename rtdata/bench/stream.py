@@ -37,6 +37,7 @@ from rtdata.scenarios import get_scenario
 from rtdata.scenarios.hospital.network import is_abnormal_vitals
 from rtdata.settings import Settings
 from rtdata.simulate import Broadcast
+from rtdata.simulate.dry import Change, DryRun
 
 __all__ = [
     "ALERT_CHANNEL",
@@ -144,37 +145,18 @@ def _stream(seed: int, clock: _Clock) -> Iterator[tuple[Event, dict[str, Any] | 
     pack = get_scenario(PACK)
     scenario = pack.scenario(seed)
     roster = pack.roster(seed)
-    database: dict[str, dict[Any, dict[str, Any]]] = {}
-    next_id: Counter[str] = Counter()
+    run = DryRun(scenario)
     metas: dict[str, dict[str, Any]] = {}  # presence key -> its tracked meta, with its ref
     refs = itertools.count(1)
     yield _presence(clock.tick(), "sync", None, []), None
     for step in itertools.count():
-        write = scenario.next_write(clock.now())
+        write, changes = run.step(clock.now())
         if isinstance(write, Broadcast):
             yield _broadcast(clock.tick(), write.event, write.payload, write.topic), None
-            continue
-        rows = database.setdefault(write.table, {})
-        if write.method == "POST":
-            written = []
-            for row in write.rows():
-                if "id" not in row:
-                    next_id[write.table] += 1
-                    row = {**row, "id": next_id[write.table]}
-                rows[row["id"]] = row
-                written.append(row)
-                yield _change(clock.tick(), write.table, "INSERT", row), row
-                yield from _alerts(clock, write.table, row)
-            scenario.apply_result(write, written)
-        else:
-            key = write.match["id"]
-            old = rows.get(key)
-            if old is not None and write.method == "PATCH":
-                rows[key] = new = {**old, **(write.rows()[0])}
-                yield _change(clock.tick(), write.table, "UPDATE", new, {"id": key}), new
-            elif old is not None:  # DELETE
-                del rows[key]
-                yield _change(clock.tick(), write.table, "DELETE", None, {"id": key}), None
+        for row in changes:
+            yield _change(row, clock.tick()), row.record
+            if row.op == "INSERT" and row.record is not None:
+                yield from _alerts(clock, row.table, row.record)
         if roster is not None and step % PRESENCE_EVERY == 0:
             change = roster.next_change(clock.now())
             if change.kind != "join":
@@ -193,25 +175,19 @@ def _alerts(clock: _Clock, table: str, row: dict[str, Any]) -> Iterator[tuple[Ev
         yield _broadcast(clock.tick(), "dispatch", row), None
 
 
-def _change(
-    ns: int,
-    table: str,
-    op: str,
-    record: dict[str, Any] | None,
-    old: dict[str, Any] | None = None,
-) -> Event:
-    keyed = record if record is not None else old
-    assert keyed is not None
+def _change(change: Change, ns: int) -> Event:
+    """The Realtime event of a changed row: the new record, and the key columns as the old one
+    (as Realtime sends them without ``REPLICA IDENTITY FULL``)."""
     return Event(
         ns,
         ns - _LATENCY_NS,
         EventKind.POSTGRES_CHANGES,
         _TABLES_CHANNEL,
-        table,
-        op,
-        str(keyed["id"]),
-        None if record is None else orjson.dumps(record).decode(),
-        None if old is None else orjson.dumps(old).decode(),
+        change.table,
+        change.op,
+        change.key,
+        None if change.record is None else orjson.dumps(change.record).decode(),
+        orjson.dumps(change.old).decode() if change.old else None,
         EventSource.REALTIME,
     )
 

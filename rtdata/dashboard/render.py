@@ -451,9 +451,13 @@ def _roster(spec: Widget, recorder: Recorder) -> None:
     who: roster.RosterSpec = spec.spec  # type: ignore[assignment]
 
     def compute() -> roster.RosterView:
+        # Who is online comes from the live presence; the buffer only feeds the joins and
+        # leaves of the window. `now` is taken after both reads, so none is newer than it.
         labels = recorder.table(who.label_table) if who.label_table else None
-        events = recorder.buffer.snapshot(kinds=[EventKind.PRESENCE])
-        return roster.compute(who, events, _now(), labels=labels)
+        since = roster.window_start(who, _now())
+        events = recorder.buffer.snapshot(since=since, kinds=[EventKind.PRESENCE])
+        online = recorder.presence.members(who.channels)
+        return roster.compute(who, events, _now(), labels=labels, online=online)
 
     @ui.live()
     def region() -> None:

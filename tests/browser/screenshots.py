@@ -5,7 +5,8 @@ Run from a checkout (Debian's chromium, never a downloaded browser)::
     PYTHONPATH=$PWD python -m tests.browser.screenshots            # into tests/screenshots
     PYTHONPATH=$PWD python -m tests.browser.screenshots --warmup-s 0 --out /tmp/shots
 
-It starts ``rtdata demo`` with the pack's config (its wall showing Emergencies only), opens the
+With ``--scenario NAME`` it takes every page of that pack instead, into ``<out>/packs``
+(:func:`pack_pages`). Otherwise it starts ``rtdata demo`` with the pack's config (its wall showing Emergencies only), opens the
 dashboard, lets the demo run ``--warmup-s`` seconds (three minutes by default: staff online,
 history recorded, charts and sparklines with some length), then takes each page at 1400x900
 and the wall at 1920x1080 once the page is drawn, live, and no element awaits a rerun. ``tests/browser/test_screenshots.py``
@@ -78,6 +79,53 @@ def take(out: Path, warmup_s: float = 180.0) -> list[Path]:
     return taken
 
 
+PACK_DRAWN = (
+    '[data-testid="stMetric"], [data-testid="stPlotlyChart"] .main-svg, [data-testid="stDataFrame"]'
+)
+"""Any of what a pack's page draws once its data is in."""
+
+EMPTY = ("Nothing yet.", "Nobody is online")
+"""What a widget says when it has nothing to show."""
+
+
+def pack_pages(scenario: str, out: Path, warmup_s: float = 0.0) -> dict[str, str]:
+    """Run ``rtdata demo --scenario`` and open every page of the pack (its own, then Realtime
+    health and Events) in Chromium: wait until each shows data (at most 30 s), take it into
+    ``out/<scenario>-<page>.png`` and return each page's text, by page name."""
+    from playwright.sync_api import sync_playwright
+
+    from rtdata.config import load_config
+    from rtdata.scenarios import get_scenario
+
+    pack = get_scenario(scenario)
+    names = [page.name for page in load_config(pack.config_path).pages]
+    out.mkdir(parents=True, exist_ok=True)
+    shown: dict[str, str] = {}
+    with running_demo(scenario=scenario) as demo, sync_playwright() as pw:
+        browser = launch(pw)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(demo.dashboard_url)  # the first page first (streamlit/streamlit#8860)
+            _settle(page, PACK_DRAWN)
+            # Not a synchronisation: the demo accumulates data for the pictures.
+            threading.Event().wait(warmup_s)
+            for name in [*names, "realtime", "events"]:
+                path = "" if name == names[0] else name
+                page.goto(f"{demo.dashboard_url}/{path}")
+                _settle(page, PACK_DRAWN)
+                main = page.locator('[data-testid="stMain"]')
+                wait_until(
+                    lambda main=main: not any(e in main.inner_text() for e in EMPTY),
+                    timeout=30,
+                    what=f"{scenario}/{name} to show data in every widget",
+                )
+                page.screenshot(path=str(out / f"{scenario}-{name}.png"))
+                shown[name] = main.inner_text()
+        finally:
+            browser.close()
+    return shown
+
+
 def _settle(page: Any, drawn: str) -> None:
     """Wait for the page's heading and ``drawn``, for the live feed (no stale banner), for the
     network to rest, and for no element to be stale (greyed while a rerun is under way)."""
@@ -96,7 +144,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=README_SHOTS)
     parser.add_argument("--warmup-s", type=float, default=180.0)
+    parser.add_argument("--scenario", help="take every page of this pack instead (into OUT/packs)")
     args = parser.parse_args()
+    if args.scenario:
+        pack_pages(args.scenario, args.out / "packs", args.warmup_s)
+        print(args.out / "packs")
+        return
     for path in take(args.out, args.warmup_s):
         print(path)
 

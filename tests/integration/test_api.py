@@ -94,7 +94,7 @@ def test_attached_collector_stops_its_stack_even_if_never_started() -> None:
 def test_connect_names_the_scenario_pack_of_the_embedded_default() -> None:
     from rtdata.scenarios import UnknownScenarioError
 
-    with pytest.raises(UnknownScenarioError, match="hospitl.*did you mean 'hospital'"):
+    with pytest.raises(UnknownScenarioError, match=r"hospitl.*did you mean 'hospital'"):
         rtdata.connect(Settings(), scenario="hospitl")
     with rtdata.connect(Settings(), scenario="hospital", rate_per_s=50) as collector:
         assert collector.stack is not None

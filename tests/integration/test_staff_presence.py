@@ -162,6 +162,13 @@ def _online(collector: Collector) -> dict[str, str]:
     return dict(zip(who["key"], who["status"], strict=True))
 
 
+def _live(collector: Collector) -> dict[str, str]:
+    """Who is online now by the collector's live presence, as key -> status."""
+    members = collector.recorder.presence.members(WHO.channels)
+    pairs = zip(members["key"], members["meta"], strict=True)
+    return {key: meta.get("status") for key, meta in pairs}
+
+
 def test_the_collector_sees_exactly_who_the_simulator_has_signed_in(server: LocalServer) -> None:
     sim = PresenceSimulator(
         server.url, server.anon_key, StaffRoster(4, HOSPITALS, size=10), interval_s=3600
@@ -171,6 +178,7 @@ def test_the_collector_sees_exactly_who_the_simulator_has_signed_in(server: Loca
         sim.start()  # the warm-up signs in 6 people (60 % of 10), then waits an hour
         wait_until(lambda: len(sim.roster.online) == 6, what="the warm-up")
         wait_until(lambda: _online(collector) == sim.roster.online, what="the same six online")
+        wait_until(lambda: _live(collector) == sim.roster.online, what="the same six live")
         board = roster.compute(
             BOARD, collector.buffer.snapshot(kinds=["presence"]), datetime.now(UTC)
         )
@@ -224,6 +232,7 @@ def test_churn_ends_with_everybody_gone_when_the_simulator_stops(server: LocalSe
         sim.stop()  # every socket closed: everybody leaves
         assert sim.changes_failed == 0, sim.last_error
         wait_until(lambda: not _online(collector), what="everybody seen leaving")
+        wait_until(lambda: not _live(collector), what="everybody gone from the live presence")
         events = collector.buffer.snapshot(kinds=["presence"])
         assert set(events["op"].astype(object)) == {"sync", "join", "leave"}
         users = {m.key: m for m in sim.roster.members}

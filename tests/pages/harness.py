@@ -11,7 +11,7 @@ commit time on a virtual clock that ends now.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,9 +20,10 @@ import orjson
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from rtdata.events import Event, EventKind, row_key
+from rtdata.events import Event, EventKind
 from rtdata.recorder import Recorder
-from rtdata.simulate import Write, WriteSource
+from rtdata.simulate import Broadcast, Write, WriteSource
+from rtdata.simulate.dry import Change, DryRun
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -165,7 +166,8 @@ def broadcast(channel: str, event: str, payload: Mapping[str, Any], at_ns: int) 
 
 
 class Replay:
-    """Plays a write source's writes against rows in memory and records each change.
+    """Plays a write source's writes against rows in memory (:class:`rtdata.simulate.dry.DryRun`)
+    and records each change, and each broadcast, into a recorder.
 
     Args:
         recorder: Where the changes are recorded (its followed tables and their keys).
@@ -173,48 +175,43 @@ class Replay:
 
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
-        self.rows: dict[str, dict[str, dict[str, Any]]] = {}
-        self._next_id: dict[str, int] = {}
+        self._dry = DryRun(_NoSource(), recorder.settings.table_keys)
+
+    @property
+    def rows(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Table -> primary key text -> row, as the database holds them."""
+        return self._dry.rows
 
     def play(self, source: WriteSource, writes: int, *, span_s: float) -> None:
         """Play ``writes`` writes of ``source`` evenly over the ``span_s`` seconds up to now."""
         end_ns = time.time_ns() - LATENCY_NS
         step_ns = int(span_s * S_NS / writes)
+        self._dry.source = source
         for i in range(writes):
             at_ns = end_ns - (writes - 1 - i) * step_ns
-            write = source.next_write(datetime.fromtimestamp(at_ns / S_NS, UTC))
-            source.apply_result(write, self.apply(write, at_ns))
+            write, changes = self._dry.step(datetime.fromtimestamp(at_ns / S_NS, UTC))
+            if isinstance(write, Broadcast):
+                self.recorder.record(broadcast(write.topic, write.event, write.payload, at_ns))
+            self._record(changes, at_ns)
 
     def apply(self, write: Write, at_ns: int) -> list[dict[str, Any]]:
         """Apply one write committed at ``at_ns``; return the rows it wrote (for ``POST``)."""
-        table = self.rows.setdefault(write.table, {})
-        primary_key = self.recorder.settings.table_keys.get(write.table, ("id",))
-        if write.method == "POST":
-            written = []
-            for body in write.rows():
-                row = dict(body)
-                if "id" not in row:
-                    self._next_id[write.table] = self._next_id.get(write.table, 0) + 1
-                    row["id"] = self._next_id[write.table]
-                key = row_key(row, primary_key)
-                table[key] = row
-                written.append(row)
-                self.recorder.record(change(write.table, "INSERT", row, at_ns, key=key))
-            return written
-        chosen = [
-            key
-            for key, row in table.items()
-            if all(row.get(column) == value for column, value in write.match.items())
-        ]
-        for key in chosen:
-            old = {column: table[key][column] for column in primary_key}
-            if write.method == "PATCH":
-                assert isinstance(write.body, dict)
-                table[key] = {**table[key], **write.body}
-                self.recorder.record(
-                    change(write.table, "UPDATE", table[key], at_ns, old=old, key=key)
-                )
-            else:
-                del table[key]
-                self.recorder.record(change(write.table, "DELETE", None, at_ns, old=old, key=key))
-        return []
+        changes = self._dry.apply(write)
+        self._record(changes, at_ns)
+        return [c.record for c in changes if c.op == "INSERT" and c.record is not None]
+
+    def _record(self, changes: list[Change], at_ns: int) -> None:
+        for c in changes:
+            self.recorder.record(
+                change(c.table, c.op, c.record, at_ns, old=c.old or None, key=c.key)
+            )
+
+
+class _NoSource:
+    """The write source of writes applied one by one (:meth:`Replay.apply`): it has none."""
+
+    def next_write(self, now: datetime) -> Write | Broadcast:
+        raise AssertionError("Replay.apply takes its writes one by one")
+
+    def apply_result(self, write: Write, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Nothing to learn."""

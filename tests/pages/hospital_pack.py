@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from rtdata.config import load_config, parse_config
@@ -12,7 +10,8 @@ from rtdata.recorder import Recorder
 from rtdata.scenarios import get_scenario
 from rtdata.settings import Settings
 from rtdata.simulate import WriteSource
-from tests.pages.harness import S_NS, Replay, presence
+from tests.pages.harness import Replay
+from tests.pages.packs import sign_in
 
 PACK = get_scenario("hospital")
 SEED = 7
@@ -47,16 +46,8 @@ def _staff(recorder: Recorder, changes: int) -> dict[str, tuple[str, int]]:
     """Sign the pack's roster in and out on its presence channel, over the last 10 minutes."""
     roster = PACK.roster(SEED)
     assert roster is not None
-    end_ns = time.time_ns()
+    sign_in(recorder, roster, changes, "online")
     members = {m.key: m for m in roster.members}
-    for i in range(changes):
-        at_ns = end_ns - (changes - i) * S_NS * 600 // changes
-        step = roster.next_change(datetime.fromtimestamp(at_ns / S_NS, UTC))
-        if step.kind in ("leave", "update"):
-            recorder.record(presence("online", "leave", step.key, None, at_ns))
-        if step.kind in ("join", "update"):
-            meta = {**step.meta, "presence_ref": f"{step.key}-{i}"}
-            recorder.record(presence("online", "join", step.key, [meta], at_ns + 1))
     return {key: (members[key].role, members[key].hospital_id) for key in roster.online}
 
 

@@ -18,6 +18,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from rtdata import ui
+from rtdata.buffer import EventBuffer
 from rtdata.config import load_config, parse_config
 from rtdata.events import Event, EventKind
 from rtdata.layout import WidgetType
@@ -483,3 +484,25 @@ def test_presence_page_replays_a_large_buffer() -> None:
     at = run_page("presence")
     assert metrics(at) == {"Online now": "200", "Presence keys": "200"}
     assert len(frames(at)[0]) == 200
+
+
+def test_presence_page_shows_staff_whose_join_the_buffer_evicted() -> None:
+    # Three staff sign in, then 50 changes push their joins out of a buffer of 20 events.
+    recorder = Recorder(
+        Settings(config=load_config(PACK.config_path)), buffer=EventBuffer(max_rows=20)
+    )
+    start_ns = time.time_ns() - 60_000_000_000
+    recorder.record(
+        Event(start_ns, None, EventKind.PRESENCE, "online", None, "sync", None, "[]", None)
+    )
+    for i, key in enumerate(("staff-1", "staff-2", "staff-3"), start=1):
+        meta = {"user": key, "role": "nurse", "hospital_id": i, "presence_ref": key}
+        recorder.record(presence("online", "join", key, [meta], start_ns + i))
+    for i in range(50):
+        row = {"id": i, "status": "pending"}
+        recorder.record(change("emergency_requests", "INSERT", row, start_ns + 1_000_000 * (i + 1)))
+    assert EventKind.PRESENCE not in set(recorder.buffer.snapshot()["kind"])
+    ui.use_recorder(recorder)
+    at = run_page("presence")
+    assert metrics(at) == {"Online now": "3", "Presence keys": "3"}
+    assert sorted(frames(at)[0]["key"]) == ["staff-1", "staff-2", "staff-3"]

@@ -11,9 +11,11 @@ import pathlib
 import time
 
 import orjson
+import pandas as pd
 import pytest
 
 import rtdata
+from rtdata.buffer import EventBuffer
 from rtdata.config import DEFAULT_CONFIG
 from rtdata.events import Event, event_from_row
 from rtdata.history import HistoryWriter
@@ -21,6 +23,8 @@ from rtdata.lifecycle import ConnectionState
 from rtdata.recorder import ErrorKind, Recorder
 from rtdata.settings import Settings
 from rtdata.supervisor import Supervisor
+from rtdata.views.widgets import roster
+from tests.unit.widget_data import at, presence
 
 TABLE = "emergency_requests"
 
@@ -67,6 +71,7 @@ def test_every_kind_of_row_enters_by_record(tmp_path: pathlib.Path) -> None:
         {"id": 1, "status": "done"},
         {"id": 2, "status": "pending"},
     ]
+    assert recorder.presence.members()["meta"].tolist() == [{"role": "nurse"}, {"role": "doctor"}]
     status = recorder.status
     assert status.state == ConnectionState.CONNECTING
     assert status.events_total == 1  # realtime changes only
@@ -144,7 +149,8 @@ def test_a_failed_background_task_is_counted_and_logged(
 
 
 def test_only_the_recorder_appends_to_the_buffer_or_the_history() -> None:
-    """One door: no module but the recorder appends events (benchmarks fill buffers directly)."""
+    """One door: no module but the recorder appends events or applies them to the live
+    presence (benchmarks fill buffers directly)."""
     root = pathlib.Path(rtdata.__file__).parent
     doors = []
     for path in root.rglob("*.py"):
@@ -155,24 +161,53 @@ def test_only_the_recorder_appends_to_the_buffer_or_the_history() -> None:
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
-                and node.func.attr in ("append", "extend")
                 and isinstance(node.func.value, ast.Attribute)
-                and node.func.value.attr in ("buffer", "history")
+                and (node.func.attr, node.func.value.attr)
+                in {
+                    ("append", "buffer"),
+                    ("extend", "buffer"),
+                    ("append", "history"),
+                    ("extend", "history"),
+                    ("apply", "presence"),
+                }
             ):
                 doors.append(f"{relative}:{node.lineno}: {ast.unparse(node)}")
     assert not doors
 
 
-def test_follow_replaces_the_settings_and_starts_empty_tables_for_them() -> None:
+def test_follow_starts_empty_tables_for_the_new_settings_and_keeps_the_presence() -> None:
     nothing = dataclasses.replace(DEFAULT_CONFIG, channels=())
     recorder = Recorder(Settings(config=nothing))
+    recorder.record(presence(0, "floor", "join", "ana", [{"presence_ref": "a1"}]))
     assert recorder.tables.names == []
     assert recorder.schema is None
     recorder.follow(Settings(tables={"cases": ("id",), "notes": ("a", "b")}))
     assert recorder.tables.names == ["cases", "notes"]
     assert recorder.settings.table_keys == {"cases": ("id",), "notes": ("a", "b")}
+    assert recorder.presence.members()["key"].tolist() == ["ana"]  # channels, not tables
     recorder.record(event_from_row({"a": 1, "b": 2}, "notes", time.time_ns(), ("a", "b")))
     assert recorder.tables.count("notes") == 1
     other = Settings(url="http://elsewhere:54321", key="k", config=nothing)
     with pytest.raises(ValueError, match="the settings name another one"):
         recorder.follow(other)
+
+
+def test_a_member_whose_join_the_buffer_evicted_is_still_on_the_roster() -> None:
+    nothing = dataclasses.replace(DEFAULT_CONFIG, channels=())
+    recorder = Recorder(Settings(config=nothing), buffer=EventBuffer(max_rows=5))
+    recorder.record(presence(0, "floor", "sync", None, []))
+    recorder.record(presence(1, "floor", "join", "ana", [{"presence_ref": "a1", "role": "lead"}]))
+    for second in range(2, 12):
+        recorder.record(presence(second, "floor", "join", "rui", [{"presence_ref": f"r{second}"}]))
+        recorder.record(presence(second, "floor", "leave", "rui", [{"presence_ref": f"r{second}"}]))
+    buffered = recorder.buffer.snapshot()
+    assert len(buffered) == 5
+    assert "ana" not in set(buffered["key"])  # her join is gone from the buffer
+
+    spec = roster.RosterSpec(channels=("floor",), group_by=("role",), window_s=60)
+    now = at(12)
+    events = recorder.buffer.snapshot(since=roster.window_start(spec, now), kinds=["presence"])
+    view = roster.compute(spec, events, now, online=recorder.presence.members(spec.channels))
+    assert view.online[["key", "role"]].to_dict("records") == [{"key": "ana", "role": "lead"}]
+    assert view.online["joined_at"].tolist() == [pd.Timestamp(at(1))]
+    assert roster.compute(spec, buffered, now).online.empty  # a replay of the buffer lost her

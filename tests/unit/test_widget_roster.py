@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from rtdata.views.widgets.roster import ACTIVITY_COLUMNS, UNKNOWN, RosterSpec, compute, figure
+from rtdata.presence import LivePresence
+from rtdata.views.widgets.roster import (
+    ACTIVITY_COLUMNS,
+    UNKNOWN,
+    RosterSpec,
+    compute,
+    figure,
+    window_start,
+)
 from tests.unit.widget_data import at, large_events, presence, snapshot
 
 SPEC = RosterSpec(
@@ -27,18 +37,21 @@ def meta(ref: str, role: str | None, site_id: int | None = 1) -> dict[str, objec
     return fields
 
 
+FLOOR = (
+    presence(0, "floor", "sync", None, []),
+    presence(10, "floor", "join", "ana", [meta("a1", "tech")]),
+    presence(20, "floor", "join", "rui", [meta("r1", "lead", 2)]),
+    presence(30, "floor", "join", "eva", [meta("e1", None, None)]),
+    presence(40, "floor", "join", "ana", [meta("a2", "tech")]),  # a second tab
+    presence(50, "floor", "leave", "ana", [meta("a1", "tech")]),
+    presence(60, "lobby", "join", "zed", [meta("z1", "tech")]),  # another channel
+    presence(70, "floor", "join", "ivo", [meta("i1", "tech")]),
+    presence(80, "floor", "leave", "ivo", []),  # a leave naming no meta: the whole key
+)
+
+
 def floor() -> pd.DataFrame:
-    return snapshot(
-        presence(0, "floor", "sync", None, []),
-        presence(10, "floor", "join", "ana", [meta("a1", "tech")]),
-        presence(20, "floor", "join", "rui", [meta("r1", "lead", 2)]),
-        presence(30, "floor", "join", "eva", [meta("e1", None, None)]),
-        presence(40, "floor", "join", "ana", [meta("a2", "tech")]),  # a second tab
-        presence(50, "floor", "leave", "ana", [meta("a1", "tech")]),
-        presence(60, "lobby", "join", "zed", [meta("z1", "tech")]),  # another channel
-        presence(70, "floor", "join", "ivo", [meta("i1", "tech")]),
-        presence(80, "floor", "leave", "ivo", []),  # a leave naming no meta: the whole key
-    )
+    return snapshot(*FLOOR)
 
 
 def test_online_replays_joins_and_leaves() -> None:
@@ -89,6 +102,29 @@ def test_activity_counts_joins_and_leaves_per_bucket_over_the_window() -> None:
     assert activity["bucket_start"].tolist() == [pd.Timestamp(at(s)) for s in (-60, 0, 60)]
     assert activity["joins"].tolist() == [0, 4, 1]
     assert activity["leaves"].tolist() == [0, 1, 1]
+
+
+def test_the_live_presence_and_the_window_show_what_a_replay_of_every_event_shows() -> None:
+    live = LivePresence()
+    for event in FLOOR:
+        live.apply(event)
+    spec = replace(SPEC, window_s=30, bucket_s=20)  # from 60 s
+    now = at(100)
+    replayed = compute(spec, floor(), now, labels=SITES)
+    window = floor()[floor()["received_at"] >= window_start(spec, now)]
+    assert len(window) < len(FLOOR)
+    shown = compute(spec, window, now, labels=SITES, online=live.members())  # lobby too
+    pd.testing.assert_frame_equal(shown.online, replayed.online)
+    pd.testing.assert_frame_equal(shown.groups, replayed.groups)
+    pd.testing.assert_frame_equal(shown.activity, replayed.activity)
+    assert (shown.online_total, shown.keys_online) == (3, 3)
+
+
+def test_the_window_starts_at_the_bucket_holding_its_first_instant() -> None:
+    spec = RosterSpec(channels=("floor",), window_s=90, bucket_s=60)
+    assert window_start(spec, at(100)) == at(0)  # 10 s is in the bucket from 0 s
+    assert window_start(spec, at(150)) == at(60)
+    assert compute(spec, floor(), at(100)).activity["bucket_start"].iloc[0] == at(0)
 
 
 def test_figure_has_group_bars_and_activity() -> None:

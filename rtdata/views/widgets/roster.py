@@ -5,7 +5,9 @@ key and ``record`` the JSON list of the metas that joined or left; each meta hol
 client tracked and the server's ``presence_ref`` (one tracked session of a key). The collector
 records ``op="sync"`` (no key) each time it joins a presence channel, before the server's state
 arrives as joins: who was online on that channel before is forgotten, so someone who left
-while the link was down does not stay online.
+while the link was down does not stay online. Those rules live in :mod:`rtdata.presence`:
+:func:`compute` either replays events with them or takes the collector's live presence, which
+also knows who joined before the oldest buffered event.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
-import orjson
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from rtdata.events import EventKind
+from rtdata.presence import PresenceState, Slot, members_frame, meta_identity
 from rtdata.views.widgets._spec import (
     SpecError,
     check_name,
@@ -39,6 +41,7 @@ __all__ = [
     "compute",
     "figure",
     "replay",
+    "window_start",
 ]
 
 ACTIVITY_COLUMNS: Final = ("bucket_start", "joins", "leaves")
@@ -144,40 +147,57 @@ class RosterView:
 
 
 def compute(
-    spec: RosterSpec, events: pd.DataFrame, now: datetime, *, labels: pd.DataFrame | None = None
+    spec: RosterSpec,
+    events: pd.DataFrame,
+    now: datetime,
+    *,
+    labels: pd.DataFrame | None = None,
+    online: pd.DataFrame | None = None,
 ) -> RosterView:
-    """Replay the presence events of the spec's channels up to ``now``.
+    """Show who is online on the spec's channels at ``now``, and the joins and leaves over
+    its window.
 
-    Events are replayed per ``(channel, key)`` in receive order: a join adds its metas (a meta
-    already present under the same ``presence_ref`` keeps its first join time), a leave removes
-    its metas, and a leave naming no meta removes the whole key. A ``sync`` empties its
-    channel; the joins that follow it fill it again, each meta keeping the join time it had
-    before the sync when its ``presence_ref`` is unchanged.
+    Who is online is ``online`` when given (the collector's live presence), else the replay
+    of the presence events of the spec's channels up to ``now`` (:func:`replay`): events are
+    replayed in receive order; a join adds its metas (a meta already present under the same
+    ``presence_ref`` keeps its first join time), a leave removes its metas, and a leave naming
+    no meta removes the whole key. A ``sync`` empties its channel; the joins that follow it
+    fill it again, each meta keeping the join time it had before the sync when its
+    ``presence_ref`` is unchanged (see :mod:`rtdata.presence` for how long it is kept).
 
     Args:
         spec: The roster.
-        events: A buffer snapshot; may be empty.
+        events: A buffer snapshot; may be empty. With ``online``, only the events received
+            from :func:`window_start` on matter (the joins and leaves are counted from them).
         now: Current time, timezone-aware: later events are left out and the window ends here.
         labels: Current rows of ``spec.label_table``; an id without a label shows as itself.
+        online: The metas online, as :meth:`rtdata.presence.LivePresence.members` returns
+            them (:data:`rtdata.presence.MEMBER_COLUMNS`; rows of other channels are left
+            out). It is the state after every event recorded so far, so take ``now`` after
+            reading it; ``None`` replays ``events`` instead.
     """
     presence = _presence(spec, events, now)
-    online = _online(spec, presence, now, _label_map(spec, labels))
+    if online is None:
+        members = members_frame(_replayed(presence).members())
+    else:
+        members = online[online["channel"].isin(spec.channels)]
+    table = _online(spec, members, now, _label_map(spec, labels))
     if spec.group_by:
         keys = list(spec.group_by)
-        counts = online.groupby(keys, sort=False).size()
-        groups = counts.rename("online").reset_index() if len(online) else None
+        counts = table.groupby(keys, sort=False).size()
+        groups = counts.rename("online").reset_index() if len(table) else None
     else:
         keys = ["group"]
-        groups = pd.DataFrame({"group": ["everyone"], "online": [len(online)]})
+        groups = pd.DataFrame({"group": ["everyone"], "online": [len(table)]})
     if groups is None:
         groups = pd.DataFrame({**{k: pd.Series(dtype=object) for k in keys}, "online": []})
     groups["online"] = groups["online"].astype("int64")
     groups = groups.sort_values(["online", *keys], ascending=[False, *[True] * len(keys)])
     return RosterView(
         spec=spec,
-        online=online.head(spec.max_rows),
-        online_total=len(online),
-        keys_online=len(online[["channel", "key"]].drop_duplicates()),
+        online=table.head(spec.max_rows),
+        online_total=len(table),
+        keys_online=len(table[["channel", "key"]].drop_duplicates()),
         groups=groups.reset_index(drop=True),
         activity=_activity(spec, presence, now),
     )
@@ -261,35 +281,15 @@ def _presence(spec: RosterSpec, events: pd.DataFrame, now: datetime) -> pd.DataF
     return chosen.sort_values("received_at", kind="stable")
 
 
-def _metas(record: Any) -> list[dict[str, Any]]:
-    """Decode a presence record: a JSON list of metas (a lone object counts as one meta)."""
-    if not isinstance(record, str) or not record:
-        return []
-    try:
-        value = orjson.loads(record)
-    except orjson.JSONDecodeError:
-        return []
-    items = value if isinstance(value, list) else [value]
-    return [item for item in items if isinstance(item, dict)]
-
-
-def _ref(meta: dict[str, Any]) -> str:
-    """Identity of a meta within its key: the server's ref, else the meta's own content."""
-    ref = meta.get("presence_ref", meta.get("phx_ref"))
-    return str(ref) if ref is not None else orjson.dumps(meta, option=orjson.OPT_SORT_KEYS).decode()
-
-
-Slot = tuple[str, str]
-"""A presence key on its channel: ``(channel, key)``."""
-
-
 def replay(presence: pd.DataFrame) -> dict[Slot, dict[str, tuple[dict[str, Any], pd.Timestamp]]]:
     """Replay presence events in the order given and return who is online.
 
-    A join adds its metas (a meta already present under the same ``presence_ref`` keeps its
-    first join time), a leave removes its metas, and a leave that names no meta removes the
-    whole key. A ``sync`` (recorded at every (re)join) empties its channel; a meta stated again
-    after it keeps the join time it had before the sync.
+    The rules are :class:`rtdata.presence.PresenceState`'s, the ones the collector's live
+    presence follows: a join adds its metas (a meta already present under the same
+    ``presence_ref`` keeps its first join time), a leave removes its metas, and a leave that
+    names no meta removes the whole key. A ``sync`` (recorded at every (re)join) empties its
+    channel; a meta stated again after it (before the channel's next sync) keeps the join time
+    it had before the sync.
 
     Args:
         presence: Presence events (columns ``channel``, ``key``, ``op``, ``record`` and
@@ -298,68 +298,48 @@ def replay(presence: pd.DataFrame) -> dict[Slot, dict[str, tuple[dict[str, Any],
     Returns:
         ``(channel, key)`` → meta identity → ``(meta, joined_at)`` of every meta online.
     """
-    # Join times are kept as row positions and looked up once at the end, for the metas still
-    # online: building a Timestamp per event cost more than the rest of the replay.
-    online: dict[Slot, dict[str, tuple[dict[str, Any], int]]] = {}
-    forgotten: dict[Slot, dict[str, int]] = {}  # join times a sync put aside
+    online: dict[Slot, dict[str, tuple[dict[str, Any], pd.Timestamp]]] = {}
+    for channel, key, meta, joined_ns in _replayed(presence).members():
+        joined_at = pd.Timestamp(joined_ns, unit="ns", tz="UTC")
+        online.setdefault((channel, key), {})[meta_identity(meta)] = (meta, joined_at)
+    return online
+
+
+def _replayed(presence: pd.DataFrame) -> PresenceState:
+    """Fold presence events (as :func:`replay` takes them) into a new state."""
+    state = PresenceState()
+    received_ns = pd.DatetimeIndex(presence["received_at"]).as_unit("ns").asi8.tolist()
     columns = zip(
         presence["channel"].astype(object).tolist(),
-        presence["key"].tolist(),
         presence["op"].astype(object).tolist(),
+        presence["key"].tolist(),
         presence["record"].tolist(),
+        received_ns,
         strict=True,
     )
-    for position, (channel, key, op, record) in enumerate(columns):
-        if op == "sync":
-            for slot in [slot for slot in online if slot[0] == str(channel)]:
-                known = forgotten.setdefault(slot, {})
-                known.update({ref: joined for ref, (_, joined) in online.pop(slot).items()})
-            continue
-        slot = (str(channel), str(key))
-        metas = _metas(record)
-        if op == "join":
-            current = online.setdefault(slot, {})
-            for meta in metas:
-                ref = _ref(meta)
-                current.setdefault(ref, (meta, forgotten.get(slot, {}).pop(ref, position)))
-        elif op == "leave":
-            if not metas:
-                online.pop(slot, None)
-                continue
-            current = online.get(slot, {})
-            for meta in metas:
-                current.pop(_ref(meta), None)
-            if not current:
-                online.pop(slot, None)
-    received = presence["received_at"].array
-    return {
-        slot: {ref: (meta, received[joined]) for ref, (meta, joined) in current.items()}
-        for slot, current in online.items()
-    }
+    for channel, op, key, record, at_ns in columns:
+        state.apply(str(channel), str(op), key, record, at_ns)
+    return state
 
 
 def _online(
-    spec: RosterSpec, presence: pd.DataFrame, now: datetime, labels: dict[str, str]
+    spec: RosterSpec, members: pd.DataFrame, now: datetime, labels: dict[str, str]
 ) -> pd.DataFrame:
-    online = replay(presence)
+    """The online table from members (:data:`rtdata.presence.MEMBER_COLUMNS`), newest first."""
     stamp = pd.Timestamp(now)
-    rows = [
-        (channel, key, meta, joined)
-        for (channel, key), current in online.items()
-        for meta, joined in current.values()
-    ]
+    metas: list[dict[str, Any]] = members["meta"].tolist()
     data: dict[str, Any] = {
-        "channel": pd.Series([r[0] for r in rows], dtype=object),
-        "key": pd.Series([r[1] for r in rows], dtype=object),
+        "channel": pd.Series(members["channel"].astype(object).tolist(), dtype=object),
+        "key": pd.Series(members["key"].astype(object).tolist(), dtype=object),
     }
     for name in spec.group_by:
-        values = [_group_value(r[2].get(name)) for r in rows]
+        values = [_group_value(meta.get(name)) for meta in metas]
         if name == spec.label_field:
             values = [labels.get(v, v) for v in values]
         data[name] = pd.Series(values, dtype=object)
-    joined_at = pd.to_datetime(pd.Series([r[3] for r in rows], dtype=object), utc=True)
-    data["joined_at"] = joined_at
-    data["online_s"] = (stamp - joined_at).dt.total_seconds().astype(float)
+    joined_at = pd.to_datetime(members["joined_at"], utc=True).dt.as_unit("ns")
+    data["joined_at"] = joined_at.reset_index(drop=True)
+    data["online_s"] = (stamp - data["joined_at"]).dt.total_seconds().astype(float)
     frame = pd.DataFrame(data)
     return frame.sort_values("joined_at", ascending=False, kind="stable").reset_index(drop=True)
 
@@ -386,11 +366,23 @@ def _label_map(spec: RosterSpec, labels: pd.DataFrame | None) -> dict[str, str]:
     }
 
 
+def window_start(spec: RosterSpec, now: datetime) -> datetime:
+    """Return the earliest receive time the joins and leaves of a view at ``now`` count: the
+    start of the bucket holding ``now - spec.window_s`` (UTC).
+
+    A view at any later ``now`` reads no event received before it, so a caller keeping
+    :func:`compute`'s ``online`` need only snapshot the buffer from here.
+    """
+    start = pd.Timestamp(now).tz_convert("UTC") - timedelta(seconds=spec.window_s)
+    floored: datetime = start.floor(f"{spec.bucket_s}s")
+    return floored
+
+
 def _activity(spec: RosterSpec, presence: pd.DataFrame, now: datetime) -> pd.DataFrame:
     bucket = f"{spec.bucket_s}s"
     end = pd.Timestamp(now).tz_convert("UTC")
-    start = end - timedelta(seconds=spec.window_s)
-    full = pd.date_range(start.floor(bucket), end.floor(bucket), freq=bucket, name="bucket_start")
+    first = pd.Timestamp(window_start(spec, now))
+    full = pd.date_range(first, end.floor(bucket), freq=bucket, name="bucket_start")
     recent = presence[(presence["received_at"] >= full[0]) & presence["op"].isin(["join", "leave"])]
     starts = recent["received_at"].dt.floor(bucket)
     op = recent["op"].astype(object)
