@@ -134,7 +134,8 @@ class AdminScenario:
         pruned = self._forms.forced_prune() or self._accounts.forced_prune()
         if pruned is not None:
             return pruned
-        patient_id = self._patients.oldest_without(self._forms.open_patients())
+        busy = self._forms.open_patients() | set(self._packets)
+        patient_id = self._patients.oldest_without(busy)
         if patient_id is None:
             return None
         return self._forms.forget_patient(patient_id) or self._patients.discharge(patient_id)

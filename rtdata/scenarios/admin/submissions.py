@@ -72,9 +72,7 @@ _REJECTION_NOTES: Final = (
     "consent expired",
 )
 _APPROVAL_NOTES: Final = (None, None, None, "checked against chart")
-_SEVERITIES: Final = ("mild", "moderate", "severe")
-_SPECIALTIES: Final = ("cardiology", "dermatology", "orthopaedics", "physiotherapy", "radiology")
-_RECIPIENTS: Final = ("GP practice", "insurer", "solicitor", "another hospital")
+_ANSWERS: Final = {"intake": (12, 30), "questionnaire": (20, 45), "consent": (2, 4)}
 
 
 class Submissions:
@@ -141,8 +139,8 @@ class Submissions:
         and ids already known are ignored."""
         known = self.statuses()
         for row in rows:
-            row_id, patient_id = row.get("id"), row.get("patient_id")
-            if _is_int(row_id) and _is_int(patient_id) and row_id not in known:
+            row_id, patient_id = _integer(row.get("id")), _integer(row.get("patient_id"))
+            if row_id is not None and patient_id is not None and row_id not in known:
                 self._pending[row_id] = patient_id
 
     def options(self, submit: float, review: float) -> list[tuple[str, float]]:
@@ -221,17 +219,12 @@ class Submissions:
         }
 
     def _data(self, form: str) -> dict[str, Any]:
-        rng = self._rng
-        if form == "adverse_event":
-            return {"severity": rng.choices(_SEVERITIES, (6, 3, 1))[0]}
-        if form == "referral":
-            return {"specialty": rng.choice(_SPECIALTIES)}
-        if form == "records_release":
-            return {"recipient": rng.choice(_RECIPIENTS)}
-        if form == "consent":
-            return {"signed": True}
-        return {"answers": rng.randint(8, 40)}
+        """The form's answers, summarised the same way for every type: how many questions
+        were answered and how many files are attached."""
+        low, high = _ANSWERS.get(form, (4, 12))
+        return {"answers": self._rng.randint(low, high), "attachments": self._rng.randint(0, 3)}
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _integer(value: object) -> int | None:
+    """``value`` when it is an integer (not a bool), else ``None``."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
