@@ -115,7 +115,9 @@ def test_the_console_shows_the_escalation_and_the_queue(admin: Admin) -> None:
     names = {p["full_name"] for p in made}
     lines = role_feed["change"].tolist()
     assert {line.split(":")[0] for line in lines if line.endswith("staff → admin")} >= names
-    pending = sorted((f for f in forms if f["status"] == "pending"), key=lambda f: f["submitted_at"])
+    pending = sorted(
+        (f for f in forms if f["status"] == "pending"), key=lambda f: f["submitted_at"]
+    )
     assert oldest["id"].tolist() == [f["id"] for f in pending][:12]
 
 
