@@ -56,7 +56,7 @@ PHASE_STARTS_S: Final[Mapping[Phase, float]] = MappingProxyType(
 ROWS_PER_POST: Final[Mapping[Phase, tuple[int, int]]] = MappingProxyType(
     {
         Phase.STEADY: (1, 1),
-        Phase.RUSH: (2, 5),
+        Phase.RUSH: (3, 6),
         Phase.BACKLOG: (1, 2),
         Phase.ESCALATION: (1, 1),
         Phase.QUIET: (1, 1),
