@@ -160,6 +160,22 @@ def test_the_state_machines_hold_over_four_cycles() -> None:
             assert history[:2] == ["pending", "reviewed"]
 
 
+def test_each_reviewer_approves_at_their_own_rate() -> None:
+    run = long_run()
+    rates = run.scenario.submissions.approval_rates
+    assert set(rates) == {a.id for a in run.scenario.team}
+    assert all(0.6 <= rate <= 0.95 for rate in rates.values())
+    decided: dict[str, Counter[str]] = {}
+    for change in run.changes():
+        row = change.record
+        if change.table == "form_submissions" and row and row["status"] in ("approved", "rejected"):
+            decided.setdefault(row["reviewer_id"], Counter())[row["status"]] += 1
+    for reviewer, counts in decided.items():
+        n = counts.total()
+        assert n > 40
+        assert abs(counts["approved"] / n - rates[reviewer]) < 0.2
+
+
 def test_roles_move_up_and_down_and_the_core_team_keeps_its_roles() -> None:
     run = long_run()
     roles = histories(role_machine(), list(run.changes()))

@@ -9,12 +9,14 @@ stamps ``role_changed_by`` (the admin who made it) and ``role_changed_at``.
 The core team (:data:`CORE_ADMINS` admins and :data:`CORE_STAFF` staff) is drawn first from
 the generator, so a roster can rebuild it from the seed; its roles never change and it does
 every review and patient edit. Other accounts sign up as users; admins promote some to staff,
-now and then one to admin, and take the roles back.
+now and then one to admin, and take the roles back; at the start of each cycle an admin
+gives :data:`ONBOARDED` signed-up users staff access (the day's new hires).
 
 The incident: once per cycle, when the ``escalation`` phase starts, one core admin makes
 :data:`ESCALATED` users admin (each through ``staff``) a few seconds apart, which an admin must
 notice; when the ``quiet`` phase starts another core admin takes each back down to ``user``.
-Both run on a schedule of their own (:meth:`Accounts.due_write`), not on the weighted draw.
+The onboarding, the incident and its clean-up run on a schedule of their own
+(:meth:`Accounts.plan`, :meth:`Accounts.due_write`), not on the weighted draw.
 
 Like every part of the pack's simulator, nothing here reads a clock or global random state:
 ``PATCH`` and ``DELETE`` change the tracked state when they are produced.
@@ -149,15 +151,6 @@ class Accounts:
         """The core team, admins first (a copy of each account)."""
         return tuple(_copy(a) for a in self._accounts.values() if a.core)
 
-    def role_of(self, account_id: str) -> str | None:
-        """The role the simulator last gave ``account_id``, or ``None`` if it has no account."""
-        account = self._accounts.get(account_id)
-        return None if account is None else account.role
-
-    def roles(self) -> dict[str, str]:
-        """Every account's current role, by id (a copy)."""
-        return {a.id: a.role for a in self._accounts.values()}
-
     def opening_write(self, ts: str) -> Write:
         """Return the insert of the core team and the first users."""
         body = [self._row(a, ts) for a in self._accounts.values()]
@@ -166,8 +159,9 @@ class Accounts:
     # ------------------------------------------------------------ the incident
 
     def plan(self, cycle: int, phase: Phase, elapsed_s: float) -> None:
-        """Plan the incident when ``phase`` is ``escalation`` and its clean-up when it is
-        ``quiet``, once per cycle; ``elapsed_s`` is the time now since the first write."""
+        """Schedule the phase's steps once per cycle: the onboarding when ``phase`` is
+        ``steady``, the incident when it is ``escalation`` and its clean-up when it is
+        ``quiet``; ``elapsed_s`` is the time now since the first write."""
         if (cycle, phase) in self._planned:
             return
         self._planned.add((cycle, phase))

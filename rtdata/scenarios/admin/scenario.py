@@ -67,12 +67,12 @@ class AdminScenario:
 
     @property
     def accounts(self) -> Accounts:
-        """The accounts part of the scenario (for tests and the dashboard's checks)."""
+        """The accounts part of the scenario (tests use it to ask for a role change)."""
         return self._accounts
 
     @property
     def submissions(self) -> Submissions:
-        """The form-submissions part of the scenario."""
+        """The form-submissions part of the scenario (its reviewers' approval rates)."""
         return self._forms
 
     def phase(self, now: datetime) -> Phase:

@@ -7,8 +7,9 @@ arrive for known patients. A submission moves along :data:`SUBMISSION_TRANSITION
 ``pending`` -> ``reviewed`` (``reviewer_id``, ``reviewed_at``) -> ``approved`` or ``rejected``
 (``decided_at``, ``review_notes``), decided by the same reviewer, whose own approval rate
 (:attr:`Submissions.approval_rates`) decides which. Reviewers mostly take the oldest pending
-form. Decided forms beyond :data:`MAX_DECIDED` are deleted, oldest first; no form is submitted
-while :data:`MAX_OPEN` are pending or reviewed.
+form. Decided forms beyond :data:`MAX_DECIDED` are deleted, oldest first; single forms stop
+while :data:`MAX_OPEN` are pending or reviewed (the scenario stops admitting patients whose
+packets would pass it).
 
 Submission ids are assigned by the server: a form is only reviewed once
 :meth:`Submissions.apply_result` has reported its id. Nothing here reads a clock or global
@@ -57,7 +58,7 @@ SUBMISSION_TRANSITIONS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
 """Submission status -> the statuses it may move to next."""
 
 MAX_OPEN: Final = 150
-"""No form is submitted while this many are pending or reviewed."""
+"""No single form is submitted, nor patient admitted, while this many are pending or reviewed."""
 
 MAX_DECIDED: Final = 120
 """Approved or rejected forms kept before the oldest is deleted."""
