@@ -221,9 +221,9 @@ class Submissions:
 
     def _data(self, form: str) -> dict[str, Any]:
         """The form's answers, summarised the same way for every type: how many questions
-        were answered and how many files are attached."""
+        were answered and how many files came with it."""
         low, high = _ANSWERS.get(form, (4, 12))
-        return {"answers": self._rng.randint(low, high), "attachments": self._rng.randint(0, 3)}
+        return {"answers": self._rng.randint(low, high), "files": self._rng.randint(0, 3)}
 
 
 def _integer(value: object) -> int | None:
