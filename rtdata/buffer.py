@@ -7,6 +7,8 @@ number of readers (Streamlit sessions, notebooks). Storage is columnar in sealed
 * When the tail holds ``chunk_rows`` rows it is sealed into per-column NumPy arrays (int64
   times, int8/int16/int32 codes for low-cardinality text, object arrays for the rest):
   O(chunk_rows) once per chunk, so amortised O(1) per event.
+* Every :data:`_MERGED_CHUNKS` full sealed chunks are merged into one, so a million events are
+  about 16 chunks: a snapshot pays per chunk it reads. Each row is copied once more for it.
 * ``snapshot`` takes references to the sealed chunks and a copy of the tail under the lock and
   builds the frame outside it; sealed chunks are never mutated, and every column of the result
   is a freshly allocated array, so readers own the result and never block the writer long.
@@ -23,6 +25,7 @@ arrived since, not the whole window again.
 
 from __future__ import annotations
 
+import itertools
 import sys
 import threading
 from bisect import bisect_left
@@ -292,6 +295,31 @@ class EventBuffer:
         cutoff = self._cutoff_ns()
         if cutoff is not None:
             self._expire(cutoff)
+        self._compact()
+
+    def _compact(self) -> None:
+        """Merge the last :data:`_MERGED_CHUNKS` sealed chunks into one when each holds just
+        ``chunk_rows`` rows (and none has evicted rows): a snapshot pays per chunk it reads,
+        so a full buffer is about 16 large chunks, not 122 small ones. Amortised O(1) per
+        event: each row is copied once more, ``_MERGED_CHUNKS`` seals later."""
+        if len(self._chunks) < _MERGED_CHUNKS:
+            return
+        parts = [self._chunks[-i] for i in range(_MERGED_CHUNKS, 0, -1)]
+        if any(len(part) != self.chunk_rows for part in parts):
+            return
+        if len(self._chunks) == _MERGED_CHUNKS and self._head:
+            return
+        merged = _merge(parts)
+        # Readers' decoded fields move along, unless a reader is decoding right now: the
+        # writer never waits for a reader (the new chunk then decodes again when asked).
+        if self._decode_lock.acquire(blocking=False):
+            try:
+                merged.decoded.update(_merge_decoded(parts))
+            finally:
+                self._decode_lock.release()
+        for _ in parts:
+            self._chunks.pop()
+        self._chunks.append(merged)
 
     def _drop_first(self) -> None:
         first = self._chunks.popleft()
@@ -463,6 +491,45 @@ def _picks(
         picks.append((chunk, start, mask))
     picks.reverse()
     return picks
+
+
+_MERGED_CHUNKS: Final = 8
+"""Sealed chunks of ``chunk_rows`` rows merged into one (:meth:`EventBuffer._compact`)."""
+
+
+def _merge(parts: list[_Chunk]) -> _Chunk:
+    """One chunk holding ``parts``' rows in order (their codes index the same lookups)."""
+    ordered = all(part.ordered for part in parts) and all(
+        before.max_ns <= after.min_ns for before, after in itertools.pairwise(parts)
+    )
+    return _Chunk(
+        np.concatenate([part.received_ns for part in parts]),
+        np.concatenate([part.commit_ns for part in parts]),
+        {name: np.concatenate([part.codes[name] for part in parts]) for name in _CATEGORICAL},
+        {name: np.concatenate([part.text[name] for part in parts]) for name in _TEXT},
+        min_ns=min(part.min_ns for part in parts),
+        max_ns=max(part.max_ns for part in parts),
+        ordered=ordered,
+        nbytes=sum(part.nbytes for part in parts),
+    )
+
+
+def _merge_decoded(
+    parts: list[_Chunk],
+) -> dict[str, tuple[npt.NDArray[np.object_], npt.NDArray[np.bool_]]]:
+    """The decoded fields of ``parts``, concatenated (rows a part never decoded stay undone)."""
+    names = {name for part in parts for name in part.decoded}
+    out = {}
+    for name in names:
+        values, done = [], []
+        for part in parts:
+            entry = part.decoded.get(name)
+            if entry is None:
+                entry = (np.full(len(part), None, dtype=object), np.zeros(len(part), dtype=bool))
+            values.append(entry[0])
+            done.append(entry[1])
+        out[name] = (np.concatenate(values), np.concatenate(done))
+    return out
 
 
 def _frame(picks: list[_Pick], lookups: dict[str, _Lookup]) -> pd.DataFrame:

@@ -513,3 +513,37 @@ def test_fields_under_a_concurrent_writer_stay_each_rows_own() -> None:
         reader.join()
     assert problems == []
     assert buffer.snapshot(fields=["id"])["record.id"].tolist() == list(range(15_000, 20_000))
+
+
+def orjson_id(text: object) -> int:
+    assert isinstance(text, str)
+    return int(text.split(":")[1].rstrip("}"))
+
+
+def test_full_chunks_merge_and_keep_what_readers_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rtdata.buffer as module
+
+    decoded: list[object] = []
+    record = module._record
+
+    def counting(text: object) -> dict[str, object]:
+        decoded.append(text)
+        return record(text)
+
+    monkeypatch.setattr(module, "_record", counting)
+    buffer = EventBuffer(chunk_rows=4)
+    buffer.extend(make(i) for i in range(28))  # seven sealed chunks: not merged yet
+    assert buffer.snapshot(fields=["id"])["record.id"].tolist() == list(range(28))
+    assert len(decoded) == 28
+    buffer.extend(make(i) for i in range(28, 38))  # the eighth seal merges; two in the tail
+    assert len(buffer._chunks) == 2  # the merged 32 rows and the ninth chunk
+    decoded.clear()
+    frame = buffer.snapshot(fields=["id"])
+    assert frame["record.id"].tolist() == list(range(38))
+    assert frame["key"].tolist() == [str(i) for i in range(38)]
+    # Only rows 28 to 37 decode (never asked for before): the merge kept rows 0 to 27's.
+    assert sorted(orjson_id(t) for t in decoded) == list(range(28, 38))
+    assert buffer.snapshot(newest=5)["key"].tolist() == [str(i) for i in range(33, 38)]
+    assert buffer.snapshot(since=datetime.fromtimestamp((BASE_NS + 30_000_000) / 1e9, UTC))[
+        "key"
+    ].tolist() == [str(i) for i in range(30, 38)]

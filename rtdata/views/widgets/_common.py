@@ -188,6 +188,8 @@ def status_entries(
         ``group_column`` in its newest record (``None`` without a group column).
     """
     changes = table_changes(events, table, CHANGE_OPS)
+    if changes.empty:  # perhaps without columns: a frame of no events at all
+        return _entries(np.empty(0, object), np.empty(0, object), np.empty(0, np.int64), None)
     keys = changes["key"].to_numpy(dtype=object)
     status = record_values(changes, status_column)
     group = record_values(changes, group_column) if group_column else None
@@ -249,7 +251,7 @@ def first_seen(events: pd.DataFrame, table: str, keys: Collection[str] | None = 
     """Return the earliest event time of each key of ``table`` (any op), indexed by key; of
     the keys in ``keys`` only, when given."""
     changes = table_changes(events, table, (*CHANGE_OPS, "DELETE"))
-    if keys is not None:
+    if keys is not None and not changes.empty:
         changes = changes[changes["key"].isin(list(keys)).to_numpy(dtype=bool)]
     if changes.empty:
         return pd.Series(dtype="datetime64[ns, UTC]")
