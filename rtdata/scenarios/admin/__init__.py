@@ -38,12 +38,9 @@ def roster(seed: int) -> TeamRoster:
 
 
 def state_machines() -> tuple[StateMachine, ...]:
-    """The lifecycles :func:`scenario` drives to an end: form submissions, from ``pending``
-    through ``reviewed`` to ``approved`` or ``rejected``.
-
-    Account roles follow :func:`role_machine`, kept apart because a role has no final value
-    (every role may change again), which a lifecycle here must have.
-    """
+    """The lifecycles :func:`scenario` drives: form submissions, from ``pending`` through
+    ``reviewed`` to ``approved`` or ``rejected``, and account roles (:func:`role_machine`,
+    which have no final value: every role may change again)."""
     return (
         StateMachine(
             "form_submissions",
@@ -52,6 +49,7 @@ def state_machines() -> tuple[StateMachine, ...]:
             initial=("pending",),
             must_pass={"approved": ("pending", "reviewed"), "rejected": ("pending", "reviewed")},
         ),
+        role_machine(),
     )
 
 
