@@ -151,6 +151,11 @@ SCENARIOS: Final[Mapping[str, Scenario]] = MappingProxyType(
                 "A Lisbon hospital network: emergencies through dispatch, vital signs,"
                 " verifications, beds and ambulances, waiting lists, disputes, staff presence",
             ),
+            _pack(
+                "admin",
+                "A clinic's admin console: patient forms through review to a decision, patient"
+                " record edits, account role changes and a role-escalation incident, team presence",
+            ),
         )
     }
 )
