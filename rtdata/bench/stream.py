@@ -84,6 +84,7 @@ SPAN_S: Final = 12 * 3600.0
 _TABLES_CHANNEL: Final = "rtdata-tables"
 _LATENCY_NS: Final = 3_000_000  # commit → receive, as a local Realtime delivers it
 _IDLE_STEPS: Final = 100_000  # simulator writes without a followed event before fill gives up
+_IDLE_FRACTION: Final = 100  # a step that records nothing moves the clock 1/100 of a tick on
 
 
 def pack_config(extra: str = "", pack: str = PACK) -> Config:
@@ -175,10 +176,16 @@ class _Clock:
     def __init__(self, start_ns: int, step_ns: int) -> None:
         self.ns = start_ns
         self.step_ns = step_ns
+        self.ticks = 0
 
     def tick(self) -> int:
         self.ns += self.step_ns
+        self.ticks += 1
         return self.ns
+
+    def idle(self) -> None:
+        """Move on by a fraction of a tick, for a step that recorded nothing."""
+        self.ns += self.step_ns // _IDLE_FRACTION
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.ns / 1e9, UTC)
@@ -189,8 +196,9 @@ def _stream(
 ) -> Iterator[tuple[Event, dict[str, Any] | None]]:
     """Yield ``(event, decoded record)`` forever: the simulator's changes and broadcasts,
     roster changes and (for :data:`PACK`) alerts that ``follows`` takes, each stamped with the
-    next tick of ``clock`` (what is not followed takes no tick). Presence without a channel goes
-    to the first of ``follows.presence``."""
+    next tick of ``clock``. What is not followed takes no tick; a step that yields nothing moves
+    the clock on by :data:`_IDLE_FRACTION` of a tick, so a simulator waiting on the clock gets
+    there. Presence without a channel goes to the first of ``follows.presence``."""
     scenario = get_scenario(pack)
     roster = scenario.roster(seed)
     run = DryRun(scenario.scenario(seed), follows.tables)
@@ -200,12 +208,8 @@ def _stream(
     refs = itertools.count(1)
     for channel in follows.presence:
         yield _presence(clock.tick(), channel, "sync", None, []), None
-    ticked, ticked_at = clock.ns, 0  # the clock's time at the last step that recorded, and when
+    ticks, ticked_at = clock.ticks, 0  # ticks when a step last yielded, and that step
     for step in itertools.count():
-        if clock.ns != ticked:
-            ticked, ticked_at = clock.ns, step
-        elif step - ticked_at > _IDLE_STEPS:
-            raise RuntimeError(f"{pack}: {_IDLE_STEPS:,} writes and nothing the config follows")
         write, changes = run.step(clock.now())
         if isinstance(write, Broadcast) and follows.broadcasts(write.topic, write.event):
             yield _broadcast(clock.tick(), write.event, write.payload, write.topic), None
@@ -217,14 +221,20 @@ def _stream(
         if roster is not None and step % PRESENCE_EVERY == 0:
             change = roster.next_change(clock.now())
             channel = change.channel or home
-            if channel not in follows.presence:
-                continue
-            if change.kind != "join" and (left := metas.pop((channel, change.key), None)):
-                yield _presence(clock.tick(), channel, "leave", change.key, [left]), None
-            if change.kind != "leave":
-                meta = {**change.meta, "presence_ref": f"ref-{next(refs)}"}
-                metas[channel, change.key] = meta
-                yield _presence(clock.tick(), channel, "join", change.key, [meta]), None
+            if channel in follows.presence:
+                key, kind = change.key, change.kind
+                if kind != "join" and (left := metas.pop((channel, key), None)):
+                    yield _presence(clock.tick(), channel, "leave", key, [left]), None
+                if kind != "leave":
+                    meta = {**change.meta, "presence_ref": f"ref-{next(refs)}"}
+                    metas[channel, key] = meta
+                    yield _presence(clock.tick(), channel, "join", key, [meta]), None
+        if clock.ticks != ticks:
+            ticks, ticked_at = clock.ticks, step
+        elif step - ticked_at < _IDLE_STEPS:
+            clock.idle()
+        else:
+            raise RuntimeError(f"{pack}: {_IDLE_STEPS:,} writes and nothing the config follows")
 
 
 def _alerts(

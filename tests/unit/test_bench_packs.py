@@ -6,7 +6,7 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -196,6 +196,31 @@ def test_fill_takes_presence_channels_from_the_change_or_the_config(fake_pack: C
     assert set(broadcasts["channel"]) == {"news"}
     assert set(events.loc[events["kind"] == "postgres_changes", "table"]) == {"things"}
     assert events["received_at"].is_monotonic_increasing
+
+
+class ClockedSource(FakeSource):
+    """Writes a "things" row once an hour of simulated time (longer than the 36 minutes
+    between 20 events over 12 hours), an "other" row otherwise."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.due = datetime.min.replace(tzinfo=UTC)
+
+    def next_write(self, now: datetime) -> Write | Broadcast:
+        if now < self.due:
+            return Write("POST", "other", {"at": now.isoformat()})
+        self.due = now + timedelta(hours=1)
+        return Write("POST", "things", {"at": now.isoformat()})
+
+
+def test_fill_moves_time_on_through_steps_it_does_not_record(
+    fake_pack: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(FakePack, "scenario", lambda self, seed: ClockedSource())
+    things = Config.from_tables({"things": ("id",)})
+    events = _filled(things, "fake", 20).buffer.snapshot()
+    assert len(events) == 20
+    assert set(events["table"]) == {"things"}
 
 
 def test_fill_gives_up_on_a_config_the_stream_never_feeds(
