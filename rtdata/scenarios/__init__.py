@@ -151,6 +151,11 @@ SCENARIOS: Final[Mapping[str, Scenario]] = MappingProxyType(
                 "A Lisbon hospital network: emergencies through dispatch, vital signs,"
                 " verifications, beds and ambulances, waiting lists, disputes, staff presence",
             ),
+            _pack(
+                "crm",
+                "A CRM with a helpdesk: tickets worked by agent teams against SLAs (with a"
+                " breach wave), comments, attachments, customers, acquisitions, interactions",
+            ),
         )
     }
 )
