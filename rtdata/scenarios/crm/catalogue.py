@@ -50,10 +50,10 @@ class SlaPolicy:
 
 
 SLA_POLICIES: Final = (
-    SlaPolicy(1, "urgent", 30, 150),
-    SlaPolicy(2, "high", 60, 300),
-    SlaPolicy(3, "normal", 120, 600),
-    SlaPolicy(4, "low", 240, 900),
+    SlaPolicy(1, "urgent", 30, 120),
+    SlaPolicy(2, "high", 60, 240),
+    SlaPolicy(3, "normal", 120, 480),
+    SlaPolicy(4, "low", 240, 720),
 )
 """The desk's SLAs, at demo speed: seconds where a real desk has hours, so a ten-minute demo
 shows whole lifecycles, met and breached."""

@@ -317,7 +317,7 @@ class Desk:
     # ------------------------------------------------------------ SLA sweep and retention
 
     def _sweep(self, now_s: float) -> Write | None:
-        while self._sweeps and self._sweeps[0][0] <= now_s:
+        while self._sweeps and self._sweeps[0][0] < now_s:  # past due, not at it
             _, ticket_id, kind = heapq.heappop(self._sweeps)
             ticket = self._tickets.get(ticket_id)
             if ticket is None:

@@ -47,7 +47,7 @@ PHASES: Final = (
     Phase("steady", 0, 0.12, (1, 1), (1, 2), 1.0, 1.0, True),
     Phase("burst", 90, 0.30, (2, 5), (4, 10), 1.0, 1.0, True),
     Phase("quiet", 150, 0.03, (1, 1), (1, 1), 0.7, 1.0, True),
-    Phase("breach_wave", 210, 0.45, (1, 3), (1, 3), 0.6, 1.6, False, outage=True),
+    Phase("breach_wave", 210, 0.7, (1, 3), (1, 3), 0.5, 2.0, False, outage=True),
     Phase("recovery", 330, 0.06, (1, 1), (1, 2), 1.0, 0.8, True),
 )
 """The phases in cycle order."""
