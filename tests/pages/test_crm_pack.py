@@ -123,8 +123,11 @@ def test_the_sla_page_breaks_unresolved_tickets_down_and_lists_the_breaches(
         teams[t["team_id"]] for t in tickets if t["status"] in UNRESOLVED
     }
     changes = [str(v) for f in frames(at) if "change" in f.columns for v in f["change"]]
-    assert any("within its first-response SLA" in c for c in changes)
-    assert any("within its resolution SLA" in c for c in changes)
+    on_time = {t["id"] for t in tickets if not t["first_response_breached"]}
+    listed = [c for c in changes if c.endswith(", first response late")]
+    assert listed
+    assert not {int(c[1 : c.index(" ")]) for c in listed} & on_time
+    assert any(c.endswith(", resolution late") for c in changes)
 
 
 def test_the_activity_page_shows_status_changes_comments_and_attachments(
