@@ -156,6 +156,11 @@ SCENARIOS: Final[Mapping[str, Scenario]] = MappingProxyType(
                 "A CRM with a helpdesk: tickets worked by agent teams against SLAs (with a"
                 " breach wave), comments, attachments, customers, acquisitions, interactions",
             ),
+            _pack(
+                "admin",
+                "A clinic's admin console: patient forms through review to a decision, patient"
+                " record edits, account role changes and a role-escalation incident, team presence",
+            ),
         )
     }
 )

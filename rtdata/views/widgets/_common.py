@@ -152,7 +152,9 @@ def record_values(events: pd.DataFrame, field: str) -> npt.NDArray[np.object_]:
     column = field_column(field)
     if column in events.columns:
         return events[column].to_numpy(dtype=object)
-    texts = events["record"].to_numpy(dtype=object) if "record" in events.columns else ()
+    if "record" not in events.columns:  # a snapshot of other columns: no record to read
+        return np.full(len(events), None, dtype=object)
+    texts = events["record"].to_numpy(dtype=object)
     return np.fromiter((loads(text).get(field) for text in texts), dtype=object, count=len(texts))
 
 

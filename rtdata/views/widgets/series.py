@@ -26,6 +26,7 @@ from rtdata.views.widgets._spec import SpecError, check_name, check_names, check
 
 __all__ = [
     "ALERT_COLUMNS",
+    "EVENT_COLUMNS",
     "LINE_COLUMNS",
     "MAX_POINTS",
     "Band",
@@ -185,6 +186,11 @@ class SeriesView:
     entities: tuple[str, ...]
     available: tuple[str, ...]
     readings: int
+
+
+EVENT_COLUMNS: Final = ("received_at", "kind", "table", "op")
+"""The event columns :func:`compute` reads besides the record fields of :func:`event_fields`:
+a snapshot of only these and those fields is all it needs."""
 
 
 def event_fields(spec: SeriesSpec) -> tuple[str, ...]:
@@ -386,7 +392,7 @@ def _readings(
 
 
 def _event_rows(spec: SeriesSpec, events: pd.DataFrame, now: datetime) -> pd.DataFrame:
-    if events.empty or not {"kind", "table", "op", "record", "received_at"} <= set(events):
+    if events.empty or not {"kind", "table", "op", "received_at"} <= set(events):
         return pd.DataFrame()
     mask = (
         (events["kind"] == "postgres_changes")
