@@ -152,6 +152,11 @@ SCENARIOS: Final[Mapping[str, Scenario]] = MappingProxyType(
                 " verifications, beds and ambulances, waiting lists, disputes, staff presence",
             ),
             _pack(
+                "crm",
+                "A CRM with a helpdesk: tickets worked by agent teams against SLAs (with a"
+                " breach wave), comments, attachments, customers, acquisitions, interactions",
+            ),
+            _pack(
                 "admin",
                 "A clinic's admin console: patient forms through review to a decision, patient"
                 " record edits, account role changes and a role-escalation incident, team presence",
