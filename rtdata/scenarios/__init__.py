@@ -151,6 +151,12 @@ SCENARIOS: Final[Mapping[str, Scenario]] = MappingProxyType(
                 "A Lisbon hospital network: emergencies through dispatch, vital signs,"
                 " verifications, beds and ambulances, waiting lists, disputes, staff presence",
             ),
+            _pack(
+                "telehealth",
+                "A multi-tenant telehealth platform for knee and hip replacement recovery:"
+                " three clinics' wearable readings, patient alerts and their acknowledgement,"
+                " recovery statuses, care plans, messages, gateway health, care-team presence",
+            ),
         )
     }
 )
