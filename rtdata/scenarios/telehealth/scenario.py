@@ -245,7 +245,8 @@ class TelehealthScenario:
         return None
 
     def _forced_prune(self) -> list[Write]:
-        for pruned in (self.desk.forced_prune(), self.gateway.forced_prune()):
+        for prune in (self.desk.forced_prune, self.gateway.forced_prune):
+            pruned = prune()  # each pops what it deletes: called only until one does
             if pruned is not None:
                 return [pruned]
         if self.readings > MAX_READINGS:
