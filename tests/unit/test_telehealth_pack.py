@@ -268,8 +268,8 @@ def test_the_offline_clinics_alerts_pile_up_past_their_deadline(run: Run) -> Non
     late = list(_cycle_times(run, INCIDENT_START_S + 60, INCIDENT_END_S))
     assert max(run.overdue[t][riverside] for t in late) >= 8
     mean = statistics.mean(run.overdue[t][riverside] for t in late)
-    for other in others:
-        assert mean > 4 * max(1.0, statistics.mean(run.overdue[t][other] for t in late))
+    for other in others:  # the others have about one alert past its deadline at most
+        assert mean > 3 * max(1.0, statistics.mean(run.overdue[t][other] for t in late))
     # Once the team is back, the backlog is worked through.
     after = list(_cycle_times(run, INCIDENT_END_S + 60, INCIDENT_END_S + 100))
     assert after

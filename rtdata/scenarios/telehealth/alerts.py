@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 SLA_S: Final[Mapping[str, float]] = MappingProxyType(
-    {"critical": 30.0, "high": 60.0, "medium": 120.0, "low": 300.0}
+    {"critical": 30.0, "high": 60.0, "medium": 90.0, "low": 180.0}
 )
 """Seconds from raising an alert to its acknowledgement deadline (``ack_due_at``), by severity."""
 

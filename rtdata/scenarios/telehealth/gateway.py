@@ -67,11 +67,12 @@ class Gateway:
         rows = []
         for index, clinic in enumerate(CLINICS):
             down = incident_active(index, elapsed_s)
-            staff = 0 if down else round(PROVIDERS_PER_CLINIC * rng.uniform(0.5, 0.9))
+            # Clinicians keep a desktop and a phone connected; patients mostly a phone.
+            staff = 0 if down else 2 * round(PROVIDERS_PER_CLINIC * rng.uniform(0.5, 0.9))
             rows.append(
                 {
                     "tenant_id": clinic.id,
-                    "active_connections": staff + round(patients[index] * rng.uniform(1.2, 1.8)),
+                    "active_connections": staff + round(patients[index] * rng.uniform(1.0, 1.5)),
                     "messages_per_min": max(0, round(rng.gauss(120 * busy, 15))),
                     # Deliveries to the offline team's devices time out and retry.
                     "p95_latency_ms": round(

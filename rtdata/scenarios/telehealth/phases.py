@@ -42,7 +42,7 @@ offline: Riverside Rehab Clinic."""
 INCIDENT_START_S: Final = 75.0
 """Seconds into each cycle at which the incident starts."""
 
-INCIDENT_END_S: Final = 225.0
+INCIDENT_END_S: Final = 240.0
 """Seconds into each cycle at which the incident ends (the team is back)."""
 
 

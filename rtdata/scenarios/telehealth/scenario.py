@@ -264,7 +264,7 @@ class TelehealthScenario:
             "upload": 50.0,
             "message": 6.0 * chatter,
             "event": 7.0 * chatter,
-            "announce": 0.5,
+            "announce": 1.5,
             "app_alert": 1.2,
             "plan": 2.5,
         }
