@@ -303,6 +303,13 @@ def test_the_incident_shows_in_escalations_and_the_gateway(run: Run) -> None:
     assert all(INCIDENT_START_S <= s.elapsed_s % CYCLE_S < INCIDENT_END_S for s in urgent)
 
 
+def test_the_roster_is_the_scenarios_care_team_about_70_percent_online() -> None:
+    people = roster(3)
+    assert people.members == TelehealthScenario(3).team
+    assert len(people.members) == 18
+    assert people.target_online == 13  # 70 % of 18
+
+
 def test_the_offline_clinics_team_signs_out_and_comes_back() -> None:
     people = roster(11)
     start = T0

@@ -6,8 +6,9 @@ A patient is enrolled ``pre_op`` (surgery booked) or ``post_op`` (enrolled from 
 lead clinician, and is reviewed every so often (:data:`DWELL_S`): ``pre_op`` -> ``post_op`` ->
 ``recovering``, with spells ``at_risk`` that end in ``recovering`` again or ``readmitted``, until
 ``discharged``. A patient with an unresolved alert is not discharged. From surgery on, the patient
-has a care plan: ``draft``, ``active`` a few seconds later (it then moves through the rehab
-phases), and ``completed`` at discharge or ``cancelled`` at readmission. Each clinic keeps
+has a care plan (:mod:`~rtdata.scenarios.telehealth.plans`): ``draft``, ``active`` a few seconds
+later (it then moves through the rehab phases), and ``completed`` at discharge or ``cancelled`` at
+readmission. Each clinic keeps
 :data:`PATIENTS_PER_CLINIC` patients in the programme; finished ones stay visible a while
 (:data:`MAX_FINISHED_PER_CLINIC`) before their rows are deleted and a new patient takes the slot.
 
