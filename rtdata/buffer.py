@@ -7,6 +7,8 @@ number of readers (Streamlit sessions, notebooks). Storage is columnar in sealed
 * When the tail holds ``chunk_rows`` rows it is sealed into per-column NumPy arrays (int64
   times, int8/int16/int32 codes for low-cardinality text, object arrays for the rest):
   O(chunk_rows) once per chunk, so amortised O(1) per event.
+* Every :data:`_MERGED_CHUNKS` full sealed chunks are merged into one, so a million events are
+  about 16 chunks: a snapshot pays per chunk it reads. Each row is copied once more for it.
 * ``snapshot`` takes references to the sealed chunks and a copy of the tail under the lock and
   builds the frame outside it; sealed chunks are never mutated, and every column of the result
   is a freshly allocated array, so readers own the result and never block the writer long.
@@ -23,6 +25,7 @@ arrived since, not the whole window again.
 
 from __future__ import annotations
 
+import itertools
 import sys
 import threading
 from bisect import bisect_left
@@ -211,6 +214,7 @@ class EventBuffer:
         channels: Sequence[str] | None = None,
         newest: int | None = None,
         fields: Sequence[str] = (),
+        columns: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """Return the buffered events as a new DataFrame the caller owns.
 
@@ -233,12 +237,18 @@ class EventBuffer:
                 event's decoded record, ``None`` where the record is missing, is not a JSON
                 object or lacks the field. A sealed chunk decodes each record once and keeps
                 the values for later snapshots (see :attr:`nbytes` for what that holds).
+            columns: Only these of :data:`rtdata.events.COLUMNS` (in that order, before the
+                fields); ``None`` for all. Each text column costs about as much as all the
+                others together, so a reader that decodes no record is cheaper without it.
 
         Raises:
-            ValueError: ``newest`` is negative.
+            ValueError: ``newest`` is negative, or ``columns`` names no event column.
         """
         if newest is not None and newest < 0:
             raise ValueError(f"newest={newest!r} must be zero or more")
+        unknown = sorted(set(columns or ()) - set(COLUMNS))
+        if unknown:
+            raise ValueError(f"columns={unknown!r}: not event columns {list(COLUMNS)!r}")
         with self._lock:
             cutoff = self._cutoff_ns()
             if cutoff is not None:
@@ -256,7 +266,7 @@ class EventBuffer:
             oldest_ns = since_ns if cutoff is None else max(cutoff, since_ns)
         wanted = {"table": tables, "kind": kinds, "channel": channels}
         picks = _picks(parts, lookups, oldest_ns, wanted, newest)
-        frame = _frame(picks, lookups)
+        frame = _frame(picks, lookups, COLUMNS if columns is None else columns)
         if fields:
             with self._decode_lock:
                 decoded = _decode(picks, tuple(dict.fromkeys(fields)))
@@ -292,6 +302,31 @@ class EventBuffer:
         cutoff = self._cutoff_ns()
         if cutoff is not None:
             self._expire(cutoff)
+        self._compact()
+
+    def _compact(self) -> None:
+        """Merge the last :data:`_MERGED_CHUNKS` sealed chunks into one when each holds just
+        ``chunk_rows`` rows (and none has evicted rows): a snapshot pays per chunk it reads,
+        so a full buffer is about 16 large chunks, not 122 small ones. Amortised O(1) per
+        event: each row is copied once more, ``_MERGED_CHUNKS`` seals later."""
+        if len(self._chunks) < _MERGED_CHUNKS:
+            return
+        parts = [self._chunks[-i] for i in range(_MERGED_CHUNKS, 0, -1)]
+        if any(len(part) != self.chunk_rows for part in parts):
+            return
+        if len(self._chunks) == _MERGED_CHUNKS and self._head:
+            return
+        merged = _merge(parts)
+        # Readers' decoded fields move along, unless a reader is decoding right now: the
+        # writer never waits for a reader (the new chunk then decodes again when asked).
+        if self._decode_lock.acquire(blocking=False):
+            try:
+                merged.decoded.update(_merge_decoded(parts))
+            finally:
+                self._decode_lock.release()
+        for _ in parts:
+            self._chunks.pop()
+        self._chunks.append(merged)
 
     def _drop_first(self) -> None:
         first = self._chunks.popleft()
@@ -465,12 +500,54 @@ def _picks(
     return picks
 
 
-def _frame(picks: list[_Pick], lookups: dict[str, _Lookup]) -> pd.DataFrame:
-    """Concatenate the picked rows into a frame of fresh arrays.
+_MERGED_CHUNKS: Final = 8
+"""Sealed chunks of ``chunk_rows`` rows merged into one (:meth:`EventBuffer._compact`)."""
+
+
+def _merge(parts: list[_Chunk]) -> _Chunk:
+    """One chunk holding ``parts``' rows in order (their codes index the same lookups)."""
+    ordered = all(part.ordered for part in parts) and all(
+        before.max_ns <= after.min_ns for before, after in itertools.pairwise(parts)
+    )
+    return _Chunk(
+        np.concatenate([part.received_ns for part in parts]),
+        np.concatenate([part.commit_ns for part in parts]),
+        {name: np.concatenate([part.codes[name] for part in parts]) for name in _CATEGORICAL},
+        {name: np.concatenate([part.text[name] for part in parts]) for name in _TEXT},
+        min_ns=min(part.min_ns for part in parts),
+        max_ns=max(part.max_ns for part in parts),
+        ordered=ordered,
+        nbytes=sum(part.nbytes for part in parts),
+    )
+
+
+def _merge_decoded(
+    parts: list[_Chunk],
+) -> dict[str, tuple[npt.NDArray[np.object_], npt.NDArray[np.bool_]]]:
+    """The decoded fields of ``parts``, concatenated (rows a part never decoded stay undone)."""
+    names = {name for part in parts for name in part.decoded}
+    out = {}
+    for name in names:
+        values, done = [], []
+        for part in parts:
+            entry = part.decoded.get(name)
+            if entry is None:
+                entry = (np.full(len(part), None, dtype=object), np.zeros(len(part), dtype=bool))
+            values.append(entry[0])
+            done.append(entry[1])
+        out[name] = (np.concatenate(values), np.concatenate(done))
+    return out
+
+
+def _frame(
+    picks: list[_Pick], lookups: dict[str, _Lookup], columns: Sequence[str] = COLUMNS
+) -> pd.DataFrame:
+    """Concatenate the picked rows into a frame of fresh arrays, of ``columns`` only.
 
     Args:
         picks: Selected rows per chunk, oldest first (see :func:`_picks`).
         lookups: Category codes of every chunk in ``picks``.
+        columns: The columns wanted, a subset of :data:`rtdata.events.COLUMNS` in its order.
     """
 
     # Row positions once per chunk: taking a few positions from each column is much cheaper
@@ -481,25 +558,29 @@ def _frame(picks: list[_Pick], lookups: dict[str, _Lookup]) -> pd.DataFrame:
         pieces = [a[where] for a, where in zip(arrays, rows, strict=True)]
         return np.concatenate(pieces) if pieces else np.empty(0, dtype=empty)
 
-    received = gather([c.received_ns for c, _, _ in picks], np.int64)
-    commit = gather([c.commit_ns for c, _, _ in picks], np.int64)
-    no_commit = commit == _NAT
-    latency = (received - commit) / 1e6  # NaT rows wrap around; overwritten just below
-    latency[no_commit] = np.nan
-    data: dict[str, Any] = {
-        "received_at": pd.DatetimeIndex(received.view("datetime64[ns]"), tz="UTC"),
-        "commit_ts": pd.DatetimeIndex(commit.view("datetime64[ns]"), tz="UTC"),
-        "latency_ms": latency,
-    }
+    wanted = set(columns)
+    data: dict[str, Any] = {}
+    if wanted & {"received_at", "latency_ms"}:
+        received = gather([c.received_ns for c, _, _ in picks], np.int64)
+        data["received_at"] = pd.DatetimeIndex(received.view("datetime64[ns]"), tz="UTC")
+    if wanted & {"commit_ts", "latency_ms"}:
+        commit = gather([c.commit_ns for c, _, _ in picks], np.int64)
+        data["commit_ts"] = pd.DatetimeIndex(commit.view("datetime64[ns]"), tz="UTC")
+    if "latency_ms" in wanted:
+        latency = (received - commit) / 1e6  # NaT rows wrap around; overwritten just below
+        latency[commit == _NAT] = np.nan
+        data["latency_ms"] = latency
     for name in _CATEGORICAL:
-        codes = gather([c.codes[name] for c, _, _ in picks], np.int8)
-        categories = pd.Index(list(lookups[name])[1:], dtype=object)
-        data[name] = pd.Categorical.from_codes(codes, categories=categories, validate=False)
+        if name in wanted:
+            codes = gather([c.codes[name] for c, _, _ in picks], np.int8)
+            categories = pd.Index(list(lookups[name])[1:], dtype=object)
+            data[name] = pd.Categorical.from_codes(codes, categories=categories, validate=False)
     for name in _TEXT:
-        # An explicit object dtype: pandas 3 would otherwise infer (and convert to) ``str``.
-        column = gather([c.text[name] for c, _, _ in picks], object)
-        data[name] = pd.Series(column, dtype=object, copy=False)
-    return pd.DataFrame(data, columns=list(COLUMNS), copy=False)
+        if name in wanted:
+            # An explicit object dtype: pandas 3 would otherwise infer (and convert to) ``str``.
+            column = gather([c.text[name] for c, _, _ in picks], object)
+            data[name] = pd.Series(column, dtype=object, copy=False)
+    return pd.DataFrame(data, columns=[c for c in COLUMNS if c in wanted], copy=False)
 
 
 def _rows(

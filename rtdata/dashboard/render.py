@@ -38,6 +38,7 @@ EVENTS_PER_WIDGET: Final = 50_000
 """Newest buffered events of its table (or channel) a widget reads: status times, spans,
 highlights and feeds come from these, so a full buffer costs no more than this."""
 
+_FEED_FIRST_READ: Final = 25  # a channel feed first reads this many times its limit
 _METRICS_PER_ROW: Final = 4
 _LEVEL_COLOURS: Final = {"warn": "orange", "critical": "red"}
 _TIME: Final = st.column_config.DatetimeColumn(format="HH:mm:ss")
@@ -95,8 +96,19 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _changes(recorder: Recorder, table: str, fields: Sequence[str] = ()) -> pd.DataFrame:
-    return _newest(recorder, tables=[table], kinds=[EventKind.POSTGRES_CHANGES], fields=fields)
+def _changes(
+    recorder: Recorder,
+    table: str,
+    fields: Sequence[str] = (),
+    columns: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    return _newest(
+        recorder,
+        tables=[table],
+        kinds=[EventKind.POSTGRES_CHANGES],
+        fields=fields,
+        columns=columns,
+    )
 
 
 def _newest(
@@ -106,16 +118,20 @@ def _newest(
     kinds: list[str] | None = None,
     channel: str | None = None,
     fields: Sequence[str] = (),
+    columns: Sequence[str] | None = None,
+    newest: int | None = None,
 ) -> pd.DataFrame:
-    """The newest :data:`EVENTS_PER_WIDGET` events with these filters (and of ``channel``, if
-    given), in buffer order, with the record ``fields`` a view reads decoded (each sealed chunk
-    of the buffer decodes a record once for every later snapshot and viewer)."""
+    """The ``newest`` (:data:`EVENTS_PER_WIDGET` by default) events with these filters (and of ``channel``, if given), in buffer
+    order, of ``columns`` (``None``: all), with the record ``fields`` a view reads decoded
+    (each sealed chunk of the buffer decodes a record once for every later snapshot and
+    viewer)."""
     return recorder.buffer.snapshot(
         tables=tables,
         kinds=kinds,
         channels=None if channel is None else [channel],
-        newest=EVENTS_PER_WIDGET,
+        newest=EVENTS_PER_WIDGET if newest is None else newest,
         fields=fields,
+        columns=columns,
     )
 
 
@@ -243,10 +259,22 @@ def _lifecycle(spec: Widget, recorder: Recorder) -> None:
     st.session_state.setdefault(seen, _now())  # no toasts for the backlog
 
     def compute() -> lifecycle.LifecycleView:
-        events = _changes(recorder, board.table, lifecycle.event_fields(board))
-        now = _now()  # toasts of the last minute, shared; each session shows the ones it missed
-        since = now - TOAST_WINDOW if board.toast_filter is not None else None
-        return lifecycle.compute(board, recorder.table(board.table), events, now, since=since)
+        fields, columns = lifecycle.event_fields(board), lifecycle.EVENT_COLUMNS
+        events = _changes(recorder, board.table, fields, columns)
+        now = _now()
+        view = lifecycle.compute(board, recorder.table(board.table), events, now)
+        if board.toast_filter is None:
+            return view
+        # Toasts of the last minute, shared; each session shows the ones it missed. From their
+        # own short snapshot: the board's is read without records, which it does not need.
+        since = now - TOAST_WINDOW
+        recent = recorder.buffer.snapshot(
+            since,
+            tables=[board.table],
+            kinds=[EventKind.POSTGRES_CHANGES],
+            newest=EVENTS_PER_WIDGET,
+        )
+        return replace(view, toasts=lifecycle.toasts(board, recent, since))
 
     @ui.live()
     def region() -> None:
@@ -352,14 +380,21 @@ def _feed(spec: Widget, recorder: Recorder) -> None:
     seen = f"{spec.path}:toasted_until"
     st.session_state.setdefault(seen, _now())
 
-    def events() -> pd.DataFrame:
-        if stream.table is not None:
-            return _changes(recorder, stream.table)
-        return _newest(recorder, kinds=[EventKind.BROADCAST], channel=stream.channel)
-
     def compute() -> feed.FeedView:
         now = _now()  # toasts of the last minute, shared; each session shows the ones it missed
-        return feed.compute(stream, events(), now, toast_since=now - TOAST_WINDOW)
+        if stream.table is not None:  # old values come from a key's earlier events: read all
+            events = _changes(recorder, stream.table)
+            return feed.compute(stream, events, now, toast_since=now - TOAST_WINDOW)
+        # A channel's feed shows its newest matching broadcasts: read a few times its limit,
+        # and more only when those held too few matches.
+        for newest in (min(_FEED_FIRST_READ * stream.limit, EVENTS_PER_WIDGET), EVENTS_PER_WIDGET):
+            events = _newest(
+                recorder, kinds=[EventKind.BROADCAST], channel=stream.channel, newest=newest
+            )
+            view = feed.compute(stream, events, now, toast_since=now - TOAST_WINDOW)
+            if len(view.items) >= stream.limit or len(events) < newest:
+                break
+        return view
 
     @ui.live()
     def region() -> None:
@@ -391,7 +426,7 @@ def _series(spec: Widget, recorder: Recorder) -> None:
 
     def compute(entity: str | None) -> series.SeriesView:
         events = (
-            _changes(recorder, drawn.table, series.event_fields(drawn))
+            _changes(recorder, drawn.table, series.event_fields(drawn), series.EVENT_COLUMNS)
             if drawn.from_events
             else pd.DataFrame()
         )

@@ -71,17 +71,22 @@ def parsed_times(frame: pd.DataFrame) -> pd.DataFrame:
     only when a column changes.
     """
     parsed: dict[Any, pd.Series[Any]] = {}
-    for column in frame.columns:
-        values = frame[column]
-        if not pd.api.types.is_string_dtype(values):  # text, or objects (maybe all text)
-            continue
-        present = values.dropna()
-        if present.empty or not all(
-            isinstance(v, str) and _ISO_TIME.match(v) is not None for v in present
+    # On numpy cells: pandas' own checks (is_string_dtype, dropna) cost more per column than
+    # reading a table's few rows, and every table drawn is checked on every refresh.
+    for column, values in frame.items():
+        dtype = values.dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            dtype = dtype.categories.dtype
+        if not pd.api.types.is_string_dtype(dtype):  # of the dtype: no look at the values yet
+            continue  # only text, or objects (maybe all text), can hold times
+        cells = values.to_numpy(dtype=object)
+        present = ~pd.isna(cells)
+        if not present.any() or not all(
+            isinstance(v, str) and _ISO_TIME.match(v) is not None for v in cells[present]
         ):
             continue
         times = timestamps(values)
-        if not times[values.notna()].isna().any():
+        if not times.isna().to_numpy()[present].any():
             parsed[column] = times
     if not parsed:
         return frame

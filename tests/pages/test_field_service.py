@@ -15,12 +15,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from rtdata import ui
+from rtdata.config import parse_config
 from rtdata.layout import WidgetType
 from rtdata.recorder import Recorder
+from rtdata.settings import Settings
 from tests.pages import field_service as fs
 from tests.pages.harness import (
     ROOT,
     S_NS,
+    broadcast,
     captions,
     change,
     charts,
@@ -343,3 +346,26 @@ def test_the_page_text_search_finds_a_hospital_word() -> None:
     finally:
         ui.use_recorder(None)
     assert any(HOSPITAL_WORDS.search(text) for text in texts(at))
+
+
+def test_a_channel_feed_finds_its_matches_behind_many_newer_broadcasts() -> None:
+    config = fs.CONFIG.replace(
+        '  channel = "ops"\n  template = "{message}"',
+        '  channel = "ops"\n  template = "{message}"\n  filter = "urgent=eq.true"\n  limit = 3',
+    )
+    assert config != fs.CONFIG
+    recorder = Recorder(Settings(config=parse_config(config, fs.SOURCE)))
+    start_ns = time.time_ns() - 10 * S_NS
+    for i in range(4):  # four urgent dispatches, then far more routine ones than a first read
+        payload = {"message": f"urgent {i}", "urgent": True}
+        recorder.record(broadcast("ops", "dispatch", payload, start_ns + i))
+    for i in range(2000):
+        payload = {"message": f"routine {i}", "urgent": False}
+        recorder.record(broadcast("ops", "dispatch", payload, start_ns + 10 + i))
+    ui.use_recorder(recorder)
+    try:
+        at = run_page("feed")
+    finally:
+        ui.use_recorder(None)
+    dispatch = list(at.dataframe[-1].value["change"])
+    assert dispatch == ["urgent 3", "urgent 2", "urgent 1"]

@@ -513,3 +513,59 @@ def test_fields_under_a_concurrent_writer_stay_each_rows_own() -> None:
         reader.join()
     assert problems == []
     assert buffer.snapshot(fields=["id"])["record.id"].tolist() == list(range(15_000, 20_000))
+
+
+def orjson_id(text: object) -> int:
+    assert isinstance(text, str)
+    return int(text.split(":")[1].rstrip("}"))
+
+
+def test_full_chunks_merge_and_keep_what_readers_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rtdata.buffer as module
+
+    decoded: list[object] = []
+    record = module._record
+
+    def counting(text: object) -> dict[str, object]:
+        decoded.append(text)
+        return record(text)
+
+    monkeypatch.setattr(module, "_record", counting)
+    buffer = EventBuffer(chunk_rows=4)
+    buffer.extend(make(i) for i in range(28))  # seven sealed chunks: not merged yet
+    assert buffer.snapshot(fields=["id"])["record.id"].tolist() == list(range(28))
+    assert len(decoded) == 28
+    buffer.extend(make(i) for i in range(28, 38))  # the eighth seal merges; two in the tail
+    assert len(buffer._chunks) == 2  # the merged 32 rows and the ninth chunk
+    decoded.clear()
+    frame = buffer.snapshot(fields=["id"])
+    assert frame["record.id"].tolist() == list(range(38))
+    assert frame["key"].tolist() == [str(i) for i in range(38)]
+    # Only rows 28 to 37 decode (never asked for before): the merge kept rows 0 to 27's.
+    assert sorted(orjson_id(t) for t in decoded) == list(range(28, 38))
+    assert buffer.snapshot(newest=5)["key"].tolist() == [str(i) for i in range(33, 38)]
+    assert buffer.snapshot(since=datetime.fromtimestamp((BASE_NS + 30_000_000) / 1e9, UTC))[
+        "key"
+    ].tolist() == [str(i) for i in range(30, 38)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(0, 40),
+    columns=st.lists(st.sampled_from(COLUMNS), unique=True),
+)
+def test_a_subset_of_columns_is_those_of_the_whole_snapshot(
+    seed: int, n: int, columns: list[str]
+) -> None:
+    buffer = EventBuffer(chunk_rows=3)
+    buffer.extend(_mixed(seed, n))
+    whole = buffer.snapshot(tables=["a"], fields=["status"])
+    got = buffer.snapshot(tables=["a"], fields=["status"], columns=columns)
+    ordered = [c for c in COLUMNS if c in columns]
+    pd.testing.assert_frame_equal(got, whole[[*ordered, "record.status"]])
+
+
+def test_an_unknown_column_is_named() -> None:
+    with pytest.raises(ValueError, match=r"columns=\['payload'\]: not event columns"):
+        EventBuffer().snapshot(columns=["key", "payload"])

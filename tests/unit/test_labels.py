@@ -1,14 +1,15 @@
 """Id columns shown by their labels (rtdata.views.labels, pure): ids as numbers or text, tables
-or columns missing, nulls, and no copy when nothing changes."""
+or columns missing, nulls, and no copy when nothing changes; ISO-8601 text columns as times."""
 
 from __future__ import annotations
 
 import math
 
 import pandas as pd
+import pytest
 
 from rtdata.layout import Label
-from rtdata.views.labels import label_maps, labelled
+from rtdata.views.labels import label_maps, labelled, parsed_times
 
 LABELS = {
     "store_id": Label("store_id", "stores", "id", "name"),
@@ -73,3 +74,38 @@ def test_labelled_does_not_copy_when_nothing_changes() -> None:
     changed = labelled(frame, {"store_id": {"1": "North"}})
     assert changed is not frame
     assert changed["store_id"].tolist() == ["North", "2"]
+
+
+AT = "2024-05-01T12:00:00Z"
+
+
+@pytest.mark.parametrize("dtype", [object, "str", "string", "category"])
+def test_parsed_times_parses_text_columns_of_only_iso_times(dtype: str) -> None:
+    frame = pd.DataFrame(
+        {
+            "at": pd.Series([AT, None, "2024-05-01 14:00:00+01:00"], dtype=dtype),
+            "note": pd.Series([AT, "soon", AT], dtype=dtype),  # one value is no time
+            "bad": pd.Series([AT, "2024-13-45T99:99", AT], dtype=dtype),  # looks like one
+            "none": pd.Series([None, None, None], dtype=dtype),
+        }
+    )
+    before = frame.copy()
+    out = parsed_times(frame)
+    assert out["at"].tolist()[::2] == [pd.Timestamp(AT), pd.Timestamp("2024-05-01T13:00Z")]
+    assert out["at"].isna().tolist() == [False, True, False]
+    for column in ("note", "bad", "none"):
+        pd.testing.assert_series_equal(out[column], frame[column])
+    pd.testing.assert_frame_equal(frame, before)  # the frame given is not changed
+
+
+def test_parsed_times_leaves_other_columns_and_copies_only_on_a_change() -> None:
+    frame = pd.DataFrame(
+        {
+            "n": [1, 2],
+            "mixed": [AT, 5],  # objects, not all text
+            "listed": [[AT], AT],
+            "at": pd.to_datetime([AT, AT], utc=True),  # already times
+        }
+    )
+    assert parsed_times(frame) is frame
+    assert parsed_times(pd.DataFrame()).empty

@@ -132,4 +132,5 @@ def test_every_packs_simulator_follows_its_state_machines(name: str) -> None:
     for machine in machines:
         finals = [h[-1] for h in histories(machine, changes).values()]
         assert finals, f"{name}: no {machine.table} row was ever written"
-        assert set(finals) & set(machine.terminal), f"{name}: no {machine.table} row finished"
+        if machine.terminal:  # a lifecycle with an end: some rows reach it
+            assert set(finals) & set(machine.terminal), f"{name}: no {machine.table} row finished"

@@ -15,12 +15,16 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 NAMES = [path.name for path in NOTEBOOKS]
 
 
-def test_the_three_notebooks_are_there() -> None:
-    assert NAMES == [
+def test_the_notebooks_are_there_with_one_per_pack() -> None:
+    from rtdata.scenarios import SCENARIOS
+
+    assert NAMES[:3] == [
         "01_live_tour.ipynb",
         "02_latency_and_gaps.ipynb",
-        "03_emergency_response.ipynb",
+        "03_emergency_response.ipynb",  # the hospital's
     ]
+    packs = {name.split("_", 1)[1].removesuffix(".ipynb") for name in NAMES[3:]}
+    assert packs == set(SCENARIOS) - {"hospital"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)

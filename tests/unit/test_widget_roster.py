@@ -135,6 +135,25 @@ def test_figure_has_group_bars_and_activity() -> None:
     assert min(leaves.y) == -1
 
 
+def test_figure_titles_each_plot_above_it_and_keeps_the_bars_on_their_plot() -> None:
+    fig = figure(compute(SPEC, floor(), at(100), labels=SITES))
+    bars, joins, leaves = fig.data
+    assert (bars.xaxis, bars.yaxis) == ("x", "y")
+    assert (joins.xaxis, joins.yaxis) == (leaves.xaxis, leaves.yaxis) == ("x2", "y2")
+    layout = fig.layout
+    assert (layout.xaxis.anchor, layout.xaxis2.anchor) == ("y", "y2")
+    assert (layout.xaxis.type, layout.xaxis.tickangle) == ("category", -35)
+    assert layout.xaxis2.type is None  # bucket times, not categories
+    top, bottom = layout.yaxis.domain, layout.yaxis2.domain
+    assert bottom[0] == 0.0 < bottom[1] < top[0] < top[1] == 1.0  # groups above activity
+    titles = {a.text: (a.y, a.yref, a.yanchor) for a in layout.annotations}
+    assert titles == {
+        "online": (top[1], "paper", "bottom"),
+        "joins and leaves": (bottom[1], "paper", "bottom"),
+    }
+    assert layout.barmode == "relative"
+
+
 @pytest.mark.parametrize(
     "events",
     [pd.DataFrame(), snapshot(), snapshot(presence(1, "lobby", "join", "x", [meta("x", "t")]))],

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+from typing import Any
+
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
 from rtdata.views.widgets.series import (
@@ -123,7 +127,9 @@ def test_empty_inputs(rows: pd.DataFrame) -> None:
         assert tuple(view.alerts.columns) == ALERT_COLUMNS
         assert (view.readings, view.alerts_total, view.available) == (0, 0, ())
         for by in ("entity", "cohort"):
-            assert len(figure(view, by=by).data) == 2  # one out-of-range trace per column
+            fig = figure(view, by=by)
+            assert len(fig.data) == 2  # one out-of-range trace per column
+            assert fig.layout.shapes == ()  # no band fills a plot without a series
 
 
 def test_figure_draws_bands_lines_and_red_markers() -> None:
@@ -139,6 +145,64 @@ def test_figure_draws_bands_lines_and_red_markers() -> None:
     red = [t for t in fig.data if t.name == "out of range"]
     assert [list(t.y) for t in red] == [[-1.0], [31.0]]
     assert len(figure(view, by="cohort").data) == 2 * 2 + 2
+
+
+# A band on the second and third columns only: a band's index is not its subplot's.
+DEPTHS = SeriesSpec(
+    table="readings",
+    time_column="read_at",
+    columns=("level", "temp", "depth"),
+    entity_column="sensor_id",
+    cohort_column="site_id",
+    bands=(Band("temp", upper=30), Band("depth", 1, 2)),
+)
+
+
+def _axis(fig: go.Figure, axis_id: str) -> Any:
+    """The layout axis a trace or shape names (``y2`` is ``layout.yaxis2``)."""
+    return fig.layout[f"{axis_id[0]}axis{axis_id[1:]}"]
+
+
+@pytest.mark.parametrize("by", ["entity", "cohort"])
+def test_each_trace_and_band_is_on_the_subplot_of_its_column(by: str) -> None:
+    rows = readings().assign(depth=[1.5, 3.0, 1.0, 1.2, 0.0, 0.0])
+    view = compute(DEPTHS, rows, snapshot(), at(300))
+    fig = figure(view, by=by)  # type: ignore[arg-type]
+    drawn = view.lines if by == "entity" else view.cohorts
+    titles = {y: _axis(fig, y).title.text for y in ("y", "y2", "y3")}
+    assert titles == {"y": "level", "y2": "temp", "y3": "depth"}
+    assert len(fig.data) == 3 * (drawn["series"].nunique() + 1)
+    for trace in fig.data:
+        assert _axis(fig, trace.xaxis).anchor == trace.yaxis  # the x axis under its plot
+        mine = drawn[drawn["column"] == titles[trace.yaxis]]
+        if trace.name == "out of range":
+            mine = mine[mine["out_of_range"]]
+        else:
+            mine = mine[mine["series"] == trace.name]
+        assert list(trace.y) == mine["value"].tolist(), (trace.name, trace.yaxis)
+    bands = {titles[shape.yref]: shape for shape in fig.layout.shapes}
+    assert sorted(bands) == ["depth", "temp"]
+    assert (bands["depth"].y0, bands["depth"].y1) == (1, 2)
+    assert bands["temp"].y1 == 30
+    assert bands["temp"].y0 < min(drawn[drawn["column"] == "temp"]["value"])
+    for shape in bands.values():  # across the whole width of the band's own plot
+        assert shape.xref == f"{_axis(fig, shape.yref).anchor} domain"
+        assert (shape.x0, shape.x1, shape.layer) == (0, 1, "below")
+
+
+def test_subplots_stack_top_down_in_column_order_and_share_the_bottom_x_axis() -> None:
+    fig = figure(compute(DEPTHS, readings().assign(depth=1.5), snapshot(), at(300)))
+    domains = [tuple(_axis(fig, y).domain) for y in ("y", "y2", "y3")]
+    assert domains[0][1] == 1.0
+    assert domains[-1][0] == 0.0
+    for (upper_low, upper_high), (lower_low, lower_high) in pairwise(domains):
+        assert lower_low < lower_high < upper_low < upper_high  # a gap, no overlap
+    assert [_axis(fig, x).matches for x in ("x", "x2", "x3")] == ["x3", "x3", None]
+    assert [_axis(fig, x).showticklabels for x in ("x", "x2", "x3")] == [False, False, None]
+    assert fig.layout.height == 600
+    # One legend entry per series, from the top plot; the others follow it by legend group.
+    assert [t.name for t in fig.data if t.showlegend] == ["1", "2", "3", "out of range"]
+    assert all(t.legendgroup == t.name for t in fig.data)
 
 
 def test_two_hundred_thousand_rows_give_a_bounded_figure() -> None:

@@ -152,7 +152,9 @@ def record_values(events: pd.DataFrame, field: str) -> npt.NDArray[np.object_]:
     column = field_column(field)
     if column in events.columns:
         return events[column].to_numpy(dtype=object)
-    texts = events["record"].to_numpy(dtype=object) if "record" in events.columns else ()
+    if "record" not in events.columns:  # a snapshot of other columns: no record to read
+        return np.full(len(events), None, dtype=object)
+    texts = events["record"].to_numpy(dtype=object)
     return np.fromiter((loads(text).get(field) for text in texts), dtype=object, count=len(texts))
 
 
@@ -188,6 +190,8 @@ def status_entries(
         ``group_column`` in its newest record (``None`` without a group column).
     """
     changes = table_changes(events, table, CHANGE_OPS)
+    if changes.empty:  # perhaps without columns: a frame of no events at all
+        return _entries(np.empty(0, object), np.empty(0, object), np.empty(0, np.int64), None)
     keys = changes["key"].to_numpy(dtype=object)
     status = record_values(changes, status_column)
     group = record_values(changes, group_column) if group_column else None
@@ -249,7 +253,7 @@ def first_seen(events: pd.DataFrame, table: str, keys: Collection[str] | None = 
     """Return the earliest event time of each key of ``table`` (any op), indexed by key; of
     the keys in ``keys`` only, when given."""
     changes = table_changes(events, table, (*CHANGE_OPS, "DELETE"))
-    if keys is not None:
+    if keys is not None and not changes.empty:
         changes = changes[changes["key"].isin(list(keys)).to_numpy(dtype=bool)]
     if changes.empty:
         return pd.Series(dtype="datetime64[ns, UTC]")

@@ -218,25 +218,28 @@ def figure(view: BreakdownView, *, height_px: int = 320) -> go.Figure:
         else [(str(name), part) for name, part in view.table.groupby(by[1], sort=True)]
     )
     order = list(dict.fromkeys(view.table[by[0]]))
-    fig = go.Figure()
+    # One list of traces and one layout, checked once by go.Figure (each add_trace and
+    # update_layout call checks the whole figure again).
+    traces: list[dict[str, Any]] = []
     for name, part in series:
         labels, values = part[by[0]].astype(str), part[value]
         if view.horizontal:
-            fig.add_trace(go.Bar(x=values, y=labels, name=name, orientation="h"))
+            traces.append(
+                {"type": "bar", "x": values, "y": labels, "name": name, "orientation": "h"}
+            )
         else:
-            fig.add_trace(go.Bar(x=labels, y=values, name=name))
+            traces.append({"type": "bar", "x": labels, "y": values, "name": name})
     category = {"type": "category", "categoryorder": "array", "categoryarray": order}
-    if view.horizontal:
-        fig.update_layout(
-            xaxis={"title": value}, yaxis={**category, "title": None, "autorange": "reversed"}
-        )
-    else:
-        fig.update_layout(xaxis={**category, "title": by[0]}, yaxis={"title": value})
-    fig.update_layout(
+    layout: dict[str, Any] = (
+        {"xaxis": {"title": value}, "yaxis": {**category, "title": None, "autorange": "reversed"}}
+        if view.horizontal
+        else {"xaxis": {**category, "title": by[0]}, "yaxis": {"title": value}}
+    )
+    layout.update(
         barmode="group" if view.measure == "oldest_age" else "stack",
         height=height_px,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         showlegend=len(by) == 2,
         legend={"title": {"text": by[1]}} if len(by) == 2 else {},
     )
-    return fig
+    return go.Figure(data=traces, layout=layout)

@@ -39,12 +39,14 @@ from rtdata.views.widgets._spec import SpecError
 
 __all__ = [
     "COUNT_COLUMNS",
+    "EVENT_COLUMNS",
     "OPEN_EXTRA_COLUMNS",
     "SPAN_COLUMNS",
     "LifecycleSpec",
     "LifecycleView",
     "compute",
     "event_fields",
+    "toasts",
 ]
 
 COUNT_COLUMNS: Final = ("status", "count", "terminal")
@@ -156,6 +158,11 @@ class LifecycleView:
     toasts: pd.DataFrame
 
 
+EVENT_COLUMNS: Final = ("received_at", "commit_ts", "kind", "table", "op", "key")
+"""The event columns :func:`compute` reads besides the record fields of :func:`event_fields`
+(its toasts also read ``record``; see :func:`toasts`)."""
+
+
 def event_fields(spec: LifecycleSpec) -> tuple[str, ...]:
     """The record fields :func:`compute` reads from the events: a snapshot asked for them
     spares decoding the records (see :meth:`rtdata.EventBuffer.snapshot`)."""
@@ -197,7 +204,7 @@ def compute(
     open_items = _open(spec, rows, status, entries, events, now)
     breaches = int(open_items["breached"].sum())
     return LifecycleView(
-        counts, other, open_items, breaches, _spans(spec, entries), _toasts(spec, events, since)
+        counts, other, open_items, breaches, _spans(spec, entries), toasts(spec, events, since)
     )
 
 
@@ -309,7 +316,11 @@ def _spans(spec: LifecycleSpec, entries: pd.DataFrame) -> pd.DataFrame:
 _NAT: Final = np.iinfo(np.int64).min  # NaT as int64: a status never entered
 
 
-def _toasts(spec: LifecycleSpec, events: pd.DataFrame, since: datetime | None) -> pd.DataFrame:
+def toasts(spec: LifecycleSpec, events: pd.DataFrame, since: datetime | None) -> pd.DataFrame:
+    """The items inserted after ``since`` that match the toast filter, as
+    :attr:`LifecycleView.toasts` (empty without a filter or ``since``). Reads the ``record``
+    of the inserts only, so the board can be computed from a snapshot without records and its
+    toasts from a short one with them."""
     empty = pd.DataFrame({"received_at": pd.Series(dtype="datetime64[ns, UTC]"), "key": []})
     if spec.toast_filter is None or since is None:
         return empty

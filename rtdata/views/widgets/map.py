@@ -294,25 +294,31 @@ def compute(
 def figure(view: MapView) -> go.Figure:
     """Draw a view: the shapes filled on plain lon/lat axes, one marker trace per category
     (named with its count), the view fitted to :attr:`MapView.bounds`."""
-    fig = go.Figure(_shape_traces(view.shapes, view.spec.label_property) if view.shapes else [])
-    points = view.points
+    # One list of traces and one layout, checked once by go.Figure (each add_trace and
+    # update_layout call checks the whole figure again).
+    traces = _shape_traces(view.shapes, view.spec.label_property) if view.shapes else []
+    # Points are picked from numpy arrays, not the frame: plotly converts each pandas column
+    # it is given, slowly, and so does filtering.
+    points = {c: view.points[c].to_numpy() for c in ("lon", "lat", "size_px", "hover")}
+    category_of = view.points["category"].to_numpy(dtype=object)
     for category, colour, count in view.legend:
-        mine = points[points["category"] == category]
-        fig.add_trace(
-            go.Scatter(
-                x=mine["lon"],
-                y=mine["lat"],
-                mode="markers",
-                name=f"{category} ({count})",
-                marker={
+        mine = category_of == category
+        traces.append(
+            {
+                "type": "scatter",
+                "x": points["lon"][mine],
+                "y": points["lat"][mine],
+                "mode": "markers",
+                "name": f"{category} ({count})",
+                "marker": {
                     "color": colour,
-                    "size": mine["size_px"],
+                    "size": points["size_px"][mine],
                     "opacity": 0.85,
                     "line": {"color": "white", "width": 1},
                 },
-                text=mine["hover"],
-                hovertemplate="%{text}<extra></extra>",
-            )
+                "text": points["hover"][mine],
+                "hovertemplate": "%{text}<extra></extra>",
+            }
         )
     layout: dict[str, Any] = {"constrain": "domain", "visible": False}
     y_layout: dict[str, Any] = {"visible": False, "scaleanchor": "x"}
@@ -322,16 +328,18 @@ def figure(view: MapView) -> go.Figure:
         y_layout["range"] = [lat_min, lat_max]
         mid = math.radians(max(-80.0, min(80.0, (lat_min + lat_max) / 2)))
         y_layout["scaleratio"] = 1 / math.cos(mid)
-    fig.update_layout(
-        margin={"l": 0, "r": 0, "t": 0, "b": 0},
-        height=view.spec.height_px,
-        plot_bgcolor="white",
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
-        hovermode="closest",
-        xaxis=layout,
-        yaxis=y_layout,
+    return go.Figure(
+        data=traces,
+        layout={
+            "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+            "height": view.spec.height_px,
+            "plot_bgcolor": "white",
+            "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+            "hovermode": "closest",
+            "xaxis": layout,
+            "yaxis": y_layout,
+        },
     )
-    return fig
 
 
 def _category(value: Any) -> str:
@@ -384,7 +392,7 @@ def _rings(shapes: Mapping[str, Any]) -> list[tuple[list[Any], dict[str, Any]]]:
     return rings
 
 
-def _shape_traces(shapes: Mapping[str, Any], label_property: str | None) -> list[go.Scatter]:
+def _shape_traces(shapes: Mapping[str, Any], label_property: str | None) -> list[dict[str, Any]]:
     lons: list[float | None] = []
     lats: list[float | None] = []
     label_lon, label_lat, label_text = [], [], []
@@ -395,31 +403,33 @@ def _shape_traces(shapes: Mapping[str, Any], label_property: str | None) -> list
             label_lon.append(float(np.mean([p[0] for p in ring])))
             label_lat.append(float(np.mean([p[1] for p in ring])))
             label_text.append(str((feature.get("properties") or {}).get(label_property, "")))
-    traces = [
-        go.Scatter(
-            x=lons,
-            y=lats,
-            mode="lines",
-            fill="toself",  # each None-separated ring is filled on its own
-            fillcolor="rgba(120,144,156,0.12)",
-            line={"color": "rgba(96,125,139,0.6)", "width": 1},
-            hoverinfo="skip",
-            showlegend=False,
-            name="shapes",
-        )
+    traces: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "x": lons,
+            "y": lats,
+            "mode": "lines",
+            "fill": "toself",  # each None-separated ring is filled on its own
+            "fillcolor": "rgba(120,144,156,0.12)",
+            "line": {"color": "rgba(96,125,139,0.6)", "width": 1},
+            "hoverinfo": "skip",
+            "showlegend": False,
+            "name": "shapes",
+        }
     ]
     if label_text:
         traces.append(
-            go.Scatter(
-                x=label_lon,
-                y=label_lat,
-                mode="text",
-                text=label_text,
-                textfont={"size": 9, "color": "rgba(69,90,100,0.8)"},
-                hoverinfo="skip",
-                showlegend=False,
-                name="shape names",
-            )
+            {
+                "type": "scatter",
+                "x": label_lon,
+                "y": label_lat,
+                "mode": "text",
+                "text": label_text,
+                "textfont": {"size": 9, "color": "rgba(69,90,100,0.8)"},
+                "hoverinfo": "skip",
+                "showlegend": False,
+                "name": "shape names",
+            }
         )
     return traces
 

@@ -19,10 +19,10 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from rtdata.events import EventKind
 from rtdata.presence import PresenceState, Slot, members_frame, meta_identity
+from rtdata.views.widgets._figures import stacked_axes, subplot_title
 from rtdata.views.widgets._spec import (
     SpecError,
     check_name,
@@ -219,46 +219,53 @@ def figure(view: RosterView) -> go.Figure:
     # title (about 4 px of height per character at 35 degrees) instead of writing over it.
     labels_px = 4 * max((len(label) for label in labels), default=0) + 40
     height_px = 2 * _PLOT_PX + labels_px + 40
-    fig = make_subplots(
-        rows=2,
-        cols=1,
-        vertical_spacing=labels_px / height_px,
-        subplot_titles=("online", "joins and leaves"),
-    )
-    fig.add_trace(
-        go.Bar(x=labels, y=groups["online"], name="online", showlegend=False), row=1, col=1
-    )
+    # One list of traces and one layout, checked once by go.Figure (make_subplots and each
+    # add_trace and update_* call check the whole figure again).
+    layout = stacked_axes(2, labels_px / height_px)
+    layout["xaxis"].update(type="category", tickangle=-35)
+    layout["annotations"] = [
+        subplot_title("online", layout["yaxis"]["domain"]),
+        subplot_title("joins and leaves", layout["yaxis2"]["domain"]),
+    ]
     activity = view.activity
-    fig.add_trace(
-        go.Bar(
-            x=activity["bucket_start"],
-            y=activity["joins"],
-            name="joins",
-            marker_color="#2e7d32",
-        ),
-        row=2,
-        col=1,
-    )
-    fig.add_trace(
-        go.Bar(
-            x=activity["bucket_start"],
-            y=-activity["leaves"],
-            name="leaves",
-            marker_color="#c62828",
-            customdata=activity["leaves"],
-            hovertemplate="%{x}<br>leaves: %{customdata}<extra></extra>",
-        ),
-        row=2,
-        col=1,
-    )
-    fig.update_xaxes(type="category", tickangle=-35, row=1, col=1)
-    fig.update_layout(
+    traces: list[dict[str, Any]] = [
+        {
+            "type": "bar",
+            "x": labels,
+            "y": groups["online"],
+            "name": "online",
+            "showlegend": False,
+            "xaxis": "x",
+            "yaxis": "y",
+        },
+        {
+            "type": "bar",
+            "x": activity["bucket_start"],
+            "y": activity["joins"],
+            "name": "joins",
+            "marker": {"color": "#2e7d32"},
+            "xaxis": "x2",
+            "yaxis": "y2",
+        },
+        {
+            "type": "bar",
+            "x": activity["bucket_start"],
+            "y": -activity["leaves"],
+            "name": "leaves",
+            "marker": {"color": "#c62828"},
+            "customdata": activity["leaves"],
+            "hovertemplate": "%{x}<br>leaves: %{customdata}<extra></extra>",
+            "xaxis": "x2",
+            "yaxis": "y2",
+        },
+    ]
+    layout.update(
         barmode="relative",
         height=height_px,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         legend={"orientation": "h"},
     )
-    return fig
+    return go.Figure(data=traces, layout=layout)
 
 
 def _presence(spec: RosterSpec, events: pd.DataFrame, now: datetime) -> pd.DataFrame:

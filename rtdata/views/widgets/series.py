@@ -19,13 +19,14 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from rtdata.views.widgets._common import record_values
+from rtdata.views.widgets._figures import axis_ids, stacked_axes
 from rtdata.views.widgets._spec import SpecError, check_name, check_names, check_positive_int
 
 __all__ = [
     "ALERT_COLUMNS",
+    "EVENT_COLUMNS",
     "LINE_COLUMNS",
     "MAX_POINTS",
     "Band",
@@ -187,6 +188,11 @@ class SeriesView:
     readings: int
 
 
+EVENT_COLUMNS: Final = ("received_at", "kind", "table", "op")
+"""The event columns :func:`compute` reads besides the record fields of :func:`event_fields`:
+a snapshot of only these and those fields is all it needs."""
+
+
 def event_fields(spec: SeriesSpec) -> tuple[str, ...]:
     """The record fields :func:`compute` reads from the events (when ``spec.from_events``):
     a snapshot asked for them spares decoding the records (see
@@ -248,7 +254,8 @@ def compute(
 
 def figure(view: SeriesView, *, by: Literal["entity", "cohort"] = "entity") -> go.Figure:
     """Draw a view: one subplot per column, a line per series over the shaded normal band,
-    and red markers on the points outside it.
+    and red markers on the points outside it. A view without a series draws empty plots,
+    without bands.
 
     Args:
         view: A computed view.
@@ -257,67 +264,96 @@ def figure(view: SeriesView, *, by: Literal["entity", "cohort"] = "entity") -> g
     spec = view.spec
     data = view.lines if by == "entity" else view.cohorts
     bands = {band.column: band for band in spec.bands}
-    fig = make_subplots(rows=len(spec.columns), cols=1, shared_xaxes=True, vertical_spacing=0.04)
     names = sorted(data["series"].unique().tolist()) if not data.empty else []
+    # Built as one list of traces and one layout, checked once by go.Figure: make_subplots,
+    # add_trace and add_hrect check the whole figure again on every call.
+    layout = stacked_axes(len(spec.columns), 0.04, shared_x=True, y_titles=spec.columns)
+    traces: list[dict[str, Any]] = []
+    shapes: list[dict[str, Any]] = []
+    # Points are picked from numpy arrays, not frames: plotly converts each pandas column it
+    # is given, slowly (tz-aware times to their wall-clock time, UTC here, as done below).
+    column_of = data["column"].to_numpy(dtype=object)
+    series_of = data["series"].to_numpy(dtype=object)
+    times = data["time"]
+    if isinstance(times.dtype, pd.DatetimeTZDtype):
+        times = times.dt.tz_localize(None)
+    time = times.to_numpy()
+    value = data["value"].to_numpy()
+    outside = data["out_of_range"].to_numpy(dtype=bool)
     for row, column in enumerate(spec.columns, start=1):
-        mine = data[data["column"] == column]
+        x, y = axis_ids(row)
+        mine = column_of == column
         for index, name in enumerate(names):
-            points = mine[mine["series"] == name]
-            fig.add_trace(
-                go.Scatter(
-                    x=points["time"],
-                    y=points["value"],
-                    mode="lines" if len(points) > 1 else "markers",  # one point draws no line
-                    name=name,
-                    legendgroup=name,
-                    showlegend=row == 1,
-                    line={"color": _COLOURS[index % len(_COLOURS)]},
-                    marker={"color": _COLOURS[index % len(_COLOURS)]},
-                ),
-                row=row,
-                col=1,
+            points = mine & (series_of == name)
+            colour = _COLOURS[index % len(_COLOURS)]
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": time[points],
+                    "y": value[points],
+                    # one point draws no line
+                    "mode": "lines" if np.count_nonzero(points) > 1 else "markers",
+                    "name": name,
+                    "legendgroup": name,
+                    "showlegend": row == 1,
+                    "line": {"color": colour},
+                    "marker": {"color": colour},
+                    "xaxis": x,
+                    "yaxis": y,
+                }
             )
         band = bands.get(column)
-        if band is not None:
-            _shade(fig, band, mine["value"], row)
-        outside = mine[mine["out_of_range"]]
-        fig.add_trace(
-            go.Scatter(
-                x=outside["time"],
-                y=outside["value"],
-                mode="markers",
-                name="out of range",
-                legendgroup="out of range",
-                showlegend=row == 1,
-                marker={"color": _ALERT_COLOUR, "size": 8},
-            ),
-            row=row,
-            col=1,
+        if band is not None and names:  # without a series, no band fills the empty plot
+            shapes.append(_shade(band, value[mine], x, y))
+        traces.append(
+            {
+                "type": "scatter",
+                "x": time[mine & outside],
+                "y": value[mine & outside],
+                "mode": "markers",
+                "name": "out of range",
+                "legendgroup": "out of range",
+                "showlegend": row == 1,
+                "marker": {"color": _ALERT_COLOUR, "size": 8},
+                "xaxis": x,
+                "yaxis": y,
+            }
         )
-        fig.update_yaxes(title_text=column, row=row, col=1)
-    fig.update_layout(
+    if shapes:
+        layout["shapes"] = shapes
+    layout.update(
         height=max(260, 200 * len(spec.columns)),
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         legend={"orientation": "h", "y": -0.15},
     )
-    return fig
+    return go.Figure(data=traces, layout=layout)
 
 
 _COLOURS: Final = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
 
-def _shade(fig: go.Figure, band: Band, values: pd.Series[Any], row: int) -> None:
-    """Shade a band; an open side reaches just past the data (or the other bound)."""
+def _shade(band: Band, values: np.ndarray[Any, Any], x: str, y: str) -> dict[str, Any]:
+    """The shape shading a band across the width of the subplot of axes ``x`` and ``y``; an
+    open side reaches just past the data (or the other bound)."""
     known = [b for b in (band.lower, band.upper) if b is not None]
-    finite = values.dropna()
-    low_data = float(finite.min()) if not finite.empty else min(known)
-    high_data = float(finite.max()) if not finite.empty else max(known)
+    finite = values[pd.notna(values)]
+    low_data = float(finite.min()) if len(finite) else min(known)
+    high_data = float(finite.max()) if len(finite) else max(known)
     span = max(high_data - low_data, abs(max(known)) * 0.1, 1.0)
     lower = band.lower if band.lower is not None else min(low_data, *known) - span
     upper = band.upper if band.upper is not None else max(high_data, *known) + span
-    fig.add_hrect(
-        y0=lower, y1=upper, fillcolor=_BAND_COLOUR, line_width=0, layer="below", row=row, col=1
-    )
+    return {
+        "type": "rect",
+        "xref": f"{x} domain",
+        "x0": 0,
+        "x1": 1,
+        "yref": y,
+        "y0": lower,
+        "y1": upper,
+        "fillcolor": _BAND_COLOUR,
+        "line": {"width": 0},
+        "layer": "below",
+    }
 
 
 def _readings(
@@ -356,7 +392,7 @@ def _readings(
 
 
 def _event_rows(spec: SeriesSpec, events: pd.DataFrame, now: datetime) -> pd.DataFrame:
-    if events.empty or not {"kind", "table", "op", "record", "received_at"} <= set(events):
+    if events.empty or not {"kind", "table", "op", "received_at"} <= set(events):
         return pd.DataFrame()
     mask = (
         (events["kind"] == "postgres_changes")
