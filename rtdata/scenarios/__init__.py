@@ -161,6 +161,12 @@ SCENARIOS: Final[Mapping[str, Scenario]] = MappingProxyType(
                 "A clinic's admin console: patient forms through review to a decision, patient"
                 " record edits, account role changes and a role-escalation incident, team presence",
             ),
+            _pack(
+                "telehealth",
+                "A multi-tenant telehealth platform for knee and hip replacement recovery:"
+                " three clinics' wearable readings, patient alerts and their acknowledgement,"
+                " recovery statuses, care plans, messages, gateway health, care-team presence",
+            ),
         )
     }
 )
