@@ -152,9 +152,20 @@ SCENARIOS: Final[Mapping[str, Scenario]] = MappingProxyType(
                 " verifications, beds and ambulances, waiting lists, disputes, staff presence",
             ),
             _pack(
+                "crm",
+                "A CRM with a helpdesk: tickets worked by agent teams against SLAs (with a"
+                " breach wave), comments, attachments, customers, acquisitions, interactions",
+            ),
+            _pack(
                 "admin",
                 "A clinic's admin console: patient forms through review to a decision, patient"
                 " record edits, account role changes and a role-escalation incident, team presence",
+            ),
+            _pack(
+                "telehealth",
+                "A multi-tenant telehealth platform for knee and hip replacement recovery:"
+                " three clinics' wearable readings, patient alerts and their acknowledgement,"
+                " recovery statuses, care plans, messages, gateway health, care-team presence",
             ),
         )
     }

@@ -231,7 +231,7 @@ def compute(
         mine = long[long["entity"].isin(shown)]
         lines = mine.assign(series=mine["entity"])
     else:
-        lines = long.assign(series=spec.table)
+        lines = long.assign(series=pd.Series(spec.table, index=long.index, dtype=object))
     lines = _downsample(lines[list(LINE_COLUMNS)], spec.max_points)
     cohorts = _cohorts(spec, long)
     outside = long[long["out_of_range"]]
@@ -438,9 +438,11 @@ def _long(spec: SeriesSpec, readings: pd.DataFrame) -> pd.DataFrame:
     for name in spec.columns:
         values = readings[name]
         present = values.notna()
-        part = readings.loc[present, ["time", "entity", "cohort"]].assign(
-            column=name, value=values[present]
-        )
+        part = readings.loc[present, ["time", "entity", "cohort"]]
+        # Names as objects: a text column pandas infers is Arrow-backed, and grouping by it
+        # costs several times more.
+        column = pd.Series(name, index=part.index, dtype=object)
+        part = part.assign(column=column, value=values[present])
         band = bands.get(name)
         lower = np.nan if band is None or band.lower is None else band.lower
         upper = np.nan if band is None or band.upper is None else band.upper

@@ -1,0 +1,177 @@
+"""AppTest of the crm pack's pages, drawn from its own ``rtdata.toml`` and filled by its own
+simulator (the pack has no roster): every page runs, every widget shows data, the pack's words
+are there, and the numbers are the ones counted here from the rows the simulator wrote
+(:class:`~tests.pages.harness.Replay`), never read back from the widgets' views."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from rtdata import ui
+from tests.pages.harness import captions, frames, metrics, run_page, texts
+from tests.pages.packs import Filled, filled, found, page_names, words
+
+UNRESOLVED = ("open", "assigned", "waiting")
+PRIORITIES = {1: "urgent", 2: "high", 3: "normal", 4: "low"}
+EMPTY = ("Nothing yet.", "Nobody is online")
+
+
+@pytest.fixture(scope="module")
+def crm() -> Iterator[Filled]:
+    """The pack after its simulator's first 3,000 writes over the last 20 minutes."""
+    pack = filled("crm")
+    yield pack
+    ui.use_recorder(None)
+
+
+@pytest.fixture
+def page(crm: Filled) -> Iterator[Any]:
+    ui.use_recorder(crm.recorder)
+
+    def draw(name: str) -> AppTest:
+        at = run_page(name)
+        said = captions(at)
+        assert not [c for c in EMPTY if c in said], f"{name}: a widget shows nothing"
+        return at
+
+    yield draw
+    ui.use_recorder(None)
+
+
+def _rows(crm: Filled, table: str) -> list[dict[str, Any]]:
+    return list(crm.replay.rows.get(table, {}).values())
+
+
+def _frame(at: AppTest, *columns: str) -> pd.DataFrame:
+    """The first dataframe of the page holding every one of ``columns``."""
+    for frame in frames(at):
+        if set(columns) <= {str(c) for c in frame.columns}:
+            return frame
+    raise AssertionError(f"no dataframe with {columns}: {[list(f.columns) for f in frames(at)]}")
+
+
+def test_every_page_shows_data_and_the_pack_speaks_its_words(crm: Filled, page: Any) -> None:
+    shown = []
+    for name in page_names(crm.pack):
+        at = page(name)
+        values = [v for v in metrics(at).values() if v not in ("0", "–")]
+        assert values or not metrics(at), f"{name}: every tile is zero"
+        assert frames(at), f"{name}: no table"
+        shown.append("\n".join(texts(at)))
+    vocabulary = words(crm.pack)
+    assert 8 <= len(vocabulary) <= 15
+    assert found("\n".join(shown), vocabulary) == set(vocabulary)
+
+
+def test_the_helpdesk_counts_the_tickets_the_simulator_filed(crm: Filled, page: Any) -> None:
+    at = page("helpdesk")
+    tickets = _rows(crm, "tickets")
+    unresolved = [t for t in tickets if t["status"] in UNRESOLVED]
+    shown = metrics(at)
+    assert {k: shown[k] for k in list(shown)[:5]} == {
+        "Unresolved tickets": str(len(unresolved)),
+        "Unassigned tickets": str(sum(t["status"] == "open" for t in tickets)),
+        "Urgent unassigned": str(
+            sum(t["status"] == "open" and t["priority"] == 1 for t in tickets)
+        ),
+        "First-response breaches (unresolved)": str(
+            sum(t["first_response_breached"] for t in unresolved)
+        ),
+        "Resolution breaches (unresolved)": str(sum(t["resolution_breached"] for t in unresolved)),
+    }
+    assert int(shown["Resolved, last 10 min"]) > 0
+    statuses = Counter(t["status"] for t in tickets)
+    for status in ("open", "assigned", "waiting", "resolved", "closed"):  # the board's counts
+        assert shown[status] == str(statuses[status])
+    spans = _frame(at, "priority", "start", "end", "median_s")
+    assert set(spans["priority"]) <= set(PRIORITIES.values())  # [labels]: names, not numbers
+    assert {("open", "assigned"), ("assigned", "resolved")} <= set(
+        zip(spans["start"], spans["end"], strict=True)
+    )
+    queue = _frame(at, "id", "priority", "title", "first response due")
+    waiting = sorted(
+        (t for t in tickets if t["status"] == "open"),
+        key=lambda t: (t["priority"], t["created_at"]),
+    )
+    assert [int(i) for i in queue["id"]] == [t["id"] for t in waiting][:20]
+    assert list(queue["priority"]) == [PRIORITIES[t["priority"]] for t in waiting][:20]
+
+
+def test_the_sla_page_breaks_unresolved_tickets_down_and_lists_the_breaches(
+    crm: Filled, page: Any
+) -> None:
+    at = page("sla")
+    tickets = _rows(crm, "tickets")
+    teams = {r["id"]: r["name"] for r in _rows(crm, "teams")}
+    spans = _frame(at, "team_id", "start", "end", "median_s")
+    assert set(spans["team_id"]) <= set(teams.values())
+    by_priority = _frame(at, "priority", "status", "count")
+    expected = Counter(
+        (PRIORITIES[t["priority"]], t["status"]) for t in tickets if t["status"] in UNRESOLVED
+    )
+    counted = {(p, s): int(n) for p, s, n in by_priority[["priority", "status", "count"]].values}
+    assert counted == dict(expected)
+    oldest = _frame(at, "team_id", "oldest_age_s")
+    assert set(oldest["team_id"]) == {
+        teams[t["team_id"]] for t in tickets if t["status"] in UNRESOLVED
+    }
+    changes = [str(v) for f in frames(at) if "change" in f.columns for v in f["change"]]
+    on_time = {t["id"] for t in tickets if not t["first_response_breached"]}
+    listed = [c for c in changes if c.endswith(", first response late")]
+    assert listed
+    assert not {int(c[1 : c.index(" ")]) for c in listed} & on_time
+    assert any(c.endswith(", resolution late") for c in changes)
+
+
+def test_the_activity_page_shows_status_changes_comments_and_attachments(
+    crm: Filled, page: Any
+) -> None:
+    at = page("activity")
+    changes = [str(v) for f in frames(at) if "change" in f.columns for v in f["change"]]
+    assert any(" → " in c for c in changes)
+    assert any(" · agent: " in c for c in changes)
+    files = _frame(at, "ticket", "file_name", "bytes")
+    newest = sorted(_rows(crm, "attachments"), key=lambda r: r["created_at"], reverse=True)
+    assert list(files["file_name"]) == [r["file_name"] for r in newest][:10]
+    agents = {r["id"]: r["full_name"] for r in _rows(crm, "agents")}
+    in_hand = _frame(at, "assigned_to", "status", "count")
+    assert set(in_hand["assigned_to"]) <= set(agents.values())
+
+
+def test_the_crm_page_counts_customers_revenue_and_interactions(crm: Filled, page: Any) -> None:
+    at = page("crm")
+    customers = _rows(crm, "customers")
+    today = datetime.now(UTC).date()
+    shown = metrics(at)
+    assert shown["Customers"] == str(len(customers))
+    assert shown["New customers today"] == str(
+        sum(datetime.fromisoformat(c["created_at"]).date() == today for c in customers)
+    )
+    by_channel = _frame(at, "acquisition_channel", "count")
+    assert dict(zip(by_channel["acquisition_channel"], by_channel["count"], strict=True)) == dict(
+        Counter(c["acquisition_channel"] for c in customers)
+    )
+    products = {r["id"]: r["name"] for r in _rows(crm, "products")}
+    revenue = _frame(at, "product_id", "sum")
+    expected: Counter[str] = Counter()
+    for row in _rows(crm, "acquisitions"):
+        expected[products[row["product_id"]]] += row["total_amount"]
+    got = dict(zip(revenue["product_id"], revenue["sum"], strict=True))
+    assert got == pytest.approx(dict(expected))
+    kinds = _frame(at, "type", "count")
+    assert set(kinds["type"]) == {"call", "email", "meeting"}
+
+
+def test_the_admin_page_lists_the_staff_the_slas_and_the_catalogue(page: Any) -> None:
+    at = page("admin")
+    assert len(_frame(at, "agent", "role", "team")) == 16
+    policies = _frame(at, "priority", "first response (s)", "resolution (s)")
+    assert list(policies["priority"]) == list(PRIORITIES.values())
+    assert len(_frame(at, "name", "price (EUR)")) == 8

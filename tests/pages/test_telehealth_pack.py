@@ -1,0 +1,229 @@
+"""AppTest of the telehealth pack's pages, drawn from its own ``rtdata.toml`` and filled by its own
+simulator and care-team roster over the first 200 s of a demo (the writes at the demo's 10 per
+second, the roster at the presence simulator's pace): by then Riverside Rehab Clinic's team has
+been offline for two minutes.
+
+Expected values are counted here from the rows the simulator wrote (:class:`Replay`) and the
+roster's own view, never read back from the widgets' views.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from rtdata import ui
+from rtdata.config import load_config
+from rtdata.recorder import Recorder
+from rtdata.scenarios import get_scenario
+from rtdata.scenarios.telehealth import CLINICS, CareTeamRoster, TelehealthScenario
+from rtdata.scenarios.telehealth.phases import INCIDENT_CLINIC, INCIDENT_START_S
+from rtdata.settings import Settings
+from tests.pages.harness import (
+    S_NS,
+    Replay,
+    captions,
+    charts,
+    frames,
+    metrics,
+    presence,
+    run_page,
+    texts,
+)
+from tests.pages.packs import found, other_words, page_names, words
+
+PACK = get_scenario("telehealth")
+SEED = 7
+SPAN_S = 200.0  # into the first incident (it starts 75 s in)
+WRITES = 2000  # 10 per second
+ROSTER_EVERY_S = 3.0  # the presence simulator's pause between changes
+EMPTY_CAPTIONS = ("Nothing yet.", "Nobody is online")
+OPEN = ("raised", "acknowledged")
+NAMES = {c.id: c.name for c in CLINICS}
+RIVERSIDE = CLINICS[INCIDENT_CLINIC].name
+
+
+@dataclass
+class Telehealth:
+    """A recorder following the pack's config, filled by its simulator and roster."""
+
+    recorder: Recorder
+    replay: Replay
+    scenario: TelehealthScenario
+    roster: CareTeamRoster
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        return list(self.replay.rows.get(table, {}).values())
+
+
+def _sign_in(recorder: Recorder, roster: CareTeamRoster, span_s: float) -> None:
+    """Record the roster's changes over the last ``span_s`` seconds, one every
+    :data:`ROSTER_EVERY_S`, as the server reports them (a re-track is a leave and a join)."""
+    changes = int(span_s / ROSTER_EVERY_S)
+    end_ns = time.time_ns()
+    for i in range(changes):
+        at_ns = end_ns - int((changes - i) * ROSTER_EVERY_S * S_NS)
+        step = roster.next_change(datetime.fromtimestamp(at_ns / S_NS, UTC))
+        assert step.channel is not None
+        if step.kind in ("leave", "update"):
+            recorder.record(presence(step.channel, "leave", step.key, None, at_ns))
+        if step.kind in ("join", "update"):
+            meta = {**step.meta, "presence_ref": f"{step.key}-{i}"}
+            recorder.record(presence(step.channel, "join", step.key, [meta], at_ns + 1))
+
+
+@pytest.fixture(scope="module")
+def filled() -> Telehealth:
+    recorder = Recorder(Settings(config=load_config(PACK.config_path)))
+    replay = Replay(recorder)
+    source = PACK.scenario(SEED)
+    assert isinstance(source, TelehealthScenario)
+    replay.play(source, WRITES, span_s=SPAN_S)
+    people = PACK.roster(SEED)
+    assert isinstance(people, CareTeamRoster)
+    _sign_in(recorder, people, SPAN_S)
+    return Telehealth(recorder, replay, source, people)
+
+
+@pytest.fixture
+def telehealth(filled: Telehealth) -> Iterator[Telehealth]:
+    ui.use_recorder(filled.recorder)
+    yield filled
+    ui.use_recorder(None)
+
+
+def test_every_page_shows_data_in_every_widget_and_only_the_packs_words(
+    telehealth: Telehealth,
+) -> None:
+    shown = []
+    for page in page_names(PACK):
+        at = run_page(page)
+        said = captions(at)
+        assert not [c for c in EMPTY_CAPTIONS if c in said], f"{page}: a widget shows nothing"
+        values = [v for v in metrics(at).values() if v not in ("0", "–")]
+        assert values or not metrics(at), f"{page}: every tile is zero"
+        text = "\n".join(texts(at))
+        for other, vocabulary in other_words(PACK).items():
+            assert not found(text, vocabulary), f"{page} shows {other}'s words"
+        shown.append(text)
+    vocabulary = words(PACK)
+    assert 8 <= len(vocabulary) <= 15
+    assert set(vocabulary) - found("\n".join(shown), vocabulary) == set()
+
+
+def test_the_care_wall_counts_alerts_and_lists_the_waiting_ones_most_severe_first(
+    telehealth: Telehealth,
+) -> None:
+    at = run_page("overview")
+    assert at.title[0].value == "Care wall"
+    alerts = telehealth.rows("patient_alerts")
+    raised = [a for a in alerts if a["status"] == "raised"]
+    active = [s for s in telehealth.rows("patient_status") if s["status"] != "discharged"]
+    shown = metrics(at)
+    assert shown["Open alerts"] == str(sum(a["status"] in OPEN for a in alerts))
+    assert shown["Awaiting acknowledgement"] == str(len(raised))
+    assert shown["Unacknowledged critical"] == str(sum(a["severity"] == "critical" for a in raised))
+    assert shown["Escalated past the deadline"] == str(
+        sum(a["escalation_level"] >= 1 for a in raised)
+    )
+    assert shown["Patients in the programme"] == str(
+        sum(s["status"] != "readmitted" for s in active)
+    )
+    waiting, by_clinic = frames(at)
+    order = sorted(raised, key=lambda a: (a["priority"], a["raised_at"]))[:15]
+    assert waiting["priority"].tolist() == [a["priority"] for a in order]
+    assert waiting["clinic"].tolist() == [NAMES[a["tenant_id"]] for a in order]
+    assert set(waiting["patient"]) <= {p["full_name"] for p in telehealth.rows("patients")}
+    # The offline clinic has the most alerts waiting, by name.
+    mine = Counter(NAMES[a["tenant_id"]] for a in raised)
+    assert mine.most_common(1)[0][0] == RIVERSIDE
+    counted = by_clinic[by_clinic["status"] == "raised"].set_index("tenant_id")["count"]
+    assert counted.to_dict() == dict(mine)
+
+
+def test_the_alert_board_counts_statuses_and_times_acknowledgement_by_clinic(
+    telehealth: Telehealth,
+) -> None:
+    at = run_page("alerts")
+    alerts = telehealth.rows("patient_alerts")
+    shown = metrics(at)
+    for status in ("raised", "acknowledged", "resolved"):
+        assert shown[status] == str(sum(a["status"] == status for a in alerts))
+    assert int(shown["SLA breaches"]) >= 1  # the offline clinic's alerts wait past 60 s
+    board, spans, oldest, by_type = frames(at)
+    assert board["priority"].is_monotonic_increasing
+    assert set(board["tenant_id"]) <= set(NAMES.values())
+    measured = spans[(spans["start"] == "raised") & (spans["end"] == "acknowledged")]
+    assert set(measured["tenant_id"]) == set(NAMES.values())
+    waits = oldest.set_index("tenant_id")["oldest_age_s"]
+    assert waits.idxmax() == RIVERSIDE
+    assert waits[RIVERSIDE] > SPAN_S - INCIDENT_START_S - 30
+    assert by_type["count"].sum() == sum(a["status"] in OPEN for a in alerts)
+
+
+def test_the_recovery_page_counts_patients_by_status(telehealth: Telehealth) -> None:
+    at = run_page("recovery")
+    statuses = Counter(s["status"] for s in telehealth.rows("patient_status"))
+    shown = metrics(at)
+    labels = {"Pre-op": "pre_op", "Post-op": "post_op", "Recovering": "recovering"}
+    labels |= {"At risk": "at_risk", "Readmitted": "readmitted", "Discharged": "discharged"}
+    assert {label: shown[label] for label in labels} == {
+        label: str(statuses[status]) for label, status in labels.items()
+    }
+    feed = at.dataframe[-1].value["change"].tolist()
+    assert feed
+    assert all(" (was " in line and "post-op day" in line for line in feed)
+
+
+def test_the_readings_page_draws_patients_and_clinics_as_cohorts(telehealth: Telehealth) -> None:
+    at = run_page("readings")
+    patients = {p["id"]: p["full_name"] for p in telehealth.rows("patients")}
+    lines, cohorts = charts(at)[:2]
+    drawn = {t["name"] for t in lines["data"]} - {"out of range"}
+    assert drawn
+    assert drawn <= set(patients)  # the series widget draws entities by id, not by [labels]
+    assert {t["name"] for t in cohorts["data"]} - {"out of range"} == set(NAMES.values())
+    out_of_range = frames(at)[0]
+    assert set(out_of_range["patient_id"]) <= set(patients.values())  # the alert list is
+    assert set(out_of_range["tenant_id"]) <= set(NAMES.values())
+
+
+def test_the_care_team_page_shows_who_is_online_by_clinic(telehealth: Telehealth) -> None:
+    at = run_page("team")
+    online = telehealth.roster.online
+    assert metrics(at)["Online now"] == str(len(online))
+    frame = frames(at)[0]
+    assert sorted(frame["key"]) == sorted(online)
+    assert RIVERSIDE not in set(frame["tenant_id"])  # its team is offline
+    assert set(frame["tenant_id"]) == set(NAMES.values()) - {RIVERSIDE}
+    announcements = [f.value["change"].tolist() for f in at.dataframe[1:]]
+    assert len(announcements) == len(CLINICS)
+    assert any(line.startswith("Escalation: ") for line in announcements[INCIDENT_CLINIC])
+
+
+def test_the_platform_page_shows_the_offline_clinics_failing_deliveries(
+    telehealth: Telehealth,
+) -> None:
+    at = run_page("platform")
+    shown = metrics(at)
+    assert float(shown["Worst failed deliveries (%)"]) > 2
+    assert float(shown["Worst p95 delivery (ms)"].replace(",", "")) > 250
+    (gateway,) = charts(at)[:1]
+    # One line per clinic, named by its id: the series widget does not label its entities.
+    assert {t["name"] for t in gateway["data"]} - {"out of range"} == set(NAMES)
+
+
+def test_every_page_renders_on_a_wall_and_on_an_empty_recorder(telehealth: Telehealth) -> None:
+    for page in page_names(PACK):
+        at = run_page(page, wall=True)
+        assert not at.selectbox
+    ui.use_recorder(Recorder(Settings(config=load_config(PACK.config_path))))
+    for page in page_names(PACK):
+        at = run_page(page)
+        assert {v for v in metrics(at).values()} <= {"0", "–"}
