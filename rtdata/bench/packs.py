@@ -108,13 +108,14 @@ class Filled(NamedTuple):
     bytes_per_event: float  # EventBuffer.nbytes ÷ events, before any render
 
 
-def filled(pack: str, events: int, runs: int = 3) -> Filled:
-    """Fill a recorder following ``pack``'s config with ``events`` events of its stream, then
-    render each of its pages (:func:`page_names`) ``runs`` times, each a first render."""
+def filled(pack: str, events: int, runs: int = 3, span_s: float = stream.SPAN_S) -> Filled:
+    """Fill a recorder following ``pack``'s config with ``events`` events of its stream received
+    over ``span_s`` seconds, then render each of its pages (:func:`page_names`) ``runs`` times,
+    each a first render."""
     from rtdata import ui
 
     full = stream.recorder(stream.pack_config(pack=pack))
-    stream.fill(full, events, pack=pack)
+    stream.fill(full, events, pack=pack, span_s=span_s)
     # Taken before any render: a snapshot's decoded fields would add to it.
     bytes_per_event = full.buffer.nbytes / len(full.buffer)
     names = page_names(pack)
@@ -132,10 +133,12 @@ def filled(pack: str, events: int, runs: int = 3) -> Filled:
     return Filled(slowest, times[slowest], over, bytes_per_event)
 
 
-def bench_packs(events: int = 1_000_000, live_s: float = 10.0, runs: int = 3) -> list[Figure]:
+def bench_packs(
+    events: int = 1_000_000, live_s: float = 10.0, runs: int = 3, span_s: float = stream.SPAN_S
+) -> list[Figure]:
     """Every pack's live ingest rate and commit → buffer p99 at ten times the demo's rate,
-    its slowest page with ``events`` buffered and its bytes per buffered event, each beside the
-    hospital's (see the module's docstring)."""
+    its slowest page with ``events`` received over ``span_s`` seconds buffered and its bytes per
+    buffered event, each beside the hospital's (see the module's docstring)."""
     rate_per_s = RATE_FACTOR * DEMO_RATE_PER_S
     size, key = pages.sized(events)
     figures: list[Figure] = []
@@ -143,7 +146,7 @@ def bench_packs(events: int = 1_000_000, live_s: float = 10.0, runs: int = 3) ->
         logger.info("bench packs: %s live for %g s at %g writes/s", pack, live_s, rate_per_s)
         events_per_s, latencies = live(pack, live_s)
         logger.info("bench packs: %s with %s events buffered", pack, size)
-        page, page_ms, over, bytes_per_event = filled(pack, events, runs)
+        page, page_ms, over, bytes_per_event = filled(pack, events, runs, span_s)
         gc.collect()  # the filled recorders are garbage now; do not carry them to the next
         count = len(page_names(pack))
         over_text = "every page within it" if over == 0 else f"{over} of {count} pages over it"

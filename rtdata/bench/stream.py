@@ -20,8 +20,8 @@ and ``packs`` sections: what a collector following the recorder's config (the pa
 Only what the config follows is recorded, as a collector would: changes of its tables,
 broadcasts of its broadcast channels' events, presence on its presence channels. Every event
 enters through :meth:`rtdata.recorder.Recorder.record`, so the live tables, the metrics and the
-buffer hold the same history. Times run evenly over the :data:`SPAN_S` before ``now``, inside
-the buffer's age bound.
+buffer hold the same history. Times run evenly over the :data:`SPAN_S` (or the span asked for)
+before ``now``, inside the buffer's age bound.
 """
 
 from __future__ import annotations
@@ -112,10 +112,15 @@ def fill(
     pack: str = PACK,
     seed: int = 1,
     now: datetime | None = None,
+    span_s: float = SPAN_S,
 ) -> Counter[str]:
     """Record ``events`` events of ``pack``'s stream that ``target``'s config follows, received
-    evenly over the :data:`SPAN_S` before ``now``; return them counted by kind
+    evenly over the ``span_s`` seconds before ``now``; return them counted by kind
     (``postgres_changes``, ``presence``, ``broadcast``).
+
+    A pack's roster may play its own copy of the simulator up to each change's time, at a cost
+    that grows with ``span_s`` however few the events: a shorter span keeps a small fill quick
+    and the events as dense as 1M over :data:`SPAN_S`.
 
     Raises:
         rtdata.scenarios.UnknownScenarioError: ``pack`` names no pack.
@@ -124,7 +129,7 @@ def fill(
     """
     follows = _Follows.of(target)
     end_ns = time.time_ns() if now is None else int(now.timestamp() * 1e9)
-    step_ns = int(SPAN_S * 1e9) // max(events, 1)
+    step_ns = int(span_s * 1e9) // max(events, 1)
     clock = _Clock(end_ns - events * step_ns, step_ns)
     counts: Counter[str] = Counter()
     for event, record in itertools.islice(_stream(pack, seed, clock, follows), events):

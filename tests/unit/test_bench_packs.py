@@ -21,6 +21,7 @@ from rtdata.scenarios import SCENARIOS
 from rtdata.simulate import Broadcast, Write
 
 EVENTS = 20_000  # of each pack's stream: enough for every kind, ~1 s to fill
+SPAN_S = stream.SPAN_S * EVENTS / 1_000_000  # as dense as the bench's 1M, and quicker to play
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 FIGURES = (
     "ingest_events_per_s",
@@ -30,9 +31,12 @@ FIGURES = (
 )
 
 
-def _filled(config: Config, pack: str, events: int = EVENTS) -> Recorder:
+def _filled(
+    config: Config, pack: str, events: int = EVENTS, span_s: float | None = None
+) -> Recorder:
     target = stream.recorder(config)
-    stream.fill(target, events, pack=pack, now=NOW)
+    span_s = SPAN_S * events / EVENTS if span_s is None else span_s
+    stream.fill(target, events, pack=pack, now=NOW, span_s=span_s)
     return target
 
 
@@ -221,7 +225,7 @@ def test_fill_moves_time_on_through_steps_it_does_not_record(
 ) -> None:
     monkeypatch.setattr(FakePack, "scenario", lambda self, seed: ClockedSource())
     things = Config.from_tables({"things": ("id",)})
-    events = _filled(things, "fake", 20).buffer.snapshot()
+    events = _filled(things, "fake", 20, stream.SPAN_S).buffer.snapshot()
     assert len(events) == 20
     assert set(events["table"]) == {"things"}
 
@@ -286,7 +290,7 @@ def test_the_section_puts_each_figure_beside_the_hospitals(
 ) -> None:
     monkeypatch.setattr(packs, "live", lambda pack, live_s: packs.Live(99.0, [1.0, 2.0, 40.0]))
     filled = packs.Filled("overview", 350.0, 1, 400.0)
-    monkeypatch.setattr(packs, "filled", lambda pack, events, runs: filled)
+    monkeypatch.setattr(packs, "filled", lambda pack, events, runs, span_s: filled)
     figures = packs.bench_packs(events=1_000_000, live_s=1, runs=1)
     _check_figures(figures, "1m")
     text = {f.key: f.what for f in figures}
@@ -297,5 +301,5 @@ def test_the_section_puts_each_figure_beside_the_hospitals(
 
 @pytest.mark.slow
 def test_the_section_measures_every_pack_live_and_filled() -> None:
-    figures = packs.bench_packs(events=EVENTS, live_s=1.0, runs=1)
+    figures = packs.bench_packs(events=EVENTS, live_s=1.0, runs=1, span_s=SPAN_S)
     _check_figures(figures, str(EVENTS))
