@@ -156,6 +156,11 @@ SCENARIOS: Final[Mapping[str, Scenario]] = MappingProxyType(
                 "A clinic's admin console: patient forms through review to a decision, patient"
                 " record edits, account role changes and a role-escalation incident, team presence",
             ),
+            _pack(
+                "marketplace",
+                "A field-service marketplace in five Ruhr cities: bookings bid on by technicians,"
+                " accepted, driven to, worked, paid and reviewed; a city nobody covers; chat typing",
+            ),
         )
     }
 )
