@@ -24,12 +24,11 @@ from __future__ import annotations
 import random
 from collections import Counter, deque
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from rtdata.scenarios.marketplace.bookings import MAX_OPEN, Bookings
-from rtdata.scenarios.marketplace.chats import message
+from rtdata.scenarios.marketplace.chats import Chat, message
 from rtdata.scenarios.marketplace.fleet import Fleet
 from rtdata.scenarios.marketplace.people import Customers
 from rtdata.scenarios.marketplace.phases import (
@@ -44,29 +43,10 @@ from rtdata.scenarios.marketplace.phases import (
 from rtdata.scenarios.marketplace.places import CITIES
 from rtdata.simulate.write import Write
 
-__all__ = ["BACKLOG", "Chat", "MarketplaceScenario"]
+__all__ = ["BACKLOG", "MarketplaceScenario"]
 
 BACKLOG: Final = 8
 """Bookings requested overnight: the first ``POST`` of bookings carries this many."""
-
-
-@dataclass(frozen=True, slots=True)
-class Chat:
-    """Someone who may type in an open booking's chat.
-
-    Attributes:
-        booking_id: The booking.
-        key: The person's id.
-        name: Their name.
-        role: ``customer`` or ``technician``.
-        city_id: The booking's city.
-    """
-
-    booking_id: int
-    key: str
-    name: str
-    role: str
-    city_id: int
 
 
 class MarketplaceScenario:

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
 from rtdata.scenarios.marketplace.notices import notify
 from rtdata.simulate.write import Write
-
-if TYPE_CHECKING:
-    from rtdata.scenarios.marketplace.bookings import Booking
 
 __all__ = [
     "DECLINE_PROBABILITY",
     "FEE_SHARE",
     "REFUND_PROBABILITY",
     "REVIEW_PROBABILITY",
+    "Job",
     "charge",
     "review",
 ]
@@ -50,7 +48,36 @@ _COMMENTS: Final[Mapping[int, tuple[str, ...]]] = {
 }
 
 
-def charge(b: Booking, rng: random.Random, ts: str) -> list[Write]:
+class Job(Protocol):
+    """What settling a booking reads of it (a :class:`~rtdata.scenarios.marketplace.bookings.Booking`)."""
+
+    @property
+    def id(self) -> int:
+        """The booking's id."""
+        ...
+
+    @property
+    def customer_id(self) -> str:
+        """Who booked and pays."""
+        ...
+
+    @property
+    def technician_id(self) -> str | None:
+        """Who did the job (``None`` before a bid was accepted)."""
+        ...
+
+    @property
+    def price(self) -> float | None:
+        """EUR of the accepted bid (``None`` before one was accepted)."""
+        ...
+
+    @property
+    def category(self) -> str:
+        """The trade."""
+        ...
+
+
+def charge(b: Job, rng: random.Random, ts: str) -> list[Write]:
     """The payments of completed booking ``b`` (accepted, so with a technician and a price):
     a declined attempt and its notification first, sometimes; the successful charge; a
     refund, rarely."""
@@ -68,7 +95,7 @@ def charge(b: Booking, rng: random.Random, ts: str) -> list[Write]:
     return writes
 
 
-def review(b: Booking, rng: random.Random, ts: str) -> tuple[int, Write]:
+def review(b: Job, rng: random.Random, ts: str) -> tuple[int, Write]:
     """The customer's review of completed booking ``b``: its rating (1-5) and the ``POST``."""
     if b.technician_id is None:
         raise ValueError(f"booking {b.id} has no technician to review")
@@ -85,7 +112,7 @@ def review(b: Booking, rng: random.Random, ts: str) -> tuple[int, Write]:
 
 
 def _payment(
-    b: Booking, method: str, status: str, rng: random.Random, ts: str, reason: str | None = None
+    b: Job, method: str, status: str, rng: random.Random, ts: str, reason: str | None = None
 ) -> Write:
     if b.technician_id is None or b.price is None:
         raise ValueError(f"booking {b.id} was never accepted: nothing to charge")
