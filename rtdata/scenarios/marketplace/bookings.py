@@ -67,6 +67,8 @@ MAX_OPEN: Final = 45
 MAX_FINISHED: Final = 60
 """Completed or cancelled bookings kept before the oldest is deleted with its rows."""
 
+_DEMAND: Final[Mapping[int, int]] = {1: 5, 2: 3, 3: 5, 4: 4, 5: 6}  # city id -> relative demand
+
 
 @dataclass(slots=True)
 class Booking:
@@ -87,6 +89,7 @@ class Booking:
         bids: Known bids: id -> (technician id, amount EUR, status).
         bidders: Technicians who bid (known or still in flight).
         wanted_bids: How many bids the customer waits for before choosing.
+        choose_after_s: How long after the first bid the customer chooses (at the earliest).
         first_bid_s: When the first bid came, or ``None``.
         technician_id: The accepted technician, once accepted.
         price: The accepted bid's amount, once accepted.
@@ -107,6 +110,7 @@ class Booking:
     bids: dict[int, tuple[str, float, str]] = field(default_factory=dict)
     bidders: set[str] = field(default_factory=set)
     wanted_bids: int = 2
+    choose_after_s: float = 8.0
     first_bid_s: float | None = None
     technician_id: str | None = None
     price: float | None = None
@@ -144,13 +148,14 @@ class Bookings:
 
     # ------------------------------------------------------------ requests
 
-    def request(self, count: int, now_s: float, ts: str) -> Write:
-        """Customers request ``count`` bookings in one ``POST``, in cities drawn by size (a
-        city nobody covers keeps booking: its customers do not know nobody is there)."""
+    def request(self, count: int, now_s: float, ts: str, stormy: int | None = None) -> Write:
+        """Customers request ``count`` bookings in one ``POST``, in cities drawn by size; the
+        ``stormy`` city (the one nobody covers) books three times as often as usual."""
         self._now_s = now_s
+        weights = [_DEMAND[c.id] * (3 if c.id == stormy else 1) for c in CITIES]
         rows = []
         for _ in range(count):
-            city = self._rng.choices(CITIES, (5, 2, 5, 3, 6))[0]
+            city = self._rng.choices(CITIES, weights)[0]
             category = self._rng.choice(CATEGORIES)
             customer = self._customers.pick(city.id)
             lat, lon = point_in(city, self._rng)
@@ -200,6 +205,7 @@ class Bookings:
             next_s=self._now_s,
             patience_s=rng.uniform(60.0, 150.0),
             wanted_bids=rng.choice((1, 2, 2, 3, 3, 4)),
+            choose_after_s=rng.uniform(5.0, 12.0),
         )
         self._open[booking_id] = booking
         self._customers.booked(booking.customer_id)
@@ -275,7 +281,7 @@ class Bookings:
             return [self._withdraw(b, gone[0], ts)]
         withdrawn = {bid[0] for bid in b.bids.values() if bid[2] == "withdrawn"}
         bidding = len(b.bidders - withdrawn)
-        decide_at_s = None if b.first_bid_s is None else b.first_bid_s + 4.0
+        decide_at_s = None if b.first_bid_s is None else b.first_bid_s + b.choose_after_s
         enough = bidding >= b.wanted_bids or not candidates
         if pending and decide_at_s is not None and now_s >= decide_at_s and enough:
             return self._accept(b, pending, now_s, ts)

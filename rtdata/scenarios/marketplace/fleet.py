@@ -27,6 +27,7 @@ __all__ = [
     "MAX_SURGES",
     "MAX_TECHNICIANS",
     "PER_CITY",
+    "SETTLED_TECHNICIANS",
     "TECHNICIAN_TRANSITIONS",
     "Fleet",
     "Technician",
@@ -36,7 +37,11 @@ PER_CITY: Final = 8
 """Verified technicians per city the first writes insert."""
 
 MAX_TECHNICIANS: Final = 48
-"""Beyond this many technicians, the oldest offline one with no live booking leaves."""
+"""No one applies while this many technicians are on file."""
+
+SETTLED_TECHNICIANS: Final = 44
+"""Beyond this many technicians, the oldest offline one with no live booking leaves (so some
+always leave and others apply)."""
 
 MAX_JOBS: Final = 2
 """Most open jobs (accepted, en route or in progress) a technician bids beside."""
@@ -51,7 +56,9 @@ TECHNICIAN_TRANSITIONS: Final[Mapping[str, tuple[str, ...]]] = {
 MAX_SURGES: Final = 12
 """High-demand notices kept (each one bulk ``POST`` of notifications) before the oldest goes."""
 
-_VERIFY_AFTER_S: Final = (15.0, 45.0)
+_VERIFY_AFTER_S: Final = (30.0, 90.0)
+_FIRST_APPLICANTS: Final = 3
+_SKILLS: Final = 4  # trades per technician
 
 
 @dataclass(slots=True)
@@ -110,14 +117,21 @@ class Fleet:
     """
 
     def __init__(self, rng: random.Random) -> None:
-        """Make :data:`PER_CITY` verified technicians per city, about 70 % online."""
+        """Make :data:`PER_CITY` verified technicians per city, about 70 % online, and three
+        applicants an admin verifies within the first minute."""
         self._rng = rng
         self._all: dict[str, Technician] = {}
         for city in CITIES:
-            for _ in range(PER_CITY):
-                tech = self._new(city.id, verified=True)
+            for i in range(PER_CITY):  # every trade covered by several technicians per city
+                skills = tuple(CATEGORIES[(i + k) % len(CATEGORIES)] for k in range(_SKILLS))
+                tech = self._new(city.id, verified=True, skills=skills)
                 tech.status = "available" if rng.random() < 0.7 else "offline"
                 self._all[tech.id] = tech
+        for _ in range(_FIRST_APPLICANTS):  # applied overnight, verified in the first minute
+            city_id = rng.choice(CITIES).id
+            tech = self._new(city_id, verified=False, skills=self._scarce(city_id))
+            tech.verify_at_s = rng.uniform(20.0, 60.0)
+            self._all[tech.id] = tech
         self.closed_city: int | None = None
         self._surges: deque[str] = deque()  # created_at of each high-demand notice, oldest first
 
@@ -297,8 +311,14 @@ class Fleet:
 
     def apply(self, elapsed_s: float, ts: str) -> list[Write]:
         """A new technician signs up (``profiles``, then ``technicians`` unverified); an
-        admin verifies them 15-45 s later (:meth:`verification`)."""
-        tech = self._new(self._rng.choice(CITIES).id, verified=False)
+        admin verifies them 30-90 s later (:meth:`verification`). Nobody applies while
+        :data:`MAX_TECHNICIANS` are on file."""
+        if len(self._all) >= MAX_TECHNICIANS:
+            return []
+        size = Counter(t.city_id for t in self._all.values())
+        fewest = min(size.get(c.id, 0) for c in CITIES)
+        city_id = self._rng.choice([c.id for c in CITIES if size.get(c.id, 0) == fewest])
+        tech = self._new(city_id, verified=False, skills=self._scarce(city_id))
         tech.verify_at_s = elapsed_s + self._rng.uniform(*_VERIFY_AFTER_S)
         self._all[tech.id] = tech
         return [
@@ -328,14 +348,15 @@ class Fleet:
     def forced_prune(self) -> list[Write]:
         """The delete of the oldest high-demand notice beyond :data:`MAX_SURGES`, or deletes of
         the oldest offline technician no live booking refers to, when the fleet
-        is larger than :data:`MAX_TECHNICIANS` (notifications, technician, profile)."""
+        is larger than :data:`SETTLED_TECHNICIANS` (notifications, technician, profile)."""
         if len(self._surges) > MAX_SURGES:
             match = {"kind": "high_demand", "created_at": self._surges.popleft()}
             return [Write("DELETE", "notifications", match=match)]
-        if len(self._all) <= MAX_TECHNICIANS:
+        if len(self._all) <= SETTLED_TECHNICIANS:
             return []
         for tech in self._all.values():
-            if tech.verified and not tech.online and not tech.jobs and not tech.bookings:
+            free = tech.verified and not tech.online and not tech.jobs and not tech.bookings
+            if free and all(self._cover(tech.city_id, skill) > 2 for skill in tech.skills):
                 del self._all[tech.id]
                 return [
                     Write("DELETE", "notifications", match={"user_id": tech.id}),
@@ -346,17 +367,29 @@ class Fleet:
 
     # ------------------------------------------------------------ helpers
 
-    def _new(self, city_id: int, *, verified: bool) -> Technician:
+    def _new(self, city_id: int, *, verified: bool, skills: tuple[str, ...]) -> Technician:
         person = new_person(self._rng, "technician", city_id)
-        skills = tuple(sorted(self._rng.sample(CATEGORIES, 4), key=CATEGORIES.index))
         return Technician(
             person,
-            skills,
+            tuple(sorted(skills, key=CATEGORIES.index)),
             float(self._rng.randrange(45, 95, 5)),
             verified,
             "offline",
             point_in(_city(city_id), self._rng),
         )
+
+    def _cover(self, city_id: int, skill: str) -> int:
+        """How many verified technicians of ``city_id`` take on ``skill``."""
+        return sum(
+            1
+            for t in self._all.values()
+            if t.city_id == city_id and t.verified and skill in t.skills
+        )
+
+    def _scarce(self, city_id: int) -> tuple[str, ...]:
+        """The trades fewest technicians of ``city_id`` take on (a new applicant's skills)."""
+        ranked = sorted(CATEGORIES, key=lambda c: (self._cover(city_id, c), self._rng.random()))
+        return tuple(ranked[:_SKILLS])
 
     def _online_gap(self, share: float, closed_city: int | None) -> float:
         verified = [t for t in self._all.values() if t.verified]

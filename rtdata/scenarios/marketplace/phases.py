@@ -11,8 +11,9 @@ repeats:
 * ``rush`` (60-120 s): the after-work rush, bookings posted in bulk (a property manager's
   several flats at once), each fanning out "new job" notifications to every technician who
   could take it: a burst of rows;
-* ``no_cover`` (120-200 s): in one city (:func:`incident_city`, a different one each cycle)
-  every technician goes offline and nobody bids, so its bookings wait in ``pending`` past
+* ``no_cover`` (120-200 s): a storm over one city (:func:`incident_city`, a different one each
+  cycle): every technician there goes offline and nobody bids, while its customers book three
+  times as often (flooded cellars, tripped fuses), so its bookings wait in ``pending`` past
   their SLA while the other cities work as usual: the incident the dashboard must catch;
 * ``recovery`` (200-240 s): that city's technicians come back and bid on the backlog;
   customers who waited too long have cancelled;

@@ -193,9 +193,9 @@ class MarketplaceScenario:
         yield self._bookings.forced_prune()
         yield self._customers.forced_prune()
         yield self._fleet.forced_prune()
-        yield self._arrivals(elapsed_s, phase, ts)
+        yield self._arrivals(elapsed_s, phase, closed, ts)
 
-    def _arrivals(self, elapsed_s: float, phase: Phase, ts: str) -> list[Write]:
+    def _arrivals(self, elapsed_s: float, phase: Phase, closed: int | None, ts: str) -> list[Write]:
         if not self._backlog_sent:
             self._backlog_sent = True
             self._next_arrival_s = elapsed_s + self._rng.expovariate(ARRIVALS_PER_S[phase])
@@ -206,7 +206,7 @@ class MarketplaceScenario:
         low, high = BOOKINGS_PER_POST[phase]
         count = min(self._rng.randint(low, high), room)
         self._next_arrival_s = elapsed_s + self._rng.expovariate(ARRIVALS_PER_S[phase] / count)
-        return [self._bookings.request(count, elapsed_s, ts)]
+        return [self._bookings.request(count, elapsed_s, ts, stormy=closed)]
 
     def _surge(self, ts: str) -> list[Write]:
         """A high-demand notice for the city with the most bookings waiting for a bid."""
@@ -228,7 +228,7 @@ class MarketplaceScenario:
             "chat": (3.0 if phase is not Phase.QUIET else 1.0) if chatty else 0.0,
             "shift": self._fleet.shift_weight(share, closed),
             "sign_up": 0.3,
-            "apply": 0.15,
+            "apply": 0.3,
             "verify": 1.0,
             "surge": 2.0 if phase is Phase.RUSH else 0.0,
         }
