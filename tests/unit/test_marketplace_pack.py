@@ -203,7 +203,7 @@ def test_the_state_machines_hold_over_four_cycles() -> None:
     bookings, bids, technicians = (histories(m, changes) for m in machines)
     finals = Counter(h[-1] for h in bookings.values())
     assert finals["completed"] > 150
-    assert finals["cancelled"] > 15
+    assert finals["cancelled"] > 10
     for history in bookings.values():
         if history[-1] == "completed":
             assert history == [

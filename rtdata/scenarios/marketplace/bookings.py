@@ -67,6 +67,8 @@ MAX_OPEN: Final = 45
 MAX_FINISHED: Final = 60
 """Completed or cancelled bookings kept before the oldest is deleted with its rows."""
 
+_MISTAKE_PROBABILITY: Final = 0.03  # a customer cancels a booking at once
+
 _DEMAND: Final[Mapping[int, int]] = {1: 5, 2: 3, 3: 5, 4: 4, 5: 6}  # city id -> relative demand
 
 
@@ -134,6 +136,7 @@ class Bookings:
         self._open: dict[int, Booking] = {}
         self._finished: deque[Booking] = deque()
         self._review_later: list[Booking] = []
+        self._eager = 0  # bookings of the last request still to track that choose at once
         self._now_s = 0.0
 
     @property
@@ -148,11 +151,26 @@ class Bookings:
 
     # ------------------------------------------------------------ requests
 
-    def request(self, count: int, now_s: float, ts: str, stormy: int | None = None) -> Write:
+    def request(
+        self,
+        count: int,
+        now_s: float,
+        ts: str,
+        *,
+        stormy: int | None = None,
+        eager: bool = False,
+        only: int | None = None,
+    ) -> Write:
         """Customers request ``count`` bookings in one ``POST``, in cities drawn by size; the
-        ``stormy`` city (the one nobody covers) books three times as often as usual."""
+        ``stormy`` city (the one nobody covers) books three times as often as usual, and
+        ``only`` one city books if given. ``eager`` customers (overnight requests) accept one
+        of the first bids within 1.5-3 s."""
         self._now_s = now_s
-        weights = [_DEMAND[c.id] * (3 if c.id == stormy else 1) for c in CITIES]
+        self._eager += count if eager else 0
+        weights = [
+            _DEMAND[c.id] * (3 if c.id == stormy else 1) if only in (None, c.id) else 0
+            for c in CITIES
+        ]
         rows = []
         for _ in range(count):
             city = self._rng.choices(CITIES, weights)[0]
@@ -193,6 +211,8 @@ class Bookings:
 
     def _track(self, booking_id: int, row: Mapping[str, Any]) -> None:
         rng = self._rng
+        eager = self._eager > 0
+        self._eager -= eager
         booking = Booking(
             id=booking_id,
             customer_id=str(row["customer_id"]),
@@ -203,9 +223,9 @@ class Bookings:
             status="pending",
             requested_s=self._now_s,
             next_s=self._now_s,
-            patience_s=rng.uniform(60.0, 150.0),
-            wanted_bids=rng.choice((1, 2, 2, 3, 3, 4)),
-            choose_after_s=rng.uniform(5.0, 12.0),
+            patience_s=rng.uniform(45.0, 120.0),
+            wanted_bids=rng.choice((1, 2) if eager else (1, 2, 2, 3, 3, 4)),
+            choose_after_s=rng.uniform(1.5, 3.0) if eager else rng.uniform(5.0, 12.0),
         )
         self._open[booking_id] = booking
         self._customers.booked(booking.customer_id)
@@ -246,7 +266,7 @@ class Bookings:
         if b.status == "en_route":
             assert b.technician_id is not None
             b.status = "in_progress"
-            b.next_s = now_s + rng.uniform(4.0, 14.0)
+            b.next_s = now_s + rng.uniform(3.0, 10.0)
             return [
                 self._patch(b, ts, status="in_progress", started_at=ts),
                 self._fleet.arrive(b.technician_id, ts),
@@ -258,13 +278,14 @@ class Bookings:
 
     def _bidding_step(self, b: Booking, now_s: float, ts: str) -> list[Write]:
         rng = self._rng
-        waited_s = now_s - b.requested_s
-        if waited_s > b.patience_s or rng.random() < 0.01:
+        if now_s - b.requested_s > b.patience_s:
             reason = "No technician available" if not b.bids else "Found someone else"
             return self._cancel(b, reason, ts)
         candidates = self._fleet.bidders(b.city_id, b.category, b.bidders)
         if not b.announced:
             b.announced = True
+            if rng.random() < _MISTAKE_PROBABILITY:
+                return self._cancel(b, "Booked by mistake", ts)
             b.next_s = now_s + rng.uniform(1.0, 4.0)
             if candidates:
                 rows = [
@@ -399,7 +420,7 @@ class Bookings:
             self._notify(b.customer_id, "job_completed", "Job done: please rate it", b, ts),
         ]
         if self._rng.random() < REVIEW_PROBABILITY:
-            b.next_s = now_s + self._rng.uniform(2.0, 5.0)
+            b.next_s = now_s + self._rng.uniform(1.5, 4.0)
             self._review_later.append(b)
         self._finish(b)
         return writes

@@ -43,10 +43,13 @@ from rtdata.scenarios.marketplace.phases import (
 from rtdata.scenarios.marketplace.places import CITIES
 from rtdata.simulate.write import Write
 
-__all__ = ["BACKLOG", "MarketplaceScenario"]
+__all__ = ["BACKLOG", "STORM_START", "MarketplaceScenario"]
 
 BACKLOG: Final = 8
 """Bookings requested overnight: the first ``POST`` of bookings carries this many."""
+
+STORM_START: Final = 2
+"""Bookings the uncovered city requests in one ``POST`` as its storm begins."""
 
 
 class MarketplaceScenario:
@@ -76,6 +79,7 @@ class MarketplaceScenario:
         self._opening = 0
         self._next_arrival_s = 0.0
         self._backlog_sent = False
+        self._storms = 0  # cycles whose storm has begun
 
     @property
     def fleet(self) -> Fleet:
@@ -196,17 +200,25 @@ class MarketplaceScenario:
         yield self._arrivals(elapsed_s, phase, closed, ts)
 
     def _arrivals(self, elapsed_s: float, phase: Phase, closed: int | None, ts: str) -> list[Write]:
+        if closed is not None and self._storms <= cycle_at(elapsed_s):
+            self._storms = cycle_at(elapsed_s) + 1  # the storm's first flooded cellars
+            return [self._bookings.request(STORM_START, elapsed_s, ts, only=closed)]
         if not self._backlog_sent:
             self._backlog_sent = True
-            self._next_arrival_s = elapsed_s + self._rng.expovariate(ARRIVALS_PER_S[phase])
-            return [self._bookings.request(BACKLOG, elapsed_s, ts)]
+            self._next_arrival_s = elapsed_s + self._gap_s(phase, 1)
+            return [self._bookings.request(BACKLOG, elapsed_s, ts, eager=True)]
         room = MAX_OPEN - len(self._bookings.open)
         if elapsed_s < self._next_arrival_s or room <= 0:
             return []
         low, high = BOOKINGS_PER_POST[phase]
         count = min(self._rng.randint(low, high), room)
-        self._next_arrival_s = elapsed_s + self._rng.expovariate(ARRIVALS_PER_S[phase] / count)
+        self._next_arrival_s = elapsed_s + self._gap_s(phase, count)
         return [self._bookings.request(count, elapsed_s, ts, stormy=closed)]
+
+    def _gap_s(self, phase: Phase, count: int) -> float:
+        """Seconds until the next request after one of ``count`` bookings: on average what the
+        phase's rate gives, never more than 1.7 times that (no drought a whole phase long)."""
+        return count / ARRIVALS_PER_S[phase] * self._rng.uniform(0.3, 1.7)
 
     def _surge(self, ts: str) -> list[Write]:
         """A high-demand notice for the city with the most bookings waiting for a bid."""
