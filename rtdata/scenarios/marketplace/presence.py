@@ -93,6 +93,9 @@ class TypingRoster:
     def next_change(self, now: datetime) -> TypingChange:
         """Return the next change and apply it to :attr:`typing`.
 
+        Before any chat is open (the first seconds of a run), the change is a ``leave`` of the
+        key ``nobody``, whom no socket holds: the presence simulator has nothing to close.
+
         Args:
             now: Current time, timezone-aware; the private scenario runs up to it.
 
