@@ -5,15 +5,19 @@ Its ``migrations/`` define the tables; :func:`scenario` is the pure write source
 simulator drives (:mod:`~rtdata.scenarios.marketplace.scenario`, over
 :mod:`~rtdata.scenarios.marketplace.bookings`, :mod:`~rtdata.scenarios.marketplace.fleet`,
 :mod:`~rtdata.scenarios.marketplace.people`, :mod:`~rtdata.scenarios.marketplace.settlement`
-and :mod:`~rtdata.scenarios.marketplace.chats`,
-paced by :mod:`~rtdata.scenarios.marketplace.phases`), :func:`roster` the people typing in
-bookings' chats (:mod:`~rtdata.scenarios.marketplace.presence`), and :func:`state_machines` the lifecycles the simulator follows.
+and :mod:`~rtdata.scenarios.marketplace.chats`, paced by
+:mod:`~rtdata.scenarios.marketplace.phases`), :func:`roster` the people typing in bookings'
+chats (:mod:`~rtdata.scenarios.marketplace.presence`), and :func:`state_machines` the
+lifecycles the simulator follows (:mod:`~rtdata.scenarios.marketplace.lifecycle`).
 """
 
 from __future__ import annotations
 
-from rtdata.scenarios.marketplace.bookings import BID_TRANSITIONS, BOOKING_TRANSITIONS
-from rtdata.scenarios.marketplace.fleet import TECHNICIAN_TRANSITIONS
+from rtdata.scenarios.marketplace.lifecycle import (
+    BID_TRANSITIONS,
+    BOOKING_TRANSITIONS,
+    TECHNICIAN_TRANSITIONS,
+)
 from rtdata.scenarios.marketplace.presence import TypingRoster
 from rtdata.scenarios.marketplace.scenario import MarketplaceScenario
 from rtdata.simulate.machine import StateMachine

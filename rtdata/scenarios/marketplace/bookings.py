@@ -6,8 +6,9 @@ notifications to the technicians who could take it, bids, the customer's accepta
 accepted, the others rejected, the booking accepted, the technician told), the drive, the
 work, the payments and the review (:mod:`~rtdata.scenarios.marketplace.settlement`), and at
 last the deletes that keep the tables bounded (payments first, then the booking and what its
-cascades would remove). Statuses follow :data:`BOOKING_TRANSITIONS` and
-:data:`BID_TRANSITIONS`. Chat messages come from :mod:`~rtdata.scenarios.marketplace.chats`.
+cascades would remove). Statuses follow
+:data:`~rtdata.scenarios.marketplace.lifecycle.BOOKING_TRANSITIONS` and
+:data:`~rtdata.scenarios.marketplace.lifecycle.BID_TRANSITIONS`. Chat messages come from :mod:`~rtdata.scenarios.marketplace.chats`.
 
 Times are seconds since the scenario's first write (``now_s``) and ISO text (``ts``); the
 randomness is the scenario's :class:`random.Random`. Bookings and bids get their ids from the
@@ -19,47 +20,17 @@ from __future__ import annotations
 import random
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 from rtdata.scenarios.marketplace.fleet import Fleet
+from rtdata.scenarios.marketplace.lifecycle import Booking
 from rtdata.scenarios.marketplace.notices import note, notify, trade
 from rtdata.scenarios.marketplace.people import Customers
 from rtdata.scenarios.marketplace.places import BUDGET_EUR, CATEGORIES, CITIES, JOBS, City, point_in
 from rtdata.scenarios.marketplace.settlement import REVIEW_PROBABILITY, charge, review
 from rtdata.simulate.write import Write
 
-__all__ = [
-    "BID_TRANSITIONS",
-    "BOOKING_TRANSITIONS",
-    "MAX_FINISHED",
-    "MAX_OPEN",
-    "OPEN",
-    "Booking",
-    "Bookings",
-]
-
-BOOKING_TRANSITIONS: Final[Mapping[str, tuple[str, ...]]] = {
-    "pending": ("bidding", "cancelled"),
-    "bidding": ("accepted", "cancelled"),
-    "accepted": ("en_route", "cancelled"),
-    "en_route": ("in_progress",),
-    "in_progress": ("completed",),
-    "completed": (),
-    "cancelled": (),
-}
-"""Booking status graph: status -> statuses it may move to next."""
-
-BID_TRANSITIONS: Final[Mapping[str, tuple[str, ...]]] = {
-    "pending": ("accepted", "rejected", "withdrawn"),
-    "accepted": (),
-    "rejected": (),
-    "withdrawn": (),
-}
-"""Bid status graph: status -> statuses it may move to next."""
-
-OPEN: Final = ("pending", "bidding", "accepted", "en_route", "in_progress")
-"""Statuses of a booking that is not finished."""
+__all__ = ["MAX_FINISHED", "MAX_OPEN", "Bookings"]
 
 MAX_OPEN: Final = 45
 """No booking is requested while this many are open."""
@@ -70,53 +41,6 @@ MAX_FINISHED: Final = 60
 _MISTAKE_PROBABILITY: Final = 0.03  # a customer cancels a booking at once
 
 _DEMAND: Final[Mapping[int, int]] = {1: 5, 2: 3, 3: 5, 4: 4, 5: 6}  # city id -> relative demand
-
-
-@dataclass(slots=True)
-class Booking:
-    """One live booking as the scenario tracks it.
-
-    Attributes:
-        id: Server-assigned id.
-        customer_id: Who booked.
-        city_id: Where.
-        category: The trade.
-        point: The address's position (lat, lon).
-        budget: EUR the customer expects to pay.
-        status: Current status.
-        requested_s: When it was requested (seconds into the run).
-        next_s: When its next step is due.
-        patience_s: How long the customer waits for an accepted bid before cancelling.
-        announced: Whether the technicians who could take it were notified.
-        bids: Known bids: id -> (technician id, amount EUR, status).
-        bidders: Technicians who bid (known or still in flight).
-        wanted_bids: How many bids the customer waits for before choosing.
-        choose_after_s: How long after the first bid the customer chooses (at the earliest).
-        first_bid_s: When the first bid came, or ``None``.
-        technician_id: The accepted technician, once accepted.
-        price: The accepted bid's amount, once accepted.
-        reviewed: Whether the review step is done (or skipped).
-    """
-
-    id: int
-    customer_id: str
-    city_id: int
-    category: str
-    point: tuple[float, float]
-    budget: float
-    status: str
-    requested_s: float
-    next_s: float
-    patience_s: float
-    announced: bool = False
-    bids: dict[int, tuple[str, float, str]] = field(default_factory=dict)
-    bidders: set[str] = field(default_factory=set)
-    wanted_bids: int = 2
-    choose_after_s: float = 8.0
-    first_bid_s: float | None = None
-    technician_id: str | None = None
-    price: float | None = None
-    reviewed: bool = False
 
 
 class Bookings:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Final
 from rtdata.simulate.write import Write
 
 if TYPE_CHECKING:
-    from rtdata.scenarios.marketplace.bookings import Booking
+    from rtdata.scenarios.marketplace.lifecycle import Booking
 
 __all__ = ["Chat", "message"]
 

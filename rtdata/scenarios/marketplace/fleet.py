@@ -6,7 +6,7 @@ technician app's GPS (moving towards a job while ``en_route``), jobs taken and f
 ratings after reviews (what the ``reviews_refresh_technician_rating`` trigger does in
 Postgres), new applicants and their verification by an admin, and deletes of departed
 technicians so the fleet stays bounded. A technician's ``status`` moves only along
-:data:`TECHNICIAN_TRANSITIONS`: ``on_job`` while one of their jobs is ``en_route`` or
+:data:`~rtdata.scenarios.marketplace.lifecycle.TECHNICIAN_TRANSITIONS`: ``on_job`` while one of their jobs is ``en_route`` or
 ``in_progress``. Pure: randomness from the scenario's :class:`random.Random`, times as text.
 """
 
@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import random
 from collections import Counter, deque
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Final
 
-from rtdata.scenarios.marketplace.people import Person, new_person
+from rtdata.scenarios.marketplace.lifecycle import Technician
+from rtdata.scenarios.marketplace.people import new_person
 from rtdata.scenarios.marketplace.places import CATEGORIES, CITIES, City, point_in, step_towards
 from rtdata.simulate.write import Write
 
@@ -28,9 +27,7 @@ __all__ = [
     "MAX_TECHNICIANS",
     "PER_CITY",
     "SETTLED_TECHNICIANS",
-    "TECHNICIAN_TRANSITIONS",
     "Fleet",
-    "Technician",
 ]
 
 PER_CITY: Final = 8
@@ -46,67 +43,12 @@ always leave and others apply)."""
 MAX_JOBS: Final = 2
 """Most open jobs (accepted, en route or in progress) a technician bids beside."""
 
-TECHNICIAN_TRANSITIONS: Final[Mapping[str, tuple[str, ...]]] = {
-    "offline": ("available",),
-    "available": ("offline", "on_job"),
-    "on_job": ("available",),
-}
-"""Technician status graph: status -> statuses it may move to next (no final status)."""
-
 MAX_SURGES: Final = 12
 """High-demand notices kept (each one bulk ``POST`` of notifications) before the oldest goes."""
 
 _VERIFY_AFTER_S: Final = (30.0, 90.0)
 _FIRST_APPLICANTS: Final = 3
 _SKILLS: Final = 4  # trades per technician
-
-
-@dataclass(slots=True)
-class Technician:
-    """One technician as the scenario tracks them.
-
-    Attributes:
-        person: Their account.
-        skills: The trades they take on.
-        hourly_rate: EUR per hour.
-        verified: Whether an admin has verified them.
-        status: ``offline``, ``available`` or ``on_job``.
-        point: Last known position (lat, lon).
-        goal: Where they are driving to (a job's address), or ``None``.
-        jobs: Their open jobs: booking id -> ``accepted`` or ``active`` (en route or working).
-        bookings: Live bookings that refer to them (bids, jobs), with how many rows each.
-        jobs_completed: Jobs they completed.
-        ratings: Sum and count of their reviews' ratings.
-        verify_at_s: When an admin verifies them (seconds into the run), for applicants.
-    """
-
-    person: Person
-    skills: tuple[str, ...]
-    hourly_rate: float
-    verified: bool
-    status: str
-    point: tuple[float, float]
-    goal: tuple[float, float] | None = None
-    jobs: dict[int, str] = field(default_factory=dict)
-    bookings: Counter[int] = field(default_factory=Counter)
-    jobs_completed: int = 0
-    ratings: tuple[int, int] = (0, 0)
-    verify_at_s: float | None = None
-
-    @property
-    def id(self) -> str:
-        """The technician's id (their profile's)."""
-        return self.person.id
-
-    @property
-    def city_id(self) -> int:
-        """Their city."""
-        return self.person.city_id
-
-    @property
-    def online(self) -> bool:
-        """Whether they are signed in to the technician app (available or on a job)."""
-        return self.status != "offline"
 
 
 class Fleet:

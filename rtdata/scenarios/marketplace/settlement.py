@@ -49,7 +49,7 @@ _COMMENTS: Final[Mapping[int, tuple[str, ...]]] = {
 
 
 class Job(Protocol):
-    """What settling a booking reads of it (a :class:`~rtdata.scenarios.marketplace.bookings.Booking`)."""
+    """What settling a booking reads of it (a :class:`~rtdata.scenarios.marketplace.lifecycle.Booking`)."""
 
     @property
     def id(self) -> int:
