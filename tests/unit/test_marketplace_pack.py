@@ -24,6 +24,7 @@ from rtdata.scenarios import get_scenario
 from rtdata.scenarios.marketplace import roster, state_machines
 from rtdata.scenarios.marketplace.bookings import MAX_FINISHED, MAX_OPEN
 from rtdata.scenarios.marketplace.fleet import MAX_SURGES, MAX_TECHNICIANS
+from rtdata.scenarios.marketplace.lifecycle import OPEN
 from rtdata.scenarios.marketplace.people import ADMINS, MAX_CUSTOMERS
 from rtdata.scenarios.marketplace.phases import (
     CYCLE_S,
@@ -48,7 +49,6 @@ STEP_S = 0.1  # 10 writes a second, the demo's default rate
 CYCLES = 4
 WRITES = int(CYCLES * CYCLE_S / STEP_S)
 SLA_S = 30.0  # the booking board's pending and bidding SLAs (rtdata.toml)
-OPEN_STATUSES = ("pending", "bidding", "accepted", "en_route", "in_progress")
 
 
 @dataclass(frozen=True)
@@ -476,6 +476,12 @@ def test_the_pages_and_what_is_on_them() -> None:
     assert dict(board.sla_s) == {"pending": SLA_S, "bidding": SLA_S}
     assert ("pending", "accepted") in board.spans
     assert board.group_column == "city_id"
+    assert set(board.statuses) - set(board.terminal) == set(OPEN)
+    tiles = [
+        t for p in config.pages for w in p.widgets if w.type is WidgetType.TILES for t in w.spec
+    ]
+    (open_tile,) = {t.filter for t in tiles if t.label == "Open bookings"}
+    assert open_tile == f"status=in.({','.join(OPEN)})"
 
 
 def _inside(point: tuple[float, float], ring: list[list[float]]) -> bool:
