@@ -212,6 +212,7 @@ class EventBuffer:
         tables: Sequence[str] | None = None,
         kinds: Sequence[str] | None = None,
         channels: Sequence[str] | None = None,
+        ops: Sequence[str] | None = None,
         newest: int | None = None,
         fields: Sequence[str] = (),
         columns: Sequence[str] | None = None,
@@ -230,6 +231,7 @@ class EventBuffer:
             tables: Keep events of these tables only.
             kinds: Keep events of these kinds only.
             channels: Keep events of these channels only.
+            ops: Keep events with one of these ops only.
             newest: Keep only the last this many events that pass the other filters. The cost
                 is then about that of the events kept, however many are buffered.
             fields: Add one object column per record field, named by
@@ -264,7 +266,7 @@ class EventBuffer:
         if since is not None:
             since_ns = pd.Timestamp(since).value
             oldest_ns = since_ns if cutoff is None else max(cutoff, since_ns)
-        wanted = {"table": tables, "kind": kinds, "channel": channels}
+        wanted = {"table": tables, "kind": kinds, "channel": channels, "op": ops}
         picks = _picks(parts, lookups, oldest_ns, wanted, newest)
         frame = _frame(picks, lookups, COLUMNS if columns is None else columns)
         if fields:
