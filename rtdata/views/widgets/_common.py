@@ -13,10 +13,9 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-import orjson
 import pandas as pd
 
-from rtdata.events import field_column
+from rtdata.events import decode_record, field_column
 from rtdata.filters import Condition, FilterError, parse_filter, predicate
 from rtdata.views.widgets._spec import SpecError
 
@@ -130,16 +129,8 @@ def key_text(value: Any) -> str | None:
     return str(value)
 
 
-def loads(text: Any) -> dict[str, Any]:
-    """Parse an event's JSON record; anything but a JSON object (no text, text that is not
-    JSON, another JSON value) gives an empty dict."""
-    if not isinstance(text, str):
-        return {}
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
+loads = decode_record
+"""Parse an event's JSON record (:func:`rtdata.events.decode_record`)."""
 
 
 def record_values(events: pd.DataFrame, field: str) -> npt.NDArray[np.object_]:
