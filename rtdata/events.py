@@ -23,6 +23,7 @@ __all__ = [
     "EventError",
     "EventKind",
     "EventSource",
+    "decode_record",
     "event_from_change",
     "event_from_row",
     "field_column",
@@ -89,6 +90,18 @@ COLUMNS: Final = (
 FIELD_PREFIX: Final = "record."
 """Prefix of the columns a snapshot adds for the record fields asked of it
 (:func:`field_column`)."""
+
+
+def decode_record(text: object) -> dict[str, Any]:
+    """Decode an event's record (or old record) from its JSON text; anything but a JSON
+    object (no text, text that is not JSON, another JSON value) gives an empty dict."""
+    if not isinstance(text, str) or not text:
+        return {}
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def field_column(field: str) -> str:

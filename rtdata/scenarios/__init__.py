@@ -167,6 +167,11 @@ SCENARIOS: Final[Mapping[str, Scenario]] = MappingProxyType(
                 " three clinics' wearable readings, patient alerts and their acknowledgement,"
                 " recovery statuses, care plans, messages, gateway health, care-team presence",
             ),
+            _pack(
+                "marketplace",
+                "A field-service marketplace in five Ruhr cities: bookings bid on by technicians,"
+                " accepted, driven to, worked, paid and reviewed; a city nobody covers; chat typing",
+            ),
         )
     }
 )

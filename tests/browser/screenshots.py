@@ -6,7 +6,7 @@ Run from a checkout (Debian's chromium, never a downloaded browser)::
     PYTHONPATH=$PWD python -m tests.browser.screenshots --warmup-s 0 --out /tmp/shots
 
 With ``--scenario NAME`` it takes every page of that pack instead, into ``<out>/packs``
-(:func:`pack_pages`). Otherwise it starts ``rtdata demo`` with the pack's config (its wall showing Emergencies only), opens the
+(:func:`pack_pages`), and its first page again as ``<out>/packs/NAME.png`` for the README. Otherwise it starts ``rtdata demo`` with the pack's config (its wall showing Emergencies only), opens the
 dashboard, lets the demo run ``--warmup-s`` seconds (three minutes by default: staff online,
 history recorded, charts and sparklines with some length), then takes each page at 1400x900
 and the wall at 1920x1080 once the page is drawn, live, and no element awaits a rerun. ``tests/browser/test_screenshots.py``
@@ -16,6 +16,7 @@ runs it with no warm-up into ``tests/artifacts/screenshots``.
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import threading
 from pathlib import Path
@@ -147,8 +148,11 @@ def main() -> None:
     parser.add_argument("--scenario", help="take every page of this pack instead (into OUT/packs)")
     args = parser.parse_args()
     if args.scenario:
-        pack_pages(args.scenario, args.out / "packs", args.warmup_s)
-        print(args.out / "packs")
+        shown = pack_pages(args.scenario, args.out / "packs", args.warmup_s)
+        first = args.out / "packs" / f"{args.scenario}-{next(iter(shown))}.png"
+        readme = args.out / "packs" / f"{args.scenario}.png"  # the README shows the first page
+        shutil.copyfile(first, readme)
+        print(readme)
         return
     for path in take(args.out, args.warmup_s):
         print(path)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -28,8 +26,9 @@ from rtdata.scenarios.admin.team import EDITORS_CHANNEL, MAX_EDITORS, TeamRoster
 from rtdata.server.schema import load_schema
 from rtdata.server.values import coerce
 from rtdata.simulate import Write
-from rtdata.simulate.dry import Change, DryRun
+from rtdata.simulate.dry import DryRun
 from rtdata.simulate.machine import check, histories
+from tests.unit.pack_runs import Run, play, writes
 
 PACK = get_scenario("admin")
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -39,46 +38,13 @@ WRITES = int(CYCLES * CYCLE_S / STEP_S)
 SLA_PENDING_S = 60.0  # the review board's pending SLA (rtdata.toml)
 
 
-@dataclass(frozen=True)
-class Step:
-    """One write of the long dry run: when, the write, the rows it changed."""
-
-    at: datetime
-    write: Write
-    changes: list[Change]
-
-    @property
-    def elapsed_s(self) -> float:
-        return (self.at - T0).total_seconds()
-
-
-@dataclass(frozen=True)
-class Run:
-    """The pack's simulator, seed 3, played for four cycles at 10 writes a second."""
-
-    scenario: AdminScenario
-    dry: DryRun
-    steps: list[Step]
-
-    def changes(self) -> Iterator[Change]:
-        for step in self.steps:
-            yield from step.changes
-
-
 @cache
 def long_run() -> Run:
-    scenario = AdminScenario(3)
-    dry = DryRun(scenario)
-    steps = []
-    for at, write, changes in dry.run(WRITES, T0, STEP_S):
-        assert isinstance(write, Write)  # the pack sends no broadcast
-        steps.append(Step(at, write, changes))
-    return Run(scenario, dry, steps)
+    return play(AdminScenario(3), WRITES, T0, STEP_S)
 
 
 def _writes(seed: int, n: int) -> list[Write]:
-    run = DryRun(AdminScenario(seed))
-    return [w for _, w, _ in run.run(n, T0, STEP_S) if isinstance(w, Write)]
+    return writes(AdminScenario(seed), n, T0, STEP_S)
 
 
 # ---------------------------------------------------------------- seeded, pure, schema-true

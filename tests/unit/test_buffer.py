@@ -569,3 +569,11 @@ def test_a_subset_of_columns_is_those_of_the_whole_snapshot(
 def test_an_unknown_column_is_named() -> None:
     with pytest.raises(ValueError, match=r"columns=\['payload'\]: not event columns"):
         EventBuffer().snapshot(columns=["key", "payload"])
+
+
+def test_ops_keep_the_events_with_those_ops() -> None:
+    buffer = EventBuffer(chunk_rows=2)
+    buffer.extend(make(i)._replace(op=("INSERT", "UPDATE", "DELETE")[i % 3]) for i in range(9))
+    got = buffer.snapshot(ops=["UPDATE", "DELETE"], newest=4)
+    assert got["key"].tolist() == ["4", "5", "7", "8"]
+    assert buffer.snapshot(ops=["TRUNCATE"]).empty

@@ -28,7 +28,9 @@ def freeze() -> None:
 
 
 options = ui.cached_view(
-    "events:options", recorder, lambda: ev.filter_options(recorder.buffer.snapshot())
+    "events:options",
+    recorder,
+    lambda: ev.filter_options(recorder.buffer.snapshot(columns=["kind", "table", "op"])),
 )
 cols = st.columns([2, 2, 2, 3])
 pickers: dict[str, list[str]] = {}
@@ -86,8 +88,20 @@ def explorer() -> None:
     """Draw the newest matching events and the details of the selected one."""
 
     def compute() -> tuple[pd.DataFrame, int]:
-        found = matching()
-        return ev.tail(found), len(found)
+        if text or until is not None:  # the records, or the receive times, of every match
+            found = matching()
+            return ev.tail(found), len(found)
+        # Otherwise the buffer filters alone: count the matches on their codes, and read the
+        # whole rows of the newest only.
+        tables, kinds, ops = (
+            pickers["table"] or None,
+            pickers["kind"] or None,
+            pickers["op"] or None,
+        )
+        buffer = recorder.buffer
+        total = len(buffer.snapshot(tables=tables, kinds=kinds, ops=ops, columns=["op"]))
+        newest = buffer.snapshot(tables=tables, kinds=kinds, ops=ops, newest=ev.TAIL_ROWS)
+        return ev.tail(newest), total
 
     key = f"events:{sorted(pickers.items())}:{text}:{until}"
     shown, total = ui.cached_view(key, recorder, compute)

@@ -6,16 +6,16 @@ Private to :mod:`rtdata.views.widgets`; every function is pure.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-import orjson
 import pandas as pd
 
-from rtdata.events import field_column
+from rtdata.events import decode_record, field_column
 from rtdata.filters import Condition, FilterError, parse_filter, predicate
 from rtdata.views.widgets._spec import SpecError
 
@@ -129,16 +129,8 @@ def key_text(value: Any) -> str | None:
     return str(value)
 
 
-def loads(text: Any) -> dict[str, Any]:
-    """Parse an event's JSON record; anything but a JSON object (no text, text that is not
-    JSON, another JSON value) gives an empty dict."""
-    if not isinstance(text, str):
-        return {}
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
+loads = decode_record
+"""Parse an event's JSON record (:func:`rtdata.events.decode_record`)."""
 
 
 def record_values(events: pd.DataFrame, field: str) -> npt.NDArray[np.object_]:
@@ -175,6 +167,108 @@ def event_times(changes: pd.DataFrame) -> pd.Series:
     return changes["commit_ts"].where(changes["commit_ts"].notna(), changes["received_at"])
 
 
+@dataclass(frozen=True, slots=True)
+class KeyHistory:
+    """What the events show of each key of a table, on integer codes: a key's code is its
+    index in :attr:`keys`.
+
+    Attributes:
+        keys: Every key with an event, in order of first appearance.
+        first_ns: Per code, the earliest event time (any op), in epoch nanoseconds.
+        entry_codes: The key of each status entry (see :func:`status_entries`), oldest first.
+        entry_status: The status each entry entered.
+        entry_ns: When, in epoch nanoseconds.
+        last_entry: Per code, the index of its newest entry, or -1 when it has none.
+        group: Per code, its value of the group column in its newest record with a status;
+            ``None`` without a group column.
+    """
+
+    keys: npt.NDArray[np.object_]
+    first_ns: npt.NDArray[np.int64]
+    entry_codes: npt.NDArray[np.intp]
+    entry_status: npt.NDArray[np.object_]
+    entry_ns: npt.NDArray[np.int64]
+    last_entry: npt.NDArray[np.intp]
+    group: npt.NDArray[np.object_] | None
+
+    def codes_of(self, keys: Sequence[object]) -> npt.NDArray[np.intp]:
+        """The code of each of ``keys``, -1 for a key with no event."""
+        wanted = pd.Index(list(keys), dtype=object)
+        return np.asarray(pd.Index(self.keys, dtype=object).get_indexer(wanted))
+
+    def entries(self) -> pd.DataFrame:
+        """The entries as a frame with the columns :data:`ENTRY_COLUMNS`."""
+        return pd.DataFrame(
+            {
+                "key": pd.Series(self.keys[self.entry_codes], dtype=object),
+                "status": pd.Series(self.entry_status, dtype=object),
+                "entered_at": pd.Series(self.entry_ns.view("datetime64[ns]")).dt.tz_localize("UTC"),
+                "group": pd.Series(
+                    self.group[self.entry_codes]
+                    if self.group is not None
+                    else [None] * len(self.entry_codes),
+                    dtype=object,
+                ),
+            },
+            columns=list(ENTRY_COLUMNS),
+        )
+
+
+def key_history(
+    events: pd.DataFrame, table: str, status_column: str, group_column: str | None = None
+) -> KeyHistory:
+    """Read each key of ``table`` from the events: when it was first seen, and when it entered
+    each status (see :func:`status_entries`), keys factorised once."""
+    changes = table_changes(events, table, (*CHANGE_OPS, "DELETE"))
+    grouped = group_column is not None
+    if changes.empty:  # perhaps without columns: a frame of no events at all
+        none = np.empty(0, dtype=object)
+        return KeyHistory(
+            none, np.empty(0, np.int64), np.empty(0, np.intp), none, np.empty(0, np.int64),
+            np.empty(0, np.intp), none if grouped else None,
+        )  # fmt: skip
+    codes, keys = pd.factorize(changes["key"].to_numpy(dtype=object))
+    codes = np.asarray(codes, dtype=np.intp)
+    keys = np.asarray(keys, dtype=object)
+    times = event_times(changes).to_numpy(dtype="datetime64[ns]").view(np.int64)
+    known = codes >= 0
+    first_ns = np.full(len(keys), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first_ns, codes[known], times[known])
+    status = record_values(changes, status_column)  # None for deletes: they hold no record
+    group = record_values(changes, group_column) if group_column else None
+    valid = np.flatnonzero(pd.notna(status) & known)
+    latest = np.full(len(keys), None, dtype=object) if grouped else None
+    last_entry = np.full(len(keys), -1, dtype=np.intp)
+    if not len(valid):
+        none = np.empty(0, dtype=object)
+        return KeyHistory(
+            keys, first_ns, np.empty(0, np.intp), none, np.empty(0, np.int64), last_entry, latest
+        )
+    key_codes, status, times = codes[valid], status[valid], times[valid]
+    # Each key's records by time (then buffer order): a new entry where the key or the status
+    # changes from the record before.
+    order = np.lexsort((times, key_codes))
+    by_key, by_status = key_codes[order], _codes(status)[order]
+    starts = np.ones(len(order), dtype=bool)
+    starts[1:] = (by_key[1:] != by_key[:-1]) | (by_status[1:] != by_status[:-1])
+    is_entry = np.zeros(len(order), dtype=bool)
+    is_entry[order[starts]] = True
+    chronological = np.argsort(times, kind="stable")
+    picked = chronological[is_entry[chronological]]
+    if group is not None and latest is not None:
+        last = np.ones(len(order), dtype=bool)
+        last[:-1] = by_key[1:] != by_key[:-1]
+        latest[by_key[last]] = group[valid][order[last]]
+    entry_codes = key_codes[picked]
+    # A key's newest entry: the first of it in the reversed entries.
+    reversed_codes = entry_codes[::-1]
+    found, first = np.unique(reversed_codes, return_index=True)
+    last_entry[found] = len(entry_codes) - 1 - first
+    return KeyHistory(
+        keys, first_ns, entry_codes, status[picked], times[picked], last_entry, latest
+    )
+
+
 def status_entries(
     events: pd.DataFrame, table: str, status_column: str, group_column: str | None = None
 ) -> pd.DataFrame:
@@ -189,73 +283,14 @@ def status_entries(
         A frame with the columns :data:`ENTRY_COLUMNS`; ``group`` is the key's value of
         ``group_column`` in its newest record (``None`` without a group column).
     """
-    changes = table_changes(events, table, CHANGE_OPS)
-    if changes.empty:  # perhaps without columns: a frame of no events at all
-        return _entries(np.empty(0, object), np.empty(0, object), np.empty(0, np.int64), None)
-    keys = changes["key"].to_numpy(dtype=object)
-    status = record_values(changes, status_column)
-    group = record_values(changes, group_column) if group_column else None
-    valid = pd.notna(status) & pd.notna(keys)
-    if not valid.any():
-        return _entries(np.empty(0, object), np.empty(0, object), np.empty(0, np.int64), None)
-    keys, status = keys[valid], status[valid]
-    group = None if group is None else group[valid]
-    times = event_times(changes).to_numpy(dtype="datetime64[ns]").view(np.int64)[valid]
-    # With integer codes: each key's records by time (then buffer order), a new entry where
-    # the key or the status changes from the record before.
-    key_codes = pd.factorize(keys)[0]
-    status_codes = _codes(status)
-    order = np.lexsort((times, key_codes))
-    by_key, by_status = key_codes[order], status_codes[order]
-    starts = np.ones(len(order), dtype=bool)
-    starts[1:] = (by_key[1:] != by_key[:-1]) | (by_status[1:] != by_status[:-1])
-    is_entry = np.zeros(len(order), dtype=bool)
-    is_entry[order[starts]] = True
-    chronological = np.argsort(times, kind="stable")
-    picked = chronological[is_entry[chronological]]
-    latest = None
-    if group is not None:
-        last = np.ones(len(order), dtype=bool)
-        last[:-1] = by_key[1:] != by_key[:-1]
-        latest = np.empty(int(key_codes.max()) + 1, dtype=object)
-        latest[by_key[last]] = group[order[last]]
-        latest = latest[key_codes[picked]]
-    return _entries(keys[picked], status[picked], times[picked], latest)
+    return key_history(events, table, status_column, group_column).entries()
 
 
 def _codes(values: npt.NDArray[np.object_]) -> npt.NDArray[np.intp]:
     """One integer per distinct value; a value that cannot be hashed (a JSON list or object)
     is told apart by its text."""
     try:
-        return pd.factorize(values)[0]
+        return np.asarray(pd.factorize(values)[0], dtype=np.intp)
     except TypeError:
-        return pd.factorize(np.array([repr(v) for v in values], dtype=object))[0]
-
-
-def _entries(
-    keys: npt.NDArray[np.object_],
-    status: npt.NDArray[np.object_],
-    times_ns: npt.NDArray[np.int64],
-    group: npt.NDArray[np.object_] | None,
-) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "key": pd.Series(keys, dtype=object),
-            "status": pd.Series(status, dtype=object),
-            "entered_at": pd.Series(times_ns.view("datetime64[ns]")).dt.tz_localize("UTC"),
-            "group": pd.Series(group if group is not None else [None] * len(keys), dtype=object),
-        },
-        columns=list(ENTRY_COLUMNS),
-    )
-
-
-def first_seen(events: pd.DataFrame, table: str, keys: Collection[str] | None = None) -> pd.Series:
-    """Return the earliest event time of each key of ``table`` (any op), indexed by key; of
-    the keys in ``keys`` only, when given."""
-    changes = table_changes(events, table, (*CHANGE_OPS, "DELETE"))
-    if keys is not None and not changes.empty:
-        changes = changes[changes["key"].isin(list(keys)).to_numpy(dtype=bool)]
-    if changes.empty:
-        return pd.Series(dtype="datetime64[ns, UTC]")
-    times = pd.Series(event_times(changes).array, index=changes["key"].to_numpy(dtype=object))
-    return times.groupby(level=0).min()
+        texts = np.array([repr(v) for v in values], dtype=object)
+        return np.asarray(pd.factorize(texts)[0], dtype=np.intp)

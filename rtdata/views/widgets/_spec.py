@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import orjson
 
+from rtdata.events import decode_record
 from rtdata.filters import Condition, FilterError, parse_filter, predicate
 
 __all__ = [
@@ -229,15 +230,8 @@ def _cast(kind: type | None, text: str) -> Any:
     return text
 
 
-def loads_record(text: Any) -> dict[str, Any]:
-    """Decode a record's JSON text to a dict; anything else (null, a list, bad JSON) is ``{}``."""
-    if not isinstance(text, str) or not text:
-        return {}
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
+loads_record = decode_record
+"""Decode a record's JSON text to a dict (:func:`rtdata.events.decode_record`)."""
 
 
 def check_positive_int(field: str, value: object, *, most: int) -> int:

@@ -25,14 +25,14 @@ import numpy.typing as npt
 import pandas as pd
 
 from rtdata.views.widgets._common import (
+    KeyHistory,
     age_s,
     check_filter,
     check_name,
     filter_mask,
-    first_seen,
+    key_history,
     key_text,
     loads,
-    status_entries,
     table_changes,
 )
 from rtdata.views.widgets._spec import SpecError
@@ -200,11 +200,11 @@ def compute(
         columns=list(COUNT_COLUMNS),
     )
     other = len(rows) - int(counts["count"].sum())
-    entries = status_entries(events, spec.table, spec.status_column, spec.group_column)
-    open_items = _open(spec, rows, status, entries, events, now)
+    history = key_history(events, spec.table, spec.status_column, spec.group_column)
+    open_items = _open(spec, rows, status, history, now)
     breaches = int(open_items["breached"].sum())
     return LifecycleView(
-        counts, other, open_items, breaches, _spans(spec, entries), toasts(spec, events, since)
+        counts, other, open_items, breaches, _spans(spec, history), toasts(spec, events, since)
     )
 
 
@@ -212,8 +212,7 @@ def _open(
     spec: LifecycleSpec,
     rows: pd.DataFrame,
     status: pd.Series,
-    entries: pd.DataFrame,
-    events: pd.DataFrame,
+    history: KeyHistory,
     now: datetime,
 ) -> pd.DataFrame:
     columns = [*(str(c) for c in rows.columns), *OPEN_EXTRA_COLUMNS]
@@ -226,23 +225,29 @@ def _open(
         keys = pd.Series([key_text(v) for v in items[spec.key_column]], index=items.index)
     else:
         keys = pd.Series(None, index=items.index, dtype=object)
-    moment = pd.Timestamp(now)
+    now_ns = pd.Timestamp(now).value
     created_age_s = (
         age_s(items[spec.created_column], now)
         if spec.created_column is not None and spec.created_column in items.columns
         else pd.Series(np.nan, index=items.index)
     )
-    # Only the open items' keys are looked up: the events of closed ones are most of them.
-    wanted = [k for k in keys.dropna().unique()]
-    seen = first_seen(events, spec.table, wanted)
-    seen_age_s = (moment - _times_of(keys, seen)).dt.total_seconds()
-    items["age_s"] = created_age_s.fillna(seen_age_s).astype(float)
-    mine = entries[entries["key"].isin(wanted).to_numpy(dtype=bool)]
-    last = mine.drop_duplicates("key", keep="last").set_index("key")
-    entered = _times_of(keys, last["entered_at"])
-    entered = entered.where(keys.map(last["status"]) == current)
-    in_status_s = (moment - entered).dt.total_seconds()
-    items["in_status_s"] = in_status_s.fillna(created_age_s).astype(float)
+    # Each open item's key looked up once in the history (-1: no event of it).
+    codes = history.codes_of(keys.tolist())
+    known = codes >= 0
+    seen_age_s = np.full(len(codes), np.nan)
+    seen_age_s[known] = (now_ns - history.first_ns[codes[known]]) / 1e9
+    items["age_s"] = created_age_s.fillna(pd.Series(seen_age_s, index=items.index)).astype(float)
+    # Time in status: since the key's newest entry, when that entry is its current status.
+    last = np.full(len(codes), -1, dtype=np.intp)
+    last[known] = history.last_entry[codes[known]]
+    in_status_s = np.full(len(codes), np.nan)
+    entered = last >= 0
+    same = np.zeros(len(codes), dtype=bool)
+    same[entered] = history.entry_status[last[entered]] == current.to_numpy(dtype=object)[entered]
+    in_status_s[same] = (now_ns - history.entry_ns[last[same]]) / 1e9
+    items["in_status_s"] = (
+        pd.Series(in_status_s, index=items.index).fillna(created_age_s).astype(float)
+    )
     items["sla_s"] = current.map(lambda s: spec.sla_s.get(s, np.nan)).astype(float)
     items["breached"] = (items["in_status_s"] > items["sla_s"]).astype(bool)
     order: dict[str, pd.Series] = {}
@@ -257,33 +262,18 @@ def _open(
     return items.loc[ranked.index, columns].reset_index(drop=True)
 
 
-def _times_of(keys: pd.Series, times: pd.Series) -> pd.Series:
-    """The time of each key in ``times`` (indexed by key), NaT where it has none.
-
-    pandas cannot map through an empty datetime Series (it casts it to float), which is what a
-    table whose events all left the buffer gives.
-    """
-    if times.empty:
-        return pd.Series(pd.NaT, index=keys.index, dtype="datetime64[ns, UTC]")
-    return pd.to_datetime(keys.map(times), utc=True)
-
-
-def _spans(spec: LifecycleSpec, entries: pd.DataFrame) -> pd.DataFrame:
+def _spans(spec: LifecycleSpec, history: KeyHistory) -> pd.DataFrame:
     group = spec.group_column
     columns = [*([group] if group else []), *SPAN_COLUMNS]
-    # Per key (as integer codes): when it first entered each status of a span, from the
-    # entries, which are oldest first; a key's group is the same in all its entries.
-    key_codes, key_uniques = pd.factorize(entries["key"].to_numpy(dtype=object))
-    status = entries["status"].to_numpy(dtype=object)
-    times = entries["entered_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-    groups = np.empty(len(key_uniques), dtype=object)
-    groups[key_codes] = entries["group"].to_numpy(dtype=object)
+    # Per key code: when it first entered each status of a span (entries are oldest first).
+    keys = len(history.keys)
+    codes, status, times = history.entry_codes, history.entry_status, history.entry_ns
 
     def first_entered(name: str) -> npt.NDArray[np.int64]:
-        at = np.full(len(key_uniques), _NAT, dtype=np.int64)
+        at = np.full(keys, _NAT, dtype=np.int64)
         chosen = np.flatnonzero(status == name)
-        codes, first = np.unique(key_codes[chosen], return_index=True)
-        at[codes] = times[chosen[first]]
+        found, first = np.unique(codes[chosen], return_index=True)
+        at[found] = times[chosen[first]]
         return at
 
     out = []
@@ -293,8 +283,8 @@ def _spans(spec: LifecycleSpec, entries: pd.DataFrame) -> pd.DataFrame:
         span_s = pd.Series((ended[measured] - began[measured]) / 1e9)
         parts = (
             [(None, span_s)]
-            if group is None
-            else span_s.groupby(pd.Series(groups[measured], dtype=object), dropna=False)
+            if group is None or history.group is None
+            else span_s.groupby(pd.Series(history.group[measured], dtype=object), dropna=False)
         )
         for value, part in parts:
             seconds = part.to_numpy(dtype=float)
