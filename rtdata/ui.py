@@ -380,13 +380,19 @@ def page(title: str) -> Recorder:
     return shared
 
 
-def chart(figure: go.Figure) -> None:
+def chart(figure: go.Figure, key: str | None = None) -> None:
     """Draw a plotly figure across the page: as built in a browser, dark with large type on a
-    wall (:func:`rtdata.views.charts.wall_figure`, without Streamlit's light chart theme)."""
+    wall (:func:`rtdata.views.charts.wall_figure`, without Streamlit's light chart theme).
+
+    Args:
+        figure: The figure.
+        key: The chart's element key, unique on the page: two charts that happen to draw the
+            same figure (two empty maps of one city) would otherwise share Streamlit's id.
+    """
     if is_wall():
-        st.plotly_chart(wall_figure(figure), width="stretch", theme=None)
+        st.plotly_chart(wall_figure(figure), width="stretch", theme=None, key=key)
     else:
-        st.plotly_chart(figure, width="stretch")
+        st.plotly_chart(figure, width="stretch", key=key)
 
 
 @st.cache_resource

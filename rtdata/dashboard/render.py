@@ -363,12 +363,12 @@ def _breakdown(spec: Widget, recorder: Recorder) -> None:
     def region() -> None:
         view = ui.cached_view(spec.path, recorder, compute)
         if spec.width == "half":  # side by side in half a page, the table lost its last column
-            ui.chart(breakdown.figure(view))
+            ui.chart(breakdown.figure(view), key=f"{spec.path}:chart")
             _table(view.table, height=240)
             return
         left, right = st.columns([3, 2])
         with left:
-            ui.chart(breakdown.figure(view))
+            ui.chart(breakdown.figure(view), key=f"{spec.path}:chart")
         with right:
             _table(view.table)
 
@@ -447,7 +447,7 @@ def _series(spec: Widget, recorder: Recorder) -> None:
         left, right = st.columns(2)
         left.metric("Readings", f"{view.readings:,}")
         right.metric("Out of range", f"{view.alerts_total:,}")
-        ui.chart(series.figure(view))
+        ui.chart(series.figure(view), key=f"{spec.path}:entities")
         # Entities and cohorts are ids of their columns: show them by their [labels].
         names = _labels(recorder)
         sources = {"entity": drawn.entity_column, "cohort": drawn.cohort_column}
@@ -456,7 +456,7 @@ def _series(spec: Widget, recorder: Recorder) -> None:
             st.caption(f"Median by {drawn.cohort_column} per {drawn.bucket_s} s")
             cohorts = labelled(view.cohorts.rename(columns={"series": "cohort"}), maps)
             named = replace(view, cohorts=cohorts.rename(columns={"cohort": "series"}))
-            ui.chart(series.figure(named, by="cohort"))
+            ui.chart(series.figure(named, by="cohort"), key=f"{spec.path}:cohorts")
         if not view.alerts.empty:
             st.caption("Out-of-range readings, newest first")
             alerts = labelled(view.alerts, maps)
@@ -477,7 +477,7 @@ def _map(spec: Widget, recorder: Recorder) -> None:
             lambda: map_widget.compute(drawn, recorder.table(drawn.table), _now(), base_dir=base),
         )
         st.caption(f"{len(view.points):,} of {view.rows:,} rows drawn")
-        ui.chart(map_widget.figure(view))
+        ui.chart(map_widget.figure(view), key=f"{spec.path}:chart")
 
     region()
 
@@ -502,7 +502,7 @@ def _roster(spec: Widget, recorder: Recorder) -> None:
         cells[1].metric("Presence keys", f"{view.keys_online:,}")
         if view.online_total == 0:
             st.caption(f"Nobody is online on {', '.join(who.channels)}.")
-        ui.chart(roster.figure(view))
+        ui.chart(roster.figure(view), key=f"{spec.path}:chart")
         _table(view.online)
 
     region()

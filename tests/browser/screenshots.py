@@ -115,11 +115,14 @@ def pack_pages(scenario: str, out: Path, warmup_s: float = 0.0) -> dict[str, str
                 page.goto(f"{demo.dashboard_url}/{path}")
                 _settle(page, PACK_DRAWN)
                 main = page.locator('[data-testid="stMain"]')
-                wait_until(
-                    lambda main=main: not any(e in main.inner_text() for e in EMPTY),
-                    timeout=30,
-                    what=f"{scenario}/{name} to show data in every widget",
-                )
+                try:
+                    wait_until(
+                        lambda main=main: not any(e in main.inner_text() for e in EMPTY),
+                        timeout=30,
+                        what=f"{scenario}/{name} to show data in every widget",
+                    )
+                except AssertionError as exc:
+                    raise AssertionError(f"{exc}: {main.inner_text()[:3000]}") from None
                 page.screenshot(path=str(out / f"{scenario}-{name}.png"))
                 shown[name] = main.inner_text()
         finally:
@@ -137,7 +140,8 @@ def _settle(page: Any, drawn: str) -> None:
     page.wait_for_load_state("networkidle")
     stale = page.locator('[data-stale="true"]')
     wait_until(lambda: stale.count() == 0, timeout=30, what="no stale element")
-    assert page.locator('[data-testid="stException"]').count() == 0, page.url
+    errors = page.locator('[data-testid="stException"]')
+    assert errors.count() == 0, f"{page.url}: {errors.first.inner_text()[:2000]}"
 
 
 def main() -> None:

@@ -56,3 +56,28 @@ def test_each_pack_speaks_its_own_words(shown: dict[tuple[str, str], str], name:
     assert len(vocabulary) >= 5, f"{name}: words.txt needs at least five words"
     missing = set(vocabulary) - found(text, vocabulary)
     assert not missing, f"{name}'s pages never show {sorted(missing)}"
+
+
+def test_two_widgets_drawing_the_same_chart_share_a_page() -> None:
+    from rtdata.config import parse_config
+    from rtdata.recorder import Recorder
+    from rtdata.settings import Settings
+
+    pack = SCENARIOS["hospital"]
+    twin = """
+  [[pages.widgets]]
+  type = "map"
+  width = "half"
+  table = "emergency_requests"
+  lat_column = "lat"
+  lon_column = "lon"
+  geojson = "assets/lisbon_districts.geojson"
+"""
+    extra = '\n[[pages]]\nname = "twins"\ntitle = "Twins"\n' + twin + twin
+    config = parse_config(pack.config_path.read_text() + extra, str(pack.config_path))
+    ui.use_recorder(Recorder(Settings(config=config)))  # empty: both maps draw the same
+    try:
+        at = run_page("twins")
+    finally:
+        ui.use_recorder(None)
+    assert len(at.get("plotly_chart")) == 2
