@@ -57,6 +57,10 @@ _PAGE_AFTER_WAITING: Final = 5  # unacknowledged alerts of the offline clinic be
 _SENDERS: Final = (("patient", 50), ("caregiver", 15), ("provider", 35))
 
 
+ANNOUNCE_EVERY_S: Final = 20.0
+"""Longest a clinic's announcement channel stays silent: operations post a notice then."""
+
+
 class TelehealthScenario:
     """Seeded generator of the telehealth platform's writes and broadcasts, one at a time.
 
@@ -92,6 +96,8 @@ class TelehealthScenario:
         self._next_event_clinic = 0
         self._versions: dict[str, int] = {}
         self._told: set[tuple[int, str]] = set()  # (cycle, "down" | "back") announced
+        # clinic -> when operations last posted to it (the day's notices go out at the start)
+        self._announced_s: dict[int, float] = dict.fromkeys(range(len(CLINICS)), 0.0)
 
     @property
     def readings(self) -> int:
@@ -259,6 +265,12 @@ class TelehealthScenario:
         return []
 
     def _weighted(self, elapsed_s: float, now: datetime) -> list[Write | Broadcast]:
+        # Operations post to a clinic silent for ANNOUNCE_EVERY_S: a board opened at any time
+        # hears from its clinic within that (a broadcast sent before it joined is gone).
+        quiet = min(self._announced_s, key=self._announced_s.__getitem__)
+        if elapsed_s - self._announced_s[quiet] >= ANNOUNCE_EVERY_S:
+            self._announced_s[quiet] = elapsed_s
+            return [comms.announcement(self._rng, quiet, now)]
         chatter = phase_at(elapsed_s).chatter
         options = {
             "upload": 50.0,
@@ -271,7 +283,9 @@ class TelehealthScenario:
         action = self._rng.choices(list(options), list(options.values()))[0]
         patients = self.programme.active()
         if action == "announce" or not patients:
-            return [comms.announcement(self._rng, self._rng.randrange(len(CLINICS)), now)]
+            clinic = self._rng.randrange(len(CLINICS))
+            self._announced_s[clinic] = elapsed_s
+            return [comms.announcement(self._rng, clinic, now)]
         if action == "event":
             return [self._health_event(now)]
         patient = self._rng.choice(patients)
