@@ -121,10 +121,10 @@ def _newest(
     columns: Sequence[str] | None = None,
     newest: int | None = None,
 ) -> pd.DataFrame:
-    """The ``newest`` (:data:`EVENTS_PER_WIDGET` by default) events with these filters (and of ``channel``, if given), in buffer
-    order, of ``columns`` (``None``: all), with the record ``fields`` a view reads decoded
-    (each sealed chunk of the buffer decodes a record once for every later snapshot and
-    viewer)."""
+    """The ``newest`` (:data:`EVENTS_PER_WIDGET` by default) events with these filters (and
+    of ``channel``, if given), in buffer order, of ``columns`` (``None``: all), with the
+    record ``fields`` a view reads decoded (each sealed chunk of the buffer decodes a record
+    once for every later snapshot and viewer)."""
     return recorder.buffer.snapshot(
         tables=tables,
         kinds=kinds,
