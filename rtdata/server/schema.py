@@ -26,7 +26,15 @@ from sqlglot.errors import ParseError
 
 from rtdata.server.policies import Policy, PolicyError, parse_policy
 
-__all__ = ["Column", "ForeignKey", "Schema", "SchemaError", "TableSchema", "load_schema"]
+__all__ = [
+    "Column",
+    "ForeignKey",
+    "Schema",
+    "SchemaError",
+    "TableSchema",
+    "load_schema",
+    "split_statements",
+]
 
 # sqlglot type name -> Postgres typname, as realtime frames report it in ``columns``.
 _TYPNAMES: dict[str, str] = {
@@ -171,7 +179,7 @@ def _apply_sql(schema: Schema, text: str, source: str) -> None:
     previous = sqlglot_logger.level
     sqlglot_logger.setLevel(logging.ERROR)
     try:
-        for statement_text, line in _split_statements(text):
+        for statement_text, line in split_statements(text):
             try:
                 statements = sqlglot.parse(statement_text, read="postgres")
             except ParseError as exc:
@@ -183,9 +191,9 @@ def _apply_sql(schema: Schema, text: str, source: str) -> None:
         sqlglot_logger.setLevel(previous)
 
 
-def _split_statements(text: str) -> list[tuple[str, int]]:
-    # Split on top-level semicolons with sqlglot's tokenizer so strings and comments are safe,
-    # keeping the line each statement starts on for error messages.
+def split_statements(text: str) -> list[tuple[str, int]]:
+    """Split SQL text on top-level semicolons (sqlglot's tokenizer keeps strings, dollar
+    quotes and comments whole), with the line each statement starts on."""
     tokens = sqlglot.tokenize(text, read="postgres")
     out: list[tuple[str, int]] = []
     start_tok = 0
