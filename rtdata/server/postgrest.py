@@ -2,7 +2,8 @@
 ``Prefer``/``Accept``/``Range`` headers, request bodies and ``Content-Range``.
 
 Pure functions on strings and mappings: no aiohttp, no database. Every REST backend (the
-in-memory one in :mod:`rtdata.server.rest`, the Postgres one) reads requests through here, so
+in-memory one in :mod:`rtdata.server.rest`, the Postgres one in
+:mod:`rtdata.server.postgres.rest_pg`) reads requests through here, so
 they answer the same request the same way up to the database.
 """
 
