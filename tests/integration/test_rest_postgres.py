@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 import psycopg
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 from rtdata.server.postgres.rest_pg import PostgresRest, RestRequest, RestResponse, connect_each
 from rtdata.server.postgres.shape import migrate, prepare
@@ -417,3 +419,27 @@ def test_openapi_from_the_catalog(app: App) -> None:
     notes = document["definitions"]["notes"]["properties"]
     assert "<fk table='teams' column='id'/>" in notes["team_id"]["description"]
     assert "/samples" in document["paths"]
+
+
+def test_the_aiohttp_adapter_serves_the_same_answers(app: App) -> None:
+    _seed(app)
+
+    async def scenario() -> tuple[int, str, Any, int]:
+        async def route(request: web.Request) -> web.StreamResponse:
+            return await app.rest.handle(request, SERVICE)
+
+        web_app = web.Application()
+        web_app.router.add_route("*", "/rest/v1/{table}", route)
+        async with TestClient(TestServer(web_app)) as client:
+            got = await client.get(
+                "/rest/v1/samples",
+                params={"select": "label", "small": "eq.1"},
+                headers={"Accept": "application/vnd.pgrst.object+json"},
+            )
+            body = await got.json(content_type=None)
+            made = await client.post("/rest/v1/samples", json={"label": "z"})
+            return got.status, got.headers["Content-Type"], body, made.status
+
+    status, content_type, body, made = asyncio.run(scenario())
+    assert (status, body, made) == (200, {"label": "alpha"}, 201)
+    assert content_type.startswith("application/vnd.pgrst.object+json")
