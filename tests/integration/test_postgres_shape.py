@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -12,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
+import psutil
 import psycopg
 import pytest
 from psycopg import errors
@@ -19,6 +22,7 @@ from psycopg import errors
 from rtdata.scenarios import SCENARIOS, get_scenario
 from rtdata.server.postgres.cluster import EmbeddedPostgres
 from rtdata.server.postgres.shape import MigrationError, migrate, prepare
+from tests.support import wait_until
 
 APP = Path(__file__).parent / "migrations" / "supabase_app"
 Conn = psycopg.Connection[tuple[object, ...]]
@@ -209,3 +213,25 @@ def test_a_temporary_cluster_is_removed_and_unreachable_from_the_network() -> No
         cluster.stop()
     assert not root.exists()
     assert not cluster.running
+
+
+@pytest.mark.skipif(
+    "RTDATA_TEST_DB" in os.environ or shutil.which("setpriv") is None,
+    reason="tests the embedded cluster's guard, which needs util-linux's setpriv",
+)
+def test_a_killed_owner_leaves_no_server_behind() -> None:
+    script = (
+        "import sys\n"
+        "from rtdata.server.postgres.cluster import EmbeddedPostgres\n"
+        "cluster = EmbeddedPostgres().start()\n"
+        "print(open(cluster.data_dir / 'postmaster.pid').readline().strip(), flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as owner:
+        assert owner.stdout is not None
+        pid = int(owner.stdout.readline())
+        assert psutil.pid_exists(pid)
+        owner.kill()
+    wait_until(lambda: not psutil.pid_exists(pid), timeout=20, what="the orphaned server to stop")

