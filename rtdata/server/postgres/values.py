@@ -9,7 +9,7 @@ its base type):
   when it is not a valid JSON number (``NaN``, ``Infinity``, ``-Infinity``). Integers beyond 64
   bits become floats (orjson, which encodes frames, stops at 64 bits).
 - ``bool``: ``true``/``false``.
-- ``json``/``jsonb``: the parsed document.
+- ``json``/``jsonb``: the parsed document (integers beyond 64 bits as floats, as above).
 - ``date``, ``timestamp``, ``timestamptz``: ISO 8601 as ``to_jsonb`` prints it
   (``2024-05-01T10:00:00.123+00:00``), which needs the session that produced the text to use
   ``DateStyle = ISO`` (the change reader sets it, and ``TimeZone``, on its connection).
@@ -138,7 +138,7 @@ def _json(text: str) -> JsonValue:
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
-        # orjson refuses integers beyond 64 bits, which Postgres's json accepts.
+        # json (not jsonb) keeps text orjson refuses, such as a lone surrogate escape.
         return json.loads(text)
 
 
