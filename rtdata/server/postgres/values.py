@@ -6,8 +6,10 @@ Postgres's ``to_jsonb`` categorises a type (``json_categorize_type``, after reso
 its base type):
 
 - ``int2``/``int4``/``int8``/``oid``/``float4``/``float8``/``numeric``: a JSON number, or the text
-  when it is not a valid JSON number (``NaN``, ``Infinity``, ``-Infinity``). Integers beyond 64
-  bits become floats (orjson, which encodes frames, stops at 64 bits).
+  when it is not a valid JSON number (``NaN``, ``Infinity``, ``-Infinity``). A float in
+  exponent notation with no fractional part is an integer, as ``to_jsonb`` prints it in plain
+  notation. Integers beyond 64 bits become floats (orjson, which encodes frames, stops at 64
+  bits): the one place where the value differs from what a JSON reader makes of ``to_jsonb``.
 - ``bool``: ``true``/``false``.
 - ``json``/``jsonb``: the parsed document (integers beyond 64 bits as floats, as above).
 - ``date``, ``timestamp``, ``timestamptz``: ISO 8601 as ``to_jsonb`` prints it
@@ -27,6 +29,7 @@ import enum
 import json
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Final
 
 import orjson
@@ -38,6 +41,7 @@ _UINT64_MAX: Final = 2**64 - 1
 _INTEGER: Final = re.compile(r"-?(?:0|[1-9]\d*)")
 _JSON_NUMBER: Final = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _TZ_HOURS_ONLY: Final = re.compile(r"([+-]\d\d)$")
+_ARRAY_SPACE: Final = " \t\n\r\v\f"  # array_isspace(): Python's str.isspace() knows more
 
 
 class ArrayError(ValueError):
@@ -128,6 +132,12 @@ def _number(text: str) -> JsonValue:
         value = int(text)
         return value if _INT64_MIN <= value <= _UINT64_MAX else float(value)
     if _JSON_NUMBER.fullmatch(text):
+        # to_jsonb keeps the number as numeric, which prints without an exponent:
+        # float8's "8.2e+16" becomes 82000000000000000, an integer to a JSON reader.
+        exponent = Decimal(text).as_tuple().exponent
+        if isinstance(exponent, int) and exponent >= 0:
+            value = int(Decimal(text))
+            return value if _INT64_MIN <= value <= _UINT64_MAX else float(value)
         return float(text)
     if text in ("NaN", "Infinity", "-Infinity"):
         return text  # not a JSON number: to_jsonb makes it a string
@@ -171,7 +181,7 @@ def parse_array(text: str, delimiter: str = ",") -> list[Any]:
     if pos >= len(text) or text[pos] != "{":
         raise ArrayError(f"array text does not start with '{{' at offset {pos}: {text[:40]!r}")
     items, pos = _parse_level(text, pos + 1, delimiter)
-    if text[pos:].strip():
+    if text[pos:].strip(_ARRAY_SPACE):
         raise ArrayError(f"unexpected text after the array at offset {pos}: {text[pos:][:20]!r}")
     return items
 
@@ -183,7 +193,7 @@ def _parse_level(text: str, pos: int, delimiter: str) -> tuple[list[Any], int]:
     n = len(text)
     expect_item = True
     while True:
-        while pos < n and text[pos].isspace():
+        while pos < n and text[pos] in _ARRAY_SPACE:
             pos += 1
         if pos >= n:
             raise ArrayError("array text ends before its closing '}'")
@@ -228,7 +238,7 @@ def _parse_level(text: str, pos: int, delimiter: str) -> tuple[list[Any], int]:
                 else:
                     chars.append(text[pos])
                     pos += 1
-            raw = "".join(chars).strip()
+            raw = "".join(chars).strip(_ARRAY_SPACE)
             if not raw:
                 raise ArrayError(f"empty unquoted array element at offset {start}")
             items.append(None if raw.upper() == "NULL" else raw)
