@@ -158,6 +158,8 @@ class ChangeReader:
         self._handed_lsn = 0
         self._advanced_lsn = 0
         self._can_flush = False
+        # Flushed WAL end at the last peek that found nothing (0: peek next time).
+        self._idle_flush_lsn = 0
         self._stop = asyncio.Event()
 
     # ------------------------------------------------------------ lifecycle
@@ -250,20 +252,31 @@ class ChangeReader:
             n=sql.Literal(self.max_changes),
             publication=sql.Literal(self.publication),
         )
+        flush = (
+            sql.SQL(
+                "case when pg_current_wal_insert_lsn() > pg_current_wal_flush_lsn() then"
+                " pg_logical_emit_message(false, {prefix}, '', true) end"
+            ).format(prefix=sql.Literal(_FLUSH_MESSAGE_PREFIX))
+            if self._can_flush
+            else sql.SQL("NULL")
+        )
         try:
             async with conn.cursor() as cur:
-                if self._can_flush:
-                    await cur.execute(
-                        sql.SQL(
-                            "select case when pg_current_wal_insert_lsn() >"
-                            " pg_current_wal_flush_lsn() then"
-                            " pg_logical_emit_message(false, {prefix}, '', true) end"
-                        ).format(prefix=sql.Literal(_FLUSH_MESSAGE_PREFIX))
-                    )
+                # Flush (when the server can) and look where flushed WAL ends: when nothing was
+                # flushed since the last empty peek, there is nothing to decode, and a peek
+                # (a decoding context set up each time) would only cost CPU.
+                await cur.execute(
+                    sql.SQL("select {flush}, pg_current_wal_flush_lsn()::text").format(flush=flush)
+                )
+                found = await cur.fetchone()
+                flushed = _parse_lsn(str(found[1])) if found else 0
+                if flushed and flushed == self._idle_flush_lsn:
+                    return []
                 await cur.execute(peek)
                 rows = await cur.fetchall()
         except pg_errors.ObjectInUse as exc:
             raise SlotBusyError(f"slot {self.slot!r} is in use by another backend") from exc
+        self._idle_flush_lsn = 0 if rows else flushed
         return await self._transactions(rows)
 
     async def _transactions(self, rows: Sequence[tuple[Any, ...]]) -> list[Transaction]:
@@ -424,6 +437,11 @@ def _row(
         else:  # binary: never asked for ('binary' option off)
             raise pgoutput.DecodeError(f"column {column.name} came in binary format")
     return row
+
+
+def _parse_lsn(text: str) -> int:
+    high, _, low = text.partition("/")
+    return (int(high, 16) << 32) | int(low, 16)
 
 
 def _format_lsn(lsn: int) -> str:
