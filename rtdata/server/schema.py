@@ -27,6 +27,7 @@ from sqlglot.errors import ParseError
 from rtdata.server.policies import Policy, PolicyError, parse_policy
 
 __all__ = [
+    "ALL_ACTIONS",
     "Column",
     "ForeignKey",
     "Schema",
@@ -58,6 +59,10 @@ _TYPNAMES: dict[str, str] = {
     "JSON": "json",
     "JSONB": "jsonb",
 }
+
+
+ALL_ACTIONS: frozenset[str] = frozenset({"INSERT", "UPDATE", "DELETE"})
+"""Every change type a publication can stream to Realtime."""
 
 
 class SchemaError(ValueError):
@@ -115,6 +120,9 @@ class TableSchema:
         rls_enabled: Whether row-level security is enabled (``ENABLE ROW LEVEL SECURITY``).
         policies: The table's ``CREATE POLICY`` policies.
         foreign_keys: The table's foreign keys, in declaration order.
+        published_actions: The change types the publication streams for the table
+            (``pubinsert``/``pubupdate``/``pubdelete`` of ``supabase_realtime``); every type
+            unless the publication was made with ``publish = '...'``.
     """
 
     name: str
@@ -126,6 +134,7 @@ class TableSchema:
     rls_enabled: bool = False
     policies: list[Policy] = field(default_factory=list)
     foreign_keys: list[ForeignKey] = field(default_factory=list)
+    published_actions: frozenset[str] = ALL_ACTIONS
 
     def column(self, name: str) -> Column | None:
         """Return the column called ``name``, or ``None``."""
