@@ -333,6 +333,9 @@ def test_bad_slot_names_and_a_missing_publication_are_named(pg_database: Conn) -
 
 # ---------------------------------------------------------------- values against to_jsonb
 
+# jsonb, like text, holds no NUL ("\u0000 cannot be converted to text").
+_JSON_TEXT = st.characters(blacklist_characters="\0", blacklist_categories=("Cs",))
+
 VALUE_TYPES: dict[str, st.SearchStrategy[Any]] = {
     "int2": st.integers(-(2**15), 2**15 - 1),
     "int8": st.integers(-(2**63), 2**63 - 1),
@@ -345,8 +348,10 @@ VALUE_TYPES: dict[str, st.SearchStrategy[Any]] = {
     "bool": st.booleans(),
     "text": st.text(st.characters(blacklist_characters="\0", blacklist_categories=("Cs",))),
     "jsonb": st.recursive(
-        st.none() | st.booleans() | st.integers(-(2**50), 2**50) | st.text(max_size=5),
-        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
+        st.none() | st.booleans() | st.integers(-(2**50), 2**50) | st.text(_JSON_TEXT, max_size=5),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(_JSON_TEXT, max_size=3), inner)
+        ),
         max_leaves=6,
     ).map(psycopg.types.json.Jsonb),
     "timestamptz": st.datetimes(
