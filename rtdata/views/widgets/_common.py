@@ -16,7 +16,13 @@ import numpy.typing as npt
 import pandas as pd
 
 from rtdata.events import decode_record, field_column
-from rtdata.filters import Condition, FilterError, parse_filter, predicate
+from rtdata.filters import Condition, FilterError, predicate
+from rtdata.views.widgets._filter import (
+    Comparison,
+    comparison_test,
+    filter_columns,
+    parse_widget_filter,
+)
 from rtdata.views.widgets._spec import SpecError
 
 ENTRY_COLUMNS: Final = ("key", "status", "entered_at", "group")
@@ -27,14 +33,14 @@ CHANGE_OPS: Final = ("INSERT", "UPDATE", "SNAPSHOT")
 
 
 def check_filter(field: str, text: str | None) -> None:
-    """Raise ``ValueError`` naming ``field`` when ``text`` is not ``None`` or a valid realtime
-    filter."""
+    """Raise ``ValueError`` naming ``field`` when ``text`` is not ``None`` or a valid widget
+    filter (:func:`rtdata.views.widgets._filter.parse_widget_filter`)."""
     if text is not None and not isinstance(text, str):
         raise SpecError(
             field, f"{field}={text!r} must be a filter as text, such as 'status=eq.open'"
         )
     try:
-        parse_filter(text)
+        parse_widget_filter(text)
     except FilterError as exc:
         raise SpecError(field, f"{field}={text!r} is not a valid filter: {exc.reason}") from None
 
@@ -90,21 +96,57 @@ def _condition_mask(condition: Condition, column: pd.Series) -> npt.NDArray[np.b
     return verdicts[codes]
 
 
-def filter_mask(rows: pd.DataFrame, text: str | None) -> npt.NDArray[np.bool_]:
-    """Return which rows match a realtime filter such as ``"status=eq.open,priority=lte.2"``.
+def _comparison_mask(
+    condition: Comparison, rows: pd.DataFrame, now: datetime | None
+) -> npt.NDArray[np.bool_]:
+    test = comparison_test(condition, now)
+    names = filter_columns((condition,))  # the column, and the col() one unless the same
+    values = [[plain(v) for v in rows[name].to_numpy(dtype=object)] for name in names]
 
-    Each condition is tested once per distinct value of its column, so the cost is one pass
-    over the rows plus one test per distinct value. Missing values (``None``, NaN) are SQL
-    NULL; a condition on a column the frame lacks matches no row, as on the server.
+    def row(i: int) -> dict[str, Any]:
+        return {name: column[i] for name, column in zip(names, values, strict=True)}
+
+    codes = np.zeros(len(rows), dtype=np.int64)
+    try:  # one test per distinct value (now()) or distinct pair of values (col())
+        for column in values:
+            code, uniques = pd.factorize(pd.Series(column, dtype=object), use_na_sentinel=False)
+            codes = codes * len(uniques) + code
+    except TypeError:  # unhashable JSON values (objects, arrays): one test per row
+        return np.fromiter((test(row(i)) is True for i in range(len(rows))), bool, len(rows))
+    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    verdicts = np.fromiter((test(row(int(i))) is True for i in first), bool, len(first))
+    return verdicts[inverse.reshape(-1)]
+
+
+def filter_mask(
+    rows: pd.DataFrame, text: str | None, now: datetime | None = None
+) -> npt.NDArray[np.bool_]:
+    """Return which rows match a widget filter such as ``"status=eq.open,priority=lte.2"`` or
+    ``"closed_at=gt.col(expires_at),created_at=gte.now()-1h"`` (see
+    :mod:`rtdata.views.widgets._filter`).
+
+    Each condition is tested once per distinct value of its column (per distinct pair of values
+    for ``col()``), so the cost is one pass over the rows plus one test per distinct value.
+    Missing values (``None``, NaN) are SQL NULL; a condition on a column the frame lacks
+    matches no row, as on the server.
+
+    Args:
+        rows: The rows.
+        text: The filter; ``None`` or blank keeps every row.
+        now: The render time, tz-aware; required when the filter compares with ``now()``.
 
     Raises:
         rtdata.filters.FilterError: ``text`` does not parse.
+        ValueError: The filter compares with ``now()`` and ``now`` is ``None``.
     """
     mask = np.ones(len(rows), dtype=bool)
-    for condition in parse_filter(text):
-        if condition.column not in rows.columns:
+    for condition in parse_widget_filter(text):
+        if any(name not in rows.columns for name in filter_columns((condition,))):
             return np.zeros(len(rows), dtype=bool)
-        mask &= _condition_mask(condition, rows[condition.column])
+        if isinstance(condition, Comparison):
+            mask &= _comparison_mask(condition, rows, now)
+        else:
+            mask &= _condition_mask(condition, rows[condition.column])
     return mask
 
 
