@@ -13,6 +13,8 @@ import pytest
 from hypothesis import given, settings
 
 from rtdata.filters import Condition, FilterError, parse_filter
+from rtdata.views.widgets import breakdown, feed, lifecycle, queue, tiles
+from rtdata.views.widgets import map as map_widget
 from rtdata.views.widgets._common import filter_mask
 from rtdata.views.widgets._filter import (
     MAX_OFFSET_S,
@@ -24,6 +26,7 @@ from rtdata.views.widgets._filter import (
     time_ns,
 )
 from rtdata.views.widgets._spec import compile_filter
+from tests.unit.widget_data import at, change, iso, snapshot
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -236,6 +239,15 @@ def test_records_follow_the_same_rules() -> None:
     assert not keep({"status": "open", "at": old, "used": 2})
 
 
+def test_a_value_that_is_no_number_matches_no_number_in_rows_and_records_alike() -> None:
+    # The server would refuse to cast it; a widget keeps no row, even for neq.
+    records = [{"n": 1}, {"n": 2.5}, {"n": None}]
+    frame = pd.DataFrame.from_records(records)
+    for text, expected in [("n=neq.a", [0, 0, 0]), ("n=lt.2.5", [1, 0, 0]), ("n=gte.1", [1, 1, 0])]:
+        keep = compile_filter(parse_widget_filter(text), records)
+        assert [keep(r) for r in records] == filter_mask(frame, text).tolist() == expected
+
+
 # ---------------------------------------------------------------- rows and records agree
 
 _BASE = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -256,6 +268,7 @@ _COLUMN_KINDS = {
     "datetime": st.one_of(st.none(), _instants),
     "number": st.one_of(st.none(), st.integers(-3, 3), st.sampled_from([0.5, -1.5, 2.0])),
     "text": st.one_of(st.none(), st.sampled_from(["a", "b", "B", "10", "9", ""])),
+    "bool": st.one_of(st.none(), st.booleans()),
 }
 
 
@@ -282,7 +295,7 @@ def _filters(draw: st.DrawFn, names: list[str]) -> str:
             st.one_of(
                 st.sampled_from(["now()", "now()-30m", "now()+1h", "now()-90s"]),
                 st.sampled_from([*names, "absent"]).map(lambda c: f"col({c})"),
-                st.sampled_from(["1", "a"]),
+                st.sampled_from(["1", "1.5", "a", "true"]),  # cast by the column's type
             )
         )
         segments.append(f"{column}={negate}{op}.{value}")
@@ -301,3 +314,42 @@ def test_rows_and_records_agree(data: st.DataObject, now: datetime) -> None:
     # Every row of a frame whose values pandas typed (datetimes, floats with NaN) too.
     typed = frame.infer_objects()
     assert np.array_equal(filter_mask(typed, text, now), mask)
+
+
+# ---------------------------------------------------------------- every widget passes its now
+
+
+_ROWS = [
+    {"id": 1, "kind": "a", "lat": 1.0, "lon": 2.0, "expires_at": iso(10)},
+    {"id": 2, "kind": "a", "lat": 1.0, "lon": 2.0, "expires_at": iso(30)},
+]
+_PAST = "expires_at=lt.now()"
+
+
+def _matched(widget: str, now: datetime) -> int:
+    """How many of ``_ROWS`` the widget keeps with the filter ``_PAST`` at ``now``."""
+    rows = pd.DataFrame.from_records(_ROWS)
+    inserts = snapshot(*(change(1, "items", "INSERT", row) for row in _ROWS))
+    if widget == "tiles":
+        return int(tiles.compute(tiles.TileSpec("n", "items", filter=_PAST), rows, now).value or 0)
+    if widget == "queue":
+        return queue.compute(queue.QueueSpec("items", filter=_PAST), rows, inserts, now).matched
+    if widget == "breakdown":
+        view = breakdown.compute(
+            breakdown.BreakdownSpec("items", ("kind",), filter=_PAST), rows, now
+        )
+        return int(view.table["count"].sum())
+    if widget == "lifecycle":
+        spec = lifecycle.LifecycleSpec("items", "kind", ("a",), toast_filter=_PAST)
+        return len(lifecycle.toasts(spec, inserts, at(0), now))
+    if widget == "feed":
+        return len(feed.compute(feed.FeedSpec("{id}", "items", filter=_PAST), inserts, now).items)
+    assert widget == "map"
+    return map_widget.compute(
+        map_widget.MapSpec("items", "lat", "lon", filter=_PAST), rows, now
+    ).rows
+
+
+@pytest.mark.parametrize("widget", ["tiles", "queue", "breakdown", "lifecycle", "feed", "map"])
+def test_every_widget_compares_its_filter_with_its_render_time(widget: str) -> None:
+    assert [_matched(widget, at(s)) for s in (5, 20, 40)] == [0, 1, 2]

@@ -67,16 +67,15 @@ def plain(value: Any) -> Any:
 
 def _caster(sample: Any) -> Callable[[str, str], Any]:
     # Filter texts are cast by the type of the column's values, the way the server casts them
-    # to the column type; a text that does not fit is kept as text, and then never matches.
+    # to the column type; a text that is not a number raises for a column of numbers.
     def cast(_column: str, text: str) -> Any:
         if isinstance(sample, bool):
             return text.lower() in ("true", "t", "1")
         if isinstance(sample, int | float):
-            for kind in (int, float):
-                try:
-                    return kind(text)
-                except ValueError:
-                    pass
+            try:
+                return int(text)
+            except ValueError:
+                return float(text)
         return text
 
     return cast
@@ -85,7 +84,10 @@ def _caster(sample: Any) -> Callable[[str, str], Any]:
 def _condition_mask(condition: Condition, column: pd.Series) -> npt.NDArray[np.bool_]:
     values = [plain(v) for v in column.to_numpy(dtype=object)]
     sample = next((v for v in values if v is not None), None)
-    test = predicate((condition,), _caster(sample))
+    try:
+        test = predicate((condition,), _caster(sample))
+    except ValueError:  # a value that does not fit the column: no row matches (even neq)
+        return np.zeros(len(values), dtype=bool)
     try:
         codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
     except TypeError:  # unhashable JSON values (objects, arrays): one test per row

@@ -247,10 +247,11 @@ def compile_filter(
 def _cast(kind: type | None, text: str) -> Any:
     if kind is bool:
         return text.lower() in ("true", "t", "1")
-    if kind is int:
-        return int(text)
-    if kind is float:
-        return float(text)
+    if kind is int or kind is float:  # a JSON number column may hold 1 and 2.5 alike
+        try:
+            return int(text)
+        except ValueError:
+            return float(text)
     return text
 
 
