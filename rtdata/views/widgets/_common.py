@@ -19,7 +19,7 @@ from rtdata.events import decode_record, field_column
 from rtdata.filters import Condition, FilterError, predicate
 from rtdata.views.widgets._filter import (
     Comparison,
-    comparison_test,
+    comparison_mask,
     filter_columns,
     parse_widget_filter,
 )
@@ -98,28 +98,6 @@ def _condition_mask(condition: Condition, column: pd.Series) -> npt.NDArray[np.b
     return verdicts[codes]
 
 
-def _comparison_mask(
-    condition: Comparison, rows: pd.DataFrame, now: datetime | None
-) -> npt.NDArray[np.bool_]:
-    test = comparison_test(condition, now)
-    names = filter_columns((condition,))  # the column, and the col() one unless the same
-    values = [[plain(v) for v in rows[name].to_numpy(dtype=object)] for name in names]
-
-    def row(i: int) -> dict[str, Any]:
-        return {name: column[i] for name, column in zip(names, values, strict=True)}
-
-    codes = np.zeros(len(rows), dtype=np.int64)
-    try:  # one test per distinct value (now()) or distinct pair of values (col())
-        for column in values:
-            code, uniques = pd.factorize(pd.Series(column, dtype=object), use_na_sentinel=False)
-            codes = codes * len(uniques) + code
-    except TypeError:  # unhashable JSON values (objects, arrays): one test per row
-        return np.fromiter((test(row(i)) is True for i in range(len(rows))), bool, len(rows))
-    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
-    verdicts = np.fromiter((test(row(int(i))) is True for i in first), bool, len(first))
-    return verdicts[inverse.reshape(-1)]
-
-
 def filter_mask(
     rows: pd.DataFrame, text: str | None, now: datetime | None = None
 ) -> npt.NDArray[np.bool_]:
@@ -127,8 +105,9 @@ def filter_mask(
     ``"closed_at=gt.col(expires_at),created_at=gte.now()-1h"`` (see
     :mod:`rtdata.views.widgets._filter`).
 
-    Each condition is tested once per distinct value of its column (per distinct pair of values
-    for ``col()``), so the cost is one pass over the rows plus one test per distinct value.
+    Each condition is tested once per distinct value of its column (a ``now()`` or ``col()``
+    value is read once per distinct value, then compared column-wise), so the cost is one pass
+    over the rows plus one test per distinct value.
     Missing values (``None``, NaN) are SQL NULL; a condition on a column the frame lacks
     matches no row, as on the server.
 
@@ -146,7 +125,7 @@ def filter_mask(
         if any(name not in rows.columns for name in filter_columns((condition,))):
             return np.zeros(len(rows), dtype=bool)
         if isinstance(condition, Comparison):
-            mask &= _comparison_mask(condition, rows, now)
+            mask &= comparison_mask(condition, rows, now)
         else:
             mask &= _condition_mask(condition, rows[condition.column])
     return mask

@@ -17,9 +17,9 @@ so :func:`rtdata.filters.parse_filter`, which the local server and the bindings 
 
 Evaluation keeps SQL's three-valued logic (only true matches, ``not.`` of unknown is unknown):
 
-- A *time* is a ``datetime``, or ISO-8601 text as Postgres and PostgREST write it
-  (``2024-05-01T10:00:00+00:00``, ``2024-05-01 10:00:00.5+00``, ``...Z``, a date); without an
-  offset it is UTC. ``now()`` compares the column's value as a time with the render time plus
+- A *time* is a ``datetime``, or ISO-8601 text that begins with a date, as Postgres and
+  PostgREST write times (``2024-05-01T10:00:00+00:00``, ``2024-05-01 10:00:00.5+00``, ``...Z``,
+  a date alone); without an offset it is UTC. ``now()`` compares the column's value as a time with the render time plus
   the duration; a null or a value that is not a time is unknown.
 - ``col(name)`` compares two numbers as numbers, two booleans as booleans, two times as times
   (text that reads as a time counts as one), and two other texts by code point; a null on
@@ -30,15 +30,17 @@ Pure functions: the render time is always an argument, never read from the clock
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from rtdata.filters import Condition, FilterError, parse_condition, split_filter
@@ -50,10 +52,11 @@ __all__ = [
     "Comparison",
     "RelativeTime",
     "WidgetCondition",
+    "comparison_mask",
     "comparison_test",
     "filter_columns",
     "parse_widget_filter",
-    "time_ns",
+    "time_us",
 ]
 
 COMPARISONS: Final[Mapping[str, Callable[[Any, Any], bool]]] = {
@@ -72,11 +75,6 @@ MAX_OFFSET_S: Final = 10_000 * 86400
 _UNIT_S: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _NOW: Final = re.compile(r"now\(\)\s*(?:([+-])\s*(\d+(?:\.\d+)?)\s*([smhd]))?", re.I | re.A)
 _COLUMN: Final = re.compile(r"col\(\s*([^\s(),\"]+)\s*\)", re.I)
-# ISO-8601 as Postgres and PostgREST write times and dates; anything else is not a time.
-_TIME_TEXT: Final = re.compile(
-    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?",
-    re.A,
-)
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)
 
@@ -218,22 +216,37 @@ def filter_columns(conditions: Iterable[WidgetCondition]) -> list[str]:
 
 # ---------------------------------------------------------------- evaluation
 
+# What a value is, for col(): values of the same kind compare; NULL is also anything that is
+# neither a boolean, a number, text nor a datetime (a JSON object or array).
+_NULL, _BOOL, _NUMBER, _TEXT, _DATETIME = range(5)
 
-def time_ns(value: Any) -> int | None:
-    """Return a time as UTC epoch nanoseconds (at microsecond precision), or ``None`` when
-    ``value`` is not a time (see the module docstring) or is null."""
+
+def time_us(value: Any) -> int | None:
+    """Return a time as UTC epoch microseconds, or ``None`` when ``value`` is not a time (see
+    the module docstring) or is null."""
     if isinstance(value, str):
-        if _TIME_TEXT.fullmatch(value) is None:
-            return None
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:  # a month 13, an hour 25: not a time
-            return None
+        return _text_us(value)
     if not isinstance(value, datetime) or value is pd.NaT:
         return None
+    return _datetime_us(value)
+
+
+@functools.lru_cache(maxsize=32768)  # a table's times are read again at every refresh
+def _text_us(text: str) -> int | None:
+    # ISO 8601 that begins with a YYYY-MM-DD date, as Postgres and PostgREST write times (and
+    # dates); not the basic (20240501) nor the week (2024-W18) forms fromisoformat also reads.
+    if len(text) < 10 or text[4] != "-" or text[7] != "-":
+        return None
+    try:
+        return _datetime_us(datetime.fromisoformat(text))
+    except ValueError:  # a month 13, an hour 25: not a time
+        return None
+
+
+def _datetime_us(value: datetime) -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return int((value - _EPOCH) // _MICROSECOND) * 1000
+    return (value - _EPOCH) // _MICROSECOND
 
 
 def _scalar(value: Any) -> Any:
@@ -247,30 +260,44 @@ def _scalar(value: Any) -> Any:
     return value
 
 
+def _kind(value: Any) -> int:
+    """The kind of a value :func:`_scalar` returned."""
+    if isinstance(value, bool):
+        return _BOOL
+    if isinstance(value, int | float):
+        return _NUMBER
+    if isinstance(value, str):
+        return _TEXT
+    if isinstance(value, datetime):
+        return _DATETIME
+    return _NULL
+
+
 def _comparable(left: Any, right: Any) -> tuple[Any, Any] | None:
     """The two values as keys that compare the way the module docstring says, or ``None``
     when the comparison is unknown."""
     left, right = _scalar(left), _scalar(right)
-    if left is None or right is None:
-        return None
-    if isinstance(left, bool) or isinstance(right, bool):
-        return (left, right) if isinstance(left, bool) and isinstance(right, bool) else None
-    if isinstance(left, int | float) and isinstance(right, int | float):
+    left_kind, right_kind = _kind(left), _kind(right)
+    if left_kind in (_TEXT, _DATETIME) and right_kind in (_TEXT, _DATETIME):
+        left_us, right_us = time_us(left), time_us(right)
+        if left_us is not None and right_us is not None:
+            return left_us, right_us
+    if left_kind == right_kind and left_kind in (_BOOL, _NUMBER, _TEXT):
         return left, right
-    if isinstance(left, str | datetime) and isinstance(right, str | datetime):
-        left_ns, right_ns = time_ns(left), time_ns(right)
-        if left_ns is not None and right_ns is not None:
-            return left_ns, right_ns
-        if isinstance(left, str) and isinstance(right, str):
-            return left, right
     return None
+
+
+def _target_us(condition: Comparison, operand: RelativeTime, now: datetime | None) -> int:
+    if now is None:
+        raise ValueError(f"filter {condition.text()!r} compares with now(): pass the render time")
+    return _datetime_us(now) + round(operand.offset_s * 1e6)
 
 
 def comparison_test(
     condition: Comparison, now: datetime | None
 ) -> Callable[[Mapping[str, Any]], bool | None]:
-    """Compile a comparison into a row test: ``True``, ``False``, or ``None`` for unknown (a
-    null, a value of another kind, or a column the row lacks).
+    """Compile a comparison into a record test: ``True``, ``False``, or ``None`` for unknown
+    (a null, a value of another kind, or a column the record lacks).
 
     Args:
         condition: The comparison.
@@ -295,16 +322,74 @@ def comparison_test(
             return verdict(None if keys is None else bool(compare(*keys)))
 
         return between
-    if now is None:
-        raise ValueError(f"filter {condition.text()!r} compares with now(): pass the render time")
-    target_ns = time_ns(now)
-    assert target_ns is not None  # a datetime is a time
-    target_ns += round(operand.offset_s * 1e9)
+    target_us = _target_us(condition, operand, now)
 
     def relative(row: Mapping[str, Any]) -> bool | None:
         if column not in row:
             return None
-        at_ns = time_ns(_scalar(row[column]))
-        return verdict(None if at_ns is None else bool(compare(at_ns, target_ns)))
+        at_us = time_us(_scalar(row[column]))
+        return verdict(None if at_us is None else bool(compare(at_us, target_us)))
 
     return relative
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    """A column's values row by row, read once per distinct value."""
+
+    codes: npt.NDArray[np.intp]  # per row, its distinct value
+    distinct: npt.NDArray[np.object_]  # the distinct values, as :func:`_scalar` returns them
+
+    def times(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+        """Per row, its time in epoch microseconds (0 where none), and whether it has one."""
+        times = [time_us(v) for v in self.distinct]
+        n = len(times)
+        us = np.fromiter((t or 0 for t in times), np.int64, n)
+        return us[self.codes], np.fromiter((t is not None for t in times), bool, n)[self.codes]
+
+    def kinds(self) -> npt.NDArray[np.int8]:
+        """Per row, the kind of its value."""
+        return np.fromiter((_kind(v) for v in self.distinct), np.int8, len(self.distinct))[
+            self.codes
+        ]
+
+
+def _read(column: pd.Series) -> _Column:
+    raw = column.to_numpy(dtype=object)
+    try:
+        codes, uniques = pd.factorize(raw, use_na_sentinel=False)
+    except TypeError:  # JSON objects and arrays, which compare with nothing: as nulls
+        raw = np.array([v if isinstance(v, Hashable) else None for v in raw], dtype=object)
+        codes, uniques = pd.factorize(raw, use_na_sentinel=False)
+    distinct = np.empty(len(uniques), dtype=object)
+    distinct[:] = [_scalar(v) for v in uniques]
+    return _Column(np.asarray(codes, dtype=np.intp), distinct)
+
+
+def comparison_mask(
+    condition: Comparison, rows: pd.DataFrame, now: datetime | None
+) -> npt.NDArray[np.bool_]:
+    """Return which rows a comparison keeps: :func:`comparison_test` over whole columns, each
+    value parsed once per distinct value.
+
+    Raises:
+        KeyError: ``rows`` lacks a column the comparison reads.
+        ValueError: The condition compares with ``now()`` and ``now`` is ``None``.
+    """
+    compare = COMPARISONS[condition.op]
+    left = _read(rows[condition.column])
+    left_us, left_timed = left.times()
+    if isinstance(condition.operand, RelativeTime):
+        target_us = _target_us(condition, condition.operand, now)
+        result = np.asarray(compare(left_us, target_us), dtype=bool)
+        return np.asarray(left_timed & (result != condition.negate), dtype=bool)
+    right = _read(rows[condition.operand.column])
+    right_us, right_timed = right.times()
+    timed = left_timed & right_timed
+    left_kinds = left.kinds()
+    same = (left_kinds == right.kinds()) & np.isin(left_kinds, (_BOOL, _NUMBER, _TEXT)) & ~timed
+    left_values, right_values = left.distinct[left.codes], right.distinct[right.codes]
+    result = np.zeros(len(rows), dtype=bool)
+    result[timed] = compare(left_us[timed], right_us[timed])
+    result[same] = np.asarray(compare(left_values[same], right_values[same]), dtype=bool)
+    return np.asarray((timed | same) & (result != condition.negate), dtype=bool)
