@@ -5,9 +5,9 @@ A widget's filter (a tile's ``filter``, a queue's, a breakdown's, a feed's, a ``
 is a realtime filter (:mod:`rtdata.filters`: ``col=op.value`` segments, ANDed) in which the value
 of ``eq``, ``neq``, ``lt``, ``lte``, ``gt`` and ``gte`` (with or without ``not.``) may also be:
 
-- ``now()``, ``now()-15m``, ``now()+1d``: the render time, moved by a duration (a number and one
-  of ``s``, ``m``, ``h``, ``d``): ``expires_at=lt.now()`` keeps rows whose time has passed,
-  ``created_at=gte.now()-15m`` the rows of the last quarter of an hour;
+- ``now()``, ``now()-15m``, ``now()+1.5h``: the render time, moved by a duration (a number and
+  one of ``s``, ``m``, ``h``, ``d``, at most :data:`MAX_OFFSET_S`): ``expires_at=lt.now()`` keeps
+  rows whose time has passed, ``created_at=gte.now()-15m`` the rows of the last quarter hour;
 - ``col(name)``: column ``name`` of the same row: ``finished_at=gt.col(expires_at)``.
 
 Both are read case-insensitively; a double-quoted value (``"now()"``) stays the text it is. They
@@ -19,8 +19,8 @@ Evaluation keeps SQL's three-valued logic (only true matches, ``not.`` of unknow
 
 - A *time* is a ``datetime``, or ISO-8601 text that begins with a date, as Postgres and
   PostgREST write times (``2024-05-01T10:00:00+00:00``, ``2024-05-01 10:00:00.5+00``, ``...Z``,
-  a date alone); without an offset it is UTC. ``now()`` compares the column's value as a time with the render time plus
-  the duration; a null or a value that is not a time is unknown.
+  a date alone); without an offset it is UTC. ``now()`` compares the column's value as a time
+  with the render time plus the duration; a null or a value that is not a time is unknown.
 - ``col(name)`` compares two numbers as numbers, two booleans as booleans, two times as times
   (text that reads as a time counts as one), and two other texts by code point; a null on
   either side, or values of different kinds, is unknown.
