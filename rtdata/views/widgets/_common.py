@@ -107,9 +107,8 @@ def filter_mask(
 
     Each condition is tested once per distinct value of its column (a ``now()`` or ``col()``
     value is read once per distinct value, then compared column-wise), so the cost is one pass
-    over the rows plus one test per distinct value.
-    Missing values (``None``, NaN) are SQL NULL; a condition on a column the frame lacks
-    matches no row, as on the server.
+    over the rows plus one test per distinct value. Missing values (``None``, NaN) are SQL
+    NULL; a condition on a column the frame lacks matches no row, as on the server.
 
     Args:
         rows: The rows.
