@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from rtdata._messages import show
 from rtdata.views.widgets._common import (
     KeyHistory,
     age_s,
@@ -152,7 +153,7 @@ class LifecycleSpec:
         if not isinstance(self.sla_s_by, Mapping):
             raise SpecError(
                 "sla_s_by",
-                f"sla_s_by={self.sla_s_by!r} must be a table of limits per value, "
+                f"sla_s_by={_shown(self.sla_s_by)} must be a table of limits per value, "
                 "such as { gold = { new = 60 } }",
             )
         by: dict[str, Mapping[str, float]] = {}
@@ -179,7 +180,9 @@ class LifecycleSpec:
     def _check_priority_order(self) -> None:
         order = self.priority_order
         if isinstance(order, str) or not isinstance(order, Sequence):
-            raise SpecError("priority_order", f"priority_order={order!r} must be a list of values")
+            raise SpecError(
+                "priority_order", f"priority_order={_shown(order)} must be a list of values"
+            )
         texts = tuple(_key_text("priority_order", v) for v in order)
         if len(set(texts)) != len(texts):
             raise SpecError("priority_order", f"priority_order={texts!r} names a value twice")
@@ -197,16 +200,23 @@ class LifecycleSpec:
             )
 
 
+def _shown(value: object) -> str:
+    """``value`` as a message names it: never a whole table or array (one might hold a
+    credential, which the config reports without showing it)."""
+    return show(list(value) if isinstance(value, tuple) else value)
+
+
 def _limits(where: str, value: object, *, field: str | None = None) -> Mapping[str, float]:
     """``value`` as a read-only table of seconds per status, each a number above zero."""
     name = field or where
     if not isinstance(value, Mapping):
         raise SpecError(
-            name, f"{where}={value!r} must be a table of seconds per status, such as {{ new = 60 }}"
+            name,
+            f"{where}={_shown(value)} must be a table of seconds per status, such as {{ new = 60 }}",
         )
     for status, limit_s in value.items():
         if isinstance(limit_s, bool) or not isinstance(limit_s, int | float) or not limit_s > 0:
-            raise SpecError(name, f"{where}[{status!r}]={limit_s!r} must be positive seconds")
+            raise SpecError(name, f"{where}[{status!r}]={_shown(limit_s)} must be positive seconds")
     return MappingProxyType(dict(value))
 
 
@@ -215,7 +225,7 @@ def _key_text(field: str, value: object) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if not isinstance(value, str) or not value:
-        raise SpecError(field, f"{field}: {value!r} must be a value as text, such as 'gold'")
+        raise SpecError(field, f"{field}: {_shown(value)} must be a value as text, such as 'gold'")
     return value
 
 
