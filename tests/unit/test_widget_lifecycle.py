@@ -341,6 +341,7 @@ def test_large_table_and_buffer() -> None:
         ({"sla_column": "tier", "sla_s_by": {2.5: {"a": 5}}}, "sla_s_by: 2.5 must be"),
         ({"sla_column": "tier", "sla_s_by": ({"a": 5},)}, "sla_s_by=an array must be"),
         ({"priority_order": ("hi", "lo")}, "priority_order needs priority_column"),
+        ({"priority_ascending": "yes"}, "priority_ascending='yes' must be true or false"),
         ({"priority_column": "p", "priority_order": "hi"}, "priority_order='hi' must be a list"),
         ({"priority_column": "p", "priority_order": ("hi", "hi")}, "priority_order=('hi', 'hi')"),
         ({"priority_column": "p", "priority_order": ("hi", None)}, "priority_order: None must"),

@@ -178,6 +178,11 @@ class LifecycleSpec:
             )
 
     def _check_priority_order(self) -> None:
+        if self.priority_ascending is not None and not isinstance(self.priority_ascending, bool):
+            raise SpecError(
+                "priority_ascending",
+                f"priority_ascending={_shown(self.priority_ascending)} must be true or false",
+            )
         order = self.priority_order
         if isinstance(order, str) or not isinstance(order, Sequence):
             raise SpecError(
