@@ -88,8 +88,9 @@ class LifecycleSpec:
         toast_filter: Realtime filter grammar selecting newly inserted items that need eyes
             now; ``None`` selects none.
         columns: The table's columns the open items show, in this order (before
-            :data:`OPEN_EXTRA_COLUMNS`); empty shows every column. Sorting still reads the
-            key, priority and creation columns when they are not shown.
+            :data:`OPEN_EXTRA_COLUMNS`); empty shows every column, and one the rows lack
+            (not loaded yet) is left out. The sort and the SLAs still read the key, priority,
+            creation and SLA columns when they are not shown.
         sla_column: The column whose value chooses an item's SLAs in ``sla_s_by``.
         sla_s_by: Per value of ``sla_column`` (as text), most seconds an item may stay in a
             status, per status: ``{"gold": {"new": 60}}``. An item whose value or status is
