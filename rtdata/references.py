@@ -65,6 +65,7 @@ def references(widget: Widget) -> Iterator[Reference]:
 _COLUMN_FIELDS: Final = frozenset(
     {"column", "columns", "by", "changed", "time_column", "status_column", "key_column"}
     | {"priority_column", "created_column", "group_column", "entity_column", "cohort_column"}
+    | {"sla_column"}
     | {"lat_column", "lon_column", "colour_column", "size_column"}
 )
 _FILTER_FIELDS: Final = frozenset({"filter", "toast_filter"})

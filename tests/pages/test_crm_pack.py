@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from rtdata import ui
 from rtdata.bench.pages import forget_views
 from rtdata.dashboard import render
+from rtdata.scenarios.crm.catalogue import SLA_POLICIES
 from tests.pages.harness import captions, frames, metrics, run_page, texts
 from tests.pages.packs import Filled, filled, found, page_names, words
 
@@ -117,6 +118,12 @@ def test_the_helpdesk_counts_the_tickets_the_simulator_filed(crm: Filled, page: 
     statuses = Counter(t["status"] for t in tickets)
     for status in ("open", "assigned", "waiting", "resolved", "closed"):  # the board's counts
         assert shown[status] == str(statuses[status])
+    board = _frame(at, "priority", "status", "sla_s", "breached")
+    assert "description" not in board.columns  # the board lists its own columns
+    open_tickets = board[board["status"] == "open"]
+    assert not open_tickets.empty
+    first_response = {p.name: float(p.first_response_s) for p in SLA_POLICIES}
+    assert open_tickets["sla_s"].tolist() == open_tickets["priority"].map(first_response).tolist()
     spans = _frame(at, "priority", "start", "end", "median_s")
     assert set(spans["priority"]) <= set(PRIORITIES.values())  # [labels]: names, not numbers
     assert {("open", "assigned"), ("assigned", "resolved")} <= set(

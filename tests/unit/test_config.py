@@ -24,6 +24,7 @@ from rtdata.config import (
     load_config,
     parse_config,
 )
+from rtdata.views.widgets.lifecycle import LifecycleSpec
 
 SECRET = "eyJhbGciOi-very-secret-value"
 
@@ -626,4 +627,27 @@ def test_names_from_the_project_are_not_taken_for_credentials() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config('[labels.product_key]\ntable = "p"\napi_key = "secret-value"\n')
     assert "labels.product_key.api_key: credentials do not belong" in str(caught.value)
+    assert "secret-value" not in str(caught.value)
+
+
+def test_values_and_statuses_in_sla_s_by_are_not_taken_for_credentials() -> None:
+    board = """
+        [[pages]]
+        name = "p"
+          [[pages.widgets]]
+          type = "lifecycle"
+          table = "t"
+          status_column = "state"
+          statuses = ["secret", "done"]
+          sla_column = "tier"
+          [pages.widgets.sla_s_by.api_key]
+          secret = 60
+        """
+    config = parse_config(board)
+    spec = config.pages[0].widgets[0].spec
+    assert isinstance(spec, LifecycleSpec)
+    assert dict(spec.sla_s_by["api_key"]) == {"secret": 60}
+    with pytest.raises(ConfigError) as caught:  # three levels down is no name of the project
+        parse_config(board.replace("secret = 60", 'secret = { token = "secret-value" }'))
+    assert "sla_s_by.api_key.secret.token: credentials do not belong" in str(caught.value)
     assert "secret-value" not in str(caught.value)

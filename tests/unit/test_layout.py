@@ -431,3 +431,121 @@ def test_a_spec_names_the_field_at_fault_by_type_not_by_text() -> None:
     with pytest.raises(SpecError) as caught:
         tiles.TileSpec("x", "t", warn=10, critical=5)
     assert caught.value.field == "critical"
+
+
+BOARD_OPTIONS = """
+  columns = ["id", "store_id", "status"]
+  sla_column = "tier"
+  sla_s_by = { gold = { new = 60, packed = 120 }, 1 = { new = 30 } }
+  priority_order = ["rush", "normal"]
+"""
+ORDERS = {
+    "orders": ("id", "status", "priority", "created_at", "store_id", "total", "tier"),
+    "stores": ("id", "name", "lat", "lon", "state"),
+    "readings": ("id", "at", "level", "sensor"),
+}
+
+
+def _board_with(options: str) -> str:
+    anchor = 'toast_template = "Rush order #{id}"\n'
+    assert anchor in EVERY_WIDGET
+    return EVERY_WIDGET.replace(anchor, anchor + textwrap.dedent(options).replace("\n", "\n  "))
+
+
+def test_a_board_takes_columns_an_sla_per_value_and_a_priority_order() -> None:
+    config = _config(_board_with(BOARD_OPTIONS))
+    board = config.pages[0].widgets[1].spec
+    assert isinstance(board, lifecycle.LifecycleSpec)
+    assert board.columns == ("id", "store_id", "status")
+    assert board.sla_column == "tier"
+    assert {k: dict(v) for k, v in board.sla_s_by.items()} == {
+        "gold": {"new": 60, "packed": 120},
+        "1": {"new": 30},
+    }
+    assert board.priority_order == ("rush", "normal")
+    assert config.column_problems(ORDERS) == []
+    found = {(r.path.rsplit(".", 1)[-1], r.name) for r in references(config.pages[0].widgets[1])}
+    assert {("columns", "store_id"), ("sla_column", "tier")} <= found
+
+
+def test_sla_s_by_also_reads_as_sub_tables() -> None:
+    text = _board_with(
+        """
+        sla_column = "tier"
+        [pages.widgets.sla_s_by.gold]
+        new = 60
+        [pages.widgets.sla_s_by.silver]
+        new = 90
+        """
+    )
+    board = _config(text).pages[0].widgets[1].spec
+    assert isinstance(board, lifecycle.LifecycleSpec)
+    assert {k: dict(v) for k, v in board.sla_s_by.items()} == {
+        "gold": {"new": 60},
+        "silver": {"new": 90},
+    }
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            '"status"]\n  sla_column',
+            '"stauts"]\n  sla_column',
+            "columns: table 'orders' has no column 'stauts' (did you mean 'status'?)",
+        ),
+        (
+            'sla_column = "tier"',
+            'sla_column = "teir"',
+            "sla_column: table 'orders' has no column 'teir' (did you mean 'tier'?)",
+        ),
+    ],
+)
+def test_a_misspelt_column_of_the_new_fields_is_one_clear_error(
+    old: str, new: str, expected: str
+) -> None:
+    text = _board_with(BOARD_OPTIONS.replace(old, new))
+    assert _config(text).column_problems(ORDERS) == [f"{SOURCE}: pages[0].widgets[1].{expected}"]
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (
+            'sla_column = "tier"\nsla_s_by = { gold = { delivred = 60 } }',
+            "sla_s_by: sla_s_by['gold']=['delivred']: not in statuses "
+            "('new', 'packed', 'shipped', 'delivered')",
+        ),
+        (
+            'sla_column = "tier"\nsla_s_by = { gold = { new = 0 } }',
+            "sla_s_by: sla_s_by['gold']['new']=0 must be positive seconds",
+        ),
+        (
+            'sla_column = "tier"\nsla_s_by = { gold = 60 }',
+            "sla_s_by: sla_s_by['gold']=60 must be a table of seconds per status",
+        ),
+        (
+            "sla_s_by = { gold = { new = 60 } }",
+            "sla_s_by: sla_s_by needs sla_column: the column its values are of",
+        ),
+        (
+            'sla_column = "tier"',
+            "sla_column: sla_column='tier' needs sla_s_by: the limits per value of it",
+        ),
+        (
+            'priority_order = ["rush", "normal"]\npriority_ascending = true',
+            "priority_ascending: priority_ascending=True cannot be used with priority_order",
+        ),
+        (
+            'priority_order = "rush"',
+            "priority_order: priority_order='rush' must be a list of values",
+        ),
+        (
+            'columns = "id"',
+            "columns: columns must be a list of names, not 'id'",
+        ),
+    ],
+)
+def test_each_mistake_in_the_new_board_fields_names_its_key(options: str, expected: str) -> None:
+    (problem,) = _problems(_board_with(options))
+    assert problem.startswith(f"{SOURCE}: pages[0].widgets[1].{expected}"), problem

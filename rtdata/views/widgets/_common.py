@@ -151,6 +151,31 @@ def key_text(value: Any) -> str | None:
     return str(value)
 
 
+def value_text(value: Any) -> str | None:
+    """Return a cell as the text a config names it by (a TOML key is text): ``1`` and ``1.0``
+    as ``"1"``, booleans as ``"true"`` and ``"false"``, ``None`` for a missing value."""
+    value = plain(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return key_text(value)
+
+
+def value_texts(values: pd.Series) -> npt.NDArray[np.object_]:
+    """Return :func:`value_text` of each cell, converting each distinct value once."""
+    cells = values.to_numpy(dtype=object)
+    # Factorising takes True, 1 and 1.0 for one value: a column mixing kinds (or holding JSON
+    # objects and arrays, which do not hash) is converted cell by cell.
+    if pd.api.types.infer_dtype(cells, skipna=True) not in ("mixed", "mixed-integer"):
+        try:
+            codes, uniques = pd.factorize(cells)
+        except TypeError:
+            pass
+        else:  # the appended None is the text of code -1, a missing value
+            texts = np.array([*(value_text(v) for v in uniques), None], dtype=object)
+            return np.asarray(texts[codes], dtype=object)
+    return np.array([value_text(v) for v in cells], dtype=object)
+
+
 loads = decode_record
 """Parse an event's JSON record (:func:`rtdata.events.decode_record`)."""
 
