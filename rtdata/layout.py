@@ -30,7 +30,8 @@ has a ``type`` (:class:`WidgetType`) and the fields of that widget's spec in
       terminal = ["delivered"]
 
 Parsing (:func:`parse_pages`, called by :func:`rtdata.config.parse_config`) checks every field
-through the spec's own checks and reports each problem as ``<key path>: <problem>``. Names are
+through the spec's own checks and reports each problem as ``<key path>: <problem>``, down to a
+table of an array (a map's ``layers``: ``pages[0].widgets[1].layers[2].lat_column``). Names are
 checked against what the collector follows twice (:mod:`rtdata.references`): tables and
 channels at load time, when the config names its channels, and columns once the project's
 columns are known. Without ``[[pages]]`` the dashboard builds its pages from the project itself
