@@ -74,7 +74,7 @@ _COLUMN_FIELDS: Final = frozenset(
     | {"priority_column", "created_column", "group_column", "entity_column", "cohort_column"}
     | {"lat_column", "lon_column", "colour_column", "size_column"}
 )
-_FILTER_FIELDS: Final = frozenset({"filter", "toast_filter"})
+_FILTER_FIELDS: Final = frozenset({"filter", "toast_filter", "share_filter"})
 
 
 def _columns(path: str, table: str, spec: Any) -> Iterator[Reference]:

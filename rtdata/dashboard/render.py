@@ -43,6 +43,7 @@ _METRICS_PER_ROW: Final = 4
 _LEVEL_COLOURS: Final = {"warn": "orange", "critical": "red"}
 _TIME: Final = st.column_config.DatetimeColumn(format="HH:mm:ss")
 _SECONDS: Final = st.column_config.NumberColumn(format="%.0f s")
+_PERCENT: Final = st.column_config.NumberColumn(format="%.1f %%")
 
 
 def show(name: str, recorder: Recorder) -> None:
@@ -160,6 +161,8 @@ def _table(frame: pd.DataFrame, highlighted: Sequence[bool] = (), **options: Any
             config[column] = _TIME
         elif str(column).endswith("_s") and pd.api.types.is_numeric_dtype(frame[column]):
             config[column] = _SECONDS
+        elif str(column).endswith("_pct") and pd.api.types.is_numeric_dtype(frame[column]):
+            config[column] = _PERCENT
     if not any(highlighted):
         st.dataframe(frame, hide_index=True, width="stretch", column_config=config, **options)
         return
