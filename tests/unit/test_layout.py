@@ -538,3 +538,71 @@ def test_a_map_without_a_table_or_layers_names_what_it_needs() -> None:
     misspelt = '[[pages]]\nname = "p"\n  [[pages.widgets]]\n  type = "map"\n  tabel = "stores"\n'
     (problem,) = _problems(misspelt)  # the misspelling, not "missing" as well
     assert problem == f"{SOURCE}: pages[0].widgets[0].tabel: unknown key; did you mean 'table'?"
+
+
+SHARE = """
+[[pages]]
+name = "desk"
+  [[pages.widgets]]
+  type = "breakdown"
+  table = "orders"
+  by = ["store_id"]
+  measure = "share"
+  share_filter = "status=eq.delivered"
+  filter = "status=in.(delivered,cancelled)"
+"""
+
+
+def test_a_share_breakdown_parses_and_its_share_filter_s_column_is_checked() -> None:
+    config = _config(SHARE)
+    (widget,) = config.pages[0].widgets
+    assert widget.spec == breakdown.BreakdownSpec(
+        "orders",
+        ("store_id",),
+        "share",
+        filter="status=in.(delivered,cancelled)",
+        share_filter="status=eq.delivered",
+    )
+    assert ("pages[0].widgets[0].share_filter", "orders", "status") in {
+        (r.path, r.table, r.name) for r in references(widget)
+    }
+    assert config.column_problems({"orders": ("id", "store_id", "statuses")}) == [
+        f"{SOURCE}: pages[0].widgets[0].filter: table 'orders' has no column 'status' "
+        "(did you mean 'statuses'?)",
+        f"{SOURCE}: pages[0].widgets[0].share_filter: table 'orders' has no column 'status' "
+        "(did you mean 'statuses'?)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ('  share_filter = "status=eq.delivered"\n', ""),
+            "pages[0].widgets[0]: measure='share' needs share_filter, the filter a row must "
+            "match to count",
+        ),
+        (
+            ("share_filter =", "share_fliter ="),
+            "pages[0].widgets[0].share_fliter: unknown key; did you mean 'share_filter'?",
+        ),
+        (
+            ('measure = "share"', 'measure = "count"'),
+            "pages[0].widgets[0].share_filter: share_filter='status=eq.delivered' needs "
+            "measure='share', not 'count'",
+        ),
+        (
+            ('status=eq.delivered"', 'status=delivered"'),
+            "pages[0].widgets[0].share_filter: share_filter='status=delivered' is not a valid "
+            "filter",
+        ),
+    ],
+)
+def test_each_share_mistake_is_one_message_naming_the_key(
+    change: tuple[str, str], expected: str
+) -> None:
+    old, new = change
+    assert old in SHARE
+    problems = _problems(SHARE.replace(old, new, 1))
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{SOURCE}: {expected}"), problems

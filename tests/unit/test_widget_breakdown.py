@@ -152,7 +152,7 @@ def test_large_table() -> None:
         ({"by": ("",)}, "by=''"),
         ({"measure": "mean"}, "measure='mean'"),
         ({"measure": "sum"}, "column=None"),
-        ({"measure": "share"}, "share_filter=None"),
+        ({"measure": "share"}, "measure='share' needs share_filter"),
         ({"measure": "share", "share_filter": " "}, "share_filter=' '"),
         ({"measure": "share", "share_filter": "a=eq.1", "column": "b"}, "column='b'"),
         ({"share_filter": "a=eq.1"}, "share_filter='a=eq.1' needs measure='share'"),

@@ -20,7 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from rtdata.views.widgets._common import age_s, check_filter, check_name, filter_mask, key_text
-from rtdata.views.widgets._spec import SpecError
+from rtdata.views.widgets._spec import SpecError, SpecMissing
 
 __all__ = [
     "LONG_LABEL_CHARS",
@@ -107,11 +107,17 @@ class BreakdownSpec:
             )
         check_name("column", self.column, optional=self.measure in ("count", "share"))
         check_filter("filter", self.filter)
+        if share and self.share_filter is None:
+            raise SpecMissing(
+                "share_filter",
+                "measure='share' needs share_filter, the filter a row must match to count, "
+                "such as 'status=eq.done'",
+            )
         if share and (not isinstance(self.share_filter, str) or not self.share_filter.strip()):
             raise SpecError(
                 "share_filter",
-                f"share_filter={self.share_filter!r}: measure='share' needs the filter a row "
-                "must match to count, such as 'status=eq.done'",
+                f"share_filter={self.share_filter!r} must be the filter a row must match to "
+                "count, such as 'status=eq.done'",
             )
         if not share and self.share_filter is not None:
             raise SpecError(
