@@ -66,7 +66,9 @@ class MapLayer:
         max_size_px: Largest marker diameter in pixels (at most 60).
         hover: Hover text template, as in the feed (``"{name} · {level:.1f}"``); empty shows
             the coordinates only.
-        filter: Condition on the rows in the ``rtdata.filters`` grammar; empty keeps all.
+        filter: Condition on the rows in the ``rtdata.filters`` grammar, tested as the server
+            would (a null cell is NULL; a column the rows lack matches no row); empty keeps
+            all.
         time_column: Column of each row's time (ISO 8601): with ``max_age_s``, older rows are
             left out, and without ``size_column``, the newest rows are drawn first.
         max_age_s: Draw rows whose ``time_column`` is at most this many seconds before
