@@ -308,9 +308,16 @@ def test_the_figure_groups_each_layer_under_its_name_in_its_own_symbol() -> None
     ]
     assert [m.marker.symbol for m in markers] == [SYMBOLS[0], SYMBOLS[0], SYMBOLS[1]]
     assert figure(view).layout.legend.groupclick == "toggleitem"  # a click hides one entry
-    alone = figure(compute(MapSpec("sites", "lat", "lon"), sites(), at(0))).data
-    assert [(m.name, m.legendgrouptitle.text) for m in alone] == [("sites (3)", None)]
-    assert alone[0].marker.symbol == SYMBOLS[0]
+    alone = figure(compute(MapSpec("sites", "lat", "lon", colour_column="kind"), sites(), at(0)))
+    # One layer: no groups, whose entries plotly would stack (a row of entries, as before).
+    assert [(m.name, m.legendgroup) for m in alone.data] == [
+        ("depot (2)", None),
+        ("shop (1)", None),
+    ]
+    assert alone.layout.legend.groupclick is None
+    assert alone.data[0].marker.symbol == SYMBOLS[0]
+    (plain,) = figure(compute(MapSpec("sites", "lat", "lon"), sites(), at(0))).data
+    assert plain.name == "sites (3)"  # no colour column: the markers are named by the layer
 
 
 def test_a_map_of_one_table_is_a_map_of_that_one_layer() -> None:

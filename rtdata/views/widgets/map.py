@@ -242,21 +242,22 @@ def figure(view: MapView) -> go.Figure:
     order, one trace per category (named with its count) in the layer's
     :data:`SYMBOLS` shape, the view fitted to :attr:`MapView.bounds`.
 
-    Each layer's traces form a legend group, titled by the layer's name when the map has more
-    than one; a click on a legend entry hides that entry alone.
+    With more than one layer, each layer's traces form a legend group titled by the layer's
+    name (plotly stacks a group's entries, and lays the groups side by side), and a click on
+    an entry hides that entry alone; a map of one layer has no groups, its entries in a row.
     """
     # One list of traces and one layout, checked once by go.Figure (each add_trace and
     # update_layout call checks the whole figure again).
     traces = shape_traces(view.shapes, view.spec.label_property) if view.shapes else []
-    titled = len(view.layers) > 1
+    grouped = len(view.layers) > 1
     for index, layer in enumerate(view.layers):
         # Points are picked from numpy arrays, not the frame: plotly converts each pandas
         # column it is given, slowly, and so does filtering.
         points = {c: layer.points[c].to_numpy() for c in ("lon", "lat", "size_px", "hover")}
         category_of = layer.points["category"].to_numpy(dtype=object)
-        group: dict[str, Any] = {"legendgroup": f"layer{index}"}
-        if titled:
-            group["legendgrouptitle"] = {"text": layer.layer.name}
+        group: dict[str, Any] = {}
+        if grouped:
+            group = {"legendgroup": f"layer{index}", "legendgrouptitle": {"text": layer.layer.name}}
         for category, colour, count in layer.legend:
             mine = category_of == category
             traces.append(
@@ -278,6 +279,9 @@ def figure(view: MapView) -> go.Figure:
                     **group,
                 }
             )
+    legend: dict[str, Any] = {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0}
+    if grouped:
+        legend["groupclick"] = "toggleitem"
     layout: dict[str, Any] = {"constrain": "domain", "visible": False}
     y_layout: dict[str, Any] = {"visible": False, "scaleanchor": "x"}
     if view.bounds is not None:
@@ -292,13 +296,7 @@ def figure(view: MapView) -> go.Figure:
             "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
             "height": view.spec.height_px,
             "plot_bgcolor": "white",
-            "legend": {
-                "orientation": "h",
-                "yanchor": "bottom",
-                "y": 1.0,
-                "x": 0,
-                "groupclick": "toggleitem",
-            },
+            "legend": legend,
             "hovermode": "closest",
             "xaxis": layout,
             "yaxis": y_layout,
