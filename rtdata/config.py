@@ -834,6 +834,15 @@ def _binding(raw: Mapping[str, Any], path: str, schema: str, report: _Report) ->
             where = f"{exc.segment!r}: " if exc.segment else ""
             report(f"{path}.filter", f"{where}{exc.reason}")
             ok = False
+        else:
+            relative = _widget_only(filter_text)
+            if relative is not None:
+                report(
+                    f"{path}.filter",
+                    f"{relative!r}: now() and col() are for widget filters; Supabase Realtime "
+                    'compares a column with a constant (quote the value, "...", to mean the text)',
+                )
+                ok = False
     pk = _strings(
         raw.get("primary_key", ["id"]), f"{path}.primary_key", report, _not_identifier, "a column"
     )
@@ -844,6 +853,18 @@ def _binding(raw: Mapping[str, Any], path: str, schema: str, report: _Report) ->
         return None
     filter_text = filter_text.strip() or None if filter_text is not None else None
     return Binding(table, schema, events, filter_text, pk, resync)
+
+
+def _widget_only(text: str) -> str | None:
+    """The first segment of a binding's filter that a widget filter would read as a comparison
+    with ``now()`` or another column, or ``None``."""
+    from rtdata.views.widgets._filter import Comparison, parse_widget_filter
+
+    try:
+        conditions = parse_widget_filter(text)
+    except FilterError:  # a now()/col() a widget could not read: to the server, only text
+        return None
+    return next((c.text() for c in conditions if isinstance(c, Comparison)), None)
 
 
 def _check_tables(bound: list[tuple[str, Binding]], report: _Report) -> None:

@@ -120,7 +120,9 @@ def test_every_page_shows_data_in_every_widget_and_only_the_packs_words(
 def test_the_care_wall_counts_alerts_and_lists_the_waiting_ones_most_severe_first(
     telehealth: Telehealth,
 ) -> None:
+    before = datetime.now(UTC)
     at = run_page("overview")
+    after = datetime.now(UTC)
     assert at.title[0].value == "Care wall"
     alerts = telehealth.rows("patient_alerts")
     raised = [a for a in alerts if a["status"] == "raised"]
@@ -129,9 +131,15 @@ def test_the_care_wall_counts_alerts_and_lists_the_waiting_ones_most_severe_firs
     assert shown["Open alerts"] == str(sum(a["status"] in OPEN for a in alerts))
     assert shown["Awaiting acknowledgement"] == str(len(raised))
     assert shown["Unacknowledged critical"] == str(sum(a["severity"] == "critical" for a in raised))
-    assert shown["Escalated past the deadline"] == str(
-        sum(a["escalation_level"] >= 1 for a in raised)
-    )
+    # Deadlines against the time of the render (an alert may pass its own while the page
+    # draws); the escalation job has paged some of them already, never more than are past it.
+    past = [
+        sum(datetime.fromisoformat(a["ack_due_at"]) < moment for a in raised)
+        for moment in (before, after)
+    ]
+    assert past[0] <= int(shown["Past the acknowledgement deadline"]) <= past[1]
+    assert sum(a["escalation_level"] >= 1 for a in raised) <= past[0]
+    assert past[0] > 0  # Riverside's care team is offline
     assert shown["Patients in the programme"] == str(
         sum(s["status"] != "readmitted" for s in active)
     )

@@ -166,6 +166,14 @@ def test_a_table_may_be_bound_several_times_with_the_same_key(tmp_path: Path) ->
     assert config.resync_columns() == {"t": "updated_at"}
 
 
+def test_a_binding_filter_may_compare_with_the_text_now_when_quoted(tmp_path: Path) -> None:
+    # A widget filter reads now() as the render time; a binding's goes to Supabase Realtime,
+    # which compares with constants: quoted, it is the text, and the binding keeps it.
+    text = '[[channels]]\nname = "c"\n[[channels.postgres_changes]]\ntable = "t"\n'
+    config = load_config(_write(tmp_path, text + "filter = 'note=eq.\"now()\"'"), env={})
+    assert config.channels[0].postgres_changes[0].filter == 'note=eq."now()"'
+
+
 def test_default_config_follows_what_the_project_exposes_and_builds_its_pages() -> None:
     assert Config() == DEFAULT_CONFIG
     assert DEFAULT_CONFIG.channels == ()
@@ -294,6 +302,17 @@ _BIND = '[[channels]]\nname = "c"\n[[channels.postgres_changes]]\ntable = "t"\n'
             "'hospital_id=eqq.1': unsupported operator 'eqq'",
         ),
         (_BIND + "filter = 3", "channels[0].postgres_changes[0].filter", "must be a string"),
+        (
+            _BIND + 'filter = "kind=eq.a,expires_at=lt.now()-15m"',
+            "channels[0].postgres_changes[0].filter",
+            "'expires_at=lt.now()-15m': now() and col() are for widget filters; Supabase "
+            "Realtime compares a column with a constant",
+        ),
+        (
+            _BIND + 'filter = "closed_at=gt.col(expires_at)"',
+            "channels[0].postgres_changes[0].filter",
+            "'closed_at=gt.col(expires_at)': now() and col() are for widget filters",
+        ),
         (_BIND + "primary_key = []", "channels[0].postgres_changes[0].primary_key", "non-empty"),
         (
             _BIND + 'primary_key = ["id", "a-b"]',

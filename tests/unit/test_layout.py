@@ -226,6 +226,41 @@ def test_a_bad_filter_is_one_clear_error() -> None:
 
 
 @pytest.mark.parametrize(
+    ("filter_text", "bad_part"),
+    [
+        ("created_at=gte.now()-15x", "bad duration '-15x' in 'now()-15x'"),
+        ("created_at=gte.now(15m)", "now() takes no argument"),
+        ("created_at=like.now()", "not 'like'"),
+        ("total=gt.col()", "'col()' is not a column reference"),
+    ],
+)
+def test_a_bad_now_or_col_value_is_one_clear_error(filter_text: str, bad_part: str) -> None:
+    (problem,) = _problems(EVERY_WIDGET.replace("status=in.(new,packed)", filter_text))
+    assert problem.startswith(f"{SOURCE}: pages[0].widgets[0].tiles[0].filter: ")
+    assert bad_part in problem
+    assert filter_text in problem
+
+
+def test_columns_a_filter_compares_with_are_checked_like_its_own() -> None:
+    text = EVERY_WIDGET.replace(
+        "status=in.(new,packed)", "status=eq.new,created_at=lt.now()-1h,total=gt.col(totl)"
+    )
+    page = _config(text).pages[0]
+    found = {(r.path.rsplit(".", 1)[-1], r.name) for r in references(page.widgets[0])}
+    assert {("filter", "status"), ("filter", "created_at"), ("filter", "total")} <= found
+    assert ("filter", "totl") in found
+    columns = {
+        "orders": ("id", "status", "priority", "created_at", "store_id", "total"),
+        "stores": ("id", "name", "lat", "lon", "state"),
+        "readings": ("id", "at", "level", "sensor"),
+    }
+    assert _config(text).column_problems(columns) == [
+        f"{SOURCE}: pages[0].widgets[0].tiles[0].filter: table 'orders' has no column 'totl' "
+        "(did you mean 'total'?)"
+    ]
+
+
+@pytest.mark.parametrize(
     ("change", "expected"),
     [
         (

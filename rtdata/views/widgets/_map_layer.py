@@ -66,7 +66,8 @@ class MapLayer:
         max_size_px: Largest marker diameter in pixels (at most 60).
         hover: Hover text template, as in the feed (``"{name} · {level:.1f}"``); empty shows
             the coordinates only.
-        filter: Condition on the rows in the ``rtdata.filters`` grammar, tested as the server
+        filter: Condition on the rows in the widget filter grammar (with ``now()`` and
+            ``col(name)`` values: :mod:`rtdata.views.widgets._filter`), tested as the server
             would (a null cell is NULL; a column the rows lack matches no row); empty keeps
             all.
         time_column: Column of each row's time (ISO 8601): with ``max_age_s``, older rows are
@@ -159,7 +160,7 @@ def layer_view(layer: MapLayer, rows: pd.DataFrame, now: datetime) -> LayerView:
     without columns) at ``now``."""
     # The filter is tested once per distinct value of its columns, null cells as SQL NULL
     # (pandas reads a missing text as NaN).
-    frame = rows[filter_mask(rows, layer.filter)] if layer.filter and len(rows) else rows
+    frame = rows[filter_mask(rows, layer.filter, now)] if layer.filter and len(rows) else rows
     frame = frame.reset_index(drop=True)
     n = len(frame)
 

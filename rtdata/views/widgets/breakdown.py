@@ -67,13 +67,15 @@ class BreakdownSpec:
             ``share_filter``.
         column: The summed or timed column; required for ``sum`` and ``oldest_age``, refused
             with ``share``.
-        filter: Realtime filter grammar; ``None`` keeps every row. With ``share``, the rows it
-            keeps are the ones each share is out of.
+        filter: Widget filter grammar (the realtime grammar with ``now()`` and ``col(name)``
+            values: :mod:`rtdata.views.widgets._filter`); ``None`` keeps every row. With
+            ``share``, the rows it keeps are the ones each share is out of.
         labels: For a group column holding ids of another table:
             ``(table, key_column, label_column)`` of that table, resolved from the lookups
             passed to :func:`compute`.
-        share_filter: With ``share`` only, and required then: the realtime filter a row must
-            match to count towards its group's share (``"status=eq.approved"``).
+        share_filter: With ``share`` only, and required then: the widget filter a row must
+            match to count towards its group's share (``"status=eq.approved"``,
+            ``"resolved_at=lte.col(due_at)"``).
 
     Raises:
         ValueError: A field is invalid; the message names the field and value.
@@ -184,14 +186,14 @@ def compute(
             missing table leaves raw ids.
     """
     value_column = _VALUE_COLUMNS[spec.measure]
-    matched = rows[filter_mask(rows, spec.filter)] if len(rows) else rows
+    matched = rows[filter_mask(rows, spec.filter, now)] if len(rows) else rows
     frame = pd.DataFrame(index=range(len(matched)))
     for column in spec.by:
         names = _label_map(spec, column, lookups or {})
         values = matched[column] if column in matched.columns else None
         frame[column] = _group_labels(values, len(matched), names)
     if spec.measure == "share":
-        return _shares(spec, frame, filter_mask(matched, spec.share_filter))
+        return _shares(spec, frame, filter_mask(matched, spec.share_filter, now))
     if spec.measure == "count":
         frame[value_column] = 1
     elif spec.column is None or spec.column not in matched.columns:

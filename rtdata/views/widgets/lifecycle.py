@@ -77,8 +77,9 @@ class LifecycleSpec:
         sla_s: Most seconds an item may stay in a status, per status; longer is a breach.
         spans: Pairs of statuses ``(start, end)`` whose time apart is measured.
         group_column: Span times are measured per value of this column, when set.
-        toast_filter: Realtime filter grammar selecting newly inserted items that need eyes
-            now; ``None`` selects none.
+        toast_filter: Widget filter grammar (the realtime grammar with ``now()`` and
+            ``col(name)`` values: :mod:`rtdata.views.widgets._filter`) selecting newly
+            inserted items that need eyes now; ``None`` selects none.
 
     Raises:
         ValueError: A field is invalid; the message names the field and value.
@@ -204,7 +205,7 @@ def compute(
     open_items = _open(spec, rows, status, history, now)
     breaches = int(open_items["breached"].sum())
     return LifecycleView(
-        counts, other, open_items, breaches, _spans(spec, history), toasts(spec, events, since)
+        counts, other, open_items, breaches, _spans(spec, history), toasts(spec, events, since, now)
     )
 
 
@@ -306,11 +307,17 @@ def _spans(spec: LifecycleSpec, history: KeyHistory) -> pd.DataFrame:
 _NAT: Final = np.iinfo(np.int64).min  # NaT as int64: a status never entered
 
 
-def toasts(spec: LifecycleSpec, events: pd.DataFrame, since: datetime | None) -> pd.DataFrame:
+def toasts(
+    spec: LifecycleSpec,
+    events: pd.DataFrame,
+    since: datetime | None,
+    now: datetime | None = None,
+) -> pd.DataFrame:
     """The items inserted after ``since`` that match the toast filter, as
     :attr:`LifecycleView.toasts` (empty without a filter or ``since``). Reads the ``record``
     of the inserts only, so the board can be computed from a snapshot without records and its
-    toasts from a short one with them."""
+    toasts from a short one with them. ``now`` is the render time a filter comparing with
+    ``now()`` needs (it raises ``ValueError`` without it)."""
     empty = pd.DataFrame({"received_at": pd.Series(dtype="datetime64[ns, UTC]"), "key": []})
     if spec.toast_filter is None or since is None:
         return empty
@@ -322,5 +329,5 @@ def toasts(spec: LifecycleSpec, events: pd.DataFrame, since: datetime | None) ->
     records = records.drop(columns=[c for c in ("received_at", "key") if c in records.columns])
     records.insert(0, "key", inserts["key"].to_numpy(dtype=object))
     records.insert(0, "received_at", inserts["received_at"].to_numpy())
-    picked = records[filter_mask(records, spec.toast_filter)]
+    picked = records[filter_mask(records, spec.toast_filter, now)]
     return picked.sort_values("received_at", kind="stable").reset_index(drop=True)
