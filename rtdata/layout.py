@@ -30,7 +30,8 @@ has a ``type`` (:class:`WidgetType`) and the fields of that widget's spec in
       terminal = ["delivered"]
 
 Parsing (:func:`parse_pages`, called by :func:`rtdata.config.parse_config`) checks every field
-through the spec's own checks and reports each problem as ``<key path>: <problem>``. Names are
+through the spec's own checks and reports each problem as ``<key path>: <problem>``, down to a
+table of an array (a map's ``layers``: ``pages[0].widgets[1].layers[2].lat_column``). Names are
 checked against what the collector follows twice (:mod:`rtdata.references`): tables and
 channels at load time, when the config names its channels, and columns once the project's
 columns are known. Without ``[[pages]]`` the dashboard builds its pages from the project itself
@@ -103,6 +104,16 @@ def spec_types() -> Mapping[WidgetType, type[Any]]:
         WidgetType.MAP: map_widget.MapSpec,
         WidgetType.ROSTER: roster.RosterSpec,
     }
+
+
+@cache
+def _nested_types() -> Mapping[WidgetType, Mapping[str, type[Any]]]:
+    """Return, per widget type, its spec fields that take an array of tables, and the class
+    each table of the array describes (a map's ``layers`` of
+    :class:`~rtdata.views.widgets.map.MapLayer`)."""
+    from rtdata.views.widgets import map as map_widget
+
+    return {WidgetType.MAP: {"layers": map_widget.MapLayer}}
 
 
 # Spec fields the file does not set: [labels] fills them.
@@ -345,6 +356,11 @@ def _widget(
                 ok = False
         # A misspelt key was reported with a did-you-mean; "missing" would say it twice.
         misspelt = any(k not in keys for k in raw)
+        for key, cls in _nested_types().get(wtype, {}).items():
+            if key in given:
+                tables, all_known = _nested(given[key], f"{path}.{key}", cls, report, check_keys)
+                given[key] = tables
+                misspelt = misspelt or not all_known
         spec = _spec(wtype, given, labels, path, report, report_missing=not misspelt and ok)
     if spec is None or not ok:
         return None
@@ -376,17 +392,38 @@ def _tiles(
     return tuple(specs) if len(specs) == len(value) else None
 
 
+def _nested(
+    value: Any, path: str, cls: type[Any], report: Report, check_keys: CheckKeys
+) -> tuple[Any, bool]:
+    """Check the keys of each table of an array of tables (``layers``), reporting unknown ones
+    with a did-you-mean, and return the array without them, and whether every key was known.
+    A value that is not such an array is returned as is, for the spec to refuse."""
+    if not isinstance(value, tuple) or not all(isinstance(t, dict) for t in value):
+        return value, True
+    keys = tuple(f.name for f in fields(cls) if f.init and not f.name.startswith("_"))
+    for i, table in enumerate(value):
+        check_keys(table, f"{path}[{i}]", keys, report)
+    known = all(k in keys for table in value for k in table)
+    return tuple({k: v for k, v in table.items() if k in keys} for table in value), known
+
+
 def _value(key: str, value: Any) -> Any:
     """Turn a TOML value into what the spec field takes: arrays become tuples (nested ones
     too), ``bands`` a tuple of :class:`~rtdata.views.widgets.series.Band`, ``colours`` pairs;
     other tables stay mappings, nested ones too (``sla_s``, and ``sla_s_by``'s tables of
-    seconds per status keyed by value)."""
+    seconds per status keyed by value); the fields of a table in an array (a map's ``layers``)
+    are turned by these same rules."""
     if key == "bands" and isinstance(value, dict):
         return tuple(_band(column, bound) for column, bound in value.items())
     if key == "colours" and isinstance(value, dict):
         return tuple(value.items())
     if isinstance(value, list):
-        return tuple(_value("", item) for item in value)
+        return tuple(
+            {k: _value(k, v) for k, v in item.items()}
+            if isinstance(item, dict)
+            else _value("", item)
+            for item in value
+        )
     return value
 
 
@@ -437,14 +474,24 @@ def _spec(
         if report_missing:
             report(path, f"missing {', '.join(required)} (required by a {wtype.value} widget)")
         return None
-    from rtdata.views.widgets._spec import SpecError
+    from rtdata.views.widgets._spec import SpecError, SpecMissing
 
     try:
         return spec_types()[wtype](**given)
+    except SpecMissing as exc:  # a misspelt key was reported already: not "missing" as well
+        if report_missing:
+            report(_field_path(path, exc.field, given), str(exc))
+        return None
     except SpecError as exc:  # names the field at fault
-        key = exc.field if exc.field in given else None
-        report(f"{path}.{key}" if key else path, str(exc))
+        report(_field_path(path, exc.field, given), str(exc))
         return None
     except Exception as exc:  # any other value a spec cannot take: a config problem, no crash
         report(path, str(exc))
         return None
+
+
+def _field_path(path: str, field: str, given: Mapping[str, Any]) -> str:
+    """The key path of spec field ``field`` (``layers[2].lat_column`` within a map's
+    ``layers``) of the widget at ``path``; the widget's own path when the file did not set it."""
+    head = re.split(r"[.\[]", field, maxsplit=1)[0]
+    return f"{path}.{field}" if head in given else path

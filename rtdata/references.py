@@ -32,13 +32,19 @@ class Reference:
 
 
 def references(widget: Widget) -> Iterator[Reference]:
-    """Yield every table column and channel ``widget`` names, with the key path of each."""
+    """Yield every table column and channel ``widget`` names, with the key path of each (a
+    map layer's under ``layers[i]``)."""
     from rtdata.views.widgets import breakdown, feed, roster
+    from rtdata.views.widgets import map as map_widget
 
     spec = widget.spec
     if isinstance(spec, tuple):
         for i, tile in enumerate(spec):
             yield from _columns(f"{widget.path}.tiles[{i}]", tile.table, tile)
+        return
+    if isinstance(spec, map_widget.MapSpec) and spec.layers:
+        for i, layer in enumerate(spec.layers):
+            yield from _columns(f"{widget.path}.layers[{i}]", layer.table, layer)
         return
     if isinstance(spec, roster.RosterSpec):
         for channel in spec.channels:
@@ -68,7 +74,7 @@ _COLUMN_FIELDS: Final = frozenset(
     | {"sla_column"}
     | {"lat_column", "lon_column", "colour_column", "size_column"}
 )
-_FILTER_FIELDS: Final = frozenset({"filter", "toast_filter"})
+_FILTER_FIELDS: Final = frozenset({"filter", "toast_filter", "share_filter"})
 
 
 def _columns(path: str, table: str, spec: Any) -> Iterator[Reference]:

@@ -43,6 +43,7 @@ _METRICS_PER_ROW: Final = 4
 _LEVEL_COLOURS: Final = {"warn": "orange", "critical": "red"}
 _TIME: Final = st.column_config.DatetimeColumn(format="HH:mm:ss")
 _SECONDS: Final = st.column_config.NumberColumn(format="%.0f s")
+_PERCENT: Final = st.column_config.NumberColumn(format="%.1f %%")
 
 
 def show(name: str, recorder: Recorder) -> None:
@@ -160,6 +161,8 @@ def _table(frame: pd.DataFrame, highlighted: Sequence[bool] = (), **options: Any
             config[column] = _TIME
         elif str(column).endswith("_s") and pd.api.types.is_numeric_dtype(frame[column]):
             config[column] = _SECONDS
+        elif str(column).endswith("_pct") and pd.api.types.is_numeric_dtype(frame[column]):
+            config[column] = _PERCENT
     if not any(highlighted):
         st.dataframe(frame, hide_index=True, width="stretch", column_config=config, **options)
         return
@@ -469,14 +472,18 @@ def _map(spec: Widget, recorder: Recorder) -> None:
     drawn: map_widget.MapSpec = spec.spec  # type: ignore[assignment]
     base = recorder.settings.config.base_dir
 
+    def compute() -> map_widget.MapView:
+        tables = {layer.table: recorder.table(layer.table) for layer in drawn.drawn_layers}
+        return map_widget.compute(drawn, tables, _now(), base_dir=base)
+
     @ui.live()
     def region() -> None:
-        view = ui.cached_view(
-            spec.path,
-            recorder,
-            lambda: map_widget.compute(drawn, recorder.table(drawn.table), _now(), base_dir=base),
-        )
-        st.caption(f"{len(view.points):,} of {view.rows:,} rows drawn")
+        view = ui.cached_view(spec.path, recorder, compute)
+        counts = [(v.layer.name, len(v.points), v.rows) for v in view.layers]
+        if len(counts) == 1:
+            st.caption(f"{counts[0][1]:,} of {counts[0][2]:,} rows drawn")
+        else:
+            st.caption(" · ".join(f"{name}: {n:,} of {rows:,} drawn" for name, n, rows in counts))
         ui.chart(map_widget.figure(view), key=f"{spec.path}:chart")
 
     region()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 
 from rtdata import ui
@@ -182,9 +183,21 @@ def test_reviewers_are_shown_by_name_with_their_decisions(admin: Admin) -> None:
         for f in forms
         if f["status"] in ("approved", "rejected")
     )
-    by_reviewer, waiting, latest = frames(at)
+    by_reviewer, rates, waiting, latest = frames(at)
     shown = {(r, s): n for r, s, n in by_reviewer.itertuples(index=False)}
     assert shown == dict(decided)
+    # The approval rate: approved of decided, per reviewer, the highest first.
+    expected = {
+        r: (decided[r, "approved"], decided[r, "approved"] + decided[r, "rejected"])
+        for r, _ in decided
+    }
+    rows = rates[["reviewer_id", "share_pct", "matching", "count"]].values
+    assert {r: (int(m), int(n)) for r, _, m, n in rows} == expected
+    assert [pct for _, pct, _, _ in rows] == pytest.approx([100 * m / n for _, _, m, n in rows])
+    assert list(rates["share_pct"]) == sorted(rates["share_pct"], reverse=True)
+    assert all(0 <= pct <= 100 for pct in rates["share_pct"])
+    shown_as = orjson.loads(at.dataframe[1].proto.columns)["share_pct"]["type_config"]
+    assert shown_as["format"] == "%.1f %%"  # a percentage, one decimal
     team = {a.full_name for a in admin.scenario.team}
     assert set(waiting["reviewer_id"]) <= team
     assert set(latest["reviewer"]) <= team

@@ -178,6 +178,17 @@ def test_the_sla_page_breaks_unresolved_tickets_down_and_lists_the_breaches(
     assert set(oldest["team_id"]) == {
         teams[t["team_id"]] for t in tickets if t["status"] in UNRESOLVED
     }
+    late = [f for f in frames(at) if "share_pct" in f.columns]
+    assert len(late) == 2  # first responses, then resolutions
+    for frame, flag in zip(late, ("first_response_breached", "resolution_breached"), strict=True):
+        per_team = Counter(teams[t["team_id"]] for t in tickets)
+        breached = Counter(teams[t["team_id"]] for t in tickets if t[flag])
+        shown = {r: (int(m), int(n)) for r, m, n in frame[["team_id", "matching", "count"]].values}
+        assert shown == {team: (breached[team], n) for team, n in per_team.items()}
+        expected = [100 * breached[r] / per_team[r] for r in frame["team_id"]]
+        assert list(frame["share_pct"]) == pytest.approx(expected)
+        assert list(frame["share_pct"]) == sorted(frame["share_pct"], reverse=True)
+    assert (late[0]["share_pct"] > 0).any()  # the sweep flagged some first responses
     changes = [str(v) for f in frames(at) if "change" in f.columns for v in f["change"]]
     on_time = {t["id"] for t in tickets if not t["first_response_breached"]}
     listed = [c for c in changes if c.endswith(", first response late")]

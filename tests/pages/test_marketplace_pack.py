@@ -152,13 +152,23 @@ def test_dispatch_counts_and_shows_duisburg_waiting(market: Market) -> None:
     oldest = sorted(pending, key=lambda b: b["requested_at"])[:15]
     assert waiting["id"].tolist() == [b["id"] for b in oldest]
     assert Counter(waiting["city"]).most_common(1)[0][0] == "Duisburg"
-    bookings_map, technicians_map = charts(at)
-    spec = str(technicians_map)
-    assert "Duisburg" in spec  # the city's shape, with no technician on it
+    (the_map,) = charts(at)  # technicians and open bookings on one map, over the cities
+    labels = next(t for t in the_map["data"] if t.get("mode") == "text")
+    assert "Duisburg" in labels["text"]  # the city's shape, with no technician on it
     duisburg = [t for t in technicians if t["city_id"] == 1]
     assert duisburg
     assert all(t["status"] == "offline" for t in duisburg)
-    assert "pending" in str(bookings_map)  # the legend of the red markers
+    layers: dict[str, dict[str, int]] = {}
+    for trace in the_map["data"]:
+        if trace.get("mode") == "markers":
+            group = layers.setdefault(trace["legendgrouptitle"]["text"], {})
+            name, _, count = trace["name"].rpartition(" (")
+            group[name] = int(count.rstrip(")"))
+    online = Counter(t["status"] for t in technicians if t["status"] != "offline")
+    opened = Counter(b["status"] for b in bookings if b["status"] in OPEN)
+    assert layers == {"Technicians online": dict(online), "Open bookings": dict(opened)}
+    assert opened["pending"] > 0  # the red diamonds of the city nobody covers
+    assert f"Open bookings: {sum(opened.values())} of {sum(opened.values())} drawn" in captions(at)
 
 
 def test_the_booking_board_breaches_only_in_the_uncovered_city(market: Market) -> None:

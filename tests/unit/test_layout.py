@@ -549,3 +549,213 @@ def test_a_misspelt_column_of_the_new_fields_is_one_clear_error(
 def test_each_mistake_in_the_new_board_fields_names_its_key(options: str, expected: str) -> None:
     (problem,) = _problems(_board_with(options))
     assert problem.startswith(f"{SOURCE}: pages[0].widgets[1].{expected}"), problem
+
+
+LAYERED_MAP = """
+[[pages]]
+name = "floor"
+  [[pages.widgets]]
+  type = "map"
+  geojson = "assets/area.geojson"
+  layers = [
+    { table = "stores", lat_column = "lat", lon_column = "lon", title = "Stores" },
+    { table = "orders", lat_column = "lat", lon_column = "lon", colour_column = "status", colours = { new = "#d62728" }, hover = "#{id}", filter = "status=eq.new" },
+  ]
+
+  [[pages.widgets]]
+  type = "map"
+    [[pages.widgets.layers]]
+    table = "readings"
+    lat_column = "y"
+    lon_column = "x"
+    size_column = "level"
+"""
+LAYER_COLUMNS = {
+    "orders": ("id", "status", "lat", "lon"),
+    "stores": ("id", "name", "lat", "lon"),
+    "readings": ("id", "x", "y", "level"),
+}
+
+
+def test_a_map_of_layers_parses_from_an_array_of_tables_in_either_form() -> None:
+    inline, array = (w.spec for w in _config(LAYERED_MAP).pages[0].widgets)
+    assert isinstance(inline, map_widget.MapSpec)
+    assert inline.layers == (
+        map_widget.MapLayer("stores", "lat", "lon", title="Stores"),
+        map_widget.MapLayer(
+            "orders",
+            "lat",
+            "lon",
+            colour_column="status",
+            colours=(("new", "#d62728"),),  # a TOML table becomes pairs, as at the top
+            hover="#{id}",
+            filter="status=eq.new",
+        ),
+    )
+    assert (inline.table, inline.geojson) == (None, "assets/area.geojson")
+    assert isinstance(array, map_widget.MapSpec)
+    assert array.layers == (map_widget.MapLayer("readings", "y", "x", size_column="level"),)
+
+
+def test_every_layer_s_table_and_columns_are_referenced_under_its_index() -> None:
+    config = _config(LAYERED_MAP)
+    found = {(r.path, r.table, r.name) for r in references(config.pages[0].widgets[0])}
+    path = "pages[0].widgets[0].layers"
+    assert {
+        (f"{path}[0].table", "stores", ""),
+        (f"{path}[1].table", "orders", ""),
+        (f"{path}[1].lat_column", "orders", "lat"),
+        (f"{path}[1].colour_column", "orders", "status"),
+        (f"{path}[1].hover", "orders", "id"),
+        (f"{path}[1].filter", "orders", "status"),
+    } <= found
+    assert config.column_problems(LAYER_COLUMNS) == []
+    wrong = LAYER_COLUMNS | {"orders": ("id", "status", "lats", "lon")}
+    assert config.column_problems(wrong) == [
+        f"{SOURCE}: {path}[1].lat_column: table 'orders' has no column 'lat' (did you mean 'lats'?)"
+    ]
+
+
+def test_a_layer_on_a_table_that_is_not_followed_is_one_clear_error() -> None:
+    (problem,) = _problems(LAYERED_MAP.replace('table = "orders"', 'table = "order"'))
+    assert problem == (
+        f"{SOURCE}: pages[0].widgets[0].layers[1].table: table 'order' is not followed "
+        "(did you mean 'orders'?); add it to [[channels]] or RTDATA_TABLES"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ('lon_column = "lon", colour', 'lon_column = "", colour'),
+            "pages[0].widgets[0].layers[1].lon_column: layers[1]: lon_column must be a "
+            "non-empty name, not ''",
+        ),
+        (
+            ('lat_column = "y"', 'lat_colum = "y"'),
+            "pages[0].widgets[1].layers[0].lat_colum: unknown key; did you mean 'lat_column'?",
+        ),
+        (
+            ('    lat_column = "y"\n', ""),
+            "pages[0].widgets[1].layers[0]: layers[0]: missing lat_column (required by a layer)",
+        ),
+        (
+            ('filter = "status=eq.new"', 'filter = "status=new"'),
+            "pages[0].widgets[0].layers[1].filter: layers[1]: filter 'status=new': ",
+        ),
+        (
+            ('title = "Stores"', 'title = "orders"'),
+            "pages[0].widgets[0].layers[1].title: layers[1]: layers[0] is named 'orders' too; "
+            "give one of them a title",
+        ),
+        (
+            ('type = "map"\n  geojson', 'type = "map"\n  table = "stores"\n  geojson'),
+            "pages[0].widgets[0].table: table belongs in each of layers: a map with layers "
+            "has no table",
+        ),
+        (
+            (
+                '    [[pages.widgets.layers]]\n    table = "readings"\n    lat_column = "y"\n'
+                '    lon_column = "x"\n    size_column = "level"\n',
+                "  layers = 3\n",
+            ),
+            "pages[0].widgets[1].layers: layers must be an array of layer tables, not 3",
+        ),
+        (
+            (
+                '  type = "map"\n    [[pages.widgets.layers]]',
+                '  type = "map"\n  lat_column = "y"\n    [[pages.widgets.layers]]',
+            ),
+            "pages[0].widgets[1].lat_column: lat_column belongs in each of layers: a map with "
+            "layers has no lat_column",
+        ),
+    ],
+)
+def test_each_layer_mistake_is_one_message_naming_the_layer_s_key(
+    change: tuple[str, str], expected: str
+) -> None:
+    old, new = change
+    assert old in LAYERED_MAP
+    problems = _problems(LAYERED_MAP.replace(old, new, 1))
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{SOURCE}: {expected}"), problems
+
+
+def test_a_map_without_a_table_or_layers_names_what_it_needs() -> None:
+    (problem,) = _problems('[[pages]]\nname = "p"\n  [[pages.widgets]]\n  type = "map"\n')
+    assert problem == (
+        f"{SOURCE}: pages[0].widgets[0]: a map needs table, lat_column and lon_column, or "
+        "layers: missing table, lat_column, lon_column"
+    )
+    misspelt = '[[pages]]\nname = "p"\n  [[pages.widgets]]\n  type = "map"\n  tabel = "stores"\n'
+    (problem,) = _problems(misspelt)  # the misspelling, not "missing" as well
+    assert problem == f"{SOURCE}: pages[0].widgets[0].tabel: unknown key; did you mean 'table'?"
+
+
+SHARE = """
+[[pages]]
+name = "desk"
+  [[pages.widgets]]
+  type = "breakdown"
+  table = "orders"
+  by = ["store_id"]
+  measure = "share"
+  share_filter = "status=eq.delivered"
+  filter = "status=in.(delivered,cancelled)"
+"""
+
+
+def test_a_share_breakdown_parses_and_its_share_filter_s_column_is_checked() -> None:
+    config = _config(SHARE)
+    (widget,) = config.pages[0].widgets
+    assert widget.spec == breakdown.BreakdownSpec(
+        "orders",
+        ("store_id",),
+        "share",
+        filter="status=in.(delivered,cancelled)",
+        share_filter="status=eq.delivered",
+    )
+    assert ("pages[0].widgets[0].share_filter", "orders", "status") in {
+        (r.path, r.table, r.name) for r in references(widget)
+    }
+    assert config.column_problems({"orders": ("id", "store_id", "statuses")}) == [
+        f"{SOURCE}: pages[0].widgets[0].filter: table 'orders' has no column 'status' "
+        "(did you mean 'statuses'?)",
+        f"{SOURCE}: pages[0].widgets[0].share_filter: table 'orders' has no column 'status' "
+        "(did you mean 'statuses'?)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ('  share_filter = "status=eq.delivered"\n', ""),
+            "pages[0].widgets[0]: measure='share' needs share_filter, the filter a row must "
+            "match to count",
+        ),
+        (
+            ("share_filter =", "share_fliter ="),
+            "pages[0].widgets[0].share_fliter: unknown key; did you mean 'share_filter'?",
+        ),
+        (
+            ('measure = "share"', 'measure = "count"'),
+            "pages[0].widgets[0].share_filter: share_filter='status=eq.delivered' needs "
+            "measure='share', not 'count'",
+        ),
+        (
+            ('status=eq.delivered"', 'status=delivered"'),
+            "pages[0].widgets[0].share_filter: share_filter='status=delivered' is not a valid "
+            "filter",
+        ),
+    ],
+)
+def test_each_share_mistake_is_one_message_naming_the_key(
+    change: tuple[str, str], expected: str
+) -> None:
+    old, new = change
+    assert old in SHARE
+    problems = _problems(SHARE.replace(old, new, 1))
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{SOURCE}: {expected}"), problems

@@ -344,12 +344,23 @@ def _matched(widget: str, now: datetime) -> int:
         return len(lifecycle.toasts(spec, inserts, at(0), now))
     if widget == "feed":
         return len(feed.compute(feed.FeedSpec("{id}", "items", filter=_PAST), inserts, now).items)
+    if widget == "share":  # the rows a share counts, out of all of them
+        spec = breakdown.BreakdownSpec("items", ("kind",), "share", share_filter=_PAST)
+        return int(breakdown.compute(spec, rows, now).table["matching"].sum())
+    if widget == "layers":
+        layer = map_widget.MapLayer("items", "lat", "lon", filter=_PAST)
+        view = map_widget.compute(map_widget.MapSpec(layers=(layer,)), {"items": rows}, now)
+        return view.layers[0].rows
     assert widget == "map"
-    return map_widget.compute(
-        map_widget.MapSpec("items", "lat", "lon", filter=_PAST), rows, now
-    ).rows
+    return (
+        map_widget.compute(map_widget.MapSpec("items", "lat", "lon", filter=_PAST), rows, now)
+        .layers[0]
+        .rows
+    )
 
 
-@pytest.mark.parametrize("widget", ["tiles", "queue", "breakdown", "lifecycle", "feed", "map"])
+@pytest.mark.parametrize(
+    "widget", ["tiles", "queue", "breakdown", "share", "lifecycle", "feed", "map", "layers"]
+)
 def test_every_widget_compares_its_filter_with_its_render_time(widget: str) -> None:
     assert [_matched(widget, at(s)) for s in (5, 20, 40)] == [0, 1, 2]

@@ -27,6 +27,7 @@ from rtdata.views.widgets._filter import (
 __all__ = [
     "Piece",
     "SpecError",
+    "SpecMissing",
     "check_name",
     "check_names",
     "check_positive",
@@ -58,6 +59,13 @@ class SpecError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class SpecMissing(SpecError):
+    """Spec fields that are required and not given (one of them is :attr:`SpecError.field`).
+
+    A config that misspelt a key reports the misspelling, and not this as well.
+    """
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Breakdown widget: counts, sums or oldest ages of a table's rows grouped by one or two columns.
+"""Breakdown widget: counts, sums, oldest ages or shares of a table's rows grouped by one or two
+columns.
 
 Group values are shown as text; a foreign-key column can be shown by a label from another
 table's rows (``labels = {column = [table, key_column, label_column]}``), falling back to the
@@ -14,15 +15,17 @@ from types import MappingProxyType
 from typing import Any, Final, Literal, get_args
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import plotly.graph_objects as go
 
 from rtdata.views.widgets._common import age_s, check_filter, check_name, filter_mask, key_text
-from rtdata.views.widgets._spec import SpecError
+from rtdata.views.widgets._spec import SpecError, SpecMissing
 
 __all__ = [
     "LONG_LABEL_CHARS",
     "NONE_LABEL",
+    "SHARE_COLUMNS",
     "BreakdownSpec",
     "BreakdownView",
     "Measure",
@@ -30,7 +33,7 @@ __all__ = [
     "figure",
 ]
 
-Measure = Literal["count", "sum", "oldest_age"]
+Measure = Literal["count", "sum", "oldest_age", "share"]
 """What a breakdown measures per group."""
 
 NONE_LABEL: Final = "(none)"
@@ -43,7 +46,12 @@ _VALUE_COLUMNS: Final[Mapping[str, str]] = {
     "count": "count",
     "sum": "sum",
     "oldest_age": "oldest_age_s",
+    "share": "share_pct",
 }
+
+SHARE_COLUMNS: Final = ("share_pct", "matching", "count")
+"""The value columns of a ``share`` breakdown: the percentage, the rows that match
+``share_filter``, and the rows it is out of."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,14 +62,20 @@ class BreakdownSpec:
         table: The table whose current rows are grouped.
         by: One or two group columns; the second one splits each bar.
         measure: ``count`` rows, ``sum`` of ``column`` (values that are not numbers are
-            ignored), or ``oldest_age``: the largest ``now`` minus ``column`` (ISO-8601 times)
-            in seconds.
-        column: The summed or timed column; required for ``sum`` and ``oldest_age``.
+            ignored), ``oldest_age``: the largest ``now`` minus ``column`` (ISO-8601 times)
+            in seconds, or ``share``: the percentage (0 to 100) of the group's rows that match
+            ``share_filter``.
+        column: The summed or timed column; required for ``sum`` and ``oldest_age``, refused
+            with ``share``.
         filter: Widget filter grammar (the realtime grammar with ``now()`` and ``col(name)``
-            values: :mod:`rtdata.views.widgets._filter`); ``None`` keeps every row.
+            values: :mod:`rtdata.views.widgets._filter`); ``None`` keeps every row. With
+            ``share``, the rows it keeps are the ones each share is out of.
         labels: For a group column holding ids of another table:
             ``(table, key_column, label_column)`` of that table, resolved from the lookups
             passed to :func:`compute`.
+        share_filter: With ``share`` only, and required then: the widget filter a row must
+            match to count towards its group's share (``"status=eq.approved"``,
+            ``"resolved_at=lte.col(due_at)"``).
 
     Raises:
         ValueError: A field is invalid; the message names the field and value.
@@ -73,6 +87,7 @@ class BreakdownSpec:
     column: str | None = None
     filter: str | None = None
     labels: Mapping[str, tuple[str, str, str]] = field(default_factory=dict)
+    share_filter: str | None = None
 
     def __post_init__(self) -> None:
         check_name("table", self.table)
@@ -85,8 +100,33 @@ class BreakdownSpec:
             raise SpecError(
                 "measure", f"measure={self.measure!r} must be one of {get_args(Measure)}"
             )
-        check_name("column", self.column, optional=self.measure == "count")
+        share = self.measure == "share"
+        if share and self.column is not None:
+            raise SpecError(
+                "column",
+                f"column={self.column!r} is not used by measure='share': share_filter picks "
+                "the rows that count",
+            )
+        check_name("column", self.column, optional=self.measure in ("count", "share"))
         check_filter("filter", self.filter)
+        if share and self.share_filter is None:
+            raise SpecMissing(
+                "share_filter",
+                "measure='share' needs share_filter, the filter a row must match to count, "
+                "such as 'status=eq.done'",
+            )
+        if share and (not isinstance(self.share_filter, str) or not self.share_filter.strip()):
+            raise SpecError(
+                "share_filter",
+                f"share_filter={self.share_filter!r} must be the filter a row must match to "
+                "count, such as 'status=eq.done'",
+            )
+        if not share and self.share_filter is not None:
+            raise SpecError(
+                "share_filter",
+                f"share_filter={self.share_filter!r} needs measure='share', not {self.measure!r}",
+            )
+        check_filter("share_filter", self.share_filter)
         labels = {c: tuple(source) for c, source in dict(self.labels).items()}
         object.__setattr__(self, "labels", MappingProxyType(labels))
         for column, source in labels.items():
@@ -105,16 +145,21 @@ class BreakdownSpec:
 class BreakdownView:
     """A breakdown, ready to draw.
 
+    Only groups with rows are listed (after the spec's ``filter``): a share is never of no
+    rows.
+
     Attributes:
         table: One row per group (per pair of groups with two columns): the group columns,
             named as in ``by`` and holding labels as text (:data:`NONE_LABEL` for null), and
-            ``value_column``. First-column groups come largest first (by their total, or
-            oldest age), ties and second-column groups by label.
+            ``value_column`` (with ``share``, :data:`SHARE_COLUMNS`). First-column groups come
+            largest first (by their total, oldest age, or share of all their rows), ties and
+            second-column groups by label.
         by: The group columns.
-        value_column: ``count``, ``sum`` or ``oldest_age_s``.
+        value_column: ``count``, ``sum``, ``oldest_age_s`` or ``share_pct``.
         measure: The spec's measure.
         horizontal: Whether bars should be drawn sideways (a label longer than
             :data:`LONG_LABEL_CHARS`).
+        share_filter: The spec's ``share_filter`` (``None`` unless the measure is ``share``).
     """
 
     table: pd.DataFrame
@@ -122,6 +167,7 @@ class BreakdownView:
     value_column: str
     measure: Measure
     horizontal: bool
+    share_filter: str | None = None
 
 
 def compute(
@@ -146,6 +192,8 @@ def compute(
         names = _label_map(spec, column, lookups or {})
         values = matched[column] if column in matched.columns else None
         frame[column] = _group_labels(values, len(matched), names)
+    if spec.measure == "share":
+        return _shares(spec, frame, filter_mask(matched, spec.share_filter, now))
     if spec.measure == "count":
         frame[value_column] = 1
     elif spec.column is None or spec.column not in matched.columns:
@@ -165,8 +213,34 @@ def compute(
     table["_rank"] = table[by[0]].map(totals).fillna(-np.inf)
     table = table.sort_values(["_rank", *by], ascending=[False, *[True] * len(by)], kind="stable")
     table = table.drop(columns="_rank").reset_index(drop=True)
-    horizontal = bool(table[by[0]].str.len().gt(LONG_LABEL_CHARS).any()) if len(table) else False
-    return BreakdownView(table, spec.by, value_column, spec.measure, horizontal)
+    return BreakdownView(table, spec.by, value_column, spec.measure, _sideways(table, by[0]))
+
+
+def _shares(
+    spec: BreakdownSpec, frame: pd.DataFrame, matches: npt.NDArray[np.bool_]
+) -> BreakdownView:
+    """The share of each group's rows that ``matches``, in percent, with its counts."""
+    by = list(spec.by)
+    frame["matching"] = matches.astype("int64")
+    frame["count"] = np.ones(len(frame), dtype="int64")
+    table = frame.groupby(by, sort=False)[["matching", "count"]].sum().reset_index()
+    table["share_pct"] = _percent(table["matching"], table["count"])
+    totals = table.groupby(by[0], sort=False)[["matching", "count"]].sum()
+    table["_rank"] = table[by[0]].map(_percent(totals["matching"], totals["count"]))
+    table = table.sort_values(["_rank", *by], ascending=[False, *[True] * len(by)], kind="stable")
+    columns = [*by, *SHARE_COLUMNS]
+    table = table[columns].reset_index(drop=True).astype({"matching": "int64", "count": "int64"})
+    horizontal = _sideways(table, by[0])
+    return BreakdownView(table, spec.by, "share_pct", "share", horizontal, spec.share_filter)
+
+
+def _percent(part: pd.Series[Any], whole: pd.Series[Any]) -> pd.Series[Any]:
+    """``part`` in percent of ``whole``; NaN (no share) where ``whole`` is 0."""
+    return (100.0 * part / whole.where(whole > 0)).astype(float)
+
+
+def _sideways(table: pd.DataFrame, first: str) -> bool:
+    return bool(table[first].str.len().gt(LONG_LABEL_CHARS).any()) if len(table) else False
 
 
 def _label_map(
@@ -208,11 +282,13 @@ def _group_labels(
 def figure(view: BreakdownView, *, height_px: int = 320) -> go.Figure:
     """Draw a breakdown as bars: one bar per first-column group, split by the second column.
 
-    Counts and sums of the second column's groups are stacked; oldest ages are grouped side
-    by side (ages do not add up). Bars lie sideways, first group on top, when
-    :attr:`BreakdownView.horizontal`.
+    Counts and sums of the second column's groups are stacked; oldest ages and shares are
+    grouped side by side (neither adds up). Bars lie sideways, first group on top, when
+    :attr:`BreakdownView.horizontal`. Shares are drawn on a 0-100 % axis titled by the share
+    filter, each bar labelled with its percentage and hovering with the rows it is out of.
     """
     by, value = view.by, view.value_column
+    share = view.measure == "share"
     series = (
         [(value, view.table)]
         if len(by) == 1
@@ -222,22 +298,37 @@ def figure(view: BreakdownView, *, height_px: int = 320) -> go.Figure:
     # One list of traces and one layout, checked once by go.Figure (each add_trace and
     # update_layout call checks the whole figure again).
     traces: list[dict[str, Any]] = []
+    along = "x" if view.horizontal else "y"
     for name, part in series:
         labels, values = part[by[0]].astype(str), part[value]
         if view.horizontal:
-            traces.append(
-                {"type": "bar", "x": values, "y": labels, "name": name, "orientation": "h"}
-            )
+            trace = {"type": "bar", "x": values, "y": labels, "name": name, "orientation": "h"}
         else:
-            traces.append({"type": "bar", "x": labels, "y": values, "name": name})
+            trace = {"type": "bar", "x": labels, "y": values, "name": name}
+        if share:
+            extra = name if len(by) == 2 else ""
+            trace |= {
+                "customdata": part[["matching", "count"]].to_numpy(),
+                "texttemplate": f"%{{{along}:.0f}}%",
+                "hovertemplate": f"%{{{along}:.1f}}% of %{{customdata[1]}} rows "
+                f"(%{{customdata[0]}} matching)<extra>{extra}</extra>",
+            }
+        traces.append(trace)
     category = {"type": "category", "categoryorder": "array", "categoryarray": order}
+    measured: dict[str, Any] = {"title": value}
+    if share:
+        measured = {
+            "title": f"% of rows with {view.share_filter}",
+            "range": [0, 100],
+            "ticksuffix": "%",
+        }
     layout: dict[str, Any] = (
-        {"xaxis": {"title": value}, "yaxis": {**category, "title": None, "autorange": "reversed"}}
+        {"xaxis": measured, "yaxis": {**category, "title": None, "autorange": "reversed"}}
         if view.horizontal
-        else {"xaxis": {**category, "title": by[0]}, "yaxis": {"title": value}}
+        else {"xaxis": {**category, "title": by[0]}, "yaxis": measured}
     )
     layout.update(
-        barmode="group" if view.measure == "oldest_age" else "stack",
+        barmode="group" if view.measure in ("oldest_age", "share") else "stack",
         height=height_px,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         showlegend=len(by) == 2,

@@ -1,43 +1,42 @@
-"""Map widget: a table's rows as points on plain lon/lat axes, over optional GeoJSON shapes.
+"""Map widget: rows of one or more tables as points on plain lon/lat axes, over optional GeoJSON
+shapes.
 
 No tile server and no network: polygons are filled ``go.Scatter`` shapes and points are
 markers, with the y axis stretched by 1/cos(latitude) so distances look true at the map's
-centre. Points are coloured by a categorical column and sized by a numeric one.
+centre. A map draws one or more layers, each a table's rows coloured by a categorical column and
+sized by a numeric one, over one set of shapes and one view that fits them all.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from functools import lru_cache
+from dataclasses import MISSING, dataclass, field, fields
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from rtdata.views.widgets._filter import WidgetCondition
-from rtdata.views.widgets._spec import (
-    Piece,
-    SpecError,
-    check_name,
-    check_positive,
-    check_positive_int,
-    compile_filter,
-    compile_template,
-    parse_spec_filter,
-    render,
+from rtdata.views.widgets._map_layer import (
+    MAX_MARKERS,
+    PALETTE,
+    LayerView,
+    MapLayer,
+    layer_view,
 )
+from rtdata.views.widgets._shapes import bounds, load_geojson, shape_traces
+from rtdata.views.widgets._spec import SpecError, SpecMissing, check_name, check_positive_int
 
 __all__ = [
+    "MAX_LAYERS",
     "MAX_MARKERS",
     "PACKAGE_DIR",
     "PALETTE",
+    "SYMBOLS",
+    "LayerView",
+    "MapLayer",
     "MapSpec",
     "MapView",
     "compute",
@@ -45,63 +44,57 @@ __all__ = [
     "load_geojson",
 ]
 
-MAX_MARKERS: Final = 5000
-"""Largest ``max_markers`` a spec may ask for."""
+MAX_LAYERS: Final = 8
+"""Most layers a map may draw."""
 
-PALETTE: Final = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#17becf",
-)
-"""Colours of category values without a colour of their own, picked by a hash of the value,
-so a value keeps its colour as others come and go."""
+SYMBOLS: Final = ("circle", "diamond", "square", "triangle-up", "star", "hexagon", "cross", "x")
+"""Marker symbol of each layer, by its place in the map (one per layer up to
+:data:`MAX_LAYERS`): layers stay apart where their colours meet."""
 
 PACKAGE_DIR: Final = Path(__file__).resolve().parents[2]
 """The ``rtdata`` package folder: a relative ``geojson`` path is resolved here by default."""
 
-_NO_VALUE: Final = "(none)"
+_NO_ROWS: Final = pd.DataFrame()
+
+# The fields a map takes either once (a map of one layer) or per layer, never both.
+_LAYER_FIELDS: Final = tuple(f.name for f in fields(MapLayer) if f.init and f.name != "title")
+_REQUIRED: Final = tuple(f.name for f in fields(MapLayer) if f.init and f.default is MISSING)
 
 
 @dataclass(frozen=True, slots=True)
 class MapSpec:
-    """What a map draws; checked on construction.
+    """What a map draws: one layer given by the table fields, or several ``layers``, over
+    shared shapes; checked on construction.
+
+    The table fields (``table`` to ``max_markers``) are those of :class:`MapLayer`, without its
+    ``title``: they make a map of one layer, and must stay unset beside ``layers``.
 
     Attributes:
-        table: Table whose rows are drawn.
-        lat_column: Column of latitudes in degrees (-90 to 90).
-        lon_column: Column of longitudes in degrees (-180 to 180).
-        colour_column: Categorical column that picks each marker's colour; ``None`` for one
-            colour.
-        colours: Colour per value of ``colour_column`` (``(("open", "#d62728"),)``); other
-            values take a :data:`PALETTE` colour.
-        size_column: Numeric column scaled to marker diameters from ``min_size_px`` to
-            ``max_size_px``; ``None`` draws every marker ``min_size_px``.
-        min_size_px: Smallest marker diameter in pixels.
-        max_size_px: Largest marker diameter in pixels.
-        hover: Hover text template, as in the feed (``"{name} · {level:.1f}"``); empty shows
-            the coordinates only.
-        filter: Condition on the rows in the widget filter grammar (with ``now()`` and
-            ``col(name)`` values: :mod:`rtdata.views.widgets._filter`); empty keeps all.
-        time_column: Column of each row's time (ISO 8601): with ``max_age_s``, older rows are
-            left out, and without ``size_column``, the newest rows are drawn first.
-        max_age_s: Draw rows whose ``time_column`` is at most this many seconds before
-            ``now``; ``None`` draws all.
-        max_markers: Most markers drawn (1 to :data:`MAX_MARKERS`): the largest first with a
-            size column, else the newest with a time column, else the first rows.
+        table: Table of the one layer; ``None`` with ``layers``.
+        lat_column: Latitude column of the one layer; ``None`` with ``layers``.
+        lon_column: Longitude column of the one layer; ``None`` with ``layers``.
+        colour_column: See :class:`MapLayer`.
+        colours: See :class:`MapLayer`.
+        size_column: See :class:`MapLayer`.
+        min_size_px: See :class:`MapLayer`.
+        max_size_px: See :class:`MapLayer`.
+        hover: See :class:`MapLayer`.
+        filter: See :class:`MapLayer`.
+        time_column: See :class:`MapLayer`.
+        max_age_s: See :class:`MapLayer`.
+        max_markers: See :class:`MapLayer`.
         geojson: Path of a GeoJSON FeatureCollection of Polygon or MultiPolygon shapes drawn
             under the points; relative paths resolve against ``compute``'s ``base_dir``.
         label_property: Feature property whose value labels each shape; ``None`` for none.
         height_px: Figure height in pixels.
+        layers: The layers, drawn in order (the first at the bottom), 1 to :data:`MAX_LAYERS`,
+            each a :class:`MapLayer` or a mapping of its fields (as ``rtdata.toml`` gives
+            them), with distinct names; empty for the one layer of the table fields.
     """
 
-    table: str
-    lat_column: str
-    lon_column: str
+    table: str | None = None
+    lat_column: str | None = None
+    lon_column: str | None = None
     colour_column: str | None = None
     colours: tuple[tuple[str, str], ...] = ()
     size_column: str | None = None
@@ -115,36 +108,46 @@ class MapSpec:
     geojson: str | None = None
     label_property: str | None = "name"
     height_px: int = 520
-    _pieces: tuple[Piece, ...] = field(init=False, repr=False, compare=False)
-    _conditions: tuple[WidgetCondition, ...] = field(init=False, repr=False, compare=False)
+    layers: tuple[MapLayer, ...] = ()
+    _drawn: tuple[MapLayer, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        for name in ("table", "lat_column", "lon_column"):
-            check_name(name, getattr(self, name))
-        for name in ("colour_column", "size_column", "time_column", "label_property"):
-            if getattr(self, name) is not None:
-                check_name(name, getattr(self, name))
-        colours = tuple(tuple(pair) for pair in self.colours)
-        for pair in colours:
-            if len(pair) != 2 or not all(isinstance(p, str) and p for p in pair):
+        given = self.layers
+        if isinstance(given, str | Mapping) or not isinstance(given, tuple | list):
+            raise SpecError("layers", f"layers must be an array of layer tables, not {given!r}")
+        if given:
+            for name in _LAYER_FIELDS:
+                if getattr(self, name) != _DEFAULTS[name]:
+                    raise SpecError(
+                        name, f"{name} belongs in each of layers: a map with layers has no {name}"
+                    )
+            if len(given) > MAX_LAYERS:
                 raise SpecError(
-                    "colours", f"colours must be (value, colour) pairs of text, not {pair!r}"
+                    "layers", f"layers must hold 1 to {MAX_LAYERS} layers, not {len(given)}"
                 )
-        if colours and self.colour_column is None:
-            raise SpecError("colours", f"colours {colours!r} need a colour_column")
-        object.__setattr__(self, "colours", colours)
-        low = check_positive("min_size_px", self.min_size_px)
-        high = check_positive("max_size_px", self.max_size_px)
-        if low > high or high > 60:
-            raise SpecError(
-                "max_size_px",
-                f"max_size_px must be from min_size_px to 60, not {self.max_size_px!r}",
-            )
-        if self.max_age_s is not None:
-            check_positive("max_age_s", self.max_age_s)
-            if self.time_column is None:
-                raise SpecError("max_age_s", f"max_age_s {self.max_age_s!r} needs a time_column")
-        check_positive_int("max_markers", self.max_markers, most=MAX_MARKERS)
+            drawn = tuple(_layer(i, raw) for i, raw in enumerate(given))
+            named: dict[str, int] = {}
+            for i, layer in enumerate(drawn):
+                if layer.name in named:
+                    raise SpecError(
+                        f"layers[{i}].title",
+                        f"layers[{i}]: layers[{named[layer.name]}] is named {layer.name!r} too; "
+                        "give one of them a title",
+                    )
+                named[layer.name] = i
+            object.__setattr__(self, "layers", drawn)
+        else:
+            missing = [n for n in _REQUIRED if getattr(self, n) is None]
+            if missing:
+                raise SpecMissing(
+                    missing[0],
+                    f"a map needs table, lat_column and lon_column, or layers: "
+                    f"missing {', '.join(missing)}",
+                )
+            drawn = (MapLayer(**{n: getattr(self, n) for n in _LAYER_FIELDS}),)
+        object.__setattr__(self, "_drawn", drawn)
+        if self.label_property is not None:
+            check_name("label_property", self.label_property)
         check_positive_int("height_px", self.height_px, most=4000)
         if self.geojson is not None and (
             not isinstance(self.geojson, str)
@@ -153,8 +156,34 @@ class MapSpec:
             raise SpecError(
                 "geojson", f"geojson must be a .geojson or .json path, not {self.geojson!r}"
             )
-        object.__setattr__(self, "_pieces", compile_template("hover", self.hover))
-        object.__setattr__(self, "_conditions", parse_spec_filter("filter", self.filter))
+
+    @property
+    def drawn_layers(self) -> tuple[MapLayer, ...]:
+        """The layers drawn, bottom first: ``layers``, or the one layer of the table fields."""
+        return self._drawn
+
+
+_DEFAULTS: Final[Mapping[str, Any]] = {f.name: f.default for f in fields(MapSpec) if f.init}
+
+
+def _layer(index: int, raw: object) -> MapLayer:
+    """``layers[index]`` as a layer: a :class:`MapLayer` as is, a mapping by its fields."""
+    where = f"layers[{index}]"
+    if isinstance(raw, MapLayer):
+        return raw
+    if not isinstance(raw, Mapping):
+        raise SpecError(where, f"{where} must be a table of layer fields, not {raw!r}")
+    known = {f.name for f in fields(MapLayer) if f.init}
+    unknown = sorted(str(k) for k in raw if k not in known)
+    if unknown:
+        raise SpecError(f"{where}.{unknown[0]}", f"{where}: {unknown[0]!r} is not a layer field")
+    missing = [n for n in _REQUIRED if n not in raw]
+    if missing:
+        raise SpecMissing(where, f"{where}: missing {', '.join(missing)} (required by a layer)")
+    try:
+        return MapLayer(**raw)
+    except SpecError as exc:
+        raise SpecError(f"{where}.{exc.field}", f"{where}: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,55 +192,33 @@ class MapView:
 
     Attributes:
         spec: The spec computed.
-        points: The markers drawn, largest (or newest) first: ``lon``, ``lat``, ``category``
-            (text), ``colour``, ``size_px`` and ``hover``.
-        legend: ``(category, colour, markers drawn)`` per category, most markers first.
+        layers: One view per layer of :attr:`MapSpec.drawn_layers`, in the same order.
         shapes: The GeoJSON drawn under the points, or ``None``.
-        bounds: ``(lon_min, lat_min, lon_max, lat_max)`` fitting the points and the shapes,
-            padded by 5 %; ``None`` with neither.
-        rows: Rows considered (after the filter and the age bound).
-        invalid: Rows left out for want of valid coordinates.
-        left_out: Rows with valid coordinates beyond ``spec.max_markers``.
+        bounds: ``(lon_min, lat_min, lon_max, lat_max)`` fitting every layer's points and the
+            shapes, padded by 5 %; ``None`` with neither.
     """
 
     spec: MapSpec
-    points: pd.DataFrame
-    legend: tuple[tuple[str, str, int], ...]
+    layers: tuple[LayerView, ...]
     shapes: Mapping[str, Any] | None
     bounds: tuple[float, float, float, float] | None
-    rows: int
-    invalid: int
-    left_out: int
-
-
-def load_geojson(path: Path) -> Mapping[str, Any]:
-    """Read a GeoJSON file, cached per path, modification time and size.
-
-    Raises:
-        FileNotFoundError: There is no such file.
-        ValueError: The file is not a JSON object.
-    """
-    stat = path.stat()
-    return _load(str(path), stat.st_mtime_ns, stat.st_size)
-
-
-@lru_cache(maxsize=16)
-def _load(path: str, _mtime_ns: int, _size: int) -> Mapping[str, Any]:
-    parsed = json.loads(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(parsed, dict):
-        raise SpecError("geojson", f"geojson {path!r} is not a JSON object")
-    return parsed
 
 
 def compute(
-    spec: MapSpec, rows: pd.DataFrame, now: datetime, *, base_dir: Path = PACKAGE_DIR
+    spec: MapSpec,
+    rows: pd.DataFrame | Mapping[str, pd.DataFrame],
+    now: datetime,
+    *,
+    base_dir: Path = PACKAGE_DIR,
 ) -> MapView:
-    """Compute the markers, legend and bounds of ``spec``.
+    """Compute the markers, legends and bounds of ``spec``.
 
     Args:
         spec: The map.
-        rows: Current rows of ``spec.table``; may be empty, without columns.
-        now: Current time, timezone-aware (``spec.max_age_s`` counts back from it).
+        rows: Current rows of each layer's table, by table name (a table missing from it
+            draws nothing); or one frame, the rows of every layer's table (a map of one
+            table). A frame may be empty, without columns.
+        now: Current time, timezone-aware (a layer's ``max_age_s`` counts back from it).
         base_dir: Folder a relative ``spec.geojson`` is read from (a scenario's folder).
 
     Raises:
@@ -221,106 +228,60 @@ def compute(
     if spec.geojson is not None:
         path = Path(spec.geojson)
         shapes = load_geojson(path if path.is_absolute() else base_dir / path)
-    records: list[dict[str, Any]] = [
-        {str(k): v for k, v in r.items()} for r in rows.to_dict("records")
-    ]
-    if spec._conditions:
-        keep = compile_filter(spec._conditions, records, now)
-        records = [r for r in records if keep(r)]
-    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame(index=range(0))
-    n = len(frame)
-
-    def column(name: str | None) -> pd.Series[Any]:
-        if name is not None and name in frame:
-            return frame[name].reset_index(drop=True)
-        return pd.Series([None] * n, dtype=object)
-
-    lat = pd.to_numeric(column(spec.lat_column), errors="coerce").astype("float64")
-    lon = pd.to_numeric(column(spec.lon_column), errors="coerce").astype("float64")
-    time = pd.to_datetime(column(spec.time_column), utc=True, format="ISO8601", errors="coerce")
-    recent = pd.Series(True, index=lat.index)
-    if spec.max_age_s is not None:
-        recent = time >= pd.Timestamp(now) - timedelta(seconds=spec.max_age_s)
-    valid = lat.between(-90, 90) & lon.between(-180, 180)  # NaN is never between
-    considered = int(recent.sum())
-    invalid = int((recent & ~valid).sum())
-    size_value = pd.to_numeric(column(spec.size_column), errors="coerce").astype("float64")
-    located = pd.DataFrame(
-        {"lon": lon, "lat": lat, "size_value": size_value, "time": time, "row": range(n)}
-    )[recent & valid]
-    if spec.size_column is not None:
-        order = located.sort_values(["size_value", "row"], ascending=[False, True])
-    elif spec.time_column is not None:
-        order = located.sort_values(["time", "row"], ascending=[False, True])
-    else:
-        order = located
-    drawn = order.head(spec.max_markers)
-    colour_values = column(spec.colour_column).to_numpy(dtype=object)
-    categories = [_category(colour_values[i]) for i in drawn["row"]]
-    named = dict(spec.colours)
-    colours = [named.get(c) or _palette(c) for c in categories]
-    points = pd.DataFrame(
-        {
-            "lon": drawn["lon"].to_numpy(),
-            "lat": drawn["lat"].to_numpy(),
-            "category": pd.Series(categories, dtype=object),
-            "colour": pd.Series(colours, dtype=object),
-            "size_px": _sizes(drawn["size_value"].to_numpy(), spec),
-            "hover": pd.Series(
-                [
-                    _hover(spec, records[i], lo, la)
-                    for i, lo, la in zip(drawn["row"], drawn["lon"], drawn["lat"], strict=True)
-                ],
-                dtype=object,
-            ),
-        }
+    tables = rows if isinstance(rows, Mapping) else {lay.table: rows for lay in spec.drawn_layers}
+    layers = tuple(
+        layer_view(layer, tables.get(layer.table, _NO_ROWS), now) for layer in spec.drawn_layers
     )
-    counts = pd.Series(categories, dtype=object).value_counts(sort=False)
-    legend = sorted(
-        ((str(c), named.get(str(c)) or _palette(str(c)), int(k)) for c, k in counts.items()),
-        key=lambda item: (-item[2], item[0]),
-    )
-    return MapView(
-        spec=spec,
-        points=points,
-        legend=tuple(legend),
-        shapes=shapes,
-        bounds=_bounds(points, shapes),
-        rows=considered,
-        invalid=invalid,
-        left_out=len(located) - len(drawn),
-    )
+    lons = [lon for view in layers for lon in view.points["lon"].tolist()]
+    lats = [lat for view in layers for lat in view.points["lat"].tolist()]
+    return MapView(spec=spec, layers=layers, shapes=shapes, bounds=bounds(lons, lats, shapes))
 
 
 def figure(view: MapView) -> go.Figure:
-    """Draw a view: the shapes filled on plain lon/lat axes, one marker trace per category
-    (named with its count), the view fitted to :attr:`MapView.bounds`."""
+    """Draw a view: the shapes filled on plain lon/lat axes, then each layer's markers in
+    order, one trace per category (named with its count) in the layer's
+    :data:`SYMBOLS` shape, the view fitted to :attr:`MapView.bounds`.
+
+    With more than one layer, each layer's traces form a legend group titled by the layer's
+    name (plotly stacks a group's entries, and lays the groups side by side), and a click on
+    an entry hides that entry alone; a map of one layer has no groups, its entries in a row.
+    """
     # One list of traces and one layout, checked once by go.Figure (each add_trace and
     # update_layout call checks the whole figure again).
-    traces = _shape_traces(view.shapes, view.spec.label_property) if view.shapes else []
-    # Points are picked from numpy arrays, not the frame: plotly converts each pandas column
-    # it is given, slowly, and so does filtering.
-    points = {c: view.points[c].to_numpy() for c in ("lon", "lat", "size_px", "hover")}
-    category_of = view.points["category"].to_numpy(dtype=object)
-    for category, colour, count in view.legend:
-        mine = category_of == category
-        traces.append(
-            {
-                "type": "scatter",
-                "x": points["lon"][mine],
-                "y": points["lat"][mine],
-                "mode": "markers",
-                "name": f"{category} ({count})",
-                "marker": {
-                    "color": colour,
-                    "size": points["size_px"][mine],
-                    "opacity": 0.85,
-                    "line": {"color": "white", "width": 1},
-                },
-                "text": points["hover"][mine],
-                "hovertemplate": "%{text}<extra></extra>",
-            }
-        )
+    traces = shape_traces(view.shapes, view.spec.label_property) if view.shapes else []
+    grouped = len(view.layers) > 1
+    for index, layer in enumerate(view.layers):
+        # Points are picked from numpy arrays, not the frame: plotly converts each pandas
+        # column it is given, slowly, and so does filtering.
+        points = {c: layer.points[c].to_numpy() for c in ("lon", "lat", "size_px", "hover")}
+        category_of = layer.points["category"].to_numpy(dtype=object)
+        group: dict[str, Any] = {}
+        if grouped:
+            group = {"legendgroup": f"layer{index}", "legendgrouptitle": {"text": layer.layer.name}}
+        for category, colour, count in layer.legend:
+            mine = category_of == category
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": points["lon"][mine],
+                    "y": points["lat"][mine],
+                    "mode": "markers",
+                    "name": f"{category} ({count})",
+                    "marker": {
+                        "color": colour,
+                        "size": points["size_px"][mine],
+                        "symbol": SYMBOLS[index % len(SYMBOLS)],
+                        "opacity": 0.85,
+                        "line": {"color": "white", "width": 1},
+                    },
+                    "text": points["hover"][mine],
+                    "hovertemplate": "%{text}<extra></extra>",
+                    **group,
+                }
+            )
+    legend: dict[str, Any] = {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0}
+    if grouped:
+        legend["groupclick"] = "toggleitem"
     layout: dict[str, Any] = {"constrain": "domain", "visible": False}
     y_layout: dict[str, Any] = {"visible": False, "scaleanchor": "x"}
     if view.bounds is not None:
@@ -335,123 +296,9 @@ def figure(view: MapView) -> go.Figure:
             "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
             "height": view.spec.height_px,
             "plot_bgcolor": "white",
-            "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+            "legend": legend,
             "hovermode": "closest",
             "xaxis": layout,
             "yaxis": y_layout,
         },
     )
-
-
-def _category(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return _NO_VALUE
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _palette(category: str) -> str:
-    return PALETTE[zlib.crc32(category.encode()) % len(PALETTE)]
-
-
-def _sizes(values: np.ndarray[Any, Any], spec: MapSpec) -> np.ndarray[Any, Any]:
-    """Scale values linearly to ``min_size_px``..``max_size_px``; NaN is the smallest."""
-    sizes = np.full(len(values), spec.min_size_px, dtype=float)
-    finite = np.isfinite(values)
-    if spec.size_column is None or not finite.any():
-        return sizes
-    low, high = float(values[finite].min()), float(values[finite].max())
-    share = np.zeros(len(values)) if high == low else (values - low) / (high - low)
-    scaled = spec.min_size_px + share * (spec.max_size_px - spec.min_size_px)
-    sizes[finite] = scaled[finite]
-    return sizes
-
-
-def _hover(spec: MapSpec, record: Mapping[str, Any], lon: float, lat: float) -> str:
-    if not spec.hover:
-        return f"{lat:.5f}, {lon:.5f}"
-    return render(spec._pieces, record, {}, "?")
-
-
-def _rings(shapes: Mapping[str, Any]) -> list[tuple[list[Any], dict[str, Any]]]:
-    """Outer rings of every Polygon and MultiPolygon feature, with the feature."""
-    rings = []
-    features = shapes.get("features", [])
-    for feature in features if isinstance(features, list) else []:
-        if not isinstance(feature, dict):
-            continue
-        geometry = feature.get("geometry") or {}
-        polygons = geometry.get("coordinates") or []
-        if geometry.get("type") == "Polygon":
-            polygons = [polygons]
-        elif geometry.get("type") != "MultiPolygon":
-            continue
-        for polygon in polygons:
-            if polygon and polygon[0]:
-                rings.append((polygon[0], feature))
-    return rings
-
-
-def _shape_traces(shapes: Mapping[str, Any], label_property: str | None) -> list[dict[str, Any]]:
-    lons: list[float | None] = []
-    lats: list[float | None] = []
-    label_lon, label_lat, label_text = [], [], []
-    for ring, feature in _rings(shapes):
-        lons.extend([p[0] for p in ring] + [None])
-        lats.extend([p[1] for p in ring] + [None])
-        if label_property is not None:
-            label_lon.append(float(np.mean([p[0] for p in ring])))
-            label_lat.append(float(np.mean([p[1] for p in ring])))
-            label_text.append(str((feature.get("properties") or {}).get(label_property, "")))
-    traces: list[dict[str, Any]] = [
-        {
-            "type": "scatter",
-            "x": lons,
-            "y": lats,
-            "mode": "lines",
-            "fill": "toself",  # each None-separated ring is filled on its own
-            "fillcolor": "rgba(120,144,156,0.12)",
-            "line": {"color": "rgba(96,125,139,0.6)", "width": 1},
-            "hoverinfo": "skip",
-            "showlegend": False,
-            "name": "shapes",
-        }
-    ]
-    if label_text:
-        traces.append(
-            {
-                "type": "scatter",
-                "x": label_lon,
-                "y": label_lat,
-                "mode": "text",
-                "text": label_text,
-                "textfont": {"size": 9, "color": "rgba(69,90,100,0.8)"},
-                "hoverinfo": "skip",
-                "showlegend": False,
-                "name": "shape names",
-            }
-        )
-    return traces
-
-
-def _bounds(
-    points: pd.DataFrame, shapes: Mapping[str, Any] | None
-) -> tuple[float, float, float, float] | None:
-    lons = list(points["lon"])
-    lats = list(points["lat"])
-    if shapes is not None:
-        bbox = (shapes.get("properties") or {}).get("bbox") or shapes.get("bbox")
-        if isinstance(bbox, list) and len(bbox) == 4:
-            lons += [float(bbox[0]), float(bbox[2])]
-            lats += [float(bbox[1]), float(bbox[3])]
-        else:
-            for ring, _ in _rings(shapes):
-                lons += [float(p[0]) for p in ring]
-                lats += [float(p[1]) for p in ring]
-    if not lons:
-        return None
-    lon_min, lon_max, lat_min, lat_max = min(lons), max(lons), min(lats), max(lats)
-    pad_lon = max((lon_max - lon_min) * 0.05, 0.005)
-    pad_lat = max((lat_max - lat_min) * 0.05, 0.005)
-    return (lon_min - pad_lon, lat_min - pad_lat, lon_max + pad_lon, lat_max + pad_lat)
