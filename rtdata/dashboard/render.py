@@ -35,10 +35,10 @@ TOAST_WINDOW: Final = timedelta(minutes=1)
 """How far back a feed looks for toasts: a session that refreshes within it misses none."""
 
 EVENTS_PER_WIDGET: Final = 50_000
-"""Newest buffered events of its table (or channel) a widget reads: status times, spans,
+"""Newest buffered events of its table (or channels) a widget reads: status times, spans,
 highlights and feeds come from these, so a full buffer costs no more than this."""
 
-_FEED_FIRST_READ: Final = 25  # a channel feed first reads this many times its limit
+_FEED_FIRST_READ: Final = 25  # a broadcast feed first reads this many times its limit
 _METRICS_PER_ROW: Final = 4
 _LEVEL_COLOURS: Final = {"warn": "orange", "critical": "red"}
 _TIME: Final = st.column_config.DatetimeColumn(format="HH:mm:ss")
@@ -116,19 +116,19 @@ def _newest(
     *,
     tables: list[str] | None = None,
     kinds: list[str] | None = None,
-    channel: str | None = None,
+    channels: Sequence[str] | None = None,
     fields: Sequence[str] = (),
     columns: Sequence[str] | None = None,
     newest: int | None = None,
 ) -> pd.DataFrame:
     """The ``newest`` (:data:`EVENTS_PER_WIDGET` by default) events with these filters (and
-    of ``channel``, if given), in buffer order, of ``columns`` (``None``: all), with the
+    of ``channels``, if given), in buffer order, of ``columns`` (``None``: all), with the
     record ``fields`` a view reads decoded (each sealed chunk of the buffer decodes a record
     once for every later snapshot and viewer)."""
     return recorder.buffer.snapshot(
         tables=tables,
         kinds=kinds,
-        channels=None if channel is None else [channel],
+        channels=None if channels is None else list(channels),
         newest=EVENTS_PER_WIDGET if newest is None else newest,
         fields=fields,
         columns=columns,
@@ -380,25 +380,29 @@ def _feed(spec: Widget, recorder: Recorder) -> None:
     seen = f"{spec.path}:toasted_until"
     st.session_state.setdefault(seen, _now())
 
-    def compute() -> feed.FeedView:
+    def compute(names: Mapping[str, Mapping[str, str]]) -> feed.FeedView:
         now = _now()  # toasts of the last minute, shared; each session shows the ones it missed
+        since = now - TOAST_WINDOW
         if stream.table is not None:  # old values come from a key's earlier events: read all
             events = _changes(recorder, stream.table)
-            return feed.compute(stream, events, now, toast_since=now - TOAST_WINDOW)
-        # A channel's feed shows its newest matching broadcasts: read a few times its limit,
+            return feed.compute(stream, events, now, toast_since=since, labels=names)
+        # A broadcast feed shows its newest matching broadcasts: read a few times its limit,
         # and more only when those held too few matches.
+        channels = stream.broadcast_channels
         for newest in (min(_FEED_FIRST_READ * stream.limit, EVENTS_PER_WIDGET), EVENTS_PER_WIDGET):
             events = _newest(
-                recorder, kinds=[EventKind.BROADCAST], channel=stream.channel, newest=newest
+                recorder, kinds=[EventKind.BROADCAST], channels=channels, newest=newest
             )
-            view = feed.compute(stream, events, now, toast_since=now - TOAST_WINDOW)
+            view = feed.compute(stream, events, now, toast_since=since, labels=names)
             if len(view.items) >= stream.limit or len(events) < newest:
                 break
         return view
 
     @ui.live()
     def region() -> None:
-        view = ui.cached_view(spec.path, recorder, compute)
+        # Template fields of id columns show their [labels] (a cached view of their tables).
+        names = _labels(recorder)
+        view = ui.cached_view(spec.path, recorder, lambda: compute(names))
         if stream.toast_filter is not None:
             since = st.session_state[seen]
             fresh = [item for item in view.toasts if item.received_at > since]
