@@ -436,11 +436,26 @@ def _series(spec: Widget, recorder: Recorder) -> None:
         )
         return series.compute(drawn, recorder.table(drawn.table), events, _now(), entity=entity)
 
+    def labels() -> dict[str, Mapping[str, str]]:
+        # Entities and cohorts are ids of their columns: the picker, the legends and the alert
+        # list show them by their [labels]; the picker still selects by id.
+        names = _labels(recorder)
+        return {
+            shown: names.get(column, {}) if column is not None else {}
+            for shown, column in (("entity", drawn.entity_column), ("cohort", drawn.cohort_column))
+        }
+
     entity: str | None = None
     if drawn.entity_column is not None and not ui.is_wall():
         overview = ui.cached_view(spec.path, recorder, lambda: compute(None))
         choices = ["(newest)", *overview.available]
-        picked = st.selectbox(drawn.entity_column, choices, key=f"{spec.path}:entity")
+        entity_names = labels()["entity"]
+        picked = st.selectbox(
+            drawn.entity_column,
+            choices,
+            key=f"{spec.path}:entity",
+            format_func=lambda id_: entity_names.get(id_, id_),
+        )
         entity = None if picked in (None, "(newest)") else str(picked)
 
     @ui.live()
@@ -451,17 +466,14 @@ def _series(spec: Widget, recorder: Recorder) -> None:
         left, right = st.columns(2)
         left.metric("Readings", f"{view.readings:,}")
         right.metric("Out of range", f"{view.alerts_total:,}")
-        ui.chart(series.figure(view), key=f"{spec.path}:entities")
-        # Entities and cohorts are ids of their columns: show them by their [labels].
-        names = _labels(recorder)
-        sources = {"entity": drawn.entity_column, "cohort": drawn.cohort_column}
-        maps = {shown: names[c] for shown, c in sources.items() if c is not None and c in names}
+        maps = labels()
+        ui.chart(series.figure(view, names=maps["entity"]), key=f"{spec.path}:entities")
         if drawn.cohort_column is not None and not view.cohorts.empty:
             st.caption(f"Median by {drawn.cohort_column} per {drawn.bucket_s} s")
-            cohorts = labelled(view.cohorts.rename(columns={"series": "cohort"}), maps)
-            named = replace(view, cohorts=cohorts.rename(columns={"cohort": "series"}))
-            ui.chart(series.figure(named, by="cohort"), key=f"{spec.path}:cohorts")
+            cohorts = series.figure(view, by="cohort", names=maps["cohort"])
+            ui.chart(cohorts, key=f"{spec.path}:cohorts")
         if not view.alerts.empty:
+            sources = {"entity": drawn.entity_column, "cohort": drawn.cohort_column}
             st.caption("Out-of-range readings, newest first")
             alerts = labelled(view.alerts, maps)
             _table(alerts.rename(columns={k: v for k, v in sources.items() if v is not None}))
