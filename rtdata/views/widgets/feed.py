@@ -167,7 +167,7 @@ class FeedItem:
         text: The rendered template.
         toast: The item is new since the caller's ``toast_since`` and matches the toast filter.
         channel: The channel the event came on, without the ``realtime:`` prefix; ``None``
-            for a row read over REST (a snapshot or resync row).
+            for a row read over REST (a snapshot, resync or poll row).
     """
 
     received_at: datetime
