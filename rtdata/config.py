@@ -606,22 +606,30 @@ def _is_credential(key: str) -> bool:
 
 
 # Tables whose keys are names from the project (columns, statuses, values), not settings: a
-# column called product_key is no credential. Their values are still searched.
-_NAMED_BY_DATA: Final = frozenset({"labels", "bands", "colours", "sla_s"})
+# column called product_key is no credential. Their values are still searched. The number is how
+# many levels of keys are names: sla_s_by is keyed by a column's values, then by statuses.
+_NAMED_BY_DATA: Final[Mapping[str, int]] = {
+    "labels": 1,
+    "bands": 1,
+    "colours": 1,
+    "sla_s": 1,
+    "sla_s_by": 2,
+}
 
 
-def _find_credentials(value: Any, path: str, report: _Report, *, data_keys: bool = False) -> None:
+def _find_credentials(value: Any, path: str, report: _Report, *, data_levels: int = 0) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
-            if not data_keys and _is_credential(key):
+            if not data_levels and _is_credential(key):
                 report(
                     _join(path, key),
                     "credentials do not belong in this file (value not shown); set SUPABASE_URL "
                     "and SUPABASE_KEY in the environment or .streamlit/secrets.toml",
                 )
             else:
-                named = isinstance(key, str) and key in _NAMED_BY_DATA and not data_keys
-                _find_credentials(item, _join(path, key), report, data_keys=named)
+                named = _NAMED_BY_DATA.get(key, 0) if isinstance(key, str) else 0
+                levels = data_levels - 1 if data_levels else named
+                _find_credentials(item, _join(path, key), report, data_levels=levels)
     elif isinstance(value, list):
         for i, item in enumerate(value):
             _find_credentials(item, f"{path}[{i}]", report)
@@ -834,6 +842,15 @@ def _binding(raw: Mapping[str, Any], path: str, schema: str, report: _Report) ->
             where = f"{exc.segment!r}: " if exc.segment else ""
             report(f"{path}.filter", f"{where}{exc.reason}")
             ok = False
+        else:
+            relative = _widget_only(filter_text)
+            if relative is not None:
+                report(
+                    f"{path}.filter",
+                    f"{relative!r}: now() and col() are for widget filters; Supabase Realtime "
+                    'compares a column with a constant (quote the value, "...", to mean the text)',
+                )
+                ok = False
     pk = _strings(
         raw.get("primary_key", ["id"]), f"{path}.primary_key", report, _not_identifier, "a column"
     )
@@ -844,6 +861,18 @@ def _binding(raw: Mapping[str, Any], path: str, schema: str, report: _Report) ->
         return None
     filter_text = filter_text.strip() or None if filter_text is not None else None
     return Binding(table, schema, events, filter_text, pk, resync)
+
+
+def _widget_only(text: str) -> str | None:
+    """The first segment of a binding's filter that a widget filter would read as a comparison
+    with ``now()`` or another column, or ``None``."""
+    from rtdata.views.widgets._filter import Comparison, parse_widget_filter
+
+    try:
+        conditions = parse_widget_filter(text)
+    except FilterError:  # a now()/col() a widget could not read: to the server, only text
+        return None
+    return next((c.text() for c in conditions if isinstance(c, Comparison)), None)
 
 
 def _check_tables(bound: list[tuple[str, Binding]], report: _Report) -> None:

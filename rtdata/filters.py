@@ -34,7 +34,7 @@ import math
 import operator
 import re
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -50,6 +50,7 @@ __all__ = [
     "parse_condition",
     "parse_filter",
     "predicate",
+    "split_filter",
 ]
 
 Dialect = Literal["realtime", "postgrest"]
@@ -163,9 +164,22 @@ def parse_filter(text: str | None) -> tuple[Condition, ...]:
     Raises:
         FilterError: A segment does not follow the grammar, or a segment is empty.
     """
+    return tuple(parse_condition(column, expression) for column, expression in split_filter(text))
+
+
+def split_filter(text: str | None) -> Iterator[tuple[str, str]]:
+    """Split a filter into its segments' ``(column, expression)`` pairs, the way the realtime
+    server does: at top-level commas (not inside ``(...)`` or a quoted value), each at its
+    first ``=``, the column trimmed and the expression kept as written.
+
+    Lazily, so that a parser meets the problems in the order of the segments. An empty, blank
+    or missing filter gives no pairs.
+
+    Raises:
+        FilterError: A segment is empty or has no ``=``.
+    """
     if not text or not text.strip():
-        return ()
-    conditions = []
+        return
     for segment in _split_segments(text.strip()):
         if not segment:
             raise FilterError("filter must not contain empty segments (check for extra commas)")
@@ -173,8 +187,7 @@ def parse_filter(text: str | None) -> tuple[Condition, ...]:
         if not eq:
             raise FilterError("must look like column=op.value", segment)
         # Only the segment is trimmed: the server keeps a value's own leading spaces.
-        conditions.append(parse_condition(column.strip(), expression))
-    return tuple(conditions)
+        yield column.strip(), expression
 
 
 def _split_segments(text: str) -> list[str]:

@@ -378,7 +378,9 @@ def _tiles(
 
 def _value(key: str, value: Any) -> Any:
     """Turn a TOML value into what the spec field takes: arrays become tuples (nested ones
-    too), ``bands`` a tuple of :class:`~rtdata.views.widgets.series.Band`, ``colours`` pairs."""
+    too), ``bands`` a tuple of :class:`~rtdata.views.widgets.series.Band`, ``colours`` pairs;
+    other tables stay mappings, nested ones too (``sla_s``, and ``sla_s_by``'s tables of
+    seconds per status keyed by value)."""
     if key == "bands" and isinstance(value, dict):
         return tuple(_band(column, bound) for column, bound in value.items())
     if key == "colours" and isinstance(value, dict):

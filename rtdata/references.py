@@ -9,7 +9,6 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Final
 
-from rtdata.filters import parse_filter
 from rtdata.layout import Label, Page, Widget
 
 __all__ = ["Reference", "check_columns", "check_references", "references"]
@@ -68,6 +67,7 @@ def references(widget: Widget) -> Iterator[Reference]:
 _COLUMN_FIELDS: Final = frozenset(
     {"column", "columns", "by", "changed", "time_column", "status_column", "key_column"}
     | {"priority_column", "created_column", "group_column", "entity_column", "cohort_column"}
+    | {"sla_column"}
     | {"lat_column", "lon_column", "colour_column", "size_column"}
 )
 _FILTER_FIELDS: Final = frozenset({"filter", "toast_filter"})
@@ -75,6 +75,7 @@ _FILTER_FIELDS: Final = frozenset({"filter", "toast_filter"})
 
 def _columns(path: str, table: str, spec: Any) -> Iterator[Reference]:
     from rtdata.views.widgets import queue
+    from rtdata.views.widgets._filter import filter_columns, parse_widget_filter
 
     yield Reference(f"{path}.table", table, "")
     for f in fields(spec):
@@ -84,8 +85,8 @@ def _columns(path: str, table: str, spec: Any) -> Iterator[Reference]:
             for name in (value,) if isinstance(value, str) else value:
                 yield Reference(where, table, name)
         elif f.name in _FILTER_FIELDS and value:
-            for condition in parse_filter(value):
-                yield Reference(where, table, condition.column)
+            for name in filter_columns(parse_widget_filter(value)):  # col() references too
+                yield Reference(where, table, name)
         elif f.name == "order" and value:
             for term in queue.parse_order(value):
                 yield Reference(where, table, term.column)

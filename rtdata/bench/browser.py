@@ -180,7 +180,7 @@ def dashboard(
         root: The checkout whose code the demo runs (its ``PYTHONPATH``); by default the one
             this process imports.
     """
-    import psutil  # type: ignore[import-untyped]
+    import psutil
 
     with tempfile.TemporaryDirectory(prefix="rtdata-bench-") as scratch:
         config = Path(scratch) / "rtdata.toml"

@@ -68,12 +68,19 @@ class Figure:
 
 
 @contextlib.contextmanager
-def server_process() -> Iterator[str]:
-    """Run ``rtdata serve`` on a free port in a child process; yield its URL."""
+def server_process(db: str = "memory", started: list[float] | None = None) -> Iterator[str]:
+    """Run ``rtdata serve --db DB`` on a free port in a child process; yield its URL.
+
+    Args:
+        db: The server's database (``memory``, ``embedded`` or a URL).
+        started: When given, the seconds from launch to the server's first line (listening,
+            with the schema migrated) are appended to it, and the child's pid after them.
+    """
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "rtdata.cli", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "rtdata.cli", "serve", "--port", str(port), "--db", db]
+    launched = time.perf_counter()
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     ) as proc:
@@ -82,6 +89,8 @@ def server_process() -> Iterator[str]:
             first = proc.stdout.readline()
             if "listening on" not in first:
                 raise RuntimeError(f"rtdata serve did not start: {first!r}")
+            if started is not None:
+                started += [time.perf_counter() - launched, float(proc.pid)]
             yield f"http://127.0.0.1:{port}"
         finally:
             proc.terminate()

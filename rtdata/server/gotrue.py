@@ -17,7 +17,6 @@ A request without a valid ``apikey`` header gets the API gateway's 401 instead.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import logging
 import re
@@ -27,8 +26,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
+import bcrypt
 import jwt
 from aiohttp import web
 
@@ -36,10 +36,14 @@ from rtdata.server.auth import DEFAULT_JWT_SECRET, AuthError, decode_token
 
 __all__ = [
     "DEFAULT_ACCESS_TOKEN_TTL_S",
+    "MAX_PASSWORD_BYTES",
     "MIN_PASSWORD_LENGTH",
     "RESERVED_CLAIMS",
+    "DirectoryError",
     "GoTrueError",
     "SignOutScope",
+    "StoredUser",
+    "UserDirectory",
     "UserStore",
     "add_routes",
 ]
@@ -51,6 +55,9 @@ DEFAULT_ACCESS_TOKEN_TTL_S: Final = 3600
 
 MIN_PASSWORD_LENGTH: Final = 6
 """Shorter passwords are refused with ``weak_password`` (GoTrue's default)."""
+
+MAX_PASSWORD_BYTES: Final = 72
+"""Longer passwords are refused at sign-up, as GoTrue does: bcrypt reads no further."""
 
 RESERVED_CLAIMS: Final = frozenset(
     {"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "email", "phone", "role", "aal", "amr"}
@@ -66,9 +73,7 @@ _API_VERSION: Final = "2024-01-01"
 _API_VERSION_HEADER: Final = "X-Supabase-Api-Version"
 _EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SCOPES: Final[dict[str, SignOutScope]] = {"global": "global", "local": "local", "others": "others"}
-# scrypt cost: 16 MiB and a few tens of ms per hash, enough for a local stand-in.
-_SCRYPT_N: Final = 2**14
-_SCRYPT_R: Final = 8
+_BCRYPT_COST: Final = 10  # GoTrue's
 
 
 class GoTrueError(Exception):
@@ -95,17 +100,31 @@ class GoTrueError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class _PasswordHash:
-    salt: bytes = field(repr=False)
-    digest: bytes = field(repr=False)
+    """A bcrypt hash in modular crypt format (``$2b$10$...``), as GoTrue keeps it in
+    ``auth.users.encrypted_password``."""
+
+    encoded: str = field(repr=False)
 
     @classmethod
-    def of(cls, password: str, salt: bytes | None = None) -> _PasswordHash:
-        salt = secrets.token_bytes(16) if salt is None else salt
-        digest = hashlib.scrypt(password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=1)
-        return cls(salt, digest)
+    def of(cls, password: str) -> _PasswordHash:
+        return cls(bcrypt.hashpw(_password_bytes(password), bcrypt.gensalt(_BCRYPT_COST)).decode())
 
     def matches(self, password: str) -> bool:
-        return hmac.compare_digest(self.of(password, self.salt).digest, self.digest)
+        try:
+            return bcrypt.checkpw(_password_bytes(password), self.encoded.encode())
+        except ValueError:  # not a bcrypt hash (a row written by hand): no password matches
+            return False
+
+
+_DUMMY_HASH: Final = _PasswordHash(
+    bcrypt.hashpw(b"never a password", bcrypt.gensalt(_BCRYPT_COST)).decode()
+)
+
+
+def _password_bytes(password: str) -> bytes:
+    # bcrypt reads at most 72 bytes; sign-up refuses longer passwords, so only a sign-in attempt
+    # can be longer, and it is cut as GoTrue's bcrypt cuts it.
+    return password.encode()[:MAX_PASSWORD_BYTES]
 
 
 @dataclass(slots=True)
@@ -137,7 +156,7 @@ class _RefreshToken:
 class UserStore:
     """In-memory users, sessions and refresh tokens, issuing GoTrue-shaped sessions.
 
-    Passwords are kept only as salted scrypt hashes and refresh tokens only as SHA-256 hashes.
+    Passwords are kept only as bcrypt hashes (GoTrue's, cost 10) and refresh tokens only as SHA-256 hashes.
     Not thread-safe, like the table store: use it on the server's loop thread
     (``LocalServer.call`` from elsewhere).
 
@@ -192,6 +211,13 @@ class UserStore:
                 f"Password should be at least {MIN_PASSWORD_LENGTH} characters.",
                 ("length",),
             )
+        if len(password.encode()) > MAX_PASSWORD_BYTES:
+            raise GoTrueError(
+                422,
+                "weak_password",
+                f"Password cannot be longer than {MAX_PASSWORD_BYTES} characters",
+                ("length",),
+            )
         if email in self._ids_by_email:
             raise GoTrueError(422, "user_already_exists", "User already registered")
         now_s = self._clock_s()
@@ -215,7 +241,7 @@ class UserStore:
         user_id = self._ids_by_email.get(email.strip().lower())
         user = self._users.get(user_id) if user_id else None
         if user is None:
-            _PasswordHash.of(password, bytes(16))  # costs as much as a wrong password does
+            _DUMMY_HASH.matches(password)  # costs as much as a wrong password does
         if user is None or not user.password.matches(password):
             log.info("gotrue: refused a password sign-in")
             raise GoTrueError(400, "invalid_credentials", "Invalid login credentials")
@@ -304,6 +330,55 @@ class UserStore:
         user.custom_claims = dict(claims)
         user.updated_at_s = self._clock_s()
 
+    def knows(self, email: str) -> bool:
+        """Whether a user with this email is in the store."""
+        return email.strip().lower() in self._ids_by_email
+
+    def stored(self, email: str) -> StoredUser:
+        """Return the user with this email as ``auth.users`` keeps it.
+
+        Raises:
+            KeyError: No such user.
+        """
+        user = self._users[self._ids_by_email[email.strip().lower()]]
+        return StoredUser(
+            user.id,
+            user.email,
+            user.password.encoded,
+            dict(user.user_metadata),
+            _app_metadata(user),
+            user.created_at_s,
+        )
+
+    def adopt(self, stored: StoredUser) -> None:
+        """Add a user kept elsewhere (``auth.users``), so that it can sign in; a user already
+        known by id or email is left as it is."""
+        email = stored.email.strip().lower()
+        if stored.id in self._users or email in self._ids_by_email:
+            return
+        custom = {
+            k: v for k, v in stored.app_metadata.items() if k not in ("provider", "providers")
+        }
+        user = _User(
+            stored.id,
+            email,
+            _PasswordHash(stored.encrypted_password),
+            dict(stored.user_metadata),
+            stored.created_at_s,
+            custom_claims={k: v for k, v in custom.items() if k not in RESERVED_CLAIMS},
+        )
+        self._users[user.id] = user
+        self._ids_by_email[email] = user.id
+
+    def remove(self, email: str) -> None:
+        """Forget a user and end its sessions (a sign-up the database refused)."""
+        user_id = self._ids_by_email.pop(email.strip().lower(), None)
+        if user_id is None:
+            return
+        self._users.pop(user_id, None)
+        for session in [s for s in self._sessions.values() if s.user_id == user_id]:
+            self._end_session(session.id)
+
     def _authenticate(self, access_token: str | None) -> tuple[_User, _Session]:
         if not access_token:
             raise GoTrueError(
@@ -379,12 +454,60 @@ class UserStore:
             self._refresh_tokens.pop(token_hash, None)
 
 
+@dataclass(frozen=True, slots=True)
+class StoredUser:
+    """A user as ``auth.users`` keeps it.
+
+    Attributes:
+        id: The user's id (a UUID as text).
+        email: Lower-case email.
+        encrypted_password: bcrypt hash in modular crypt format.
+        user_metadata: ``raw_user_meta_data``.
+        app_metadata: ``raw_app_meta_data`` (``provider`` and ``providers`` included).
+        created_at_s: Creation time, UNIX seconds.
+    """
+
+    id: str
+    email: str
+    encrypted_password: str = field(repr=False)
+    user_metadata: Mapping[str, Any]
+    app_metadata: Mapping[str, Any]
+    created_at_s: float
+
+
+class DirectoryError(Exception):
+    """The directory refused to keep a user (for example, a trigger on ``auth.users`` failed);
+    the message is the database's, for the server log only."""
+
+
+class UserDirectory(Protocol):
+    """Where users live beyond the store's memory: ``auth.users`` of a Postgres database, so
+    that the app's triggers run at sign-up and users made there (a seed file) can sign in."""
+
+    async def add(self, user: StoredUser) -> None:
+        """Insert a new user.
+
+        Raises:
+            DirectoryError: The database refused it.
+        """
+        ...
+
+    async def find(self, email: str) -> StoredUser | None:
+        """Return the user with this (lower-case) email, or ``None``."""
+        ...
+
+
 _USERS: Final = web.AppKey("gotrue_users", UserStore)
+_DIRECTORY: Final[web.AppKey[UserDirectory | None]] = web.AppKey("gotrue_directory")
 
 
-def add_routes(app: web.Application, users: UserStore) -> None:
-    """Register the ``/auth/v1`` handlers on ``app``, serving ``users``."""
+def add_routes(
+    app: web.Application, users: UserStore, directory: UserDirectory | None = None
+) -> None:
+    """Register the ``/auth/v1`` handlers on ``app``, serving ``users``, kept also in
+    ``directory`` when given."""
     app[_USERS] = users
+    app[_DIRECTORY] = directory
     app.router.add_post("/auth/v1/signup", _handler(_signup))
     app.router.add_post("/auth/v1/token", _handler(_token))
     app.router.add_get("/auth/v1/user", _handler(_user))
@@ -437,6 +560,15 @@ async def _signup(request: web.Request, users: UserStore) -> web.StreamResponse:
         raise GoTrueError(400, "validation_failed", "data must be an object")
     email, password = _text(body, "email"), _text(body, "password")
     session = users.sign_up(email, password, data, base_url=_base_url(request))
+    directory = request.app[_DIRECTORY]
+    if directory is not None:
+        stored = users.stored(email)
+        try:
+            await directory.add(stored)
+        except DirectoryError as exc:
+            users.remove(email)
+            log.warning("gotrue: the database refused a new user: %s", exc)
+            raise GoTrueError(500, "unexpected_failure", "Database error saving new user") from None
     return web.json_response(session)
 
 
@@ -445,6 +577,11 @@ async def _token(request: web.Request, users: UserStore) -> web.StreamResponse:
     if grant_type == "password":
         body = await _json_body(request)
         email, password = _text(body, "email"), _text(body, "password")
+        directory = request.app[_DIRECTORY]
+        if directory is not None and email and not users.knows(email):
+            stored = await directory.find(_normalise_email(email))
+            if stored is not None:
+                users.adopt(stored)
         return web.json_response(users.sign_in(email, password, base_url=_base_url(request)))
     if grant_type == "refresh_token":
         body = await _json_body(request)

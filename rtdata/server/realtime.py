@@ -13,7 +13,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
@@ -26,7 +26,7 @@ from rtdata.protocol import Message
 from rtdata.server.auth import AuthError, decode_token
 from rtdata.server.policies import visible
 from rtdata.server.presence import Presence
-from rtdata.server.schema import TableSchema
+from rtdata.server.schema import Schema, TableSchema
 from rtdata.server.store import Change, TableStore
 from rtdata.server.values import CastError, coerce, comparable
 
@@ -155,11 +155,23 @@ class Session:
             self.hub.leave(member, notify=False)
 
 
+class SchemaSource(Protocol):
+    """Where the hub learns which tables exist and stream: a :class:`TableStore`, or the
+    Postgres backend (:class:`rtdata.server.postgres.backend.PostgresBackend`)."""
+
+    @property
+    def schema(self) -> Schema:
+        """The tables, with their columns, keys and publication."""
+        ...
+
+
 class RealtimeHub:
-    """Every session and channel of one server, fed by a :class:`TableStore`'s changes.
+    """Every session and channel of one server, fed by a :class:`TableStore`'s changes or by a
+    backend calling :meth:`publish`.
 
     Args:
-        store: The tables whose changes stream.
+        store: The tables whose changes stream. A :class:`TableStore`'s changes are followed
+            here; any other source publishes its own through :meth:`publish`.
         jwt_secret: Secret that tokens must be signed with.
         clock_s: Wall clock in seconds (a parameter for tests).
         max_record_bytes: Records larger than this are trimmed with Supabase's 413 error.
@@ -167,7 +179,7 @@ class RealtimeHub:
 
     def __init__(
         self,
-        store: TableStore,
+        store: SchemaSource,
         jwt_secret: str,
         *,
         clock_s: Callable[[], float] = time.time,
@@ -187,7 +199,8 @@ class RealtimeHub:
         self.drop_fraction = 0.0
         """Fault: fraction of postgres_changes frames dropped."""
         self._rng = random.Random(0)
-        store.subscribe(self._on_changes)
+        if isinstance(store, TableStore):
+            store.subscribe(self._on_changes)
 
     # ------------------------------------------------------------ sessions
 
@@ -433,10 +446,45 @@ class RealtimeHub:
         return Binding(binding_id, event, schema, table, conditions)
 
     def _on_changes(self, changes: list[Change]) -> None:
+        # The memory backend's changes: read policies are evaluated here, in Python.
+        def may_read(claims: Mapping[str, Any], index: int) -> bool:
+            change = changes[index]
+            if change.record is None:
+                return True  # DELETE bypasses RLS
+            table = change.table
+            casts = ClaimCasts(table)
+            return visible(
+                table.policies, table.rls_enabled, "select", claims, change.record, casts.claim
+            )
+
+        self.publish(changes, may_read)
+
+    def subscribed_claims(self, changes: Sequence[Change]) -> list[dict[str, Any]]:
+        """Return the distinct JWT claims of the channels with a binding that wants one of
+        ``changes`` (whose row-level security must then be checked), in join order."""
+        seen: dict[bytes, dict[str, Any]] = {}
+        for members in self._topics.values():
+            for member in members:
+                if any(b.wants(c) for b in member.bindings for c in changes):
+                    key = orjson.dumps(member.claims, option=orjson.OPT_SORT_KEYS)
+                    seen.setdefault(key, member.claims)
+        return list(seen.values())
+
+    def publish(
+        self, changes: Sequence[Change], may_read: Callable[[Mapping[str, Any], int], bool]
+    ) -> None:
+        """Send each published change to the channels whose bindings and filters want it and
+        whose claims may read it.
+
+        Args:
+            changes: Committed changes, in commit order.
+            may_read: ``may_read(claims, index)``: whether the holder of ``claims`` may see
+                ``changes[index]`` (row-level security, decided by the backend).
+        """
         if not self._topics:
             return
-        for change in changes:
-            if not change.table.published:
+        for index, change in enumerate(changes):
+            if not change.table.published or change.type not in change.table.published_actions:
                 continue
             data_json: bytes | None = None
             casts = ClaimCasts(change.table)
@@ -447,22 +495,13 @@ class RealtimeHub:
                         for b in member.bindings
                         if b.wants(change) and _passes(b, change, casts)
                     ]
-                    if not ids or not self._may_read(member, change, casts):
+                    if not ids or not may_read(member.claims, index):
                         continue
                     if self.drop_fraction and self._rng.random() < self.drop_fraction:
                         continue
                     if data_json is None:  # encode the change once for every channel
                         data_json = orjson.dumps(self.change_data(change))
                     member.session.transport.push_change(member.topic, ids, data_json)
-
-    @staticmethod
-    def _may_read(member: _Member, change: Change, casts: ClaimCasts) -> bool:
-        if change.record is None:
-            return True  # DELETE bypasses RLS
-        table = change.table
-        return visible(
-            table.policies, table.rls_enabled, "select", member.claims, change.record, casts.claim
-        )
 
     def change_data(self, change: Change) -> dict[str, Any]:
         """Return the ``data`` object of a postgres_changes frame for ``change``."""

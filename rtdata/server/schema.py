@@ -26,7 +26,16 @@ from sqlglot.errors import ParseError
 
 from rtdata.server.policies import Policy, PolicyError, parse_policy
 
-__all__ = ["Column", "ForeignKey", "Schema", "SchemaError", "TableSchema", "load_schema"]
+__all__ = [
+    "ALL_ACTIONS",
+    "Column",
+    "ForeignKey",
+    "Schema",
+    "SchemaError",
+    "TableSchema",
+    "load_schema",
+    "split_statements",
+]
 
 # sqlglot type name -> Postgres typname, as realtime frames report it in ``columns``.
 _TYPNAMES: dict[str, str] = {
@@ -50,6 +59,10 @@ _TYPNAMES: dict[str, str] = {
     "JSON": "json",
     "JSONB": "jsonb",
 }
+
+
+ALL_ACTIONS: frozenset[str] = frozenset({"INSERT", "UPDATE", "DELETE"})
+"""Every change type a publication can stream to Realtime."""
 
 
 class SchemaError(ValueError):
@@ -107,6 +120,9 @@ class TableSchema:
         rls_enabled: Whether row-level security is enabled (``ENABLE ROW LEVEL SECURITY``).
         policies: The table's ``CREATE POLICY`` policies.
         foreign_keys: The table's foreign keys, in declaration order.
+        published_actions: The change types the publication streams for the table
+            (``pubinsert``/``pubupdate``/``pubdelete`` of ``supabase_realtime``); every type
+            unless the publication was made with ``publish = '...'``.
     """
 
     name: str
@@ -118,6 +134,7 @@ class TableSchema:
     rls_enabled: bool = False
     policies: list[Policy] = field(default_factory=list)
     foreign_keys: list[ForeignKey] = field(default_factory=list)
+    published_actions: frozenset[str] = ALL_ACTIONS
 
     def column(self, name: str) -> Column | None:
         """Return the column called ``name``, or ``None``."""
@@ -171,7 +188,7 @@ def _apply_sql(schema: Schema, text: str, source: str) -> None:
     previous = sqlglot_logger.level
     sqlglot_logger.setLevel(logging.ERROR)
     try:
-        for statement_text, line in _split_statements(text):
+        for statement_text, line in split_statements(text):
             try:
                 statements = sqlglot.parse(statement_text, read="postgres")
             except ParseError as exc:
@@ -183,9 +200,9 @@ def _apply_sql(schema: Schema, text: str, source: str) -> None:
         sqlglot_logger.setLevel(previous)
 
 
-def _split_statements(text: str) -> list[tuple[str, int]]:
-    # Split on top-level semicolons with sqlglot's tokenizer so strings and comments are safe,
-    # keeping the line each statement starts on for error messages.
+def split_statements(text: str) -> list[tuple[str, int]]:
+    """Split SQL text on top-level semicolons (sqlglot's tokenizer keeps strings, dollar
+    quotes and comments whole), with the line each statement starts on."""
     tokens = sqlglot.tokenize(text, read="postgres")
     out: list[tuple[str, int]] = []
     start_tok = 0

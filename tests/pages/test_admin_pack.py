@@ -149,6 +149,7 @@ def test_the_review_board_counts_and_breaches(admin: Admin) -> None:
     board, spans, by_type, oldest = frames(at)
     assert len(board) == statuses["pending"] + statuses["reviewed"]
     assert board["age_s"].is_monotonic_decreasing  # oldest first
+    assert "data" not in board.columns  # the form's answers stay off the board
     names = admin.names()
     assert set(board["submitted_by"]) <= set(names.values())
     patients = {p["full_name"] for p in admin.rows("patients")}

@@ -187,6 +187,7 @@ def test_the_booking_board_breaches_only_in_the_uncovered_city(market: Market) -
     board, spans, by_city, longest, by_category, cancelled = frames(at)
     assert len(board) == sum(statuses[s] for s in OPEN)
     assert set(board[board["breached"]]["city_id"]) == {"Duisburg"}
+    assert {"lat", "lon", "address"}.isdisjoint(board.columns)  # a short list of columns
     accepted = spans[(spans["start"] == "pending") & (spans["end"] == "accepted")]
     assert len(accepted) >= 4  # bid-to-accept time per city
     assert (accepted["median_s"] > 0).all()

@@ -24,6 +24,7 @@ from rtdata.config import load_config
 from rtdata.recorder import Recorder
 from rtdata.scenarios import get_scenario
 from rtdata.scenarios.telehealth import CLINICS, CareTeamRoster, TelehealthScenario, comms
+from rtdata.scenarios.telehealth.alerts import PRIORITY, SLA_S
 from rtdata.scenarios.telehealth.phases import INCIDENT_CLINIC, INCIDENT_START_S
 from rtdata.settings import Settings
 from tests.pages.harness import (
@@ -122,7 +123,9 @@ def test_every_page_shows_data_in_every_widget_and_only_the_packs_words(
 def test_the_care_wall_counts_alerts_and_lists_the_waiting_ones_most_severe_first(
     telehealth: Telehealth,
 ) -> None:
+    before = datetime.now(UTC)
     at = run_page("overview")
+    after = datetime.now(UTC)
     assert at.title[0].value == "Care wall"
     alerts = telehealth.rows("patient_alerts")
     raised = [a for a in alerts if a["status"] == "raised"]
@@ -131,9 +134,15 @@ def test_the_care_wall_counts_alerts_and_lists_the_waiting_ones_most_severe_firs
     assert shown["Open alerts"] == str(sum(a["status"] in OPEN for a in alerts))
     assert shown["Awaiting acknowledgement"] == str(len(raised))
     assert shown["Unacknowledged critical"] == str(sum(a["severity"] == "critical" for a in raised))
-    assert shown["Escalated past the deadline"] == str(
-        sum(a["escalation_level"] >= 1 for a in raised)
-    )
+    # Deadlines against the time of the render (an alert may pass its own while the page
+    # draws); the escalation job has paged some of them already, never more than are past it.
+    past = [
+        sum(datetime.fromisoformat(a["ack_due_at"]) < moment for a in raised)
+        for moment in (before, after)
+    ]
+    assert past[0] <= int(shown["Past the acknowledgement deadline"]) <= past[1]
+    assert sum(a["escalation_level"] >= 1 for a in raised) <= past[0]
+    assert past[0] > 0  # Riverside's care team is offline
     assert shown["Patients in the programme"] == str(
         sum(s["status"] != "readmitted" for s in active)
     )
@@ -157,9 +166,13 @@ def test_the_alert_board_counts_statuses_and_times_acknowledgement_by_clinic(
     shown = metrics(at)
     for status in ("raised", "acknowledged", "resolved"):
         assert shown[status] == str(sum(a["status"] == status for a in alerts))
-    assert int(shown["SLA breaches"]) >= 1  # the offline clinic's alerts wait past 60 s
+    assert int(shown["SLA breaches"]) >= 1  # the offline clinic's alerts wait past deadlines
     board, spans, oldest, by_type = frames(at)
-    assert board["priority"].is_monotonic_increasing
+    assert "priority" not in board.columns  # the board lists its columns, severity sorts
+    assert board["severity"].map(PRIORITY).is_monotonic_increasing  # most severe first
+    raised = board[board["status"] == "raised"]
+    assert not raised.empty
+    assert raised["sla_s"].tolist() == raised["severity"].map(SLA_S).tolist()
     assert set(board["tenant_id"]) <= set(NAMES.values())
     measured = spans[(spans["start"] == "raised") & (spans["end"] == "acknowledged")]
     assert set(measured["tenant_id"]) == set(NAMES.values())

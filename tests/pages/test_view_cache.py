@@ -6,13 +6,17 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 import time
+import types
+from datetime import UTC, datetime
 
+import pandas as pd
 import pytest
 
 from rtdata import ui
 from rtdata.events import Event
 from rtdata.recorder import Recorder
 from rtdata.settings import Settings
+from rtdata.views.widgets import tiles
 from tests.support import timeout_s
 
 
@@ -86,3 +90,32 @@ def test_views_are_shared_across_viewers_even_while_the_buffer_changes(
         assert len(calls) == before + 1
     finally:
         ui.VIEW_MAX_AGE_S = saved
+
+
+def test_a_view_on_a_quiet_buffer_moves_with_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A tile whose filter compares with now() changes while no row does: the view cache
+    # recomputes a view whose buffer did not change once it is a second old, so the tile (and
+    # its sparkline) follows the clock. The cache's clock is driven by hand here.
+    shared = Recorder(Settings())
+    clock_s = [1_714_564_800.0]
+    monkeypatch.setattr(ui, "time", types.SimpleNamespace(time=lambda: clock_s[0]))
+    spec = tiles.TileSpec("Past their time", "items", filter="expires_at=lt.now()")
+    rows = pd.DataFrame(
+        {"expires_at": pd.Series(["2024-05-01T12:00:00.500+00:00", None], dtype=object)}
+    )
+    history = tiles.TileHistory()
+
+    def compute() -> tiles.TileView:
+        now = datetime.fromtimestamp(clock_s[0], UTC)
+        view = tiles.compute(spec, rows, now, history.points(spec, now))
+        history.record(spec, now, view.value)
+        return view
+
+    first = ui.cached_view("quiet-tile", shared, compute)
+    clock_s[0] += 0.5  # within the second: the same view
+    assert ui.cached_view("quiet-tile", shared, compute) is first
+    assert first.value == 0
+    clock_s[0] += 0.6
+    moved = ui.cached_view("quiet-tile", shared, compute)
+    assert moved.value == 1
+    assert [value for _, value in moved.sparkline] == [0.0, 1.0]

@@ -356,5 +356,7 @@ def test_the_pages_and_what_is_on_them() -> None:
     assert board.statuses == tuple(forms.transitions)
     assert set(board.terminal) == set(forms.terminal)
     assert dict(board.sla_s) == {"pending": SLA_PENDING_S, "reviewed": 30.0}
+    assert board.columns
+    assert "data" not in board.columns  # the form's answers stay off the board
     feeds = [w.spec for p in config.pages for w in p.widgets if w.type is WidgetType.FEED]
     assert any(f.changed == ("role",) and f.toast_filter == "role=eq.admin" for f in feeds)

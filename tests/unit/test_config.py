@@ -24,6 +24,7 @@ from rtdata.config import (
     load_config,
     parse_config,
 )
+from rtdata.views.widgets.lifecycle import LifecycleSpec
 
 SECRET = "eyJhbGciOi-very-secret-value"
 
@@ -166,6 +167,14 @@ def test_a_table_may_be_bound_several_times_with_the_same_key(tmp_path: Path) ->
     assert config.resync_columns() == {"t": "updated_at"}
 
 
+def test_a_binding_filter_may_compare_with_the_text_now_when_quoted(tmp_path: Path) -> None:
+    # A widget filter reads now() as the render time; a binding's goes to Supabase Realtime,
+    # which compares with constants: quoted, it is the text, and the binding keeps it.
+    text = '[[channels]]\nname = "c"\n[[channels.postgres_changes]]\ntable = "t"\n'
+    config = load_config(_write(tmp_path, text + "filter = 'note=eq.\"now()\"'"), env={})
+    assert config.channels[0].postgres_changes[0].filter == 'note=eq."now()"'
+
+
 def test_default_config_follows_what_the_project_exposes_and_builds_its_pages() -> None:
     assert Config() == DEFAULT_CONFIG
     assert DEFAULT_CONFIG.channels == ()
@@ -294,6 +303,17 @@ _BIND = '[[channels]]\nname = "c"\n[[channels.postgres_changes]]\ntable = "t"\n'
             "'hospital_id=eqq.1': unsupported operator 'eqq'",
         ),
         (_BIND + "filter = 3", "channels[0].postgres_changes[0].filter", "must be a string"),
+        (
+            _BIND + 'filter = "kind=eq.a,expires_at=lt.now()-15m"',
+            "channels[0].postgres_changes[0].filter",
+            "'expires_at=lt.now()-15m': now() and col() are for widget filters; Supabase "
+            "Realtime compares a column with a constant",
+        ),
+        (
+            _BIND + 'filter = "closed_at=gt.col(expires_at)"',
+            "channels[0].postgres_changes[0].filter",
+            "'closed_at=gt.col(expires_at)': now() and col() are for widget filters",
+        ),
         (_BIND + "primary_key = []", "channels[0].postgres_changes[0].primary_key", "non-empty"),
         (
             _BIND + 'primary_key = ["id", "a-b"]',
@@ -607,4 +627,27 @@ def test_names_from_the_project_are_not_taken_for_credentials() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config('[labels.product_key]\ntable = "p"\napi_key = "secret-value"\n')
     assert "labels.product_key.api_key: credentials do not belong" in str(caught.value)
+    assert "secret-value" not in str(caught.value)
+
+
+def test_values_and_statuses_in_sla_s_by_are_not_taken_for_credentials() -> None:
+    board = """
+        [[pages]]
+        name = "p"
+          [[pages.widgets]]
+          type = "lifecycle"
+          table = "t"
+          status_column = "state"
+          statuses = ["secret", "done"]
+          sla_column = "tier"
+          [pages.widgets.sla_s_by.api_key]
+          secret = 60
+        """
+    config = parse_config(board)
+    spec = config.pages[0].widgets[0].spec
+    assert isinstance(spec, LifecycleSpec)
+    assert dict(spec.sla_s_by["api_key"]) == {"secret": 60}
+    with pytest.raises(ConfigError) as caught:  # three levels down is no name of the project
+        parse_config(board.replace("secret = 60", 'secret = { token = "secret-value" }'))
+    assert "sla_s_by.api_key.secret.token: credentials do not belong" in str(caught.value)
     assert "secret-value" not in str(caught.value)

@@ -349,3 +349,12 @@ def test_the_labels_and_pages(config: Config) -> None:
         assert board.terminal == ("resolved", "closed")
     groups = [b.group_column for b in boards if isinstance(b, lifecycle.LifecycleSpec)]
     assert groups == ["priority", "team_id"]
+    # An open ticket's board SLA is its priority's first response, as sla_policies says.
+    first_response = {str(p.priority): {"open": p.first_response_s} for p in SLA_POLICIES}
+    for board in boards:
+        assert isinstance(board, lifecycle.LifecycleSpec)
+        assert board.sla_column == "priority"
+        assert {value: dict(by) for value, by in board.sla_s_by.items()} == first_response
+        assert "open" not in board.sla_s
+        assert {"id", "priority", "status"} <= set(board.columns)
+        assert "description" not in board.columns

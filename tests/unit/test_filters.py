@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,11 @@ from rtdata.filters import (
     parse_filter,
     predicate,
 )
+from rtdata.protocol import Message
+from rtdata.server.auth import DEFAULT_JWT_SECRET, make_key
+from rtdata.server.realtime import RealtimeHub
+from rtdata.server.schema import load_schema
+from rtdata.server.store import TableStore
 
 
 def _cast(_column: str, text: str) -> Any:
@@ -226,3 +232,60 @@ def test_check_conditions_accepts_what_fits() -> None:
     types = {"n": "int8", "t": "varchar", "b": "bool"}
     text = "n=is.null,n=in.(1,null),t=ilike.a%,t=match.^x,b=is.unknown,n=isdistinct.3"
     check_conditions(parse_filter(text), types, lambda _c, v: v if v.isalpha() else int(v))
+
+
+# ---------------------------------------------------------------- the realtime server
+
+
+class _Pushes:
+    """A transport that keeps what the hub sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[Message] = []
+
+    def push(self, message: Message) -> None:
+        self.sent.append(message)
+
+    def push_change(self, topic: str, ids: list[int], data_json: bytes) -> None:
+        raise AssertionError("no change is written")
+
+
+@pytest.mark.parametrize(
+    ("filter_text", "refusal"),
+    [
+        ("closed_at=lt.now()", 'invalid input syntax for type timestamp with time zone: "now()"'),
+        ("closed_at=gte.now()-15m", '"now()-15m"'),
+        ("closed_at=gt.col(expires_at)", '"col(expires_at)"'),
+        ("kind=eq.now()", None),  # a text column: the text now(), as Supabase compares it
+    ],
+)
+def test_the_realtime_server_reads_now_and_col_as_constants(
+    tmp_path: Path, filter_text: str, refusal: str | None
+) -> None:
+    # Widget filters compare with the render time and other columns; a subscription filter
+    # compares with a constant, cast to the column's type, as Supabase Realtime does.
+    sql = tmp_path / "0001.sql"
+    sql.write_text(
+        "create table items (id int8 primary key, kind text, expires_at timestamptz,"
+        " closed_at timestamptz);\n"
+        "alter publication supabase_realtime add table items;\n"
+    )
+    hub = RealtimeHub(TableStore(load_schema(sql)), DEFAULT_JWT_SECRET)
+    transport = _Pushes()
+    session = hub.connect(transport, make_key("service_role"))
+    binding = {"event": "*", "schema": "public", "table": "items", "filter": filter_text}
+    config = {"postgres_changes": [binding]}
+    session.handle(Message("realtime:items", "phx_join", {"config": config}, "1", "1"))
+    reply, system = transport.sent
+    assert reply.payload["status"] == "ok"  # the join itself; the binding is answered next
+    if refusal is None:
+        assert (system.payload["status"], system.payload["message"]) == (
+            "ok",
+            "Subscribed to PostgreSQL",
+        )
+        return
+    assert system.payload["status"] == "error"
+    assert system.payload["message"].startswith(
+        "Unable to subscribe to changes with given parameters."
+    )
+    assert refusal in system.payload["message"]

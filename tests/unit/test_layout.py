@@ -226,6 +226,41 @@ def test_a_bad_filter_is_one_clear_error() -> None:
 
 
 @pytest.mark.parametrize(
+    ("filter_text", "bad_part"),
+    [
+        ("created_at=gte.now()-15x", "bad duration '-15x' in 'now()-15x'"),
+        ("created_at=gte.now(15m)", "now() takes no argument"),
+        ("created_at=like.now()", "not 'like'"),
+        ("total=gt.col()", "'col()' is not a column reference"),
+    ],
+)
+def test_a_bad_now_or_col_value_is_one_clear_error(filter_text: str, bad_part: str) -> None:
+    (problem,) = _problems(EVERY_WIDGET.replace("status=in.(new,packed)", filter_text))
+    assert problem.startswith(f"{SOURCE}: pages[0].widgets[0].tiles[0].filter: ")
+    assert bad_part in problem
+    assert filter_text in problem
+
+
+def test_columns_a_filter_compares_with_are_checked_like_its_own() -> None:
+    text = EVERY_WIDGET.replace(
+        "status=in.(new,packed)", "status=eq.new,created_at=lt.now()-1h,total=gt.col(totl)"
+    )
+    page = _config(text).pages[0]
+    found = {(r.path.rsplit(".", 1)[-1], r.name) for r in references(page.widgets[0])}
+    assert {("filter", "status"), ("filter", "created_at"), ("filter", "total")} <= found
+    assert ("filter", "totl") in found
+    columns = {
+        "orders": ("id", "status", "priority", "created_at", "store_id", "total"),
+        "stores": ("id", "name", "lat", "lon", "state"),
+        "readings": ("id", "at", "level", "sensor"),
+    }
+    assert _config(text).column_problems(columns) == [
+        f"{SOURCE}: pages[0].widgets[0].tiles[0].filter: table 'orders' has no column 'totl' "
+        "(did you mean 'total'?)"
+    ]
+
+
+@pytest.mark.parametrize(
     ("change", "expected"),
     [
         (
@@ -489,3 +524,121 @@ def test_only_a_feed_template_reads_the_event() -> None:
         "'Rush order #{id} on {event.channel}': field {event.channel} must be a plain name "
         "or old.name"
     )
+
+
+BOARD_OPTIONS = """
+  columns = ["id", "store_id", "status"]
+  sla_column = "tier"
+  sla_s_by = { gold = { new = 60, packed = 120 }, 1 = { new = 30 } }
+  priority_order = ["rush", "normal"]
+"""
+ORDERS = {
+    "orders": ("id", "status", "priority", "created_at", "store_id", "total", "tier"),
+    "stores": ("id", "name", "lat", "lon", "state"),
+    "readings": ("id", "at", "level", "sensor"),
+}
+
+
+def _board_with(options: str) -> str:
+    anchor = 'toast_template = "Rush order #{id}"\n'
+    assert anchor in EVERY_WIDGET
+    return EVERY_WIDGET.replace(anchor, anchor + textwrap.dedent(options).replace("\n", "\n  "))
+
+
+def test_a_board_takes_columns_an_sla_per_value_and_a_priority_order() -> None:
+    config = _config(_board_with(BOARD_OPTIONS))
+    board = config.pages[0].widgets[1].spec
+    assert isinstance(board, lifecycle.LifecycleSpec)
+    assert board.columns == ("id", "store_id", "status")
+    assert board.sla_column == "tier"
+    assert {k: dict(v) for k, v in board.sla_s_by.items()} == {
+        "gold": {"new": 60, "packed": 120},
+        "1": {"new": 30},
+    }
+    assert board.priority_order == ("rush", "normal")
+    assert config.column_problems(ORDERS) == []
+    found = {(r.path.rsplit(".", 1)[-1], r.name) for r in references(config.pages[0].widgets[1])}
+    assert {("columns", "store_id"), ("sla_column", "tier")} <= found
+
+
+def test_sla_s_by_also_reads_as_sub_tables() -> None:
+    text = _board_with(
+        """
+        sla_column = "tier"
+        [pages.widgets.sla_s_by.gold]
+        new = 60
+        [pages.widgets.sla_s_by.silver]
+        new = 90
+        """
+    )
+    board = _config(text).pages[0].widgets[1].spec
+    assert isinstance(board, lifecycle.LifecycleSpec)
+    assert {k: dict(v) for k, v in board.sla_s_by.items()} == {
+        "gold": {"new": 60},
+        "silver": {"new": 90},
+    }
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            '"status"]\n  sla_column',
+            '"stauts"]\n  sla_column',
+            "columns: table 'orders' has no column 'stauts' (did you mean 'status'?)",
+        ),
+        (
+            'sla_column = "tier"',
+            'sla_column = "teir"',
+            "sla_column: table 'orders' has no column 'teir' (did you mean 'tier'?)",
+        ),
+    ],
+)
+def test_a_misspelt_column_of_the_new_fields_is_one_clear_error(
+    old: str, new: str, expected: str
+) -> None:
+    text = _board_with(BOARD_OPTIONS.replace(old, new))
+    assert _config(text).column_problems(ORDERS) == [f"{SOURCE}: pages[0].widgets[1].{expected}"]
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (
+            'sla_column = "tier"\nsla_s_by = { gold = { delivred = 60 } }',
+            "sla_s_by: sla_s_by['gold']=['delivred']: not in statuses "
+            "('new', 'packed', 'shipped', 'delivered')",
+        ),
+        (
+            'sla_column = "tier"\nsla_s_by = { gold = { new = 0 } }',
+            "sla_s_by: sla_s_by['gold']['new']=0 must be positive seconds",
+        ),
+        (
+            'sla_column = "tier"\nsla_s_by = { gold = 60 }',
+            "sla_s_by: sla_s_by['gold']=60 must be a table of seconds per status",
+        ),
+        (
+            "sla_s_by = { gold = { new = 60 } }",
+            "sla_s_by: sla_s_by needs sla_column: the column its values are of",
+        ),
+        (
+            'sla_column = "tier"',
+            "sla_column: sla_column='tier' needs sla_s_by: the limits per value of it",
+        ),
+        (
+            'priority_order = ["rush", "normal"]\npriority_ascending = true',
+            "priority_ascending: priority_ascending=True cannot be used with priority_order",
+        ),
+        (
+            'priority_order = "rush"',
+            "priority_order: priority_order='rush' must be a list of values",
+        ),
+        (
+            'columns = "id"',
+            "columns: columns must be a list of names, not 'id'",
+        ),
+    ],
+)
+def test_each_mistake_in_the_new_board_fields_names_its_key(options: str, expected: str) -> None:
+    (problem,) = _problems(_board_with(options))
+    assert problem.startswith(f"{SOURCE}: pages[0].widgets[1].{expected}"), problem

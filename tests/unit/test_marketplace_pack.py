@@ -441,6 +441,8 @@ def test_the_pages_and_what_is_on_them() -> None:
     assert board.statuses == tuple(bookings.transitions)
     assert set(board.terminal) == set(bookings.terminal)
     assert dict(board.sla_s) == {"pending": SLA_S, "bidding": SLA_S}
+    assert {"id", "status", "city_id"} <= set(board.columns)
+    assert len(board.columns) <= 10
     assert ("pending", "accepted") in board.spans
     assert board.group_column == "city_id"
     assert set(board.statuses) - set(board.terminal) == set(OPEN)

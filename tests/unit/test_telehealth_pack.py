@@ -27,7 +27,12 @@ from rtdata.scenarios.telehealth import (
     scenario,
     state_machines,
 )
-from rtdata.scenarios.telehealth.alerts import MAX_RESOLVED_ALERTS, MAX_UNRESOLVED_PER_CLINIC, SLA_S
+from rtdata.scenarios.telehealth.alerts import (
+    MAX_RESOLVED_ALERTS,
+    MAX_UNRESOLVED_PER_CLINIC,
+    PRIORITY,
+    SLA_S,
+)
 from rtdata.scenarios.telehealth.gateway import MAX_SAMPLES
 from rtdata.scenarios.telehealth.phases import (
     CYCLE_S,
@@ -426,6 +431,13 @@ def test_the_pages_and_their_widgets(config: Config) -> None:
     assert alerts.statuses == clinics.ALERT_STATUSES
     assert alerts.spans == (("raised", "acknowledged"), ("acknowledged", "resolved"))
     assert alerts.group_column == "tenant_id"
+    # Most severe first, and a raised alert's SLA is its severity's acknowledgement deadline.
+    assert alerts.priority_column == alerts.sla_column == "severity"
+    assert alerts.priority_order == tuple(sorted(PRIORITY, key=PRIORITY.__getitem__))
+    assert {value: dict(by) for value, by in alerts.sla_s_by.items()} == {
+        severity: {"raised": deadline_s} for severity, deadline_s in SLA_S.items()
+    }
+    assert "raised" not in alerts.sla_s
     assert set(recovery.statuses) == set(clinics.RECOVERY_STATUSES)
     assert set(recovery.terminal) == {"readmitted", "discharged"}
 

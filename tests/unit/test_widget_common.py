@@ -3,16 +3,26 @@ record fields a snapshot decodes once."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import numpy as np
 import orjson
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rtdata.buffer import EventBuffer
 from rtdata.events import Event
-from rtdata.views.widgets._common import CHANGE_OPS, ENTRY_COLUMNS, status_entries, table_changes
+from rtdata.views.widgets._common import (
+    CHANGE_OPS,
+    ENTRY_COLUMNS,
+    status_entries,
+    table_changes,
+    value_text,
+    value_texts,
+)
 from tests.unit.widget_data import ns
 
 
@@ -85,3 +95,40 @@ def test_status_entries_match_the_reference(
     assert str(got["entered_at"].dtype) == "datetime64[ns, UTC]"
     expected = reference_entries(events, "t", "state", group)
     assert list(got.itertuples(index=False, name=None)) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (1, "1"),
+        (1.0, "1"),
+        (1.5, "1.5"),
+        (np.int64(7), "7"),
+        (True, "true"),
+        (np.False_, "false"),
+        ("gold", "gold"),
+        (None, None),
+        (math.nan, None),
+        (pd.NA, None),
+    ],
+)
+def test_a_value_reads_as_the_text_a_config_names_it_by(value: object, text: str | None) -> None:
+    assert value_text(value) == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from([True, False, None, math.nan, "1", "true", "", [1], {"a": 1}]),
+            st.integers(-3, 3),
+            st.floats(-3, 3).map(lambda f: round(f, 1)),
+        ),
+        max_size=12,
+    )
+)
+def test_value_texts_convert_each_cell_as_value_text_does(cells: list[Any]) -> None:
+    column = pd.Series(cells, dtype=object)
+    assert list(value_texts(column)) == [value_text(v) for v in cells]
+    if cells and all(isinstance(v, bool) for v in cells):  # a typed column: the same texts
+        assert list(value_texts(pd.Series(cells))) == [value_text(v) for v in cells]

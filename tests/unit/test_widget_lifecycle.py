@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rtdata.views.widgets._common import status_entries
+from rtdata.views.widgets._spec import SpecError
 from rtdata.views.widgets.lifecycle import (
     COUNT_COLUMNS,
     OPEN_EXTRA_COLUMNS,
@@ -110,6 +112,97 @@ def test_priority_descending() -> None:
         created_column="created_at",
     )
     assert list(compute(spec, ROWS, EVENTS, NOW).open["id"]) == [6, 1, 2, 4, 5]
+
+
+def test_columns_choose_the_shown_columns_and_the_order_stays() -> None:
+    full = compute(SPEC, ROWS, EVENTS, NOW).open
+    # Neither the key, the priority nor the creation time is shown: the order still uses them.
+    spec = replace(SPEC, columns=("desk", "status"))
+    view = compute(spec, ROWS, EVENTS, NOW)
+    assert list(view.open.columns) == ["desk", "status", *OPEN_EXTRA_COLUMNS]
+    pd.testing.assert_frame_equal(view.open, full[["desk", "status", *OPEN_EXTRA_COLUMNS]])
+    assert view.breaches == 2
+
+
+@pytest.mark.parametrize(
+    ("rows", "shown"),
+    [
+        (ROWS.drop(columns=["desk"]), ["status", "id"]),  # a column not loaded yet: left out
+        (pd.DataFrame(), []),
+        (pd.DataFrame(columns=["id", "status", "desk"]), ["desk", "status", "id"]),
+    ],
+)
+def test_columns_absent_from_the_rows_are_left_out(rows: pd.DataFrame, shown: list[str]) -> None:
+    spec = replace(SPEC, columns=("desk", "status", "id"))
+    view = compute(spec, rows, EVENTS, NOW)
+    assert list(view.open.columns) == [*shown, *OPEN_EXTRA_COLUMNS]
+
+
+def test_sla_per_value_of_a_column_falls_back_to_the_status_sla() -> None:
+    spec = replace(
+        SPEC,
+        sla_column="desk",
+        sla_s_by={"south": {"requested": 400}, "north": {"confirmed": 1000}},
+    )
+    items = compute(spec, ROWS, EVENTS, NOW).open.set_index("id")
+    # 2: south and requested (400); 4: north, requested has no north limit (250);
+    # 1: north and confirmed (1000); 5: a status without any SLA.
+    assert items["sla_s"].to_dict() == pytest.approx(
+        {2: 400.0, 4: 250.0, 1: 1000.0, 5: np.nan}, nan_ok=True
+    )
+    assert items["breached"].to_dict() == {2: False, 4: False, 1: False, 5: False}
+    assert compute(spec, ROWS, EVENTS, NOW).breaches == 0
+    without = compute(spec, ROWS.drop(columns=["desk"]), EVENTS, NOW)  # column still loading
+    assert list(without.open["sla_s"].iloc[:3]) == [250.0, 250.0, 500.0]
+
+
+@pytest.mark.parametrize(
+    ("values", "key"),
+    [
+        ([1, 2, 1, None], "1"),  # int column with a null: floats 1.0 in the frame
+        ([1, 2, 1, 3], 1),
+        ([True, False, True, None], "true"),
+        (["1", "2", "1", None], "1"),
+    ],
+)
+def test_sla_values_are_compared_as_text(values: list[object], key: object) -> None:
+    rows = table(
+        {"id": i, "status": "a", "tier": v, "created_at": iso(ago(100))}
+        for i, v in enumerate(values)
+    )
+    spec = LifecycleSpec(
+        "t",
+        "status",
+        ("a", "z"),
+        created_column="created_at",
+        sla_s={"a": 500},
+        sla_column="tier",
+        sla_s_by={key: {"a": 50}},
+    )
+    view = compute(spec, rows, snapshot([]), NOW)
+    assert view.open.sort_values("id")["sla_s"].tolist() == [50.0, 500.0, 50.0, 500.0]
+    assert view.breaches == 2
+
+
+def test_priority_order_lists_the_most_urgent_values_first() -> None:
+    rows = table(
+        {"id": i, "status": "a", "level": level, "created_at": iso(ago(age_s))}
+        for i, (level, age_s) in enumerate(
+            [("low", 900), ("top", 10), (None, 999), ("odd", 50), ("mid", 20), ("top", 30)]
+        )
+    )
+    spec = LifecycleSpec(
+        "t",
+        "status",
+        ("a", "z"),
+        priority_column="level",
+        priority_order=("top", "mid", "low"),
+        created_column="created_at",
+    )
+    view = compute(spec, rows, snapshot([]), NOW)
+    # Listed values in their order (oldest first within one), then unlisted, then missing.
+    assert list(view.open["level"].fillna("-")) == ["top", "top", "mid", "low", "odd", "-"]
+    assert list(view.open["id"]) == [5, 1, 4, 0, 3, 2]
 
 
 def test_time_in_status_after_moving_back() -> None:
@@ -233,12 +326,53 @@ def test_large_table_and_buffer() -> None:
         ({"priority_column": ""}, "priority_column=''"),
         ({"group_column": 3}, "group_column=3"),
         ({"toast_filter": "priority=lte"}, "toast_filter='priority=lte'"),
+        ({"sla_s": "fast"}, "sla_s='fast' must be a table"),
+        ({"sla_s": {"a": {"token": "x"}}}, "sla_s['a']=a table must be positive"),
+        ({"sla_s": {"a": "60"}}, "sla_s['a']='60' must be positive seconds"),
+        ({"columns": ("id", "id")}, "columns must not repeat a name"),
+        ({"columns": "id"}, "columns must be a list of names"),
+        ({"columns": ("id", "")}, "columns must be a non-empty name"),
+        ({"sla_column": "tier"}, "sla_column='tier' needs sla_s_by"),
+        ({"sla_s_by": {"gold": {"a": 5}}}, "sla_s_by needs sla_column"),
+        ({"sla_column": "tier", "sla_s_by": {"gold": {"x": 5}}}, "sla_s_by['gold']=['x']: not"),
+        ({"sla_column": "tier", "sla_s_by": {"gold": {"a": -1}}}, "sla_s_by['gold']['a']=-1"),
+        ({"sla_column": "tier", "sla_s_by": {"gold": 60}}, "sla_s_by['gold']=60 must be a t"),
+        ({"sla_column": "tier", "sla_s_by": {1: {"a": 5}, "1": {"b": 5}}}, "sla_s_by names"),
+        ({"sla_column": "tier", "sla_s_by": {2.5: {"a": 5}}}, "sla_s_by: 2.5 must be"),
+        ({"sla_column": "tier", "sla_s_by": ({"a": 5},)}, "sla_s_by=an array must be"),
+        ({"priority_order": ("hi", "lo")}, "priority_order needs priority_column"),
+        ({"priority_ascending": "yes"}, "priority_ascending='yes' must be true or false"),
+        ({"priority_column": "p", "priority_order": "hi"}, "priority_order='hi' must be a list"),
+        ({"priority_column": "p", "priority_order": ("hi", "hi")}, "priority_order=('hi', 'hi')"),
+        ({"priority_column": "p", "priority_order": ("hi", None)}, "priority_order: None must"),
+        (
+            {"priority_column": "p", "priority_order": ("hi",), "priority_ascending": True},
+            "priority_ascending=True cannot be used with priority_order",
+        ),
     ],
 )
 def test_spec_validation(kwargs: dict, field: str) -> None:
     arguments = {"table": "t", "status_column": "s", "statuses": ("a", "b"), **kwargs}
-    with pytest.raises(ValueError, match="^" + re.escape(field)):
+    with pytest.raises(SpecError, match="^" + re.escape(field)) as caught:
         LifecycleSpec(**arguments)
+    assert caught.value.field in kwargs  # the key path names a field that was given
+
+
+def test_values_a_config_names_are_kept_as_text() -> None:
+    spec = LifecycleSpec(
+        "t",
+        "s",
+        ("a", "b"),
+        priority_column="p",
+        priority_order=(1, "2"),
+        sla_column="tier",
+        sla_s_by={1: {"a": 5}, "gold": {"b": 7.5}},
+        columns=["s", "tier"],
+    )
+    assert spec.priority_order == ("1", "2")
+    assert {k: dict(v) for k, v in spec.sla_s_by.items()} == {"1": {"a": 5}, "gold": {"b": 7.5}}
+    assert spec.columns == ("s", "tier")
+    assert spec.priority_ascending is None
 
 
 def reference_spans(entries: pd.DataFrame, spans: tuple[tuple[str, str], ...]) -> list[tuple]:
@@ -300,3 +434,87 @@ def test_span_times_match_a_key_by_key_reference(moves: list[tuple]) -> None:
         return sorted(rounded, key=lambda r: (r[1], r[2], str(r[0])))
 
     assert order(got) == order(expected)
+
+
+def reference_open(spec: LifecycleSpec, items: list[dict]) -> list[tuple[int, float, bool]]:
+    """The open items as the view documents them, item by item: (id, SLA, breached), most
+    urgent first (rank in ``priority_order``, then oldest, then key as text). Each item's time
+    in status is its ``age_s`` (no events)."""
+
+    def text(value: object) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            return str(value).lower()
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value)
+
+    listed = {v: i for i, v in enumerate(spec.priority_order)}
+
+    def rank(value: object) -> int:
+        shown = text(value)
+        return len(listed) + 1 if shown is None else listed.get(shown, len(listed))
+
+    ranked = []
+    for item in items:
+        if item["status"] in spec.terminal:
+            continue
+        by_value = spec.sla_s_by.get(text(item["tier"]) or "", {})
+        sla = by_value.get(item["status"], spec.sla_s.get(item["status"], math.nan))
+        order = (rank(item["level"]), -item["age_s"], str(item["id"]))
+        ranked.append((order, item["id"], sla, item["age_s"] > sla))
+    return [(i, sla, breached) for _, i, sla, breached in sorted(ranked)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    items=st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c", "z", "other"]),
+            st.sampled_from([1, 2, 1.0, "1", "2", "gold", True, None]),
+            st.sampled_from(["top", "mid", "low", "odd", None]),
+            st.integers(1, 40).map(lambda t: t * 10.0),
+        ),
+        min_size=1,
+        max_size=25,
+    ),
+    sla_s=st.dictionaries(st.sampled_from(["a", "b", "c"]), st.sampled_from([15.0, 150.0])),
+    sla_s_by=st.dictionaries(
+        st.sampled_from(["1", "2", "gold", "true"]),
+        st.dictionaries(st.sampled_from(["a", "b", "c", "z"]), st.sampled_from([25.0, 250.0])),
+        min_size=1,
+    ),
+)
+def test_sla_and_order_match_an_item_by_item_reference(
+    items: list[tuple], sla_s: dict, sla_s_by: dict
+) -> None:
+    spec = LifecycleSpec(
+        "t",
+        "status",
+        ("a", "b", "c", "z"),
+        terminal=("z",),
+        priority_column="level",
+        priority_order=("top", "mid", "low"),
+        created_column="created_at",
+        sla_s=sla_s,
+        sla_column="tier",
+        sla_s_by=sla_s_by,
+        columns=("id", "status"),
+    )
+    rows = [
+        {"id": i, "status": status, "tier": tier, "level": level, "age_s": age_s}
+        for i, (status, tier, level, age_s) in enumerate(items)
+    ]
+    frame = table(
+        {"id": r["id"], "status": r["status"], "tier": r["tier"], "level": r["level"]}
+        | {"created_at": iso(ago(r["age_s"]))}
+        for r in rows
+    )
+    view = compute(spec, frame, snapshot([]), NOW)
+    expected = reference_open(spec, rows)
+    got = list(view.open[["id", "sla_s", "breached"]].itertuples(index=False, name=None))
+    assert [g[0] for g in got] == [e[0] for e in expected]
+    assert [g[1] for g in got] == pytest.approx([e[1] for e in expected], nan_ok=True)
+    assert [g[2] for g in got] == [e[2] for e in expected]
+    assert view.breaches == sum(e[2] for e in expected)

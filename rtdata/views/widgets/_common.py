@@ -16,7 +16,13 @@ import numpy.typing as npt
 import pandas as pd
 
 from rtdata.events import decode_record, field_column
-from rtdata.filters import Condition, FilterError, parse_filter, predicate
+from rtdata.filters import Condition, FilterError, predicate
+from rtdata.views.widgets._filter import (
+    Comparison,
+    comparison_mask,
+    filter_columns,
+    parse_widget_filter,
+)
 from rtdata.views.widgets._spec import SpecError
 
 ENTRY_COLUMNS: Final = ("key", "status", "entered_at", "group")
@@ -27,14 +33,14 @@ CHANGE_OPS: Final = ("INSERT", "UPDATE", "SNAPSHOT")
 
 
 def check_filter(field: str, text: str | None) -> None:
-    """Raise ``ValueError`` naming ``field`` when ``text`` is not ``None`` or a valid realtime
-    filter."""
+    """Raise ``ValueError`` naming ``field`` when ``text`` is not ``None`` or a valid widget
+    filter (:func:`rtdata.views.widgets._filter.parse_widget_filter`)."""
     if text is not None and not isinstance(text, str):
         raise SpecError(
             field, f"{field}={text!r} must be a filter as text, such as 'status=eq.open'"
         )
     try:
-        parse_filter(text)
+        parse_widget_filter(text)
     except FilterError as exc:
         raise SpecError(field, f"{field}={text!r} is not a valid filter: {exc.reason}") from None
 
@@ -61,16 +67,15 @@ def plain(value: Any) -> Any:
 
 def _caster(sample: Any) -> Callable[[str, str], Any]:
     # Filter texts are cast by the type of the column's values, the way the server casts them
-    # to the column type; a text that does not fit is kept as text, and then never matches.
+    # to the column type; a text that is not a number raises for a column of numbers.
     def cast(_column: str, text: str) -> Any:
         if isinstance(sample, bool):
             return text.lower() in ("true", "t", "1")
         if isinstance(sample, int | float):
-            for kind in (int, float):
-                try:
-                    return kind(text)
-                except ValueError:
-                    pass
+            try:
+                return int(text)
+            except ValueError:
+                return float(text)
         return text
 
     return cast
@@ -79,7 +84,10 @@ def _caster(sample: Any) -> Callable[[str, str], Any]:
 def _condition_mask(condition: Condition, column: pd.Series) -> npt.NDArray[np.bool_]:
     values = [plain(v) for v in column.to_numpy(dtype=object)]
     sample = next((v for v in values if v is not None), None)
-    test = predicate((condition,), _caster(sample))
+    try:
+        test = predicate((condition,), _caster(sample))
+    except ValueError:  # a value that does not fit the column: no row matches (even neq)
+        return np.zeros(len(values), dtype=bool)
     try:
         codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
     except TypeError:  # unhashable JSON values (objects, arrays): one test per row
@@ -90,21 +98,35 @@ def _condition_mask(condition: Condition, column: pd.Series) -> npt.NDArray[np.b
     return verdicts[codes]
 
 
-def filter_mask(rows: pd.DataFrame, text: str | None) -> npt.NDArray[np.bool_]:
-    """Return which rows match a realtime filter such as ``"status=eq.open,priority=lte.2"``.
+def filter_mask(
+    rows: pd.DataFrame, text: str | None, now: datetime | None = None
+) -> npt.NDArray[np.bool_]:
+    """Return which rows match a widget filter such as ``"status=eq.open,priority=lte.2"`` or
+    ``"closed_at=gt.col(expires_at),created_at=gte.now()-1h"`` (see
+    :mod:`rtdata.views.widgets._filter`).
 
-    Each condition is tested once per distinct value of its column, so the cost is one pass
+    Each condition is tested once per distinct value of its column (a ``now()`` or ``col()``
+    value is read once per distinct value, then compared column-wise), so the cost is one pass
     over the rows plus one test per distinct value. Missing values (``None``, NaN) are SQL
     NULL; a condition on a column the frame lacks matches no row, as on the server.
 
+    Args:
+        rows: The rows.
+        text: The filter; ``None`` or blank keeps every row.
+        now: The render time, tz-aware; required when the filter compares with ``now()``.
+
     Raises:
         rtdata.filters.FilterError: ``text`` does not parse.
+        ValueError: The filter compares with ``now()`` and ``now`` is ``None``.
     """
     mask = np.ones(len(rows), dtype=bool)
-    for condition in parse_filter(text):
-        if condition.column not in rows.columns:
+    for condition in parse_widget_filter(text):
+        if any(name not in rows.columns for name in filter_columns((condition,))):
             return np.zeros(len(rows), dtype=bool)
-        mask &= _condition_mask(condition, rows[condition.column])
+        if isinstance(condition, Comparison):
+            mask &= comparison_mask(condition, rows, now)
+        else:
+            mask &= _condition_mask(condition, rows[condition.column])
     return mask
 
 
@@ -127,6 +149,31 @@ def key_text(value: Any) -> str | None:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def value_text(value: Any) -> str | None:
+    """Return a cell as the text a config names it by (a TOML key is text): ``1`` and ``1.0``
+    as ``"1"``, booleans as ``"true"`` and ``"false"``, ``None`` for a missing value."""
+    value = plain(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return key_text(value)
+
+
+def value_texts(values: pd.Series) -> npt.NDArray[np.object_]:
+    """Return :func:`value_text` of each cell, converting each distinct value once."""
+    cells = values.to_numpy(dtype=object)
+    # Factorising takes True, 1 and 1.0 for one value: a column mixing kinds (or holding JSON
+    # objects and arrays, which do not hash) is converted cell by cell.
+    if pd.api.types.infer_dtype(cells, skipna=True) not in ("mixed", "mixed-integer"):
+        try:
+            codes, uniques = pd.factorize(cells)
+        except TypeError:
+            pass
+        else:  # the appended None is the text of code -1, a missing value
+            texts = np.array([*(value_text(v) for v in uniques), None], dtype=object)
+            return np.asarray(texts[codes], dtype=object)
+    return np.array([value_text(v) for v in cells], dtype=object)
 
 
 loads = decode_record

@@ -10,12 +10,19 @@ import re
 import string
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 import orjson
 
 from rtdata.events import decode_record
-from rtdata.filters import Condition, FilterError, parse_filter, predicate
+from rtdata.filters import Condition, FilterError, predicate
+from rtdata.views.widgets._filter import (
+    Comparison,
+    WidgetCondition,
+    comparison_test,
+    parse_widget_filter,
+)
 
 __all__ = [
     "RAW_ID",
@@ -226,8 +233,9 @@ def _id_text(value: Any) -> str | None:
     return str(value)
 
 
-def parse_spec_filter(field: str, text: object) -> tuple[Condition, ...]:
-    """Parse a filter of a spec with :func:`rtdata.filters.parse_filter`.
+def parse_spec_filter(field: str, text: object) -> tuple[WidgetCondition, ...]:
+    """Parse a filter of a spec with
+    :func:`rtdata.views.widgets._filter.parse_widget_filter`.
 
     Raises:
         ValueError: It is not text or does not follow the grammar; the message names
@@ -236,25 +244,34 @@ def parse_spec_filter(field: str, text: object) -> tuple[Condition, ...]:
     if not isinstance(text, str):
         raise SpecError(field, f"{field} must be filter text, not {text!r}")
     try:
-        return parse_filter(text)
+        return parse_widget_filter(text)
     except FilterError as exc:
         raise SpecError(field, f"{field} {text!r}: {exc}") from None
 
 
 def compile_filter(
-    conditions: Sequence[Condition], samples: Iterable[Mapping[str, Any]]
+    conditions: Sequence[WidgetCondition],
+    samples: Iterable[Mapping[str, Any]],
+    now: datetime | None = None,
 ) -> Callable[[Mapping[str, Any]], bool]:
     """Compile filter conditions into a record test, casting each value by the column's type.
 
     The type of a column is that of its first non-null value in ``samples`` (text when none
     is seen), the way a dashboard tile casts its filter. A value that cannot be cast to it
-    makes the condition fail on every record rather than raise.
+    makes the condition fail on every record rather than raise. Comparisons with ``now()`` or
+    ``col()`` need no cast (:mod:`rtdata.views.widgets._filter`); ``now`` is the render time
+    they compare with.
+
+    Raises:
+        ValueError: A condition compares with ``now()`` and ``now`` is ``None``.
     """
-    if not conditions:
+    comparisons = [comparison_test(c, now) for c in conditions if isinstance(c, Comparison)]
+    plain = [c for c in conditions if isinstance(c, Condition)]
+    if not plain and not comparisons:
         return lambda _record: True
-    wanted = {c.column for c in conditions}
+    wanted = {c.column for c in plain}
     types: dict[str, type] = {}
-    for record in samples:
+    for record in samples if wanted else ():
         for column in wanted - types.keys():
             value = record.get(column)
             if value is not None:
@@ -262,18 +279,26 @@ def compile_filter(
         if len(types) == len(wanted):
             break
     try:
-        return predicate(conditions, lambda column, text: _cast(types.get(column), text))
+        keep = predicate(plain, lambda column, text: _cast(types.get(column), text))
     except (ValueError, FilterError):
         return lambda _record: False
+    if not comparisons:
+        return keep
+
+    def test(record: Mapping[str, Any]) -> bool:
+        return keep(record) and all(compare(record) is True for compare in comparisons)
+
+    return test
 
 
 def _cast(kind: type | None, text: str) -> Any:
     if kind is bool:
         return text.lower() in ("true", "t", "1")
-    if kind is int:
-        return int(text)
-    if kind is float:
-        return float(text)
+    if kind is int or kind is float:  # a JSON number column may hold 1 and 2.5 alike
+        try:
+            return int(text)
+        except ValueError:
+            return float(text)
     return text
 
 

@@ -57,7 +57,8 @@ class BreakdownSpec:
             ignored), or ``oldest_age``: the largest ``now`` minus ``column`` (ISO-8601 times)
             in seconds.
         column: The summed or timed column; required for ``sum`` and ``oldest_age``.
-        filter: Realtime filter grammar; ``None`` keeps every row.
+        filter: Widget filter grammar (the realtime grammar with ``now()`` and ``col(name)``
+            values: :mod:`rtdata.views.widgets._filter`); ``None`` keeps every row.
         labels: For a group column holding ids of another table:
             ``(table, key_column, label_column)`` of that table, resolved from the lookups
             passed to :func:`compute`.
@@ -139,7 +140,7 @@ def compute(
             missing table leaves raw ids.
     """
     value_column = _VALUE_COLUMNS[spec.measure]
-    matched = rows[filter_mask(rows, spec.filter)] if len(rows) else rows
+    matched = rows[filter_mask(rows, spec.filter, now)] if len(rows) else rows
     frame = pd.DataFrame(index=range(len(matched)))
     for column in spec.by:
         names = _label_map(spec, column, lookups or {})

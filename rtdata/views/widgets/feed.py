@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from rtdata.filters import Condition
+from rtdata.views.widgets._filter import WidgetCondition
 from rtdata.views.widgets._spec import (
     Piece,
     SpecError,
@@ -82,8 +82,9 @@ class FeedSpec:
             first.
         ops: For a table, the operations shown (:data:`CHANGE_OPS`; empty means
             :data:`DEFAULT_OPS`); for channels, the broadcast event names (empty means all).
-        filter: Condition on the record in the ``rtdata.filters`` grammar
-            (``"status=eq.open,priority=lte.2"``); empty keeps every record.
+        filter: Condition on the record in the widget filter grammar
+            (``"status=eq.open,priority=lte.2"``, with ``now()`` and ``col(name)`` values:
+            :mod:`rtdata.views.widgets._filter`); empty keeps every record.
         changed: Table feeds only: show only ``UPDATE`` events where one of these columns
             changed. A column whose old value is unknown (no ``old_record`` value and no
             earlier record of the key) counts as unchanged.
@@ -104,8 +105,8 @@ class FeedSpec:
     toast_filter: str | None = None
     missing: str = "?"
     _pieces: tuple[Piece, ...] = field(init=False, repr=False, compare=False)
-    _conditions: tuple[Condition, ...] = field(init=False, repr=False, compare=False)
-    _toast: tuple[Condition, ...] | None = field(init=False, repr=False, compare=False)
+    _conditions: tuple[WidgetCondition, ...] = field(init=False, repr=False, compare=False)
+    _toast: tuple[WidgetCondition, ...] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         sources = (("table", self.table), ("channel", self.channel), ("channels", self.channels))
@@ -245,8 +246,8 @@ def compute(
         decoded = [_decode(cols, int(i)) for i in block]
         if keep is None:  # cast filter values by the types of the newest records
             samples = [row for row, _ in decoded]
-            keep = compile_filter(spec._conditions, samples)
-            toast = None if spec._toast is None else compile_filter(spec._toast, samples)
+            keep = compile_filter(spec._conditions, samples, now)
+            toast = None if spec._toast is None else compile_filter(spec._toast, samples, now)
         for i, (row, old) in zip(block, decoded, strict=True):
             if spec.changed and not _changed(spec.changed, row, old):
                 continue

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from rtdata.filters import Condition
+from rtdata.views.widgets._filter import WidgetCondition
 from rtdata.views.widgets._spec import (
     Piece,
     SpecError,
@@ -85,7 +85,8 @@ class MapSpec:
         max_size_px: Largest marker diameter in pixels.
         hover: Hover text template, as in the feed (``"{name} · {level:.1f}"``); empty shows
             the coordinates only.
-        filter: Condition on the rows in the ``rtdata.filters`` grammar; empty keeps all.
+        filter: Condition on the rows in the widget filter grammar (with ``now()`` and
+            ``col(name)`` values: :mod:`rtdata.views.widgets._filter`); empty keeps all.
         time_column: Column of each row's time (ISO 8601): with ``max_age_s``, older rows are
             left out, and without ``size_column``, the newest rows are drawn first.
         max_age_s: Draw rows whose ``time_column`` is at most this many seconds before
@@ -115,7 +116,7 @@ class MapSpec:
     label_property: str | None = "name"
     height_px: int = 520
     _pieces: tuple[Piece, ...] = field(init=False, repr=False, compare=False)
-    _conditions: tuple[Condition, ...] = field(init=False, repr=False, compare=False)
+    _conditions: tuple[WidgetCondition, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("table", "lat_column", "lon_column"):
@@ -224,7 +225,7 @@ def compute(
         {str(k): v for k, v in r.items()} for r in rows.to_dict("records")
     ]
     if spec._conditions:
-        keep = compile_filter(spec._conditions, records)
+        keep = compile_filter(spec._conditions, records, now)
         records = [r for r in records if keep(r)]
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame(index=range(0))
     n = len(frame)

@@ -1,6 +1,7 @@
 """Queue widget: a live table of a table's rows, filtered, ordered, cut, with fresh rows flagged.
 
-Rows are filtered with the realtime filter grammar and ordered with PostgREST's ``order``
+Rows are filtered with the widget filter grammar (the realtime one, with ``now()`` and
+``col(name)`` values) and ordered with PostgREST's ``order``
 grammar (``priority.asc,created_at.desc.nullslast``). A row is flagged as changed when the
 event buffer holds an ``INSERT`` or ``UPDATE`` of its key received within ``highlight_s``
 seconds before ``now``.
@@ -76,7 +77,8 @@ class QueueSpec:
         table: The table whose current rows are listed.
         columns: The columns shown, in order; empty shows every column of the rows.
         labels: Display label per column; a column without one shows its name.
-        filter: Realtime filter grammar; ``None`` keeps every row.
+        filter: Widget filter grammar (the realtime grammar with ``now()`` and ``col(name)``
+            values: :mod:`rtdata.views.widgets._filter`); ``None`` keeps every row.
         order: PostgREST order grammar, e.g. ``"priority.asc,created_at.desc"``; ``None``
             keeps the table's order.
         limit: Most rows shown.
@@ -153,7 +155,7 @@ def compute(spec: QueueSpec, rows: pd.DataFrame, events: pd.DataFrame, now: date
             count for the flags.
         now: The current time, tz-aware UTC.
     """
-    matched = rows[filter_mask(rows, spec.filter)] if len(rows) else rows
+    matched = rows[filter_mask(rows, spec.filter, now)] if len(rows) else rows
     ordered = _ordered(matched, parse_order(spec.order)).head(spec.limit)
     columns = spec.columns or tuple(str(c) for c in rows.columns)
     shown = pd.DataFrame(

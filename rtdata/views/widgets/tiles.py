@@ -1,14 +1,15 @@
 """Tile widget: one number over a table's rows, with its delta, sparkline and alert level.
 
 A tile aggregates one column (``count``, ``sum``, ``avg``, ``min`` or ``max``) over the rows
-matching a realtime filter, optionally only rows whose time column falls today (UTC) or in the
+matching a widget filter, optionally only rows whose time column falls today (UTC) or in the
 last ``window_s`` seconds before ``now``.
 
 The delta and sparkline come from a :class:`TileHistory`, the values the dashboard computed
 before: it recomputes every tile about once a second, and a tile's past value cannot be
 rebuilt from the event buffer in general (the buffer is bounded, snapshot rows carry no
-history, and a time window moves with ``now`` even when no row changes). So the history is
-what was seen, shared by every session: a tile shown for the first time has no delta yet.
+history, and a time window or a filter comparing with ``now()`` moves with ``now`` even when
+no row changes). So the history is what was seen, shared by every session: a tile shown for
+the first time has no delta yet.
 """
 
 from __future__ import annotations
@@ -61,8 +62,9 @@ class TileSpec:
             ``avg``, ``min`` or ``max`` of ``column``.
         column: The aggregated column; required for every aggregate but ``count``. Values
             that are not numbers are ignored.
-        filter: Realtime filter grammar (``status=eq.open,priority=lte.2``); ``None`` keeps
-            every row.
+        filter: Widget filter grammar (``status=eq.open,priority=lte.2``; also
+            ``expires_at=lt.now()`` or ``closed_at=gt.col(expires_at)``:
+            :mod:`rtdata.views.widgets._filter`); ``None`` keeps every row.
         time_column: A column of ISO-8601 times that ``today`` or ``window_s`` look at.
         today: Keep only rows whose ``time_column`` falls on ``now``'s UTC date.
         window_s: Keep only rows whose ``time_column`` is at most this many seconds before
@@ -166,7 +168,7 @@ def compute(
 
 
 def _value(spec: TileSpec, rows: pd.DataFrame, now: datetime) -> float | None:
-    frame = rows[filter_mask(rows, spec.filter)] if len(rows) else rows
+    frame = rows[filter_mask(rows, spec.filter, now)] if len(rows) else rows
     if spec.time_column is not None and (spec.today or spec.window_s is not None):
         if spec.time_column not in frame.columns:
             frame = frame.iloc[0:0]

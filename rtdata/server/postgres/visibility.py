@@ -1,0 +1,142 @@
+"""Which subscribers may see which changes: the RLS check Supabase Realtime applies per
+subscriber, run by the database itself.
+
+For a change of a table with row-level security on, Supabase runs a ``SELECT`` of the row under
+the subscriber's role and JWT claims (realtime-protocol.md §3 and §6). :func:`visible_changes`
+does the same, batched: subscribers with identical claims form one group, and each group runs
+one transaction (``SET LOCAL ROLE`` + ``set_config('request.jwt.claims', ..., true)``) with one
+query per table of the batch, selecting the rows by primary key. What it decides:
+
+- DELETEs are visible to everyone (Supabase does not RLS-check them).
+- A table without RLS is visible to everyone (grants are not checked here).
+- The ``service_role`` sees everything (it bypasses RLS) without a query.
+- A row that the select does not return, a row without a primary key, a role that does not
+  exist or lacks the SELECT privilege: not visible.
+
+The select reads the row as it is when the check runs, as Supabase's does; a row deleted
+since is not visible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import orjson
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg import sql
+
+from rtdata.server.schema import TableSchema
+from rtdata.server.store import Change
+
+__all__ = ["SERVICE_ROLE", "visible_changes"]
+
+SERVICE_ROLE: Final = "service_role"
+"""The role that bypasses row-level security."""
+
+_DEFAULT_ROLE: Final = "anon"
+# Refusals that mean "this group may not see these rows", decided by SQLSTATE class.
+_REFUSED: Final = (
+    pg_errors.InsufficientPrivilege,  # 42501: no SELECT on the table
+    pg_errors.InvalidParameterValue,  # 22023: SET ROLE to a role that does not exist
+    pg_errors.UndefinedObject,  # 42704: likewise, on some versions
+)
+
+
+async def visible_changes(
+    conn: psycopg.AsyncConnection[Any],
+    changes: Sequence[Change],
+    claims: Sequence[Mapping[str, Any]],
+) -> list[frozenset[int]]:
+    """Return, for each claims set (same order), the indexes of ``changes`` its holder may see.
+
+    Args:
+        conn: An autocommit connection of a role that may ``SET ROLE`` to the claims' roles
+            (the superuser the change reader uses, or ``authenticator``). It must not be inside
+            a transaction; the checks run in their own, rolled back.
+        changes: A batch of changes (one or several transactions).
+        claims: The subscribers' JWT claims; ``role`` names the database role (``anon`` when
+            missing).
+    """
+    everyone = frozenset(i for i, c in enumerate(changes) if not _needs_check(c))
+    checked = [i for i in range(len(changes)) if i not in everyone]
+    groups: dict[bytes, list[int]] = {}
+    for position, claim in enumerate(claims):
+        groups.setdefault(orjson.dumps(claim, option=orjson.OPT_SORT_KEYS), []).append(position)
+    out: list[frozenset[int]] = [everyone] * len(claims)
+    if not checked:
+        return out
+    by_table: dict[tuple[str, str], list[int]] = {}
+    for i in checked:
+        table = changes[i].table
+        by_table.setdefault((table.schema, table.name), []).append(i)
+    for key, positions in groups.items():
+        claim = claims[positions[0]]
+        role = str(claim.get("role") or _DEFAULT_ROLE)
+        if role == SERVICE_ROLE:
+            seen = frozenset(range(len(changes)))
+        else:
+            seen = everyone | await _check_group(conn, role, key.decode(), changes, by_table)
+        for position in positions:
+            out[position] = seen
+    return out
+
+
+def _needs_check(change: Change) -> bool:
+    return change.type != "DELETE" and change.table.rls_enabled
+
+
+async def _check_group(
+    conn: psycopg.AsyncConnection[Any],
+    role: str,
+    claims_json: str,
+    changes: Sequence[Change],
+    by_table: Mapping[tuple[str, str], list[int]],
+) -> frozenset[int]:
+    seen: set[int] = set()
+    try:
+        async with conn.transaction(force_rollback=True):
+            await conn.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
+            await conn.execute("select set_config('request.jwt.claims', %s, true)", (claims_json,))
+            for indexes in by_table.values():
+                table = changes[indexes[0]].table
+                keyed = [i for i in indexes if _has_key(table, changes[i])]
+                if not keyed:
+                    continue
+                try:
+                    async with conn.transaction():  # a savepoint: one table's refusal only
+                        seen.update(await _select(conn, table, changes, keyed))
+                except _REFUSED:
+                    continue
+    except _REFUSED:
+        return frozenset()
+    return frozenset(seen)
+
+
+def _has_key(table: TableSchema, change: Change) -> bool:
+    record = change.record or {}
+    return bool(table.primary_key) and all(record.get(k) is not None for k in table.primary_key)
+
+
+async def _select(
+    conn: psycopg.AsyncConnection[Any],
+    table: TableSchema,
+    changes: Sequence[Change],
+    indexes: list[int],
+) -> set[int]:
+    """Select, under the current role, which of the changes' rows the table shows."""
+    keys = [{k: (changes[i].record or {})[k] for k in table.primary_key} for i in indexes]
+    target = sql.Identifier(table.schema, table.name)
+    query = sql.SQL(
+        "select e.ord from jsonb_array_elements(%s::jsonb) with ordinality as e(doc, ord)"
+        " cross join lateral jsonb_populate_record(null::{target}, e.doc) as k"
+        " where exists (select from {target} as t where {match})"
+    ).format(
+        target=target,
+        match=sql.SQL(" and ").join(
+            sql.SQL("t.{c} = k.{c}").format(c=sql.Identifier(c)) for c in table.primary_key
+        ),
+    )
+    cur = await conn.execute(query, (orjson.dumps(keys).decode(),))
+    return {indexes[int(ord_) - 1] for (ord_,) in await cur.fetchall()}
