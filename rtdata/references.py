@@ -53,8 +53,10 @@ def references(widget: Widget) -> Iterator[Reference]:
             for column in (spec.label_key_column, spec.label_column):
                 yield Reference(f"labels.{spec.label_field}", spec.label_table, column)
         return
-    if isinstance(spec, feed.FeedSpec) and spec.channel is not None:
-        yield Reference(f"{widget.path}.channel", None, spec.channel)
+    if isinstance(spec, feed.FeedSpec) and spec.table is None:
+        field = "channel" if spec.channel is not None else "channels"
+        for channel in spec.broadcast_channels:
+            yield Reference(f"{widget.path}.{field}", None, channel)
         return
     table = getattr(spec, "table", None)
     assert isinstance(table, str)
@@ -106,9 +108,12 @@ def _columns(path: str, table: str, spec: Any) -> Iterator[Reference]:
 
 
 def _template(name: str, text: str) -> list[str]:
+    """The record columns a template reads (not what it reads of the event itself)."""
     from rtdata.views.widgets._spec import compile_template
+    from rtdata.views.widgets.feed import EVENT_FIELDS
 
-    return [p.field for p in compile_template(name, text) if p.field is not None]
+    pieces = compile_template(name, text, event_fields=EVENT_FIELDS)  # checked by its spec
+    return [p.field for p in pieces if p.field is not None and not p.event]
 
 
 def check_references(

@@ -35,10 +35,10 @@ TOAST_WINDOW: Final = timedelta(minutes=1)
 """How far back a feed looks for toasts: a session that refreshes within it misses none."""
 
 EVENTS_PER_WIDGET: Final = 50_000
-"""Newest buffered events of its table (or channel) a widget reads: status times, spans,
+"""Newest buffered events of its table (or channels) a widget reads: status times, spans,
 highlights and feeds come from these, so a full buffer costs no more than this."""
 
-_FEED_FIRST_READ: Final = 25  # a channel feed first reads this many times its limit
+_FEED_FIRST_READ: Final = 25  # a broadcast feed first reads this many times its limit
 _METRICS_PER_ROW: Final = 4
 _LEVEL_COLOURS: Final = {"warn": "orange", "critical": "red"}
 _TIME: Final = st.column_config.DatetimeColumn(format="HH:mm:ss")
@@ -117,19 +117,19 @@ def _newest(
     *,
     tables: list[str] | None = None,
     kinds: list[str] | None = None,
-    channel: str | None = None,
+    channels: Sequence[str] | None = None,
     fields: Sequence[str] = (),
     columns: Sequence[str] | None = None,
     newest: int | None = None,
 ) -> pd.DataFrame:
     """The ``newest`` (:data:`EVENTS_PER_WIDGET` by default) events with these filters (and
-    of ``channel``, if given), in buffer order, of ``columns`` (``None``: all), with the
+    of ``channels``, if given), in buffer order, of ``columns`` (``None``: all), with the
     record ``fields`` a view reads decoded (each sealed chunk of the buffer decodes a record
     once for every later snapshot and viewer)."""
     return recorder.buffer.snapshot(
         tables=tables,
         kinds=kinds,
-        channels=None if channel is None else [channel],
+        channels=None if channels is None else list(channels),
         newest=EVENTS_PER_WIDGET if newest is None else newest,
         fields=fields,
         columns=columns,
@@ -383,25 +383,29 @@ def _feed(spec: Widget, recorder: Recorder) -> None:
     seen = f"{spec.path}:toasted_until"
     st.session_state.setdefault(seen, _now())
 
-    def compute() -> feed.FeedView:
+    def compute(names: Mapping[str, Mapping[str, str]]) -> feed.FeedView:
         now = _now()  # toasts of the last minute, shared; each session shows the ones it missed
+        since = now - TOAST_WINDOW
         if stream.table is not None:  # old values come from a key's earlier events: read all
             events = _changes(recorder, stream.table)
-            return feed.compute(stream, events, now, toast_since=now - TOAST_WINDOW)
-        # A channel's feed shows its newest matching broadcasts: read a few times its limit,
+            return feed.compute(stream, events, now, toast_since=since, labels=names)
+        # A broadcast feed shows its newest matching broadcasts: read a few times its limit,
         # and more only when those held too few matches.
+        channels = stream.broadcast_channels
         for newest in (min(_FEED_FIRST_READ * stream.limit, EVENTS_PER_WIDGET), EVENTS_PER_WIDGET):
             events = _newest(
-                recorder, kinds=[EventKind.BROADCAST], channel=stream.channel, newest=newest
+                recorder, kinds=[EventKind.BROADCAST], channels=channels, newest=newest
             )
-            view = feed.compute(stream, events, now, toast_since=now - TOAST_WINDOW)
+            view = feed.compute(stream, events, now, toast_since=since, labels=names)
             if len(view.items) >= stream.limit or len(events) < newest:
                 break
         return view
 
     @ui.live()
     def region() -> None:
-        view = ui.cached_view(spec.path, recorder, compute)
+        # Template fields of id columns show their [labels] (a cached view of their tables).
+        names = _labels(recorder)
+        view = ui.cached_view(spec.path, recorder, lambda: compute(names))
         if stream.toast_filter is not None:
             since = st.session_state[seen]
             fresh = [item for item in view.toasts if item.received_at > since]
@@ -435,11 +439,26 @@ def _series(spec: Widget, recorder: Recorder) -> None:
         )
         return series.compute(drawn, recorder.table(drawn.table), events, _now(), entity=entity)
 
+    def labels() -> dict[str, Mapping[str, str]]:
+        # Entities and cohorts are ids of their columns: the picker, the legends and the alert
+        # list show them by their [labels]; the picker still selects by id.
+        names = _labels(recorder)
+        return {
+            shown: names.get(column, {}) if column is not None else {}
+            for shown, column in (("entity", drawn.entity_column), ("cohort", drawn.cohort_column))
+        }
+
     entity: str | None = None
     if drawn.entity_column is not None and not ui.is_wall():
         overview = ui.cached_view(spec.path, recorder, lambda: compute(None))
         choices = ["(newest)", *overview.available]
-        picked = st.selectbox(drawn.entity_column, choices, key=f"{spec.path}:entity")
+        entity_names = labels()["entity"]
+        picked = st.selectbox(
+            drawn.entity_column,
+            choices,
+            key=f"{spec.path}:entity",
+            format_func=lambda id_: entity_names.get(id_, id_),
+        )
         entity = None if picked in (None, "(newest)") else str(picked)
 
     @ui.live()
@@ -450,17 +469,14 @@ def _series(spec: Widget, recorder: Recorder) -> None:
         left, right = st.columns(2)
         left.metric("Readings", f"{view.readings:,}")
         right.metric("Out of range", f"{view.alerts_total:,}")
-        ui.chart(series.figure(view), key=f"{spec.path}:entities")
-        # Entities and cohorts are ids of their columns: show them by their [labels].
-        names = _labels(recorder)
-        sources = {"entity": drawn.entity_column, "cohort": drawn.cohort_column}
-        maps = {shown: names[c] for shown, c in sources.items() if c is not None and c in names}
+        maps = labels()
+        ui.chart(series.figure(view, names=maps["entity"]), key=f"{spec.path}:entities")
         if drawn.cohort_column is not None and not view.cohorts.empty:
             st.caption(f"Median by {drawn.cohort_column} per {drawn.bucket_s} s")
-            cohorts = labelled(view.cohorts.rename(columns={"series": "cohort"}), maps)
-            named = replace(view, cohorts=cohorts.rename(columns={"cohort": "series"}))
-            ui.chart(series.figure(named, by="cohort"), key=f"{spec.path}:cohorts")
+            cohorts = series.figure(view, by="cohort", names=maps["cohort"])
+            ui.chart(cohorts, key=f"{spec.path}:cohorts")
         if not view.alerts.empty:
+            sources = {"entity": drawn.entity_column, "cohort": drawn.cohort_column}
             st.caption("Out-of-range readings, newest first")
             alerts = labelled(view.alerts, maps)
             _table(alerts.rename(columns={k: v for k, v in sources.items() if v is not None}))

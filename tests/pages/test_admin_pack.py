@@ -117,7 +117,8 @@ def test_the_console_shows_the_escalation_and_the_queue(admin: Admin) -> None:
     names = {p["full_name"] for p in made if p["role_changed_by"] == culprit}
     assert len(names) == 5  # one admin made five more
     lines = role_feed["change"].tolist()
-    assert {line.split(":")[0] for line in lines if line.endswith("staff → admin")} >= names
+    by_culprit = f"staff → admin, by {admin.names()[culprit]}"  # "changed by" by [labels]
+    assert {line.split(":")[0] for line in lines if line.endswith(by_culprit)} >= names
     pending = sorted(
         (f for f in forms if f["status"] == "pending"), key=lambda f: f["submitted_at"]
     )
@@ -131,8 +132,8 @@ def test_a_new_admin_raises_one_toast(admin: Admin) -> None:
     admin.scenario.apply_result(write, admin.replay.apply(write, time.time_ns() - 4_000_000))
     at.run()
     assert not at.exception
-    name = admin.names()[write.match["id"]]
-    assert [t.value for t in at.toast] == [f"{name}: staff → admin"]
+    name, by = admin.names()[write.match["id"]], admin.names()[write.body["role_changed_by"]]
+    assert [t.value for t in at.toast] == [f"{name}: staff → admin, by {by}"]
     at.run()
     assert not at.toast
 
@@ -233,6 +234,8 @@ def test_patient_records_show_edits_by_name(admin: Admin) -> None:
     team = {a.full_name for a in admin.scenario.team}
     assert set(edited["edited by"]) <= team
     assert len(edits) == 15
+    for feed in (allergies, edits):  # who edited, by [labels]: the team are never deleted
+        assert {line.rpartition(", by ")[2] for line in feed["change"]} <= team
 
 
 def test_the_team_page_shows_who_is_online_and_who_has_a_form_open(admin: Admin) -> None:

@@ -5,6 +5,7 @@ are there, and the numbers are the ones counted here from the rows the simulator
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,8 @@ from tests.pages.packs import Filled, filled, found, page_names, words
 
 UNRESOLVED = ("open", "assigned", "waiting")
 PRIORITIES = {1: "urgent", 2: "high", 3: "normal", 4: "low"}
+BREACH = re.compile(r"^#(\d+) .* \((.+)\): \w+, (first response|resolution) late$")
+STATUS_CHANGE = re.compile(r"^#\d+ .* \((\w+)\): \S+ → \w+$")
 EMPTY = ("Nothing yet.", "Nobody is online")
 
 
@@ -195,6 +198,13 @@ def test_the_sla_page_breaks_unresolved_tickets_down_and_lists_the_breaches(
     assert listed
     assert not {int(c[1 : c.index(" ")]) for c in listed} & on_time
     assert any(c.endswith(", resolution late") for c in changes)
+    # Each breach names its ticket's team ([labels] in the template), not the team's id.
+    by_id = {t["id"]: t for t in tickets}
+    named = [(int(m.group(1)), m.group(2)) for m in map(BREACH.match, changes) if m]
+    assert len(named) == len(changes)
+    assert {(i, teams[by_id[i]["team_id"]]) for i, _ in named if i in by_id} == {
+        (i, team) for i, team in named if i in by_id
+    }
 
 
 def test_the_activity_page_shows_status_changes_comments_and_attachments(
@@ -203,6 +213,9 @@ def test_the_activity_page_shows_status_changes_comments_and_attachments(
     at = page("activity")
     changes = [str(v) for f in frames(at) if "change" in f.columns for v in f["change"]]
     assert any(" → " in c for c in changes)
+    moves = [STATUS_CHANGE.match(c) for c in changes if " → " in c]
+    assert {m.group(1) for m in moves if m} <= set(PRIORITIES.values())  # by [labels]
+    assert all(moves)
     assert any(" · agent: " in c for c in changes)
     files = _frame(at, "ticket", "file_name", "bytes")
     newest = sorted(_rows(crm, "attachments"), key=lambda r: r["created_at"], reverse=True)

@@ -7,6 +7,7 @@ page ever shows a word of the hospital pack.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -369,3 +370,71 @@ def test_a_channel_feed_finds_its_matches_behind_many_newer_broadcasts() -> None
         ui.use_recorder(None)
     dispatch = list(at.dataframe[-1].value["change"])
     assert dispatch == ["urgent 3", "urgent 2", "urgent 1"]
+
+
+@contextlib.contextmanager
+def _filled_with(*changes: tuple[str, str]) -> Iterator[Recorder]:
+    """The app filled as usual under its config with each (old, new) text replaced."""
+    config = fs.CONFIG
+    for old, new in changes:
+        assert old in config, old
+        config = config.replace(old, new, 1)
+    recorder = fs.fill(Recorder(Settings(config=parse_config(config, fs.SOURCE))))
+    ui.use_recorder(recorder)
+    try:
+        yield recorder
+    finally:
+        ui.use_recorder(None)
+
+
+def test_feed_lines_and_toasts_show_the_labels_of_id_columns() -> None:
+    template = 'template = "Ticket #{id} {title}: {status}"'
+    labelled = 'template = "#{id} for {customer_id} (customer {customer_id:id}): {status}"'
+    with _filled_with((template, labelled)):
+        at = run_page("feed")
+        assert list(at.dataframe[0].value["change"])[:2] == [
+            "#6 for Cobalt Freight (customer 3): new",
+            "#5 for Borealis Labs (customer 2): closed",
+        ]
+        _ticket(7, "Payroll server offline", priority=1)
+        at.run()
+        assert not at.exception
+        assert [t.value for t in at.toast] == ["#7 for Borealis Labs (customer 2): new"]
+
+
+def test_a_feed_over_two_channels_merges_them_and_names_each_line_s_channel() -> None:
+    alerts = '[[channels]]\nname = "alerts"\nbroadcast = ["raised"]\n\n[[channels]]\nname = "floor"'
+    merged = 'channels = ["ops", "alerts"]\n  template = "{event.channel}: {message}"'
+    with _filled_with(
+        ('[[channels]]\nname = "floor"', alerts),
+        ('channel = "ops"\n  template = "{message}"', merged),
+    ) as recorder:
+        now_ns = time.time_ns()
+        recorder.record(broadcast("alerts", "raised", {"message": "Router down again"}, now_ns))
+        recorder.record(broadcast("elsewhere", "raised", {"message": "not followed"}, now_ns))
+        at = run_page("feed")
+    assert list(at.dataframe[1].value["change"]) == [
+        "alerts: Router down again",
+        "ops: Eli dispatched to Borealis Labs",
+        "ops: Dana dispatched to Acme Bakery",
+    ]
+
+
+def test_series_legends_and_the_entity_picker_show_labels_and_pick_by_id() -> None:
+    by_customer = 'entity_column = "customer_id"\n  cohort_column = "device_id"'
+    with _filled_with(
+        ('entity_column = "device_id"\n  cohort_column = "customer_id"', by_customer)
+    ):
+        at = run_page("series")
+        by_entity, by_cohort = charts(at)
+        names = {trace["name"] for trace in by_entity["data"]} - {"out of range"}
+        assert names == set(fs.CUSTOMERS.values())
+        assert {trace["name"] for trace in by_cohort["data"]} - {"out of range"} == set(fs.DEVICES)
+        # Every customer's device reported last at the same moment: by id, shown by name.
+        assert at.selectbox[0].options == ["(newest)", *(fs.CUSTOMERS[i] for i in (1, 2, 3))]
+        at.selectbox[0].select("2").run()  # an id: the picker shows names, picks ids
+        assert not at.exception
+        (drawn,) = {trace["name"] for trace in charts(at)[0]["data"]} - {"out of range"}
+        assert drawn == fs.CUSTOMERS[2]
+        (alerts,) = frames(at)
+        assert set(alerts["customer_id"]) == {"Borealis Labs", "Cobalt Freight"}

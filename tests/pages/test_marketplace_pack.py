@@ -9,9 +9,11 @@ views.
 
 from __future__ import annotations
 
+import re
 import time
+import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -127,6 +129,19 @@ def test_the_pages_speak_the_pack_s_words(market: Market) -> None:
     assert found(text, vocabulary) == set(vocabulary)
 
 
+PAYMENT = re.compile(r" EUR by \w+ from (.+) to (.+) for booking #\d+: \w+$")
+REVIEW = re.compile(r"^\d stars for (.+) from (.+) \(booking #\d+\): ")
+
+
+def _by_name(shown: set[str], on_file: Mapping[Any, str]) -> None:
+    """Feed lines name people by their [labels]: every one on file by name, and only someone
+    deleted since (a departed technician, a pruned customer) by the id the event carried."""
+    assert shown & set(on_file.values()), shown
+    assert not shown & {str(id_) for id_ in on_file}
+    for text in shown - set(on_file.values()):
+        uuid.UUID(text)  # an id, not a mangled name
+
+
 def _city_names() -> dict[int, str]:
     return {1: "Duisburg", 2: "Mülheim an der Ruhr", 3: "Essen", 4: "Bochum", 5: "Dortmund"}
 
@@ -212,6 +227,7 @@ def test_bids_and_payments_show_amounts_by_name(market: Market) -> None:
     names = {t["id"]: t["display_name"] for t in market.rows("technicians")}
     new, by_status, latest = frames(at)
     assert all(" EUR on booking #" in line for line in new["change"])
+    _by_name({line.partition(": ")[0] for line in new["change"]}, names)
     assert dict(zip(by_status["status"], by_status["count"], strict=True)) == dict(
         Counter(b["status"] for b in bids)
     )
@@ -220,9 +236,17 @@ def test_bids_and_payments_show_amounts_by_name(market: Market) -> None:
     payments = market.rows("payments")
     fed, reviews, by_method, by_rating = frames(at)
     assert len(fed) == min(15, len(payments))
+    people = {p["id"]: p["full_name"] for p in market.rows("profiles")}
+    paid = [PAYMENT.search(line) for line in fed["change"]]
+    assert all(paid), fed["change"].tolist()
+    _by_name({m.group(1) for m in paid if m}, people)
+    _by_name({m.group(2) for m in paid if m}, names)
     assert by_method["count"].sum() == len(payments)
     assert by_rating["count"].sum() == len(market.rows("reviews"))
-    assert all(" stars for booking #" in line for line in reviews["change"])
+    reviewed = [REVIEW.match(line) for line in reviews["change"]]
+    assert all(reviewed), reviews["change"].tolist()
+    _by_name({m.group(1) for m in reviewed if m}, names)
+    _by_name({m.group(2) for m in reviewed if m}, people)
 
 
 def test_the_chats_page_shows_who_is_typing(market: Market) -> None:
@@ -232,6 +256,11 @@ def test_the_chats_page_shows_who_is_typing(market: Market) -> None:
     assert set(typing["role"]) <= {"customer", "technician"}
     assert set(typing["city_id"]) <= set(_city_names().values())
     assert all(line.startswith("#") for line in messages["change"])
+    people = {p["id"]: p["full_name"] for p in market.rows("profiles")}
+    _by_name({line.partition(": ")[0].partition(" ")[2] for line in messages["change"]}, people)
+    _by_name(
+        {line.partition(": ")[0].partition(" to ")[2] for line in notifications["change"]}, people
+    )
     kinds = Counter(n["kind"] for n in market.rows("notifications"))
     assert dict(zip(by_kind["kind"], by_kind["count"], strict=True)) == dict(kinds)
     assert len(notifications) == 15

@@ -9,6 +9,7 @@ roster's own view, never read back from the widgets' views.
 
 from __future__ import annotations
 
+import random
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -22,13 +23,14 @@ from rtdata import ui
 from rtdata.config import load_config
 from rtdata.recorder import Recorder
 from rtdata.scenarios import get_scenario
-from rtdata.scenarios.telehealth import CLINICS, CareTeamRoster, TelehealthScenario
+from rtdata.scenarios.telehealth import CLINICS, CareTeamRoster, TelehealthScenario, comms
 from rtdata.scenarios.telehealth.alerts import PRIORITY, SLA_S
 from rtdata.scenarios.telehealth.phases import INCIDENT_CLINIC, INCIDENT_START_S
 from rtdata.settings import Settings
 from tests.pages.harness import (
     S_NS,
     Replay,
+    broadcast,
     captions,
     charts,
     frames,
@@ -192,6 +194,9 @@ def test_the_recovery_page_counts_patients_by_status(telehealth: Telehealth) -> 
     feed = at.dataframe[-1].value["change"].tolist()
     assert feed
     assert all(" (was " in line and "post-op day" in line for line in feed)
+    # Each line names its patient ([labels]); the feed's patients are all still on file.
+    patients = {p["full_name"] for p in telehealth.rows("patients")}
+    assert {line.partition(": ")[0] for line in feed} <= patients
 
 
 def test_the_readings_page_draws_patients_and_clinics_as_cohorts(telehealth: Telehealth) -> None:
@@ -200,8 +205,15 @@ def test_the_readings_page_draws_patients_and_clinics_as_cohorts(telehealth: Tel
     lines, cohorts = charts(at)[:2]
     drawn = {t["name"] for t in lines["data"]} - {"out of range"}
     assert drawn
-    assert drawn <= set(patients)  # the series widget draws entities by id, not by [labels]
+    assert drawn <= set(patients.values())  # by [labels], not by id
     assert {t["name"] for t in cohorts["data"]} - {"out of range"} == set(NAMES.values())
+    picker = at.selectbox[0]
+    assert picker.options[0] == "(newest)"
+    assert set(picker.options[1:]) <= set(patients.values())  # shown by name, picked by id
+    chosen = next(id_ for id_, name in patients.items() if name == picker.options[1])
+    picker.select(chosen).run()
+    assert not at.exception
+    assert {t["name"] for t in charts(at)[0]["data"]} - {"out of range"} == {picker.options[1]}
     out_of_range = frames(at)[0]
     assert set(out_of_range["patient_id"]) <= set(patients.values())  # the alert list is
     assert set(out_of_range["tenant_id"]) <= set(NAMES.values())
@@ -215,9 +227,10 @@ def test_the_care_team_page_shows_who_is_online_by_clinic(telehealth: Telehealth
     assert sorted(frame["key"]) == sorted(online)
     assert RIVERSIDE not in set(frame["tenant_id"])  # its team is offline
     assert set(frame["tenant_id"]) == set(NAMES.values()) - {RIVERSIDE}
-    announcements = [f.value["change"].tolist() for f in at.dataframe[1:]]
-    assert len(announcements) == len(CLINICS)
-    assert any(line.startswith("Escalation: ") for line in announcements[INCIDENT_CLINIC])
+    (announcements,) = [f.value["change"].tolist() for f in at.dataframe[1:]]
+    # One feed over the clinics' three channels, each line naming its clinic.
+    assert {line.partition(" · ")[0] for line in announcements} == set(NAMES.values())
+    assert any(line.startswith(f"{RIVERSIDE} · Escalation: ") for line in announcements)
 
 
 def test_the_platform_page_shows_the_offline_clinics_failing_deliveries(
@@ -228,8 +241,8 @@ def test_the_platform_page_shows_the_offline_clinics_failing_deliveries(
     assert float(shown["Worst failed deliveries (%)"]) > 2
     assert float(shown["Worst p95 delivery (ms)"].replace(",", "")) > 250
     (gateway,) = charts(at)[:1]
-    # One line per clinic, named by its id: the series widget does not label its entities.
-    assert {t["name"] for t in gateway["data"]} - {"out of range"} == set(NAMES)
+    # One line per clinic, named by [labels].
+    assert {t["name"] for t in gateway["data"]} - {"out of range"} == set(NAMES.values())
 
 
 def test_every_page_renders_on_a_wall_and_on_an_empty_recorder(telehealth: Telehealth) -> None:
@@ -240,3 +253,24 @@ def test_every_page_renders_on_a_wall_and_on_an_empty_recorder(telehealth: Teleh
     for page in page_names(PACK):
         at = run_page(page)
         assert {v for v in metrics(at).values()} <= {"0", "–"}
+
+
+def test_an_urgent_announcement_toasts_once_naming_its_clinic(telehealth: Telehealth) -> None:
+    at = run_page("team")
+    notice = comms.announcement(
+        random.Random(SEED),
+        INCIDENT_CLINIC,
+        datetime.now(UTC),
+        title="Cover needed",
+        body="Two nurses out this afternoon",
+        urgent=True,
+    )
+    message = broadcast(notice.topic, notice.event, notice.payload, time.time_ns() - 4_000_000)
+    telehealth.recorder.record(message)
+    at.run()
+    assert not at.exception
+    assert [t.value for t in at.toast] == [
+        f"{RIVERSIDE} · Cover needed: Two nurses out this afternoon"
+    ]
+    at.run()
+    assert not at.toast

@@ -129,7 +129,8 @@ def test_a_widget_reads_the_tail_of_the_whole_snapshot(
     whole = full.buffer.snapshot(tables=tables, kinds=kinds)
     if channel is not None:
         whole = whole[whole["channel"] == channel]
-    read = render._newest(full, tables=tables, kinds=kinds, channel=channel)
+    channels = None if channel is None else [channel]
+    read = render._newest(full, tables=tables, kinds=kinds, channels=channels)
     pd.testing.assert_frame_equal(
         read.reset_index(drop=True), whole.tail(100).reset_index(drop=True)
     )

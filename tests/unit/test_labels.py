@@ -7,9 +7,13 @@ import math
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rtdata.layout import Label
 from rtdata.views.labels import label_maps, labelled, parsed_times
+from rtdata.views.widgets import feed
+from tests.unit.widget_data import at, change, snapshot
 
 LABELS = {
     "store_id": Label("store_id", "stores", "id", "name"),
@@ -74,6 +78,38 @@ def test_labelled_does_not_copy_when_nothing_changes() -> None:
     changed = labelled(frame, {"store_id": {"1": "North"}})
     assert changed is not frame
     assert changed["store_id"].tolist() == ["North", "2"]
+
+
+_IDS = st.one_of(
+    st.integers(-(2**53), 2**53),
+    st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=8),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ids=st.lists(_IDS, min_size=1, max_size=6, unique_by=str),
+    held_as_floats=st.booleans(),
+    carried_as_floats=st.booleans(),
+)
+def test_a_feed_template_shows_the_label_label_maps_gives_each_id(
+    ids: list[int | str], held_as_floats: bool, carried_as_floats: bool
+) -> None:
+    # The same id as the label table holds it and as a change's record carries it, either as
+    # a float (an int column with a gap): the feed finds the label label_maps keyed.
+    def floats(yes: bool) -> list[object]:
+        return [float(i) if yes and isinstance(i, int) and abs(i) < 2**53 else i for i in ids]
+
+    held = floats(held_as_floats)
+    rows = pd.DataFrame({"id": pd.Series(held, dtype=object), "name": [f"n{i}" for i in ids]})
+    maps = label_maps({"owner_id": Label("owner_id", "owners")}, {"owners": rows})
+    carried = floats(carried_as_floats)
+    events = snapshot(
+        *(change(i, "things", "INSERT", {"id": i, "owner_id": v}) for i, v in enumerate(carried))
+    )
+    spec = feed.FeedSpec("{owner_id}|{owner_id:id}", table="things")
+    view = feed.compute(spec, events, at(len(ids)), labels=maps)
+    assert [item.text for item in view.items] == [f"n{i}|{i}" for i in reversed(ids)]
 
 
 AT = "2024-05-01T12:00:00Z"

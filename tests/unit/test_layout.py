@@ -433,6 +433,99 @@ def test_a_spec_names_the_field_at_fault_by_type_not_by_text() -> None:
     assert caught.value.field == "critical"
 
 
+# ---------------------------------------------------------------- feeds over several channels
+
+ALERTS_CHANNEL = '\n[[channels]]\nname = "alerts"\nbroadcast = ["raised"]\n'
+MERGED = 'channel = "ops"\n  template = "{message}"'
+
+
+def test_a_feed_over_several_channels_parses_and_names_each_channel() -> None:
+    text = EVERY_WIDGET.replace(
+        MERGED, 'channels = ["ops", "alerts"]\n  template = "{event.channel}: {message}"'
+    )
+    config = _config(text, CHANNELS + ALERTS_CHANNEL)
+    merged = config.pages[0].widgets[5]
+    assert isinstance(merged.spec, feed.FeedSpec)
+    assert merged.spec.channels == ("ops", "alerts")
+    assert merged.spec.broadcast_channels == ("ops", "alerts")
+    assert [(r.path, r.table, r.name) for r in references(merged)] == [
+        ("pages[0].widgets[5].channels", None, "ops"),
+        ("pages[0].widgets[5].channels", None, "alerts"),
+    ]
+
+
+def test_a_table_feed_template_reads_the_event_channel_without_naming_a_column() -> None:
+    text = EVERY_WIDGET.replace(
+        'template = "{id} is now {status} (was {old.status})"',
+        'template = "{id} ({store_id:id}) is now {status} on {event.channel}"',
+    )
+    config = _config(text)
+    table_feed = config.pages[0].widgets[4]
+    names = {r.name for r in references(table_feed) if r.path.endswith(".template")}
+    assert names == {"id", "store_id", "status"}
+    columns = {
+        "orders": ("id", "status", "priority", "created_at", "store_id", "total"),
+        "stores": ("id", "name", "lat", "lon", "state"),
+        "readings": ("id", "at", "level", "sensor"),
+    }
+    assert config.column_problems(columns) == []
+
+
+@pytest.mark.parametrize(
+    ("new", "expected"),
+    [
+        (
+            'channels = ["ops", "alerst"]\n  template = "{message}"',
+            "pages[0].widgets[5].channels: channel 'alerst' is not a [[channels]] entry with "
+            "broadcast (did you mean 'alerts'?)",
+        ),
+        (
+            'channels = ["ops", "floor"]\n  template = "{message}"',
+            "pages[0].widgets[5].channels: channel 'floor' is not a [[channels]] entry with "
+            "broadcast",
+        ),
+        (
+            'channel = "ops"\n  channels = ["alerts"]\n  template = "{message}"',
+            "pages[0].widgets[5].channels: exactly one of table, channel and channels "
+            "(a non-empty list) must be set, not channel and channels",
+        ),
+        (
+            'channels = []\n  template = "{message}"',
+            "pages[0].widgets[5]: exactly one of table, channel and channels "
+            "(a non-empty list) must be set, not none",
+        ),
+        (
+            'channels = "ops"\n  template = "{message}"',
+            "pages[0].widgets[5].channels: channels must be a list of names, not 'ops'",
+        ),
+        (
+            'channels = ["ops", "ops"]\n  template = "{message}"',
+            "pages[0].widgets[5].channels: channels must not repeat a name: ('ops', 'ops')",
+        ),
+        (
+            'channels = ["ops"]\n  template = "{event.op}"',
+            "pages[0].widgets[5].template: template '{event.op}': field {event.op} must be "
+            "a plain name or old.name, or event.channel",
+        ),
+    ],
+)
+def test_each_mistake_of_a_feed_over_channels_is_one_message(new: str, expected: str) -> None:
+    problems = _problems(EVERY_WIDGET.replace(MERGED, new), CHANNELS + ALERTS_CHANNEL)
+    assert f"{SOURCE}: {expected}" in problems
+    assert len(problems) == 1, problems
+
+
+def test_only_a_feed_template_reads_the_event() -> None:
+    (problem,) = _problems(
+        EVERY_WIDGET.replace('"Rush order #{id}"', '"Rush order #{id} on {event.channel}"')
+    )
+    assert problem == (
+        f"{SOURCE}: pages[0].widgets[1].toast_template: toast_template "
+        "'Rush order #{id} on {event.channel}': field {event.channel} must be a plain name "
+        "or old.name"
+    )
+
+
 BOARD_OPTIONS = """
   columns = ["id", "store_id", "status"]
   sla_column = "tier"

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rtdata.views.widgets._spec import SpecError
 from rtdata.views.widgets.feed import FeedSpec, compute
 from tests.unit.widget_data import at, broadcast, change, large_events, snapshot
 
@@ -224,3 +225,136 @@ def test_a_million_events() -> None:
     assert all(item.text.endswith("4 -> 6") for item in view.items)
     nothing = FeedSpec("{name}", table="sensors", filter="level=eq.99")
     assert compute(nothing, events, at(n)).items == ()
+
+
+# ---------------------------------------------------------------- labels
+
+LABELS = {"crew_id": {"1": "Ana", "2": "Rui"}, "desk": {"3": "Front desk"}}
+
+
+def jobs() -> pd.DataFrame:
+    """A job handed from crew 1 to crew 2 (float id: an int column with a gap), then to a crew
+    without a label, then to nobody; old_record carries only the key."""
+    return snapshot(
+        change(1, "jobs", "INSERT", {"id": 7, "crew_id": 1, "desk": 3}),
+        change(2, "jobs", "UPDATE", {"id": 7, "crew_id": 2.0, "desk": 3}, {"id": 7}),
+        change(3, "jobs", "UPDATE", {"id": 7, "crew_id": 9, "desk": 3}, {"id": 7}),
+        change(4, "jobs", "UPDATE", {"id": 7, "crew_id": None, "desk": 3}, {"id": 7}),
+    )
+
+
+def test_template_fields_of_labelled_columns_show_labels_and_old_values_too() -> None:
+    spec = FeedSpec("#{id} {crew_id} (was {old.crew_id}) at {desk}", table="jobs")
+    assert texts(compute(spec, jobs(), at(5), labels=LABELS)) == [
+        "#7 ? (was 9) at Front desk",  # a null id is missing, not a label
+        "#7 9 (was Rui) at Front desk",  # an id without a label shows the id
+        "#7 Rui (was Ana) at Front desk",  # 2.0 is id 2
+        "#7 Ana (was ?) at Front desk",
+    ]
+    assert texts(compute(spec, jobs(), at(5))) == [  # no labels: the ids
+        "#7 ? (was 9) at 3",
+        "#7 9 (was 2) at 3",
+        "#7 2 (was 1) at 3",
+        "#7 1 (was ?) at 3",
+    ]
+
+
+def test_the_id_spec_shows_the_raw_id_and_other_specs_format_the_label() -> None:
+    spec = FeedSpec("{crew_id:id}={crew_id:>5}|{old.crew_id:id}|{id:id}", table="jobs")
+    assert texts(compute(spec, jobs(), at(2.5), labels=LABELS)) == [
+        "2=  Rui|1|7",  # 2.0 shown as the id it is
+        "1=  Ana|?|7",
+    ]
+    number = FeedSpec("{crew_id:.1f}", table="jobs")  # a number's spec on a label: the label
+    assert texts(compute(number, jobs(), at(1.5), labels=LABELS)) == ["Ana"]
+
+
+def test_filters_and_toasts_compare_ids_not_labels() -> None:
+    spec = FeedSpec("{crew_id}", table="jobs", filter="crew_id=eq.2", toast_filter="crew_id=eq.2")
+    view = compute(spec, jobs(), at(5), labels=LABELS, toast_since=at(0))
+    assert [(i.text, i.toast) for i in view.items] == [("Rui", True)]
+    named = FeedSpec("{crew_id}", table="jobs", filter="crew_id=eq.Rui")
+    assert compute(named, jobs(), at(5), labels=LABELS).items == ()
+
+
+def test_broadcast_payload_fields_show_labels() -> None:
+    events = snapshot(broadcast(1, "ops", "handover", {"crew_id": 2, "note": {"crew_id": 1}}))
+    spec = FeedSpec("{crew_id}: {note}", channel="ops")
+    assert texts(compute(spec, events, at(2), labels=LABELS)) == ['Rui: {"crew_id":1}']
+
+
+# ---------------------------------------------------------------- several channels
+
+
+def desks() -> pd.DataFrame:
+    return snapshot(
+        broadcast(1, "north", "note", {"text": "n1", "channel": "sms"}),
+        broadcast(2, "south", "note", {"text": "s1"}),
+        broadcast(3, "west", "note", {"text": "w1"}),
+        broadcast(4, "north", "alarm", {"text": "n2"}),
+        broadcast(4, "south", "note", {"text": "s2"}),  # same time: buffer order
+        broadcast(6, "south", "note", {"text": "s3"}),
+    )
+
+
+def test_a_feed_over_several_channels_merges_them_newest_first() -> None:
+    spec = FeedSpec("{event.channel}: {text}", channels=("north", "south"))
+    view = compute(spec, desks(), at(5))
+    assert texts(view) == ["south: s2", "north: n2", "south: s1", "north: n1"]
+    assert [item.channel for item in view.items] == ["south", "north", "south", "north"]
+    assert view.latest_at == at(4)
+    assert texts(compute(spec, desks(), at(9))) == ["south: s3", *texts(view)]
+    limited = FeedSpec("{text}", channels=("north", "south"), limit=2, ops=("note",))
+    assert texts(compute(limited, desks(), at(9))) == ["s3", "s2"]
+    one = FeedSpec("{text}", channels=("west",))
+    assert texts(compute(one, desks(), at(9))) == texts(
+        compute(FeedSpec("{text}", channel="west"), desks(), at(9))
+    )
+
+
+def test_the_event_channel_never_collides_with_a_payload_field() -> None:
+    spec = FeedSpec("{channel} via {event.channel}", channels=("north", "south"))
+    assert texts(compute(spec, desks(), at(2))) == ["? via south", "sms via north"]
+
+
+def test_toasts_over_several_channels() -> None:
+    spec = FeedSpec("{text}", channels=("north", "south"), toast_filter="")
+    view = compute(spec, desks(), at(9), toast_since=at(3))
+    assert [i.text for i in view.toasts] == ["n2", "s2", "s3"]  # oldest first
+
+
+def test_a_table_feed_reads_the_channel_of_each_change() -> None:
+    spec = FeedSpec("{name} on {event.channel}", table="technicians", ops=("SNAPSHOT", "UPDATE"))
+    view = compute(spec, crew(), at(15))
+    assert texts(view) == ["Ana on changes", "Rui on ?", "Ana on ?"]  # snapshot rows: REST
+    assert [item.channel for item in view.items] == ["changes", None, None]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "text"),
+    [
+        ({}, "table", "exactly one of table, channel and channels"),
+        ({"channels": ()}, "table", "a non-empty list"),
+        ({"table": "a", "channels": ("b",)}, "channels", "not table and channels"),
+        ({"channel": "a", "channels": ("b",)}, "channels", "not channel and channels"),
+        ({"table": "a", "channel": "b"}, "channel", "not table and channel"),
+        ({"channels": "b"}, "channels", "list of names"),
+        ({"channels": ("b", "b")}, "channels", "repeat"),
+        ({"channels": ("b", "")}, "channels", "non-empty name"),
+        ({"channels": ("b",), "changed": ("x",)}, "changed", "table feeds only"),
+    ],
+)
+def test_channel_errors_name_the_field(kwargs: dict[str, object], field: str, text: str) -> None:
+    with pytest.raises(SpecError, match=text) as raised:
+        FeedSpec("{name}", **kwargs)  # type: ignore[arg-type]
+    assert raised.value.field == field
+
+
+@pytest.mark.parametrize(
+    "template", ["{event.key}", "{event}x{event.}", "{old.event.channel}", "{name:ids}"]
+)
+def test_only_the_known_event_fields_and_the_id_spec_are_taken(template: str) -> None:
+    with pytest.raises(SpecError, match="template") as raised:
+        FeedSpec(template, channels=("a",))
+    assert raised.value.field == "template"
+    assert "event.channel" in str(raised.value) or "format spec" in str(raised.value)

@@ -147,6 +147,28 @@ def test_figure_draws_bands_lines_and_red_markers() -> None:
     assert len(figure(view, by="cohort").data) == 2 * 2 + 2
 
 
+def test_legends_show_names_by_id_and_keep_series_with_one_name_apart() -> None:
+    view = compute(SPEC, readings(), snapshot(), at(300))
+    names = {"1": "Zed", "3": "Abe", "2": "Abe"}  # two sensors share a name
+    fig = figure(view, names=names)
+    level = [t for t in fig.data if t.yaxis == "y" and t.name != "out of range"]
+    # Listed by name, then id; each its own line (and legend group) of its own points.
+    assert [(t.name, t.legendgroup, list(t.y)) for t in level] == [
+        ("Abe", "2", [-1.0]),
+        ("Abe", "3", [0.0]),
+        ("Zed", "1", [5.0, 10.0]),
+    ]
+    assert len({t.line.color for t in level}) == 3
+    assert [t.name for t in figure(view, names={"1": "Zed"}).data if t.yaxis == "y"] == [
+        "2",  # ids without a name show as themselves
+        "3",
+        "Zed",
+        "out of range",
+    ]
+    cohorts = figure(view, by="cohort", names={"north": "North site"})
+    assert {t.name for t in cohorts.data} == {"North site", "south", "out of range"}
+
+
 # A band on the second and third columns only: a band's index is not its subplot's.
 DEPTHS = SeriesSpec(
     table="readings",

@@ -98,11 +98,12 @@ def announcement(
     urgent: bool = False,
 ) -> Broadcast:
     """An ``announcement`` broadcast to ``clinic``'s channel: one of the usual notices, or the
-    given ``title`` and ``body``."""
+    given ``title`` and ``body``, with the clinic's ``tenant_id``."""
     if title is None or body is None:
         title, body = rng.choice(_ANNOUNCEMENTS)
     payload = {
         "id": uuid_from(rng),
+        "tenant_id": CLINICS[clinic].id,
         "title": title,
         "body": body,
         "priority": "urgent" if urgent else "info",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 import string
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -25,6 +25,7 @@ from rtdata.views.widgets._filter import (
 )
 
 __all__ = [
+    "RAW_ID",
     "Piece",
     "SpecError",
     "SpecMissing",
@@ -39,10 +40,13 @@ __all__ = [
     "render",
 ]
 
-_FIELD: Final = re.compile(r"^(old\.)?[A-Za-z_][A-Za-z0-9_]*$")
+_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Alignment, a width of at most two digits, a thousands comma, a precision and a type: enough
 # for "{level:.1f}" or "{count:>4}", and no way to ask for a megabyte of padding.
 _SPEC: Final = re.compile(r"^[<>^]?\d{0,2},?(\.\d{1,2})?[sdfeg%]?$")
+
+RAW_ID: Final = "id"
+"""Format spec of a field shown as its raw value even where ``[labels]`` name it: ``{owner:id}``."""
 
 
 class SpecError(ValueError):
@@ -76,13 +80,15 @@ class Piece:
         literal: Text copied as is.
         field: Column name of the field after the literal, or ``None``.
         old: The field reads the old values (``{old.name}``).
-        spec: Format spec of the field (``".1f"``), or ``""``.
+        spec: Format spec of the field (``".1f"``, or :data:`RAW_ID`), or ``""``.
+        event: The field reads the event rather than a record (``{event.name}``).
     """
 
     literal: str
     field: str | None
     old: bool
     spec: str
+    event: bool = False
 
 
 def check_name(field: str, value: object) -> str:
@@ -113,17 +119,21 @@ def check_names(field: str, values: object, *, allow_empty: bool = True) -> tupl
     return names
 
 
-def compile_template(field: str, text: object) -> tuple[Piece, ...]:
+def compile_template(
+    field: str, text: object, *, event_fields: Collection[str] = ()
+) -> tuple[Piece, ...]:
     """Parse a text template such as ``"{name} is now {role} (was {old.role})"``.
 
-    Fields are plain names (a record's column) or ``old.`` and a name (the old values),
-    each with an optional short format spec (``{level:.1f}``). Attribute access beyond
-    ``old.``, indexing, conversions (``!r``), positional fields and nested specs are refused,
-    so a template can read values and nothing else.
+    Fields are plain names (a record's column), ``old.`` and a name (the old values), or
+    ``event.`` and one of ``event_fields`` (what the caller knows of the event itself), each
+    with an optional short format spec (``{level:.1f}``) or :data:`RAW_ID`. Attribute access
+    beyond these, indexing, conversions (``!r``), positional fields and nested specs are
+    refused, so a template can read values and nothing else.
 
     Args:
         field: Name of the spec field holding the template, for messages.
         text: The template.
+        event_fields: The names ``event.`` may read; none by default.
 
     Raises:
         ValueError: The template is not text, does not parse, or uses a refused form.
@@ -139,18 +149,20 @@ def compile_template(field: str, text: object) -> tuple[Piece, ...]:
         if name is None:
             pieces.append(Piece(literal, None, False, ""))
             continue
-        if not _FIELD.match(name):
-            raise SpecError(
-                field, f"{field} {text!r}: field {{{name}}} must be a plain name or old.name"
-            )
+        scope, dot, column = name.rpartition(".")
+        known = scope == "old" or (scope == "event" and column in event_fields)
+        if not _NAME.match(column) or (dot and not known):
+            forms = "a plain name or old.name"
+            if event_fields:
+                forms += ", or " + ", ".join(f"event.{e}" for e in sorted(event_fields))
+            raise SpecError(field, f"{field} {text!r}: field {{{name}}} must be {forms}")
         if conversion is not None:
             raise SpecError(field, f"{field} {text!r}: field {{{name}}} must not use !{conversion}")
-        if spec and not _SPEC.match(spec):
+        if spec and spec != RAW_ID and not _SPEC.match(spec):
             raise SpecError(
                 field, f"{field} {text!r}: format spec {spec!r} of {{{name}}} is refused"
             )
-        old = name.startswith("old.")
-        pieces.append(Piece(literal, name[4:] if old else name, old, spec or ""))
+        pieces.append(Piece(literal, column, scope == "old", spec or "", scope == "event"))
     return tuple(pieces)
 
 
@@ -176,22 +188,57 @@ def render(
     record: Mapping[str, Any],
     old: Mapping[str, Any],
     missing: str,
+    *,
+    labels: Mapping[str, Mapping[str, str]] | None = None,
+    event: Mapping[str, Any] | None = None,
 ) -> str:
-    """Render a compiled template over a record and its old values.
+    """Render a compiled template over a record, its old values and its event.
 
     A field missing from its mapping, or null there, renders as ``missing``; a list or an object
     renders as JSON, NaN as ``""`` and an integral float without a format spec as an integer
     (``10.0`` as ``10``: pandas turns an integer column with a null into floats). Rendering
     never raises.
+
+    Args:
+        pieces: The compiled template (:func:`compile_template`).
+        record: Values of plain fields.
+        old: Values of ``old.`` fields.
+        missing: Text of a missing or null value.
+        labels: Per column, the label text of each id as text (``"7"``, not ``7.0``): a
+            record or ``old.`` field of such a column shows the label of its value (then its
+            format spec), or the value itself when the id has none. A field with the
+            :data:`RAW_ID` spec shows the value.
+        event: Values of ``event.`` fields; none when ``None``.
     """
     out = []
     for piece in pieces:
         out.append(piece.literal)
         if piece.field is None:
             continue
-        value = (old if piece.old else record).get(piece.field)
-        out.append(missing if value is None else _text(value, piece.spec))
+        if piece.event:
+            value = None if event is None else event.get(piece.field)
+        else:
+            value = (old if piece.old else record).get(piece.field)
+        if value is None:
+            out.append(missing)
+        elif piece.spec == RAW_ID:
+            out.append(_text(value, ""))
+        else:
+            names = None if labels is None or piece.event else labels.get(piece.field)
+            key = None if names is None else _id_text(value)
+            label = None if names is None or key is None else names.get(key)
+            out.append(_text(value if label is None else label, piece.spec))
     return "".join(out)
+
+
+def _id_text(value: Any) -> str | None:
+    """An id as label maps key it (as ``rtdata.views.widgets._common.key_text`` does: ``1``,
+    not ``1.0``); ``None`` for a list or an object, which no id is."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dict | list):
+        return None
+    return str(value)
 
 
 def parse_spec_filter(field: str, text: object) -> tuple[WidgetCondition, ...]:

@@ -1,11 +1,16 @@
-"""Feed widget: the newest changes of a table, or broadcasts on a channel, as lines of text.
+"""Feed widget: the newest changes of a table, or broadcasts on one or several channels, as
+lines of text.
 
 Each feed item is an event rendered through a text template such as
 ``"{name} is now {role} (was {old.role})"``: plain names read the record, ``old.`` names the
-old values. For a ``DELETE`` the record is the old row. Supabase sends only the primary key in
-``old_record`` unless the table is ``REPLICA IDENTITY FULL``, so the old values are the
-``old_record`` laid over the previous record of the same key seen earlier in the events
-(a snapshot row, an insert or an update).
+old values, and ``{event.channel}`` the channel the event came on. For a ``DELETE`` the record
+is the old row. Supabase sends only the primary key in ``old_record`` unless the table is
+``REPLICA IDENTITY FULL``, so the old values are the ``old_record`` laid over the previous
+record of the same key seen earlier in the events (a snapshot row, an insert or an update).
+
+A field of an id column with labels (``[labels]`` in ``rtdata.toml``, passed to
+:func:`compute`) shows the label of its id, or the id while none is known; ``{column:id}``
+shows the id itself.
 """
 
 from __future__ import annotations
@@ -33,7 +38,16 @@ from rtdata.views.widgets._spec import (
     render,
 )
 
-__all__ = ["CHANGE_OPS", "DEFAULT_OPS", "MAX_LIMIT", "FeedItem", "FeedSpec", "FeedView", "compute"]
+__all__ = [
+    "CHANGE_OPS",
+    "DEFAULT_OPS",
+    "EVENT_FIELDS",
+    "MAX_LIMIT",
+    "FeedItem",
+    "FeedSpec",
+    "FeedView",
+    "compute",
+]
 
 CHANGE_OPS: Final = ("INSERT", "UPDATE", "DELETE", "SNAPSHOT")
 """Operations a table feed may select (``SNAPSHOT``: rows read over REST, not news)."""
@@ -43,6 +57,10 @@ DEFAULT_OPS: Final = ("INSERT", "UPDATE", "DELETE")
 
 MAX_LIMIT: Final = 1000
 """Most items a feed may show."""
+
+EVENT_FIELDS: Final = ("channel",)
+"""What a template reads of the event itself, as ``{event.<name>}``: dotted, so no record or
+payload field can hide it."""
 
 _BLOCK: Final = 512  # events decoded at a time, newest first, until the feed is full
 _EVENT_COLUMNS: Final = ("received_at", "kind", "channel", "table", "op", "key", "record")
@@ -54,11 +72,16 @@ class FeedSpec:
 
     Attributes:
         template: Text of each item: ``{column}`` for the record's value, ``{old.column}`` for
-            the old one, each with an optional short format spec (``{level:.1f}``).
-        table: Show changes of this table (exactly one of ``table`` and ``channel``).
+            the old one, ``{event.channel}`` for the event's channel (:data:`EVENT_FIELDS`),
+            each with an optional short format spec (``{level:.1f}``). A column with labels
+            shows the label of its id; ``{column:id}`` shows the id.
+        table: Show changes of this table (exactly one of ``table``, ``channel`` and
+            ``channels``).
         channel: Show broadcasts on this channel, without the ``realtime:`` prefix.
+        channels: Show broadcasts on these channels (at least one, no repeats), merged newest
+            first.
         ops: For a table, the operations shown (:data:`CHANGE_OPS`; empty means
-            :data:`DEFAULT_OPS`); for a channel, the broadcast event names (empty means all).
+            :data:`DEFAULT_OPS`); for channels, the broadcast event names (empty means all).
         filter: Condition on the record in the widget filter grammar
             (``"status=eq.open,priority=lte.2"``, with ``now()`` and ``col(name)`` values:
             :mod:`rtdata.views.widgets._filter`); empty keeps every record.
@@ -74,6 +97,7 @@ class FeedSpec:
     template: str
     table: str | None = None
     channel: str | None = None
+    channels: tuple[str, ...] = ()
     ops: tuple[str, ...] = ()
     filter: str = ""
     changed: tuple[str, ...] = ()
@@ -85,11 +109,13 @@ class FeedSpec:
     _toast: tuple[WidgetCondition, ...] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if (self.table is None) == (self.channel is None):
+        sources = (("table", self.table), ("channel", self.channel), ("channels", self.channels))
+        given = [name for name, value in sources if value is not None and value != ()]
+        if len(given) != 1:
             raise SpecError(
-                "table",
-                f"exactly one of table and channel must be set, not table={self.table!r} "
-                f"and channel={self.channel!r}",
+                given[-1] if given else "table",
+                "exactly one of table, channel and channels (a non-empty list) must be set, "
+                f"not {' and '.join(given) if given else 'none'}",
             )
         if self.table is not None:
             check_name("table", self.table)
@@ -101,7 +127,10 @@ class FeedSpec:
             if changed and ops and "UPDATE" not in ops:
                 raise SpecError("changed", f"changed {changed!r} needs UPDATE in ops, not {ops!r}")
         else:
-            check_name("channel", self.channel)
+            if self.channel is not None:
+                check_name("channel", self.channel)
+            else:
+                object.__setattr__(self, "channels", check_names("channels", self.channels))
             ops = check_names("ops", self.ops)
             if self.changed:
                 raise SpecError(
@@ -113,12 +142,19 @@ class FeedSpec:
         check_positive_int("limit", self.limit, most=MAX_LIMIT)
         if not isinstance(self.missing, str):
             raise SpecError("missing", f"missing must be text, not {self.missing!r}")
-        object.__setattr__(self, "_pieces", compile_template("template", self.template))
+        pieces = compile_template("template", self.template, event_fields=EVENT_FIELDS)
+        object.__setattr__(self, "_pieces", pieces)
         object.__setattr__(self, "_conditions", parse_spec_filter("filter", self.filter))
         toast = None
         if self.toast_filter is not None:
             toast = parse_spec_filter("toast_filter", self.toast_filter)
         object.__setattr__(self, "_toast", toast)
+
+    @property
+    def broadcast_channels(self) -> tuple[str, ...]:
+        """The channels whose broadcasts the feed shows: ``(channel,)``, ``channels``, or none
+        for a table feed."""
+        return (self.channel,) if self.channel is not None else self.channels
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +167,8 @@ class FeedItem:
         key: Primary key of the changed row as text; ``None`` for a broadcast.
         text: The rendered template.
         toast: The item is new since the caller's ``toast_since`` and matches the toast filter.
+        channel: The channel the event came on, without the ``realtime:`` prefix; ``None``
+            for a row read over REST (a snapshot, resync or poll row).
     """
 
     received_at: datetime
@@ -138,6 +176,7 @@ class FeedItem:
     key: str | None
     text: str
     toast: bool
+    channel: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +186,7 @@ class FeedView:
     Attributes:
         items: Matching events, newest first, at most ``spec.limit``.
         toasts: The items to toast, oldest first.
-        latest_at: Receive time of the newest event of the table or channel up to ``now``,
+        latest_at: Receive time of the newest event of the table or channels up to ``now``,
             matching or not (pass it as the next ``toast_since``); ``None`` without any.
     """
 
@@ -157,9 +196,14 @@ class FeedView:
 
 
 def compute(
-    spec: FeedSpec, events: pd.DataFrame, now: datetime, *, toast_since: datetime | None = None
+    spec: FeedSpec,
+    events: pd.DataFrame,
+    now: datetime,
+    *,
+    toast_since: datetime | None = None,
+    labels: Mapping[str, Mapping[str, str]] | None = None,
 ) -> FeedView:
-    """Return the newest events of the spec's table or channel received up to ``now``.
+    """Return the newest events of the spec's table or channels received up to ``now``.
 
     Args:
         spec: The feed.
@@ -169,6 +213,10 @@ def compute(
             snapshot or resync rows), that match ``spec.toast_filter`` toast; ``None`` toasts
             nothing. Times compare at the microsecond a ``datetime`` holds, so passing an
             item's ``received_at`` back never toasts that item again.
+        labels: Per id column, the label text of each id as text
+            (:func:`rtdata.views.labels.label_maps`): a template field of such a column shows
+            the label of its value, or the value when that id has none. Filters still compare
+            the ids themselves.
     """
     if events.empty or not set(_EVENT_COLUMNS) <= set(events.columns):
         return FeedView((), (), None)
@@ -185,7 +233,7 @@ def compute(
     positions = np.flatnonzero(wanted)
     cols = {
         name: stream[name].to_numpy(dtype=object)
-        for name in ("op", "key", "record", "old_record", "previous", "source")
+        for name in ("op", "key", "record", "old_record", "previous", "source", "channel")
     }
     since_ns = None if toast_since is None else pd.Timestamp(toast_since).value
     keep: Callable[[Mapping[str, Any]], bool] | None = None
@@ -209,13 +257,16 @@ def compute(
             key = cols["key"][i]
             fresh = since_ns is not None and _micro(at_ns) > since_ns
             live = cols["source"][i] == "realtime"
+            channel = cols["channel"][i] or None  # "" for a row read over REST
+            event = {"channel": channel}
             items.append(
                 FeedItem(
                     received_at=_utc(at_ns),
                     op=str(cols["op"][i]),
                     key=None if key is None else str(key),
-                    text=render(spec._pieces, row, old, spec.missing),
+                    text=render(spec._pieces, row, old, spec.missing, labels=labels, event=event),
                     toast=bool(toast is not None and fresh and live and toast(row)),
+                    channel=None if channel is None else str(channel),
                 )
             )
             if len(items) == spec.limit:
@@ -224,12 +275,13 @@ def compute(
 
 
 def _stream(spec: FeedSpec, events: pd.DataFrame, now: datetime) -> pd.DataFrame:
-    """The spec's table or channel up to ``now``, oldest first, with each key's previous
-    record (``previous``) for tables."""
+    """The spec's table or channels up to ``now``, oldest first (events received at the same
+    time in buffer order), with each key's previous record (``previous``) for tables."""
     if spec.table is not None:
         mask = (events["kind"] == "postgres_changes") & (events["table"] == spec.table)
     else:
-        mask = (events["kind"] == "broadcast") & (events["channel"] == spec.channel)
+        channels = spec.broadcast_channels
+        mask = (events["kind"] == "broadcast") & events["channel"].isin(channels)
     mask &= events["received_at"] <= pd.Timestamp(now)
     columns = [*_EVENT_COLUMNS, "source", "old_record"]
     columns = [c for c in columns if c in events.columns]

@@ -12,6 +12,7 @@ are; alerts are computed from every reading.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
@@ -252,7 +253,12 @@ def compute(
     )
 
 
-def figure(view: SeriesView, *, by: Literal["entity", "cohort"] = "entity") -> go.Figure:
+def figure(
+    view: SeriesView,
+    *,
+    by: Literal["entity", "cohort"] = "entity",
+    names: Mapping[str, str] | None = None,
+) -> go.Figure:
     """Draw a view: one subplot per column, a line per series over the shaded normal band,
     and red markers on the points outside it. A view without a series draws empty plots,
     without bands.
@@ -260,11 +266,16 @@ def figure(view: SeriesView, *, by: Literal["entity", "cohort"] = "entity") -> g
     Args:
         view: A computed view.
         by: Draw the per-entity ``lines`` or the per-cohort medians.
+        names: Legend text of each series id (an entity's or a cohort's label); an id
+            without one is shown as itself. Series stay apart by id, two with the same text
+            too, and are listed (and coloured) by their legend text, then id.
     """
     spec = view.spec
     data = view.lines if by == "entity" else view.cohorts
     bands = {band.column: band for band in spec.bands}
-    names = sorted(data["series"].unique().tolist()) if not data.empty else []
+    shown = names or {}
+    ids = data["series"].unique().tolist() if not data.empty else []
+    ids.sort(key=lambda id_: (shown.get(id_, id_), id_))
     # Built as one list of traces and one layout, checked once by go.Figure: make_subplots,
     # add_trace and add_hrect check the whole figure again on every call.
     layout = stacked_axes(len(spec.columns), 0.04, shared_x=True, y_titles=spec.columns)
@@ -283,8 +294,8 @@ def figure(view: SeriesView, *, by: Literal["entity", "cohort"] = "entity") -> g
     for row, column in enumerate(spec.columns, start=1):
         x, y = axis_ids(row)
         mine = column_of == column
-        for index, name in enumerate(names):
-            points = mine & (series_of == name)
+        for index, id_ in enumerate(ids):
+            points = mine & (series_of == id_)
             colour = _COLOURS[index % len(_COLOURS)]
             traces.append(
                 {
@@ -293,8 +304,8 @@ def figure(view: SeriesView, *, by: Literal["entity", "cohort"] = "entity") -> g
                     "y": value[points],
                     # one point draws no line
                     "mode": "lines" if np.count_nonzero(points) > 1 else "markers",
-                    "name": name,
-                    "legendgroup": name,
+                    "name": shown.get(id_, id_),
+                    "legendgroup": id_,
                     "showlegend": row == 1,
                     "line": {"color": colour},
                     "marker": {"color": colour},
@@ -303,7 +314,7 @@ def figure(view: SeriesView, *, by: Literal["entity", "cohort"] = "entity") -> g
                 }
             )
         band = bands.get(column)
-        if band is not None and names:  # without a series, no band fills the empty plot
+        if band is not None and ids:  # without a series, no band fills the empty plot
             shapes.append(_shade(band, value[mine], x, y))
         traces.append(
             {
