@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 __all__ = [
+    "COMPARE",
     "MAX_IN_VALUES",
     "OPERATORS",
     "TEXT_TYPES",
@@ -72,7 +73,7 @@ class FilterError(ValueError):
         self.reason, self.segment, self.sqlstate = reason, segment, sqlstate
 
 
-_COMPARE: Final[dict[str, Callable[[Any, Any], bool]]] = {
+COMPARE: Final[Mapping[str, Callable[[Any, Any], bool]]] = {
     "eq": operator.eq,
     "neq": operator.ne,
     "lt": operator.lt,
@@ -80,8 +81,9 @@ _COMPARE: Final[dict[str, Callable[[Any, Any], bool]]] = {
     "gt": operator.gt,
     "gte": operator.ge,
 }
+"""The comparison operators and what each computes."""
 _PATTERN_OPS: Final = frozenset({"like", "ilike", "match", "imatch"})
-OPERATORS: Final = frozenset({*_COMPARE, *_PATTERN_OPS, "in", "is", "isdistinct"})
+OPERATORS: Final = frozenset({*COMPARE, *_PATTERN_OPS, "in", "is", "isdistinct"})
 """Operators this module parses and evaluates."""
 MAX_IN_VALUES: Final = 100
 """The realtime server's limit on the values of one ``in`` filter."""
@@ -420,7 +422,7 @@ def check_conditions(
         if cond.op in _PATTERN_OPS and typ not in TEXT_TYPES:
             symbol = _SQL_OPERATOR[cond.op]
             raise FilterError(f"operator does not exist: {typ} {symbol} unknown", segment, "42883")
-        if typ == "json" and cond.op in {*_COMPARE, "in"}:
+        if typ == "json" and cond.op in {*COMPARE, "in"}:
             raise FilterError("operator does not exist: json = unknown", segment, "42883")
         if cast is None or cond.op in _PATTERN_OPS or cond.op == "is":
             continue
@@ -556,7 +558,7 @@ def _compile_scalar(
             return True if actual is None else bool(key(actual) != right)
 
         return distinct_test
-    compare = _COMPARE[op]
+    compare = COMPARE[op]
 
     def compare_test(actual: Any) -> bool | None:
         if actual is None:

@@ -24,6 +24,7 @@ __all__ = [
     "RestQuery",
     "accept",
     "content_range",
+    "embedding_error",
     "load_json",
     "parse_query",
     "patch_body",
@@ -227,6 +228,19 @@ def content_range(lower: int, upper: int, total: int | None) -> str:
     is returned or the total is 0."""
     shown = f"{lower}-{upper}" if total != 0 and lower <= upper else "*"
     return f"{shown}/{'*' if total is None else total}"
+
+
+def embedding_error(table: str, query: RestQuery) -> StoreError | None:
+    """PostgREST's 400 ``PGRST200`` for a ``select`` that embeds another table (resource
+    embedding is not supported here), or ``None`` when it embeds none."""
+    if not query.embedded:
+        return None
+    return StoreError(
+        400,
+        "PGRST200",
+        f"Could not find a relationship between '{table}' and '{query.embedded[0]}'"
+        " in the schema cache",
+    )
 
 
 def singular_error(rows: int) -> StoreError:

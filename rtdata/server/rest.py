@@ -92,13 +92,9 @@ def _render(rows: list[Row], table: TableSchema, query: RestQuery, stripped: boo
 
 
 def _check_columns(table: TableSchema, query: RestQuery) -> None:
-    if query.embedded:
-        raise StoreError(
-            400,
-            "PGRST200",
-            f"Could not find a relationship between '{table.name}' and '{query.embedded[0]}'"
-            " in the schema cache",
-        )
+    embedding = postgrest.embedding_error(table.name, query)
+    if embedding is not None:
+        raise embedding
     wanted = [c for _, c in query.select if c != "*"] + [c for c, _, _ in query.order]
     for name in wanted:
         if table.column(name) is None:

@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from rtdata.server.postgres.rest_pg import PostgresRest, RestRequest, RestResponse, connect_each
 from rtdata.server.postgres.shape import migrate, prepare
+from tests.integration.test_postgres_shape import sign_up
 
 APP = Path(__file__).parent / "migrations" / "supabase_app"
 Conn = psycopg.Connection[tuple[object, ...]]
@@ -71,22 +72,12 @@ class App:
         return int(str(row[0]))
 
 
-def _sign_up(conn: Conn, username: str) -> uuid.UUID:
-    user_id = uuid.uuid4()
-    conn.execute(
-        "insert into auth.users (id, aud, role, email, raw_user_meta_data, created_at) "
-        "values (%s, 'authenticated', 'authenticated', %s, %s, now())",
-        (user_id, f"{username}@example.test", orjson.dumps({"username": username}).decode()),
-    )
-    return user_id
-
-
 @pytest.fixture
 def app(pg_database: Conn) -> App:
     prepare(pg_database)
     migrate(pg_database, APP)
     pg_database.execute(SAMPLES)
-    alice, bob = _sign_up(pg_database, "alice"), _sign_up(pg_database, "bob")
+    alice, bob = sign_up(pg_database, "alice"), sign_up(pg_database, "bob")
     return App(pg_database, PostgresRest(connect_each(pg_database.info.dsn)), alice, bob)
 
 

@@ -338,13 +338,9 @@ def _plan(
 ) -> _Plan:
     """Check the request against the table and build its statement."""
     singular, stripped = accept
-    if query.embedded:
-        raise StoreError(
-            400,
-            "PGRST200",
-            f"Could not find a relationship between '{table.name}' and '{query.embedded[0]}'"
-            " in the schema cache",
-        )
+    embedding = postgrest.embedding_error(table.name, query)
+    if embedding is not None:
+        raise embedding
     target = rest_sql.Target(table.name, table.schema, table.primary_key)
     method = request.method
     count = "count" in prefer

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import functools
 import math
-import operator
 import re
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
@@ -43,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from rtdata.filters import Condition, FilterError, parse_condition, split_filter
+from rtdata.filters import COMPARE, Condition, FilterError, parse_condition, split_filter
 
 __all__ = [
     "COMPARISONS",
@@ -59,14 +58,7 @@ __all__ = [
     "time_us",
 ]
 
-COMPARISONS: Final[Mapping[str, Callable[[Any, Any], bool]]] = {
-    "eq": operator.eq,
-    "neq": operator.ne,
-    "lt": operator.lt,
-    "lte": operator.le,
-    "gt": operator.gt,
-    "gte": operator.ge,
-}
+COMPARISONS: Final = COMPARE
 """The operators whose value may be ``now()`` or ``col(name)``."""
 
 MAX_OFFSET_S: Final = 10_000 * 86400
