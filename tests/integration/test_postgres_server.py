@@ -21,6 +21,7 @@ from supabase import AsyncClientOptions, acreate_client
 from supabase_auth.errors import AuthApiError
 
 from rtdata.server import DEFAULT_JWT_SECRET, LocalServer
+from rtdata.server.gotrue import GoTrueError
 from tests.support import until
 
 APP = Path(__file__).parent / "migrations" / "supabase_app"
@@ -244,6 +245,51 @@ def test_a_user_made_in_the_database_signs_in(pg_server: LocalServer) -> None:
             await http.aclose()
 
     assert asyncio.run(run()) == (str(user_id), 7)
+
+
+def test_set_app_metadata_writes_auth_users_and_the_next_tokens(pg_server: LocalServer) -> None:
+    email = f"erin-{uuid.uuid4().hex[:6]}@example.test"
+    hashed = bcrypt.hashpw(b"from-a-seed", bcrypt.gensalt(4)).decode()
+    meta = '{"provider": "email", "providers": ["email"], "team": 7}'
+    sql(
+        pg_server,
+        "insert into auth.users (id, aud, role, email, encrypted_password, raw_app_meta_data)"
+        " values (%s, 'authenticated', 'authenticated', %s, %s, %s::jsonb)",
+        (uuid.uuid4(), email, hashed, meta),
+    )
+
+    def stored() -> Any:
+        found = sql(
+            pg_server, "select raw_app_meta_data from auth.users where email = %s", (email,)
+        )
+        return found[0][0]
+
+    def token_claims() -> dict[str, Any]:
+        response = httpx.post(
+            f"{pg_server.url}/auth/v1/token",
+            params={"grant_type": "password"},
+            json={"email": email, "password": "from-a-seed"},
+            headers={"apikey": pg_server.anon_key},
+        )
+        assert response.status_code == 200, response.text
+        app_metadata: dict[str, Any] = response.json()["user"]["app_metadata"]
+        return app_metadata
+
+    # A user the server has not seen yet (made in the database): the claims replace the custom
+    # ones in auth.users, GoTrue's provider keys stay, and the next sign-in carries them.
+    pg_server.set_app_metadata(email.upper(), {"hospital_id": 2})
+    assert stored() == {"provider": "email", "providers": ["email"], "hospital_id": 2}
+    assert token_claims()["hospital_id"] == 2
+    # Now signed in (known to the server's session store): both places change.
+    pg_server.set_app_metadata(email, {"hospital_id": 3})
+    assert stored()["hospital_id"] == 3
+    assert token_claims()["hospital_id"] == 3
+    with pytest.raises(GoTrueError) as unknown:
+        pg_server.set_app_metadata("nobody@example.test", {"hospital_id": 1})
+    assert unknown.value.status == 404
+    with pytest.raises(ValueError, match="reserved claim"):
+        pg_server.set_app_metadata(email, {"role": "service_role"})
+    assert stored()["hospital_id"] == 3
 
 
 def test_a_sign_up_the_database_refuses_is_undone(tmp_path: Path) -> None:
