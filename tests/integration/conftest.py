@@ -4,8 +4,7 @@ shared by the session.
 The ``server`` and ``shared_server`` fixtures (and the ``serve`` factory) are parametrized with
 the database backend, ids ``memory`` (the in-memory stand-in) and ``postgres`` (a new database
 of one Postgres cluster shared by the session), so every test that goes through them runs on
-both. A test that relies on the in-memory stand-in's internals is marked
-``@pytest.mark.memory_only("reason")`` and is not collected for ``postgres``.
+both. Where the backends legitimately differ, the test says so in a comment.
 """
 
 from __future__ import annotations
@@ -27,25 +26,6 @@ from rtdata.server.postgres.shape import migrate, prepare
 
 BACKENDS = ("memory", "postgres")
 """The ids of the database backends the server's tests run on."""
-
-_SERVER_FIXTURES = ("server", "shared_server", "serve")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Drop the ``postgres`` case of tests marked ``memory_only``."""
-    kept, dropped = [], []
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        on_postgres = callspec is not None and any(
-            callspec.params.get(name) == "postgres" for name in _SERVER_FIXTURES
-        )
-        if on_postgres and item.get_closest_marker("memory_only") is not None:
-            dropped.append(item)
-        else:
-            kept.append(item)
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = kept
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
@@ -115,9 +117,11 @@ def test_fetch_schema_reads_the_hospital_tables_as_the_migrations_declare_them(
     assert asyncio.run(fetch_async()) == fetched
 
 
-def test_fetch_schema_sees_foreign_keys_enums_and_keyless_tables(tmp_path: Path) -> None:
+def test_fetch_schema_sees_foreign_keys_enums_and_keyless_tables(
+    tmp_path: Path, serve: Callable[..., AbstractContextManager[LocalServer]]
+) -> None:
     (tmp_path / "0001_cases.sql").write_text(KEYED_SQL)
-    with LocalServer(schema=tmp_path) as server:
+    with serve(schema=tmp_path) as server:
         fetched = fetch_schema(server.url, server.anon_key, timeout_s=timeout_s(5))
     assert fetched == schema_from_migrations(tmp_path)
     cases = fetched.tables["cases"]
