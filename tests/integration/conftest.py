@@ -44,7 +44,7 @@ def postgres_admin_dsn() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def _database(admin_dsn: str, template: str | None = None) -> Iterator[str]:
+def new_database(admin_dsn: str, template: str | None = None) -> Iterator[str]:
     """A new database of the cluster (a copy of ``template`` if given), dropped afterwards
     with the replication slots left in it; yields its conninfo."""
     name = f"rt_{uuid.uuid4().hex[:12]}"
@@ -71,7 +71,7 @@ def pg_database(postgres_admin_dsn: str) -> Iterator[psycopg.Connection[tuple[ob
     """A connection (autocommit) to a new, empty database of the shared cluster; dropped
     afterwards."""
     with (
-        _database(postgres_admin_dsn) as info,
+        new_database(postgres_admin_dsn) as info,
         psycopg.connect(info, autocommit=True) as conn,
     ):
         yield conn
@@ -82,7 +82,7 @@ def hospital_template(postgres_admin_dsn: str) -> Iterator[str]:
     """Name of a database of the shared cluster with Supabase's shape and the default
     scenario's migrations, copied by every default ``postgres`` server (a copy takes
     milliseconds; shaping and migrating takes much longer)."""
-    with _database(postgres_admin_dsn) as info:
+    with new_database(postgres_admin_dsn) as info:
         with psycopg.connect(info, autocommit=True) as conn:
             prepare(conn)
             migrate(conn, get_scenario(DEFAULT_SCENARIO).migrations)
@@ -104,7 +104,7 @@ def _serving(request: pytest.FixtureRequest, backend: str, **options: Any) -> It
     if options.get("schema") is None:
         template = request.getfixturevalue("hospital_template")
         options["schema"] = get_scenario(DEFAULT_SCENARIO).migrations
-    with _database(admin_dsn, template) as info:
+    with new_database(admin_dsn, template) as info:
         slot = f"rtdata_{psycopg.conninfo.conninfo_to_dict(info)['dbname']}"
         with LocalServer(db=info, slot=str(slot), **options) as srv:
             yield srv

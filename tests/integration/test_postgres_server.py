@@ -20,9 +20,12 @@ from postgrest.exceptions import APIError
 from supabase import AsyncClientOptions, acreate_client
 from supabase_auth.errors import AuthApiError
 
+from rtdata.scenarios import DEFAULT_SCENARIO, get_scenario
 from rtdata.server import DEFAULT_JWT_SECRET, LocalServer
 from rtdata.server.gotrue import GoTrueError
-from tests.support import until
+from rtdata.server.postgres.wal import WalError
+from tests.integration.conftest import new_database
+from tests.support import EMERGENCY_ROW, published_changes, until, wait_until
 
 APP = Path(__file__).parent / "migrations" / "supabase_app"
 
@@ -312,3 +315,43 @@ def test_a_sign_up_the_database_refuses_is_undone(tmp_path: Path) -> None:
         signed_in = httpx.post(f"{url}/token?grant_type=password", json=body, headers=headers)
         assert signed_in.status_code == 400
         assert sql(server, "select count(*) from auth.users") == [(0,)]
+
+
+def test_servers_on_two_databases_of_one_cluster_need_their_own_slots(
+    postgres_admin_dsn: str, hospital_template: str
+) -> None:
+    migrations = get_scenario(DEFAULT_SCENARIO).migrations
+    with (
+        new_database(postgres_admin_dsn, hospital_template) as first,
+        new_database(postgres_admin_dsn, hospital_template) as second,
+    ):
+        with LocalServer(db=first, schema=migrations, slot="rtdata_first") as one:
+            # Slot names are cluster-wide: the default one, taken by another database, is a
+            # clear error at start, not a silent loss of the first server's changes.
+            clash = LocalServer(db=second, schema=migrations, slot="rtdata_first")
+            with pytest.raises(WalError, match="rtdata_first"):
+                clash.start()
+            with LocalServer(db=second, schema=migrations, slot="rtdata_second") as two:
+                published = [published_changes(one), published_changes(two)]
+                for server in (one, two):
+                    headers = {
+                        "apikey": server.service_key,
+                        "Authorization": f"Bearer {server.service_key}",
+                    }
+                    response = httpx.post(
+                        f"{server.url}/rest/v1/emergency_requests",
+                        json=EMERGENCY_ROW,
+                        headers=headers,
+                    )
+                    assert response.status_code == 201, response.text
+                wait_until(
+                    lambda: all(len(p) == 1 for p in published), what="each server's own change"
+                )
+                assert [len(p) for p in published] == [1, 1]
+        slots = sql_admin(postgres_admin_dsn, "select slot_name from pg_replication_slots")
+        assert {"rtdata_first", "rtdata_second"} <= {name for (name,) in slots}
+
+
+def sql_admin(dsn: str, statement: str) -> list[Any]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return conn.execute(statement.encode()).fetchall()
