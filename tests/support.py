@@ -6,11 +6,15 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
+
+if TYPE_CHECKING:
+    from rtdata.server import LocalServer
+    from rtdata.server.store import Change
 
 TIMEOUT_SCALE = float(os.environ.get("RTDATA_TEST_TIMEOUT_SCALE", "1"))
 """Multiply every test timeout by this on slow machines."""
@@ -42,6 +46,22 @@ async def until(
         while not predicate():  # noqa: ASYNC110 - client callbacks give no awaitable to wait on
             await asyncio.sleep(0.01)
     assert predicate(), what
+
+
+def published_changes(server: LocalServer) -> list[Change]:
+    """Record every change ``server`` publishes to its realtime subscribers from now on, on
+    either backend: the memory store hands its changes to the hub as the write commits,
+    Postgres from the WAL a moment later, so wait on the list (:func:`wait_until`)."""
+    got: list[Change] = []
+    hub = server.hub
+    publish = hub.publish
+
+    def spy(changes: Sequence[Change], may_read: Callable[[Mapping[str, Any], int], bool]) -> None:
+        got.extend(changes)
+        publish(changes, may_read)
+
+    server.call(lambda: setattr(hub, "publish", spy))
+    return got
 
 
 EMERGENCY_ROW: dict[str, Any] = {

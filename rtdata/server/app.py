@@ -23,10 +23,17 @@ from rtdata.server import openapi, rest
 from rtdata.server.auth import DEFAULT_JWT_SECRET, AuthError, Keys, decode_token
 from rtdata.server.connections import SERIALIZERS, Connection, Connections
 from rtdata.server.faults import FaultError, Faults
-from rtdata.server.gotrue import UserDirectory, UserStore, add_routes
+from rtdata.server.gotrue import (
+    RESERVED_CLAIMS,
+    GoTrueError,
+    UserDirectory,
+    UserStore,
+    add_routes,
+)
 from rtdata.server.policies import BYPASS_ROLE, visible
 from rtdata.server.postgres.backend import PostgresBackend
 from rtdata.server.postgres.cluster import EmbeddedPostgres
+from rtdata.server.postgres.wal import DEFAULT_SLOT
 from rtdata.server.realtime import DEFAULT_MAX_RECORD_BYTES, ClaimCasts, RealtimeHub
 from rtdata.server.schema import Schema, TableSchema, load_schema
 from rtdata.server.store import TableStore
@@ -306,6 +313,9 @@ class LocalServer:
             applied at start (see :mod:`rtdata.server.postgres.backend`).
         data_dir: Folder of the embedded cluster, kept between runs (with ``db="embedded"``);
             a temporary one when ``None``.
+        slot: Name of the logical replication slot the changes are read from (on Postgres).
+            Slot names are cluster-wide: servers on different databases of one cluster each
+            need their own.
 
     Attributes:
         store: The in-memory tables (``db="memory"``), else ``None``.
@@ -326,6 +336,7 @@ class LocalServer:
         idle_timeout_s: float = IDLE_TIMEOUT_S,
         db: str = MEMORY_DB,
         data_dir: str | Path | None = None,
+        slot: str = DEFAULT_SLOT,
     ) -> None:
         self.idle_timeout_s = idle_timeout_s
         self.host = host
@@ -346,7 +357,7 @@ class LocalServer:
                 raise ValueError("a Postgres database takes migrations (a file or folder)")
             if db == EMBEDDED_DB:
                 self._cluster = EmbeddedPostgres(data_dir)
-            database = self.backend = PostgresBackend(db, migrations=schema)
+            database = self.backend = PostgresBackend(db, migrations=schema, slot=slot)
             self.schema = database.schema
         self._database = database
         self.keys = Keys.for_secret(jwt_secret)
@@ -431,6 +442,31 @@ class LocalServer:
             raise RuntimeError("the server is not running")
         request = {"action": action, **arguments}
         return asyncio.run_coroutine_threadsafe(self.faults.apply(request), loop).result(10)
+
+    def set_app_metadata(self, email: str, claims: Mapping[str, Any]) -> None:
+        """Replace a user's custom ``app_metadata`` claims (for tokens issued from now on),
+        from any thread, as GoTrue's admin API does; on Postgres also in ``auth.users``'
+        ``raw_app_meta_data``, where policies and triggers see them.
+
+        Raises:
+            GoTrueError: ``user_not_found`` (404) for an unknown email.
+            ValueError: A claim name is in :data:`rtdata.server.gotrue.RESERVED_CLAIMS`.
+        """
+        backend, loop = self.backend, self._loop
+        if backend is None or loop is None:
+            self.call(lambda: self.users.set_app_metadata(email, claims))
+            return
+
+        async def update() -> None:
+            clashing = sorted(RESERVED_CLAIMS.intersection(claims))
+            if clashing:
+                raise ValueError(f"reserved claim names in app_metadata: {clashing}")
+            if not await backend.users.set_app_metadata(email.strip().lower(), claims):
+                raise GoTrueError(404, "user_not_found", "User not found")
+            if self.users.knows(email):
+                self.users.set_app_metadata(email, claims)
+
+        asyncio.run_coroutine_threadsafe(update(), loop).result(10)
 
     def rows(self, table: str) -> list[dict[str, Any]]:
         """Return a copy of every row of ``table``, read on the server thread (from Postgres:

@@ -3,6 +3,8 @@ one line per problem naming the file and the key, before anything is started."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -22,12 +24,15 @@ name = "board"
 
 
 def test_dashboard_refuses_a_column_the_project_lacks(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    serve: Callable[..., AbstractContextManager[LocalServer]],
 ) -> None:
     config = tmp_path / "rtdata.toml"
     config.write_text(PAGES)
     monkeypatch.chdir(tmp_path)
-    with LocalServer() as server:
+    with serve() as server:
         monkeypatch.setenv("SUPABASE_URL", server.url)
         monkeypatch.setenv("SUPABASE_KEY", server.service_key)
         monkeypatch.delenv("RTDATA_CONFIG", raising=False)
@@ -41,11 +46,14 @@ def test_dashboard_refuses_a_column_the_project_lacks(
 
 
 def test_dashboard_refuses_a_table_the_project_does_not_expose(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    serve: Callable[..., AbstractContextManager[LocalServer]],
 ) -> None:
     (tmp_path / "rtdata.toml").write_text(PAGES.replace("emergency_requests", "emergencies"))
     monkeypatch.chdir(tmp_path)
-    with LocalServer() as server:
+    with serve() as server:
         monkeypatch.setenv("SUPABASE_URL", server.url)
         monkeypatch.setenv("SUPABASE_KEY", server.service_key)
         monkeypatch.delenv("RTDATA_CONFIG", raising=False)

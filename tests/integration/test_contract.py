@@ -7,6 +7,8 @@ goes through ``realtime.message.ServerMessageAdapter`` from the installed realti
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import aiohttp
 import httpx
@@ -158,14 +160,14 @@ def test_malformed_frames_are_counted_and_the_socket_keeps_serving(server: Local
     assert server.hub.bad_input["malformed frame"] == 2
 
 
-def test_idle_sockets_are_closed() -> None:
+def test_idle_sockets_are_closed(serve: Callable[..., AbstractContextManager[LocalServer]]) -> None:
     async def run(server: LocalServer) -> None:
         url = f"{server.url}/socket/websocket?apikey={server.anon_key}&vsn=1.0.0"
         async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
             message = await ws.receive(timeout=timeout_s(5))
             assert message.type == aiohttp.WSMsgType.CLOSE
 
-    with LocalServer(idle_timeout_s=0.3) as server:
+    with serve(idle_timeout_s=0.3) as server:
         asyncio.run(run(server))
 
 

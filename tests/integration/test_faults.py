@@ -14,7 +14,7 @@ from realtime import AsyncRealtimeClient
 
 from rtdata.server import LocalServer
 from tests.integration.test_realtime_features import ROW, insert, until
-from tests.support import Socket
+from tests.support import Socket, published_changes
 
 BINDING = {
     "config": {
@@ -125,8 +125,12 @@ def test_drop_changes_drops_the_given_fraction(server: LocalServer) -> None:
     async def run() -> None:
         async with aiohttp.ClientSession() as session:
             sock = await joined_socket(session, server)
+            # On Postgres changes reach the hub from the WAL a moment after the write returns:
+            # wait for them to be published before changing the fault.
+            published = published_changes(server)
             await asyncio.to_thread(server.fault, "drop_changes", fraction=1.0)
             await asyncio.to_thread(insert, server)
+            await until(lambda: len(published) == 1, what="the first insert published")
             await sock.nothing(within_s=0.3)
             await asyncio.to_thread(server.fault, "drop_changes", fraction=0.5, seed=3)
             headers = {
@@ -136,6 +140,7 @@ def test_drop_changes_drops_the_given_fraction(server: LocalServer) -> None:
             rows = [ROW] * 200
             async with httpx.AsyncClient(headers=headers) as http:
                 await http.post(f"{server.url}/rest/v1/emergency_requests", json=rows)
+            await until(lambda: len(published) == 201, what="the batch published")
             await asyncio.to_thread(server.fault, "drop_changes", fraction=0.0)
             await asyncio.to_thread(insert, server, {**ROW, "patient_name": "marker"})
             received = 0

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 import httpx
 import jwt
+import psycopg
 import pytest
 from aiohttp import web
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
@@ -18,9 +20,13 @@ from supabase_auth.errors import AuthApiError, AuthWeakPasswordError
 from rtdata.server.auth import make_key
 from rtdata.server.gotrue import (
     DEFAULT_ACCESS_TOKEN_TTL_S,
+    UserDirectory,
     UserStore,
     add_routes,
 )
+from rtdata.server.postgres.shape import prepare
+from rtdata.server.postgres.users import PostgresUsers
+from tests.integration.conftest import BACKENDS
 from tests.support import timeout_s
 from tests.unit.test_gotrue_users import EMAIL, PASSWORD, Clock, claims_of
 
@@ -36,10 +42,11 @@ Scenario = Callable[[str, AsyncClient, httpx.AsyncClient], Awaitable[None]]
 
 
 @contextlib.asynccontextmanager
-async def serve(users: UserStore) -> AsyncIterator[str]:
-    """Serve ``add_routes`` on a free port and yield the base URL."""
+async def serve(users: UserStore, directory: UserDirectory | None) -> AsyncIterator[str]:
+    """Serve ``add_routes`` (keeping users in ``directory`` if given) on a free port and yield
+    the base URL."""
     app = web.Application()
-    add_routes(app, users)
+    add_routes(app, users, directory)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     try:
@@ -50,12 +57,32 @@ async def serve(users: UserStore) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-def run(users: UserStore, scenario: Scenario) -> None:
-    """Run ``scenario`` with a supabase client and a raw httpx client against ``users``."""
+@pytest.fixture(params=BACKENDS)
+def directory(request: pytest.FixtureRequest) -> Iterator[UserDirectory | None]:
+    """Where sign-up keeps users: the server's memory only, or also ``auth.users`` of a
+    Postgres database with Supabase's shape (as ``LocalServer(db=...)`` does)."""
+    if request.param == "memory":
+        yield None
+        return
+    conn: psycopg.Connection[Any] = request.getfixturevalue("pg_database")
+    prepare(conn)
+    info = conn.info.dsn
+
+    @contextlib.asynccontextmanager
+    async def connect() -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        async with await psycopg.AsyncConnection.connect(info) as lent:
+            yield lent
+
+    yield PostgresUsers(connect)
+
+
+def run(users: UserStore, scenario: Scenario, directory: UserDirectory | None = None) -> None:
+    """Run ``scenario`` with a supabase client and a raw httpx client against ``users`` (kept
+    in ``directory`` too, if given)."""
 
     async def main() -> None:
         async with (
-            serve(users) as url,
+            serve(users, directory) as url,
             httpx.AsyncClient(timeout=timeout_s(10)) as http,
         ):
             # No auto refresh: it would leave a timer task behind; tests refresh explicitly.
@@ -66,7 +93,7 @@ def run(users: UserStore, scenario: Scenario) -> None:
     asyncio.run(main())
 
 
-def test_sign_up_returns_a_session_with_gotrue_claims() -> None:
+def test_sign_up_returns_a_session_with_gotrue_claims(directory: UserDirectory | None) -> None:
     async def scenario(url: str, client: AsyncClient, http: httpx.AsyncClient) -> None:
         response = await client.auth.sign_up(
             {"email": EMAIL, "password": PASSWORD, "options": {"data": {"hospital_id": 2}}}
@@ -90,10 +117,10 @@ def test_sign_up_returns_a_session_with_gotrue_claims() -> None:
         assert claims["app_metadata"] == {"provider": "email", "providers": ["email"]}
         assert claims["user_metadata"] == {"hospital_id": 2}
 
-    run(UserStore(), scenario)
+    run(UserStore(), scenario, directory)
 
 
-def test_sign_in_get_user_and_app_metadata_claims() -> None:
+def test_sign_in_get_user_and_app_metadata_claims(directory: UserDirectory | None) -> None:
     users = UserStore()
     users.sign_up(EMAIL, PASSWORD)
     users.set_app_metadata(EMAIL, {"hospital_id": 7})
@@ -111,10 +138,10 @@ def test_sign_in_get_user_and_app_metadata_claims() -> None:
         assert fetched.user.id == response.user.id == claims["sub"]
         assert fetched.user.app_metadata["hospital_id"] == 7
 
-    run(users, scenario)
+    run(users, scenario, directory)
 
 
-def test_wrong_password_unknown_user_and_duplicate_sign_up() -> None:
+def test_wrong_password_unknown_user_and_duplicate_sign_up(directory: UserDirectory | None) -> None:
     users = UserStore()
     users.sign_up(EMAIL, PASSWORD)
 
@@ -131,10 +158,12 @@ def test_wrong_password_unknown_user_and_duplicate_sign_up() -> None:
             await client.auth.sign_up({"email": "new@hospital.test", "password": "short"})
         assert weak.value.reasons == ["length"]
 
-    run(users, scenario)
+    run(users, scenario, directory)
 
 
-def test_refresh_rotates_and_a_reused_token_ends_the_session() -> None:
+def test_refresh_rotates_and_a_reused_token_ends_the_session(
+    directory: UserDirectory | None,
+) -> None:
     async def scenario(url: str, client: AsyncClient, http: httpx.AsyncClient) -> None:
         first = (await client.auth.sign_up({"email": EMAIL, "password": PASSWORD})).session
         assert first is not None
@@ -153,10 +182,10 @@ def test_refresh_rotates_and_a_reused_token_ends_the_session() -> None:
             await client.auth.refresh_session(second.refresh_token)
         assert (revoked.value.status, revoked.value.code) == (400, "refresh_token_not_found")
 
-    run(UserStore(), scenario)
+    run(UserStore(), scenario, directory)
 
 
-def test_sign_out_revokes_refresh_tokens_and_the_session() -> None:
+def test_sign_out_revokes_refresh_tokens_and_the_session(directory: UserDirectory | None) -> None:
     async def scenario(url: str, client: AsyncClient, http: httpx.AsyncClient) -> None:
         session = (await client.auth.sign_up({"email": EMAIL, "password": PASSWORD})).session
         assert session is not None
@@ -169,10 +198,10 @@ def test_sign_out_revokes_refresh_tokens_and_the_session() -> None:
             await client.auth.get_user(session.access_token)
         assert (user.value.status, user.value.code) == (401, "session_not_found")
 
-    run(UserStore(), scenario)
+    run(UserStore(), scenario, directory)
 
 
-def test_expired_and_forged_bearer_tokens_are_refused() -> None:
+def test_expired_and_forged_bearer_tokens_are_refused(directory: UserDirectory | None) -> None:
     clock = Clock()
     users = UserStore(clock_s=clock)
 
@@ -191,10 +220,10 @@ def test_expired_and_forged_bearer_tokens_are_refused() -> None:
         assert fetched is not None
         assert fetched.user.email == EMAIL
 
-    run(users, scenario)
+    run(users, scenario, directory)
 
 
-def test_raw_http_errors_api_key_and_small_endpoints() -> None:
+def test_raw_http_errors_api_key_and_small_endpoints(directory: UserDirectory | None) -> None:
     async def scenario(url: str, client: AsyncClient, http: httpx.AsyncClient) -> None:
         auth = f"{url}/auth/v1"
         key = {"apikey": ANON}
@@ -232,10 +261,12 @@ def test_raw_http_errors_api_key_and_small_endpoints() -> None:
         unknown = await http.post(f"{auth}/otp", json={}, headers=key)
         assert (unknown.status_code, unknown.json()["error_code"]) == (404, "not_found")
 
-    run(UserStore(), scenario)
+    run(UserStore(), scenario, directory)
 
 
-def test_no_secret_reaches_a_log_record_or_an_error(caplog: pytest.LogCaptureFixture) -> None:
+def test_no_secret_reaches_a_log_record_or_an_error(
+    caplog: pytest.LogCaptureFixture, directory: UserDirectory | None
+) -> None:
     caplog.set_level(logging.DEBUG)
     secrets_seen: list[str] = [PASSWORD, "wrong-password"]
     errors: list[str] = []
@@ -259,7 +290,7 @@ def test_no_secret_reaches_a_log_record_or_an_error(caplog: pytest.LogCaptureFix
         await client.auth.sign_out()
 
     users = UserStore()
-    run(users, scenario)
+    run(users, scenario, directory)
     assert any(r.name == "rtdata.server.gotrue" for r in caplog.records)
     texts = [r.getMessage() for r in caplog.records] + errors + [repr(users)]
     for secret in secrets_seen:

@@ -3,7 +3,8 @@ from migrations; an existing file is kept without --force; a refused key is neve
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -35,11 +36,14 @@ create table tickets (
 
 
 @pytest.fixture
-def crm_server(tmp_path: Path) -> Iterator[LocalServer]:
-    """A local server with a small CRM schema: a status enum and a foreign key."""
+def crm_server(
+    tmp_path: Path, serve: Callable[..., AbstractContextManager[LocalServer]]
+) -> Iterator[LocalServer]:
+    """A local server with a small CRM schema: a status enum and a foreign key (on each
+    backend)."""
     migrations = tmp_path / "crm.sql"
     migrations.write_text(CRM_SQL)
-    with LocalServer(schema=migrations) as srv:
+    with serve(schema=migrations) as srv:
         yield srv
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from rtdata import Collector, ConnectionState, LocalServer, Settings
 from rtdata.scenarios import get_scenario
-from tests.support import timeout_s, wait_until
+from tests.support import published_changes, timeout_s, wait_until
 
 ARTIFACTS = Path(__file__).parents[1] / "artifacts"
 ROW = {
@@ -81,8 +81,13 @@ def test_insert_update_delete_reach_the_buffer_and_table_state(
 
 
 def test_snapshot_loads_rows_written_before_the_collector_started(server: LocalServer) -> None:
+    published = published_changes(server)
     with rest(server) as http:
         http.post("/emergency_requests", json=[ROW, ROW, ROW])
+    # On Postgres (as on Supabase) a commit streams from the WAL a moment later: a channel
+    # joined before that moment would get the rows as realtime changes too. Wait until they
+    # streamed, so that only the snapshot can bring them.
+    wait_until(lambda: len(published) == 3, what="the rows streamed")
     c = Collector(Settings().with_project(server.url, server.service_key)).start(wait=True)
     try:
         assert len(c.table("emergency_requests")) == 3

@@ -20,8 +20,12 @@ from postgrest.exceptions import APIError
 from supabase import AsyncClientOptions, acreate_client
 from supabase_auth.errors import AuthApiError
 
+from rtdata.scenarios import DEFAULT_SCENARIO, get_scenario
 from rtdata.server import DEFAULT_JWT_SECRET, LocalServer
-from tests.support import until
+from rtdata.server.gotrue import GoTrueError
+from rtdata.server.postgres.wal import WalError
+from tests.integration.conftest import new_database
+from tests.support import EMERGENCY_ROW, published_changes, until, wait_until
 
 APP = Path(__file__).parent / "migrations" / "supabase_app"
 
@@ -246,6 +250,51 @@ def test_a_user_made_in_the_database_signs_in(pg_server: LocalServer) -> None:
     assert asyncio.run(run()) == (str(user_id), 7)
 
 
+def test_set_app_metadata_writes_auth_users_and_the_next_tokens(pg_server: LocalServer) -> None:
+    email = f"erin-{uuid.uuid4().hex[:6]}@example.test"
+    hashed = bcrypt.hashpw(b"from-a-seed", bcrypt.gensalt(4)).decode()
+    meta = '{"provider": "email", "providers": ["email"], "team": 7}'
+    sql(
+        pg_server,
+        "insert into auth.users (id, aud, role, email, encrypted_password, raw_app_meta_data)"
+        " values (%s, 'authenticated', 'authenticated', %s, %s, %s::jsonb)",
+        (uuid.uuid4(), email, hashed, meta),
+    )
+
+    def stored() -> Any:
+        found = sql(
+            pg_server, "select raw_app_meta_data from auth.users where email = %s", (email,)
+        )
+        return found[0][0]
+
+    def token_claims() -> dict[str, Any]:
+        response = httpx.post(
+            f"{pg_server.url}/auth/v1/token",
+            params={"grant_type": "password"},
+            json={"email": email, "password": "from-a-seed"},
+            headers={"apikey": pg_server.anon_key},
+        )
+        assert response.status_code == 200, response.text
+        app_metadata: dict[str, Any] = response.json()["user"]["app_metadata"]
+        return app_metadata
+
+    # A user the server has not seen yet (made in the database): the claims replace the custom
+    # ones in auth.users, GoTrue's provider keys stay, and the next sign-in carries them.
+    pg_server.set_app_metadata(email.upper(), {"hospital_id": 2})
+    assert stored() == {"provider": "email", "providers": ["email"], "hospital_id": 2}
+    assert token_claims()["hospital_id"] == 2
+    # Now signed in (known to the server's session store): both places change.
+    pg_server.set_app_metadata(email, {"hospital_id": 3})
+    assert stored()["hospital_id"] == 3
+    assert token_claims()["hospital_id"] == 3
+    with pytest.raises(GoTrueError) as unknown:
+        pg_server.set_app_metadata("nobody@example.test", {"hospital_id": 1})
+    assert unknown.value.status == 404
+    with pytest.raises(ValueError, match="reserved claim"):
+        pg_server.set_app_metadata(email, {"role": "service_role"})
+    assert stored()["hospital_id"] == 3
+
+
 def test_a_sign_up_the_database_refuses_is_undone(tmp_path: Path) -> None:
     (tmp_path / "0001_strict.sql").write_text(
         "create function public.refuse_test_users() returns trigger language plpgsql as $$\n"
@@ -266,3 +315,43 @@ def test_a_sign_up_the_database_refuses_is_undone(tmp_path: Path) -> None:
         signed_in = httpx.post(f"{url}/token?grant_type=password", json=body, headers=headers)
         assert signed_in.status_code == 400
         assert sql(server, "select count(*) from auth.users") == [(0,)]
+
+
+def test_servers_on_two_databases_of_one_cluster_need_their_own_slots(
+    postgres_admin_dsn: str, hospital_template: str
+) -> None:
+    migrations = get_scenario(DEFAULT_SCENARIO).migrations
+    with (
+        new_database(postgres_admin_dsn, hospital_template) as first,
+        new_database(postgres_admin_dsn, hospital_template) as second,
+    ):
+        with LocalServer(db=first, schema=migrations, slot="rtdata_first") as one:
+            # Slot names are cluster-wide: the default one, taken by another database, is a
+            # clear error at start, not a silent loss of the first server's changes.
+            clash = LocalServer(db=second, schema=migrations, slot="rtdata_first")
+            with pytest.raises(WalError, match="rtdata_first"):
+                clash.start()
+            with LocalServer(db=second, schema=migrations, slot="rtdata_second") as two:
+                published = [published_changes(one), published_changes(two)]
+                for server in (one, two):
+                    headers = {
+                        "apikey": server.service_key,
+                        "Authorization": f"Bearer {server.service_key}",
+                    }
+                    response = httpx.post(
+                        f"{server.url}/rest/v1/emergency_requests",
+                        json=EMERGENCY_ROW,
+                        headers=headers,
+                    )
+                    assert response.status_code == 201, response.text
+                wait_until(
+                    lambda: all(len(p) == 1 for p in published), what="each server's own change"
+                )
+                assert [len(p) for p in published] == [1, 1]
+        slots = sql_admin(postgres_admin_dsn, "select slot_name from pg_replication_slots")
+        assert {"rtdata_first", "rtdata_second"} <= {name for (name,) in slots}
+
+
+def sql_admin(dsn: str, statement: str) -> list[Any]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return conn.execute(statement.encode()).fetchall()

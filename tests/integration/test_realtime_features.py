@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -283,7 +285,9 @@ create policy "staff read own hospital" on public.cases for select to authentica
 """
 
 
-def test_row_policies_filter_postgres_changes_by_jwt_claim(tmp_path: Path) -> None:
+def test_row_policies_filter_postgres_changes_by_jwt_claim(
+    tmp_path: Path, serve: Callable[..., AbstractContextManager[LocalServer]]
+) -> None:
     migration = tmp_path / "001_cases.sql"
     migration.write_text(POLICY_SQL)
 
@@ -318,14 +322,16 @@ def test_row_policies_filter_postgres_changes_by_jwt_claim(tmp_path: Path) -> No
         for c in clients:
             await c.close()
 
-    with LocalServer(schema=migration) as server:
+    with serve(schema=migration) as server:
         asyncio.run(run(server))
 
 
 # ---------------------------------------------------------------- large records
 
 
-def test_records_over_max_record_bytes_are_trimmed_with_413() -> None:
+def test_records_over_max_record_bytes_are_trimmed_with_413(
+    serve: Callable[..., AbstractContextManager[LocalServer]],
+) -> None:
     async def run(server: LocalServer) -> None:
         c = await client(server, server.service_key)
         got: list[dict[str, Any]] = []
@@ -342,5 +348,5 @@ def test_records_over_max_record_bytes_are_trimmed_with_413() -> None:
         assert data["record"]["patient_name"] == "Ana"
         await c.close()
 
-    with LocalServer(max_record_bytes=300) as server:
+    with serve(max_record_bytes=300) as server:
         asyncio.run(run(server))

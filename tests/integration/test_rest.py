@@ -20,8 +20,8 @@ from supabase import AsyncClientOptions
 
 from rtdata.server import LocalServer, rest
 from rtdata.server.schema import TableSchema
-from rtdata.server.store import Change, Row, TableStore
-from tests.support import EMERGENCY_ROW
+from rtdata.server.store import Row, TableStore
+from tests.support import EMERGENCY_ROW, published_changes, wait_until
 
 ROW = EMERGENCY_ROW
 TABLE = "/emergency_requests"
@@ -174,15 +174,13 @@ def test_post_applies_defaults_and_honours_return(http: httpx.Client) -> None:
 
 
 def test_post_array_is_all_or_nothing(http: httpx.Client, server: LocalServer) -> None:
-    changes: list[Change] = []
-    server.call(lambda: server.store.subscribe(changes.extend))
+    changes = published_changes(server)
     clash = http.post(TABLE, json=[{**ROW, "id": 1}, {**ROW, "id": 1}])
     assert clash.status_code == 409
     assert clash.json()["code"] == "23505"
     uneven = http.post(TABLE, json=[ROW, {**ROW, "priority": 1}])
     assert (uneven.status_code, uneven.json()["code"]) == (400, "PGRST102")
     assert server.rows("emergency_requests") == []
-    assert changes == []
     # With columns= (what supabase-py sends for arrays) a missing key is NULL, or the default.
     rows = [{**ROW, "priority": 1}, ROW]
     null = http.post(TABLE, params={"columns": '"priority","hospital_id"'}, json=rows)
@@ -194,14 +192,21 @@ def test_post_array_is_all_or_nothing(http: httpx.Client, server: LocalServer) -
         headers={"Prefer": "return=representation,missing=default"},
     )
     assert [r["priority"] for r in default.json()] == [1, 3]
+    # The refused posts published nothing: the first changes seen are the last post's two rows.
+    wait_until(lambda: len(changes) >= 2, what="the accepted rows' changes")
+    assert [(c.type, (c.record or {}).get("priority")) for c in changes] == [
+        ("INSERT", 1),
+        ("INSERT", 3),
+    ]
 
 
 def test_upsert_merges_or_ignores_and_emits_the_right_changes(
     http: httpx.Client, server: LocalServer
 ) -> None:
+    changes = published_changes(server)
     (first,) = _seed(http, [1])
-    changes: list[Change] = []
-    server.call(lambda: server.store.subscribe(changes.extend))
+    wait_until(lambda: len(changes) == 1, what="the seeded row's change")
+    changes.clear()
     body = [{**ROW, "id": first["id"], "status": "accepted"}, {**ROW, "id": 9, "status": "pending"}]
     merged = http.post(
         TABLE,
@@ -211,6 +216,7 @@ def test_upsert_merges_or_ignores_and_emits_the_right_changes(
     )
     assert merged.status_code == 201, merged.text
     assert [(r["id"], r["status"]) for r in merged.json()] == [(1, "accepted"), (9, "pending")]
+    wait_until(lambda: len(changes) >= 2, what="the upsert's changes")
     assert [(c.type, (c.old_record or {}).get("status")) for c in changes] == [
         ("UPDATE", "pending"),
         ("INSERT", None),

@@ -4,6 +4,8 @@ with a hospital claim sees only its hospital's rows, over realtime and over REST
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,9 @@ from rtdata.server import LocalServer
 from tests.integration.test_realtime_features import POLICY_SQL, until
 
 
-def test_user_with_hospital_claim_sees_only_its_rows(tmp_path: Path) -> None:
+def test_user_with_hospital_claim_sees_only_its_rows(
+    tmp_path: Path, serve: Callable[..., AbstractContextManager[LocalServer]]
+) -> None:
     migration = tmp_path / "001_cases.sql"
     migration.write_text(POLICY_SQL)
 
@@ -27,9 +31,7 @@ def test_user_with_hospital_claim_sees_only_its_rows(tmp_path: Path) -> None:
         )
         try:
             await client.auth.sign_up({"email": "nurse@example.org", "password": "s3cret-pass"})
-            server.call(
-                lambda: server.users.set_app_metadata("nurse@example.org", {"hospital_id": 2})
-            )
+            server.set_app_metadata("nurse@example.org", {"hospital_id": 2})
             session = await client.auth.sign_in_with_password(
                 {"email": "nurse@example.org", "password": "s3cret-pass"}
             )
@@ -69,5 +71,5 @@ def test_user_with_hospital_claim_sees_only_its_rows(tmp_path: Path) -> None:
             await client.realtime.close()
             await http.aclose()
 
-    with LocalServer(schema=migration) as server:
+    with serve(schema=migration) as server:
         asyncio.run(run(server))

@@ -7,7 +7,7 @@ server's memory (:class:`~rtdata.server.gotrue.UserStore`): a restart signs ever
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +40,17 @@ select id::text, email, encrypted_password, coalesce(raw_user_meta_data, '{}'::j
        coalesce(raw_app_meta_data, '{}'::jsonb), extract(epoch from created_at)
 from auth.users
 where lower(email) = %s and deleted_at is null and encrypted_password is not null"""
+
+# GoTrue keeps ``provider`` and ``providers`` in raw_app_meta_data next to the custom claims.
+_SET_APP_METADATA = """
+update auth.users
+set raw_app_meta_data = coalesce(
+      (select jsonb_object_agg(key, value) from jsonb_each(coalesce(raw_app_meta_data, '{}'))
+       where key in ('provider', 'providers')),
+      '{}'::jsonb) || %(claims)s::jsonb,
+    updated_at = now()
+where lower(email) = %(email)s and deleted_at is null
+returning id"""
 
 
 class PostgresUsers:
@@ -75,6 +86,15 @@ class PostgresUsers:
                 await conn.execute(_INSERT_IDENTITY, values)
         except psycopg.Error as exc:
             raise DirectoryError(exc.diag.message_primary or type(exc).__name__) from None
+
+    async def set_app_metadata(self, email: str, claims: Mapping[str, Any]) -> bool:
+        """Replace the custom claims in the ``raw_app_meta_data`` of the user with this
+        lower-case email (``provider`` and ``providers`` stay); return whether a user was
+        found."""
+        values = {"email": email, "claims": orjson.dumps(dict(claims)).decode()}
+        async with self._connect() as conn, conn.transaction():
+            cursor = await conn.execute(_SET_APP_METADATA, values)
+            return await cursor.fetchone() is not None
 
     async def find(self, email: str) -> StoredUser | None:
         """Return the user with this lower-case email that has a password, or ``None``."""
