@@ -59,6 +59,8 @@ TOKEN_CHECK_INTERVAL_S: Final = 1.0
 """How often joined channels' tokens are checked for expiry."""
 
 _MAX_FRAME_BYTES: Final = 1 << 20
+_START_TIMEOUT_S: Final = 10.0
+_START_TIMEOUT_POSTGRES_S: Final = 60.0
 _HUB: Final = web.AppKey("hub", RealtimeHub)
 _STORE: Final[web.AppKey[TableStore | PostgresBackend]] = web.AppKey("store")
 _SECRET: Final = web.AppKey("secret", str)
@@ -387,13 +389,20 @@ class LocalServer:
         """The ``service_role`` API key this server accepts."""
         return self.keys.service
 
-    def start(self, timeout_s: float = 10.0) -> LocalServer:
-        """Start serving on a background thread and return once the port is bound.
+    def start(self, timeout_s: float | None = None) -> LocalServer:
+        """Start serving on a background thread and return once the port is bound (on
+        Postgres: once the database is up and migrated, too).
+
+        Args:
+            timeout_s: Longest wait; by default 10 s in memory and 60 s on Postgres, whose
+                start-up (a cluster, migrations) takes seconds on a busy machine.
 
         Raises:
             OSError: The address could not be bound.
             TimeoutError: The server did not come up within ``timeout_s``.
         """
+        if timeout_s is None:
+            timeout_s = _START_TIMEOUT_S if self.backend is None else _START_TIMEOUT_POSTGRES_S
         if self._thread is not None:
             return self
         self._thread = threading.Thread(target=self._run, name="rtdata-local-server", daemon=True)
