@@ -134,7 +134,7 @@ class ChangeReader:
         schemas: Sequence[str] = ("public",),
         max_changes: int = 2000,
         poll_interval_s: float = 0.01,
-        idle_interval_max_s: float = 0.05,
+        idle_interval_max_s: float = 0.1,
     ) -> None:
         if not _SLOT_NAME.fullmatch(slot):
             raise ValueError(
