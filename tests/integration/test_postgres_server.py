@@ -355,3 +355,13 @@ def test_servers_on_two_databases_of_one_cluster_need_their_own_slots(
 def sql_admin(dsn: str, statement: str) -> list[Any]:
     with psycopg.connect(dsn, autocommit=True) as conn:
         return conn.execute(statement.encode()).fetchall()
+
+
+def test_a_lost_rls_connection_is_reopened_and_changes_still_checked(pg_server: LocalServer) -> None:
+    backend, loop = pg_server.backend, pg_server._loop
+    assert backend is not None
+    assert loop is not None
+    checker = asyncio.run_coroutine_threadsafe(backend._checker_connection(), loop).result(10)
+    asyncio.run_coroutine_threadsafe(checker.close(), loop).result(10)
+    # Bob still never receives the team's private note; Alice still does.
+    test_rest_and_subscriptions_obey_row_level_security(pg_server)

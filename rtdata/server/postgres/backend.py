@@ -131,9 +131,7 @@ class PostgresBackend:
         self._users = PostgresUsers(pool.connection)
         async with pool.connection() as conn:
             self._schema = (await read_catalog_async(conn)).schema
-        self._checker = await psycopg.AsyncConnection.connect(
-            self.conninfo, autocommit=True, application_name="rtdata_rls"
-        )
+        await self._checker_connection()
         self._reader = await ChangeReader(self.conninfo, slot=self.slot).open()
 
     def start(self, publisher: Publisher) -> None:
@@ -161,10 +159,7 @@ class PostgresBackend:
             try:
                 if reader is None:
                     reader = self._reader = await ChangeReader(self.conninfo, slot=self.slot).open()
-                if self._checker is None or self._checker.closed:
-                    self._checker = await psycopg.AsyncConnection.connect(
-                        self.conninfo, autocommit=True, application_name="rtdata_rls"
-                    )
+                await self._checker_connection()
                 await reader.run(deliver)
                 return  # stopped by close()
             except (psycopg.Error, OSError) as exc:
@@ -219,12 +214,22 @@ class PostgresBackend:
                 return Applied((), ())
             return migrate(conn, self.migrations)
 
+    async def _checker_connection(self) -> psycopg.AsyncConnection[Any]:
+        """The connection of the row-level security checks, (re)opened when it is closed."""
+        if self._checker is None or self._checker.closed:
+            self._checker = await psycopg.AsyncConnection.connect(
+                self.conninfo, autocommit=True, application_name="rtdata_rls"
+            )
+        return self._checker
+
     async def _deliver(self, publisher: Publisher, changes: list[Change]) -> None:
         claims = publisher.subscribed_claims(changes)
-        checker = self._checker
-        if not claims or checker is None:
+        if not claims:  # nobody wants these changes: nothing to check
             publisher.publish(changes, lambda _claims, _index: True)
             return
+        # Never deliver unchecked: without a connection for the check, this raises, the slot
+        # is not advanced past these changes, and the reader retries them (see _follow).
+        checker = await self._checker_connection()
         visible = await visible_changes(checker, changes, claims)
         by_claims = {_claims_key(c): v for c, v in zip(claims, visible, strict=True)}
 
