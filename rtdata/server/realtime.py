@@ -461,11 +461,15 @@ class RealtimeHub:
 
     def subscribed_claims(self, changes: Sequence[Change]) -> list[dict[str, Any]]:
         """Return the distinct JWT claims of the channels with a binding that wants one of
-        ``changes`` (whose row-level security must then be checked), in join order."""
+        ``changes`` whose row-level security must be checked (an insert or update of a table
+        with RLS on), in join order; empty when no change needs a check."""
+        checked = [c for c in changes if c.record is not None and c.table.rls_enabled]
         seen: dict[bytes, dict[str, Any]] = {}
+        if not checked:
+            return []
         for members in self._topics.values():
             for member in members:
-                if any(b.wants(c) for b in member.bindings for c in changes):
+                if any(b.wants(c) for b in member.bindings for c in checked):
                     key = orjson.dumps(member.claims, option=orjson.OPT_SORT_KEYS)
                     seen.setdefault(key, member.claims)
         return list(seen.values())

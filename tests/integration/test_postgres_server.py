@@ -357,7 +357,9 @@ def sql_admin(dsn: str, statement: str) -> list[Any]:
         return conn.execute(statement.encode()).fetchall()
 
 
-def test_a_lost_rls_connection_is_reopened_and_changes_still_checked(pg_server: LocalServer) -> None:
+def test_a_lost_rls_connection_is_reopened_and_changes_still_checked(
+    pg_server: LocalServer,
+) -> None:
     backend, loop = pg_server.backend, pg_server._loop
     assert backend is not None
     assert loop is not None
