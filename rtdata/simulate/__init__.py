@@ -11,6 +11,6 @@ client. :meth:`rtdata.scenarios.Scenario.simulator` puts the two together for a 
 from __future__ import annotations
 
 from rtdata.simulate.runner import Simulator
-from rtdata.simulate.write import Broadcast, Method, Write, WriteSource
+from rtdata.simulate.write import AuthUser, Broadcast, Method, Write, WriteSource
 
-__all__ = ["Broadcast", "Method", "Simulator", "Write", "WriteSource"]
+__all__ = ["AuthUser", "Broadcast", "Method", "Simulator", "Write", "WriteSource"]

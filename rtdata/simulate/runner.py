@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 
-from rtdata.simulate.write import Broadcast, Write, WriteSource
+from rtdata.simulate.write import AuthUser, Broadcast, Write, WriteSource
 
 if TYPE_CHECKING:
     from rtdata.simulate.presence import PresenceSimulator
@@ -90,6 +90,7 @@ class Simulator:
         self.last_error: str | None = None
         self._base_url = url.rstrip("/") + "/rest/v1"
         self._broadcast_url = url.rstrip("/") + "/realtime/v1/api/broadcast"
+        self._admin_users_url = url.rstrip("/") + "/auth/v1/admin/users"
         self._key = key
         self._rate_per_s = rate_per_s
         self._duration_s = duration_s
@@ -188,15 +189,16 @@ class Simulator:
         if isinstance(write, Broadcast):
             self._broadcast(client, write)
             return
+        for user in write.auth_users:
+            if not self._make_user(client, write, user):
+                return
         try:
             response = client.request(
                 write.method,
                 f"/{write.table}",
                 params=write.query_params(),
                 json=write.body,
-                headers={
-                    "Prefer": "return=representation" if write.returning else "return=minimal"
-                },
+                headers={"Prefer": write.prefer()},
             )
         except httpx.HTTPError as exc:
             self._fail(write, f"{type(exc).__name__}: {exc}")
@@ -220,6 +222,28 @@ class Simulator:
                 logger.exception(
                     "scenario failed to apply the result of %s %s", write.method, write.table
                 )
+
+    def _make_user(self, client: httpx.Client, write: Write, user: AuthUser) -> bool:
+        """Make ``user`` through the Auth admin API; return whether it exists now (a failure
+        is counted against ``write``)."""
+        body = {
+            "id": user.id,
+            "email": user.email,
+            "email_confirm": True,
+            "user_metadata": dict(user.user_metadata),
+        }
+        try:
+            response = client.post(self._admin_users_url, json=body)
+        except httpx.HTTPError as exc:
+            self._fail(write, f"making user {user.id}: {type(exc).__name__}: {exc}")
+            return False
+        if response.status_code == 422 and _error_code(response) == "email_exists":
+            return True  # made by an earlier run against the same project
+        if response.status_code >= 400:
+            reason = f"HTTP {response.status_code}: {_error_text(response)}"
+            self._fail(write, f"making user {user.id}: {reason}")
+            return False
+        return True
 
     def _broadcast(self, client: httpx.Client, message: Broadcast) -> None:
         body = {
@@ -301,3 +325,16 @@ def _error_text(response: httpx.Response) -> str:
         if parts:
             return ": ".join(parts)[:500]
     return str(data)[:200]
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    """GoTrue's machine-readable ``error_code`` of an error answer, in either of its JSON
+    shapes, or ``None``."""
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    code = data.get("error_code", data.get("code"))
+    return code if isinstance(code, str) else None

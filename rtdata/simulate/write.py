@@ -9,10 +9,29 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-__all__ = ["Broadcast", "Method", "Write", "WriteSource"]
+__all__ = ["AuthUser", "Broadcast", "Method", "Write", "WriteSource"]
 
 Method = Literal["POST", "PATCH", "DELETE"]
 """HTTP methods a :class:`Write` may use."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthUser:
+    """A user made through the Auth admin API (``POST /auth/v1/admin/users``, service role),
+    as an app's seed script or back office makes one: confirmed, without a password.
+
+    On a database with the app's ``auth.users`` triggers, making the user makes its profile
+    row too; the :class:`Write` that carries it then upserts the rest of that row.
+
+    Attributes:
+        id: The user's id (a UUID as text), which the app's rows reference.
+        email: Sign-in address.
+        user_metadata: ``raw_user_meta_data`` (what a sign-up form sends as ``data``).
+    """
+
+    id: str
+    email: str
+    user_metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +48,11 @@ class Write:
         returning: Whether the server should answer with the written rows
             (``Prefer: return=representation``); those rows go back to the scenario's
             ``apply_result``.
+        auth_users: Users to make first, through the Auth admin API; one that exists already
+            is left as it is. A failure to make one fails the write, which is then not sent.
+        on_conflict: For ``POST``: upsert, merging into the row whose ``on_conflict`` column
+            matches (``Prefer: resolution=merge-duplicates``), for example a profile that
+            an ``auth.users`` trigger made from ``auth_users``.
     """
 
     method: Method
@@ -36,13 +60,27 @@ class Write:
     body: dict[str, Any] | list[dict[str, Any]] | None = None
     match: dict[str, Any] = field(default_factory=dict)
     returning: bool = False
+    auth_users: tuple[AuthUser, ...] = ()
+    on_conflict: str | None = None
 
     def query_params(self) -> dict[str, str]:
-        """Return ``match`` as PostgREST query parameters, for example ``{"id": "eq.7"}``.
+        """Return ``match`` as PostgREST query parameters, for example ``{"id": "eq.7"}``,
+        and ``on_conflict`` as ``{"on_conflict": "id"}``.
 
         A ``None`` value becomes ``is.null``, booleans become ``eq.true`` / ``eq.false``.
         """
-        return {column: _filter_text(value) for column, value in self.match.items()}
+        params = {column: _filter_text(value) for column, value in self.match.items()}
+        if self.on_conflict is not None:
+            params["on_conflict"] = self.on_conflict
+        return params
+
+    def prefer(self) -> str:
+        """Return the ``Prefer`` header: the representation asked for and, for an upsert,
+        the merge."""
+        parts = ["return=representation" if self.returning else "return=minimal"]
+        if self.on_conflict is not None:
+            parts.append("resolution=merge-duplicates")
+        return ",".join(parts)
 
     def rows(self) -> list[dict[str, Any]]:
         """Return the body as a list of row objects (empty for ``DELETE``)."""

@@ -223,6 +223,60 @@ def test_expired_and_forged_bearer_tokens_are_refused(directory: UserDirectory |
     run(users, scenario, directory)
 
 
+def test_the_admin_api_makes_users_for_the_service_role_only(
+    directory: UserDirectory | None,
+) -> None:
+    user_id = "0b5a3c1e-7d2f-4e8a-9c6b-1f2e3d4c5b6a"
+
+    async def scenario(url: str, client: AsyncClient, http: httpx.AsyncClient) -> None:
+        service = await acreate_client(
+            url,
+            make_key("service_role"),
+            AsyncClientOptions(httpx_client=http, auto_refresh_token=False),
+        )
+        made = await service.auth.admin.create_user(
+            {
+                "id": user_id,
+                "email": EMAIL,
+                "password": PASSWORD,
+                "user_metadata": {"full_name": "Ada"},
+                "app_metadata": {"team": 7},
+            }
+        )
+        assert made.user.id == user_id
+        assert made.user.user_metadata == {"full_name": "Ada"}
+        assert made.user.app_metadata == {"provider": "email", "providers": ["email"], "team": 7}
+        signed = await client.auth.sign_in_with_password({"email": EMAIL, "password": PASSWORD})
+        assert signed.user is not None
+        assert signed.user.id == user_id
+        with pytest.raises(AuthApiError) as refused:
+            await client.auth.admin.create_user({"email": "eve@example.test"})  # anon key
+        assert (refused.value.status, refused.value.code) == (403, "not_admin")
+        for body, status, code in (
+            ({"email": EMAIL.upper()}, 422, "email_exists"),
+            ({"email": "bob@example.test", "id": user_id}, 422, "email_exists"),
+            ({"email": "bob@example.test", "id": "not-a-uuid"}, 400, "validation_failed"),
+            ({"email": "not an address"}, 400, "validation_failed"),
+            ({"email": "bob@example.test", "password": "short"}, 422, "weak_password"),
+            ({"email": "bob@example.test", "user_metadata": [1]}, 400, "validation_failed"),
+        ):
+            with pytest.raises((AuthApiError, AuthWeakPasswordError)) as bad:
+                await service.auth.admin.create_user(body)  # type: ignore[arg-type]
+            assert (bad.value.status, bad.value.code) == (status, code), body
+        # Without a password, no password signs in.
+        await service.auth.admin.create_user({"email": "nopass@example.test"})
+        with pytest.raises(AuthApiError):
+            await client.auth.sign_in_with_password(
+                {"email": "nopass@example.test", "password": PASSWORD}
+            )
+        if directory is not None:
+            stored = await directory.find(EMAIL)
+            assert stored is not None
+            assert stored.id == user_id
+
+    run(UserStore(), scenario, directory)
+
+
 def test_raw_http_errors_api_key_and_small_endpoints(directory: UserDirectory | None) -> None:
     async def scenario(url: str, client: AsyncClient, http: httpx.AsyncClient) -> None:
         auth = f"{url}/auth/v1"

@@ -217,6 +217,49 @@ def test_sign_up_writes_auth_users_and_runs_the_apps_trigger(pg_server: LocalSer
     assert identities == [("email",)]
 
 
+def test_the_admin_api_makes_a_user_with_its_id_and_runs_the_apps_trigger(
+    pg_server: LocalServer,
+) -> None:
+    user_id = uuid.uuid4()
+    email = f"erin-{user_id.hex[:6]}@example.test"
+
+    async def run() -> tuple[str, str, list[Any]]:
+        http = httpx.AsyncClient()
+        client = await acreate_client(
+            pg_server.url,
+            pg_server.service_key,
+            options=AsyncClientOptions(httpx_client=http, auto_refresh_token=False),
+        )
+        try:
+            made = await client.auth.admin.create_user(
+                {
+                    "id": str(user_id),
+                    "email": email,
+                    "email_confirm": True,
+                    "user_metadata": {"username": "erin"},
+                }
+            )
+            with pytest.raises(AuthApiError) as again:
+                await client.auth.admin.create_user({"id": str(user_id), "email": email})
+            # The service role reads every profile: the trigger made hers.
+            profile = (
+                await client.table("profiles").select("username").eq("id", str(user_id)).execute()
+            ).data
+        finally:
+            await client.realtime.close()
+            await http.aclose()
+        return made.user.id, again.value.code or "", profile
+
+    made_id, code, profile = asyncio.run(run())
+    assert made_id == str(user_id)
+    assert code == "email_exists"
+    assert profile == [{"username": "erin"}]
+    stored = sql(
+        pg_server, "select email, encrypted_password from auth.users where id = %s", (user_id,)
+    )
+    assert stored == [(email, "")]  # no password: it cannot sign in with one
+
+
 def test_a_user_made_in_the_database_signs_in(pg_server: LocalServer) -> None:
     email = f"dave-{uuid.uuid4().hex[:6]}@example.test"
     hashed = bcrypt.hashpw(b"from-a-seed", bcrypt.gensalt(4)).decode()

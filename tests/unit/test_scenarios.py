@@ -198,17 +198,19 @@ def test_the_local_server_serves_the_default_pack_unless_told_otherwise(tmp_path
     from rtdata.server import LocalServer
 
     default = load_schema(get_scenario(DEFAULT_SCENARIO).migrations)
-    assert set(LocalServer().schema.tables) == set(default.tables)
+    # In memory, where the schema is parsed at once (on Postgres it is read once migrated).
+    assert set(LocalServer(db="memory").schema.tables) == set(default.tables)
     (tmp_path / "001_items.sql").write_text("create table items (sku text primary key);\n")
-    assert set(LocalServer(schema=tmp_path).schema.tables) == {"items"}
+    assert set(LocalServer(schema=tmp_path, db="memory").schema.tables) == {"items"}
 
 
 def test_the_embedded_stack_serves_and_simulates_its_pack() -> None:
     from rtdata.embedded import EmbeddedStack
 
-    stack = EmbeddedStack()
+    stack = EmbeddedStack(db="memory")
     assert stack.scenario is get_scenario(DEFAULT_SCENARIO)
     assert set(stack.server.schema.tables) == set(load_schema(stack.scenario.migrations).tables)
+    assert EmbeddedStack().server.backend is not None  # Postgres unless told otherwise
     with pytest.raises(UnknownScenarioError, match="did you mean 'hospital'"):
         EmbeddedStack(scenario="hospitl")
 

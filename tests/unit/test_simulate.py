@@ -20,7 +20,7 @@ from rtdata.scenarios import get_scenario
 from rtdata.scenarios.hospital import LISBON, City, HospitalScenario
 from rtdata.server.schema import load_schema
 from rtdata.server.values import CastError, coerce
-from rtdata.simulate import Simulator, Write
+from rtdata.simulate import AuthUser, Simulator, Write
 from rtdata.simulate.runner import _next_due_s
 
 MIGRATIONS_DIR = get_scenario("hospital").migrations
@@ -768,3 +768,76 @@ def test_stop_before_start_is_harmless() -> None:
 def test_simulator_rejects_bad_settings(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="must be"):
         Simulator("http://rest.invalid", KEY, HospitalScenario(0), **kwargs)
+
+
+class Scripted:
+    """A write source that sends ``writes`` in turn, then nothing new (the last again)."""
+
+    def __init__(self, *writes: Write) -> None:
+        self.writes = list(writes)
+        self.sent = 0
+
+    def next_write(self, now: datetime) -> Write:
+        write = self.writes[min(self.sent, len(self.writes) - 1)]
+        self.sent += 1
+        return write
+
+    def apply_result(self, write: Write, rows: Any) -> None:
+        pass
+
+
+def test_auth_users_are_made_first_and_the_row_is_upserted() -> None:
+    ada = AuthUser("0b5a3c1e-7d2f-4e8a-9c6b-1f2e3d4c5b6a", "ada@example.test", {"full_name": "Ada"})
+    bob = AuthUser("1c6b4d2f-8e3a-4f9b-8d7c-2a3f4e5d6c7b", "bob@example.test")
+    sign_up = Write(
+        "POST",
+        "profiles",
+        body=[{"id": ada.id, "role": "admin"}, {"id": bob.id, "role": "user"}],
+        auth_users=(ada, bob),
+        on_conflict="id",
+    )
+    answers = {
+        # Bob was made by an earlier run; a later user's refusal fails the whole write.
+        bob.email: httpx.Response(422, json={"code": 422, "error_code": "email_exists"}),
+        "eve@example.test": httpx.Response(500, json={"msg": "Database error creating new user"}),
+    }
+    requests: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        if len(requests) == 4:
+            sim.stop()  # from the simulator's own thread: only signals
+        if request.url.path == "/auth/v1/admin/users":
+            email = json.loads(request.content)["email"]
+            return answers.get(email, httpx.Response(200, json={"id": "made"}))
+        return httpx.Response(201, json=[])
+
+    refused = Write(
+        "POST", "profiles", body={"id": "x"}, auth_users=(AuthUser("x", "eve@example.test"),)
+    )
+    source = Scripted(sign_up, refused)
+    sim = Simulator(
+        "http://api.invalid", KEY, source, rate_per_s=1e6, transport=httpx.MockTransport(handle)
+    )
+    sim.run()
+    paths = [(r.method, r.url.path) for r in requests]
+    assert paths == [
+        ("POST", "/auth/v1/admin/users"),
+        ("POST", "/auth/v1/admin/users"),
+        ("POST", "/rest/v1/profiles"),
+        ("POST", "/auth/v1/admin/users"),  # eve refused: her row is never sent
+    ]
+    made = json.loads(requests[0].content)
+    assert made == {
+        "id": ada.id,
+        "email": ada.email,
+        "email_confirm": True,
+        "user_metadata": {"full_name": "Ada"},
+    }
+    assert requests[0].headers["authorization"] == f"Bearer {KEY}"
+    upsert = requests[2]
+    assert upsert.url.params["on_conflict"] == "id"
+    assert upsert.headers["prefer"] == "return=minimal,resolution=merge-duplicates"
+    assert (sim.writes_ok, sim.writes_failed) == (1, 1)
+    assert sim.last_error is not None
+    assert "making user x" in sim.last_error

@@ -33,7 +33,7 @@ from typing import Any, Final
 
 from rtdata.scenarios.admin.names import email, new_uuid, person_name, phone
 from rtdata.scenarios.admin.phases import Phase
-from rtdata.simulate.write import Write
+from rtdata.simulate.write import AuthUser, Write
 
 __all__ = [
     "ACCOUNT_ACTIONS",
@@ -153,8 +153,7 @@ class Accounts:
 
     def opening_write(self, ts: str) -> Write:
         """Return the insert of the core team and the first users."""
-        body = [self._row(a, ts) for a in self._accounts.values()]
-        return Write("POST", "profiles", body=body, returning=True)
+        return self._sign_up(list(self._accounts.values()), ts)
 
     # ------------------------------------------------------------ the incident
 
@@ -249,8 +248,7 @@ class Accounts:
             ValueError: ``action`` is not one of :data:`ACCOUNT_ACTIONS`.
         """
         if action == "signup":
-            account = self._add("user", core=False)
-            return Write("POST", "profiles", body=self._row(account, ts), returning=True)
+            return self._sign_up([self._add("user", core=False)], ts)
         if action == "profile_update":
             return self._profile_update(ts)
         moves = {
@@ -281,6 +279,18 @@ class Accounts:
         account = Account(new_uuid(self._rng), name, address, role, department, core)
         self._accounts[account.id] = account
         return account
+
+    def _sign_up(self, accounts: list[Account], ts: str) -> Write:
+        """The sign-up of ``accounts``: each auth user first (the app's trigger makes its
+        profile from ``full_name``), then the rest of the ``profiles`` row (an upsert)."""
+        return Write(
+            "POST",
+            "profiles",
+            body=[self._row(a, ts) for a in accounts],
+            returning=True,
+            auth_users=tuple(AuthUser(a.id, a.email, {"full_name": a.full_name}) for a in accounts),
+            on_conflict="id",
+        )
 
     def _row(self, account: Account, ts: str) -> dict[str, Any]:
         return {

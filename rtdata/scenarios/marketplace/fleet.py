@@ -17,7 +17,7 @@ from collections import Counter, deque
 from typing import Any, Final
 
 from rtdata.scenarios.marketplace.lifecycle import Technician
-from rtdata.scenarios.marketplace.people import new_person
+from rtdata.scenarios.marketplace.people import Person, new_person, profiles_write
 from rtdata.scenarios.marketplace.places import CATEGORIES, CITIES, City, point_in, step_towards
 from rtdata.simulate.write import Write
 
@@ -86,10 +86,13 @@ class Fleet:
         """The technician with that id."""
         return self._all[technician_id]
 
-    def opening_rows(self, ts: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """The first technicians' ``profiles`` rows and ``technicians`` rows."""
-        techs = list(self._all.values())
-        return [t.person.row(ts) for t in techs], [self._row(t, ts) for t in techs]
+    def opening_people(self) -> list[Person]:
+        """The first technicians' accounts."""
+        return [t.person for t in self._all.values()]
+
+    def opening_rows(self, ts: str) -> list[dict[str, Any]]:
+        """The first technicians' ``technicians`` rows."""
+        return [self._row(t, ts) for t in self._all.values()]
 
     def bidders(self, city_id: int, category: str, exclude: set[str]) -> list[Technician]:
         """Online, verified technicians of ``city_id`` who take on ``category``, have room for
@@ -264,7 +267,7 @@ class Fleet:
         tech.verify_at_s = elapsed_s + self._rng.uniform(*_VERIFY_AFTER_S)
         self._all[tech.id] = tech
         return [
-            Write("POST", "profiles", body=tech.person.row(ts)),
+            profiles_write([tech.person], ts),
             Write("POST", "technicians", body=self._row(tech, ts)),
         ]
 

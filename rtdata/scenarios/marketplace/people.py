@@ -11,11 +11,12 @@ from __future__ import annotations
 import random
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from rtdata.scenarios.marketplace.places import CITIES
-from rtdata.simulate.write import Write
+from rtdata.simulate.write import AuthUser, Write
 
 __all__ = [
     "ADMINS",
@@ -80,6 +81,23 @@ class Person:
             "updated_at": ts,
         }
 
+    def auth_user(self) -> AuthUser:
+        """The auth user behind this account, as the app's sign-up makes it (its trigger
+        reads ``full_name`` and ``role`` from the metadata)."""
+        return AuthUser(self.id, self.email, {"full_name": self.full_name, "role": self.role})
+
+
+def profiles_write(people: Sequence[Person], ts: str) -> Write:
+    """Sign ``people`` up and write their ``profiles`` rows, created at ``ts``: each auth user
+    is made first, then the row its sign-up trigger made is completed (an upsert)."""
+    return Write(
+        "POST",
+        "profiles",
+        body=[p.row(ts) for p in people],
+        auth_users=tuple(p.auth_user() for p in people),
+        on_conflict="id",
+    )
+
 
 def new_id(rng: random.Random) -> str:
     """A version-4 uuid drawn from ``rng``, as text."""
@@ -127,9 +145,9 @@ class Customers:
         """The customers the scenario knows, by id, oldest first (a copy)."""
         return dict(self._customers)
 
-    def opening_rows(self, ts: str) -> list[dict[str, Any]]:
-        """The ``profiles`` rows of the admins and the first customers."""
-        return [p.row(ts) for p in (*self.admins, *self._customers.values())]
+    def opening_people(self) -> list[Person]:
+        """The admins and the first customers."""
+        return [*self.admins, *self._customers.values()]
 
     def pick(self, city_id: int) -> Person:
         """A customer of ``city_id`` (any customer if that city has none)."""
@@ -147,10 +165,11 @@ class Customers:
             del self._bookings[customer_id]
 
     def sign_up(self, ts: str) -> Write:
-        """A new customer's profile (``POST profiles``), in a city drawn at random."""
+        """A new customer signs up (the auth user, then the ``profiles`` row), in a city
+        drawn at random."""
         person = new_person(self._rng, "customer", self._rng.choice(CITIES).id)
         self._customers[person.id] = person
-        return Write("POST", "profiles", body=person.row(ts))
+        return profiles_write([person], ts)
 
     def forced_prune(self) -> list[Write]:
         """Deletes of the oldest customer no live booking refers to, when there are more than

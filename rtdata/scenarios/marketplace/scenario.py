@@ -30,7 +30,7 @@ from typing import Any, Final
 from rtdata.scenarios.marketplace.bookings import MAX_OPEN, Bookings
 from rtdata.scenarios.marketplace.chats import Chat, message
 from rtdata.scenarios.marketplace.fleet import Fleet
-from rtdata.scenarios.marketplace.people import Customers
+from rtdata.scenarios.marketplace.people import Customers, profiles_write
 from rtdata.scenarios.marketplace.phases import (
     ARRIVALS_PER_S,
     BOOKINGS_PER_POST,
@@ -180,10 +180,10 @@ class MarketplaceScenario:
                 for c in CITIES
             ]
             return Write("POST", "cities", body=cities)
-        profiles, technicians = self._fleet.opening_rows(ts)
         if step == 2:
-            return Write("POST", "profiles", body=self._customers.opening_rows(ts) + profiles)
-        return Write("POST", "technicians", body=technicians)
+            people = self._customers.opening_people() + self._fleet.opening_people()
+            return profiles_write(people, ts)
+        return Write("POST", "technicians", body=self._fleet.opening_rows(ts))
 
     def _due(
         self, elapsed_s: float, phase: Phase, closed: int | None, ts: str
