@@ -18,6 +18,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+import psycopg
+
 from rtdata import bench as bench_module
 from rtdata import dashboard as dashboard_app
 from rtdata.config import DEFAULT_PATH, Config, ConfigError, HistoryConfig, load_config
@@ -38,6 +40,9 @@ from rtdata.scenarios import (
 from rtdata.server import DEFAULT_PORT, LocalServer
 from rtdata.server.app import EMBEDDED_DB
 from rtdata.server.auth import DEFAULT_JWT_SECRET, Keys
+from rtdata.server.postgres.cluster import ClusterError
+from rtdata.server.postgres.shape import MigrationError
+from rtdata.server.postgres.wal import WalError
 from rtdata.server.realtime import DEFAULT_MAX_RECORD_BYTES
 from rtdata.settings import HISTORY_OFF, Settings
 
@@ -70,8 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         status: int = args.run(args)
     except KeyboardInterrupt:
         status = 130
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, ClusterError, MigrationError, WalError) as exc:
         print(f"rtdata {args.command}: {exc}", file=sys.stderr)
+        status = 2
+    except psycopg.Error as exc:  # --db names a database that cannot be reached or used
+        print(f"rtdata {args.command}: the database: {exc}", file=sys.stderr)
         status = 2
     return status
 

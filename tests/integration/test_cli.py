@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 from rtdata.cli import main
@@ -41,3 +46,32 @@ def test_simulate_writes_the_named_packs_tables(
     out = capsys.readouterr().out
     assert out.startswith("simulating the hospital scenario at 100 changes/s into ")
     assert server.rows("hospitals")
+
+
+@pytest.fixture
+def _signals_kept() -> Iterator[None]:
+    """Put back the SIGINT and SIGTERM handlers ``rtdata serve`` installs."""
+    kept = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for number, handler in kept.items():
+        signal.signal(number, handler)
+
+
+@pytest.mark.usefixtures("_signals_kept")
+def test_serve_names_a_failing_migration_and_an_unreachable_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "0001_items.sql").write_text("create table items (id int primary key);\n")
+    (tmp_path / "0002_oops.sql").write_text("-- a typo\ncreate tabel oops (id int);\n")
+    assert main(["serve", "--port", "0", "--schema", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"rtdata serve: {tmp_path / '0002_oops.sql'}:2: syntax error"), err
+    assert "Traceback" not in err
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql://someone:hunter2-secret@127.0.0.1:{port}/app"
+    assert main(["serve", "--port", "0", "--db", url, "--schema", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rtdata serve: the database: connection failed"), err
+    assert "hunter2-secret" not in err

