@@ -82,8 +82,8 @@ def malformed_frames(
             )
             frames.append(orjson.dumps(body).decode())
         elif kind == "truncated":
-            data = {"schema": "public", "table": "t", "type": "INSERT", "record": {"id": 1}}
-            payload = {"ids": list(binding_ids), "data": data}
+            cut = {"schema": "public", "table": "t", "type": "INSERT", "record": {"id": 1}}
+            payload = {"ids": list(binding_ids), "data": cut}
             body = (
                 {"topic": topic, "event": "postgres_changes", "payload": payload, "ref": None}
                 if v1
@@ -94,7 +94,7 @@ def malformed_frames(
         elif kind == "binary":
             frames.append(b"\x00\xffrtdata: not a frame\xfe")
         elif kind == "keyless":
-            data = {
+            data: dict[str, Any] = {
                 "schema": "public",
                 "table": "rtdata_malformed",
                 "commit_timestamp": "2000-01-01T00:00:00.000Z",
