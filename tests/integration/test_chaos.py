@@ -88,6 +88,7 @@ def test_malformed_frames_leave_the_collector_subscribed_and_exact(server: Local
         ).raise_for_status()
         wait_until(lambda: collector.tables.count("emergency_requests") == 4, what="a new row")
         assert collector.state == ConnectionState.SUBSCRIBED
+        assert collector.status.errors_total == queued - 1  # each counted once
         states = [t.target for t in collector.transitions]
         assert ConnectionState.RECONNECTING not in states
         mine = {str(r["id"]): r for r in collector.tables.rows("emergency_requests")}
