@@ -23,15 +23,21 @@ def test_a_trace_counts_only_the_drops_reported_on_its_sockets_thread() -> None:
         name: FrameTrace(0, lambda kind, _size, name=name: seen[name].append(kind)) for name in seen
     }
 
+    # Both readers alive at once: a finished thread's id may be given to the next one.
+    together = threading.Barrier(2, timeout=10)
+
     def reader(name: str) -> None:
         socket = SimpleNamespace(recv=None, send=None)
         traces[name].attach(socket)  # on the thread that reads the socket
+        together.wait()
         for trace in traces.values():  # both filters see every record of the shared logger
             assert trace.filter(_drop_report())
+        together.wait()
 
-    for name in seen:
-        thread = threading.Thread(target=reader, args=(name,))
+    threads = [threading.Thread(target=reader, args=(name,)) for name in seen]
+    for thread in threads:
         thread.start()
+    for thread in threads:
         thread.join()
     assert seen == {"a": ["malformed frame"], "b": ["malformed frame"]}
     traces["a"].filter(_drop_report())  # this thread reads no socket of either
