@@ -75,7 +75,12 @@ class LiveTables:
         old_record: Mapping[str, Any] | None = None,
     ) -> bool:
         """Apply one change given as dicts (the collector's hot path); return whether it
-        changed a table. A key change arrives as ``UPDATE`` with the old key in ``old_record``."""
+        changed a table. A key change arrives as ``UPDATE`` with the old key in ``old_record``.
+
+        An ``UPDATE`` record may lack columns: Postgres does not log a TOASTed value (a large
+        text, JSON or array) that the update left alone, and Supabase then leaves the column
+        out of ``record`` rather than send it again. Such columns keep the value of the row
+        held (under its old key, for a key change)."""
         rows = self._rows.get(table)
         if rows is None:
             return False
@@ -83,13 +88,16 @@ class LiveTables:
             if op == "DELETE":
                 rows.pop(key, None)
             elif record is not None:
-                if op == "UPDATE" and old_record:
-                    try:
-                        old_key = row_key(old_record, self.primary_keys[table])
-                    except ValueError:
-                        old_key = key
-                    if old_key != key:
-                        rows.pop(old_key, None)
+                if op == "UPDATE":
+                    old_key = key
+                    if old_record:
+                        try:
+                            old_key = row_key(old_record, self.primary_keys[table])
+                        except ValueError:
+                            old_key = key
+                    held = rows.pop(old_key, None) if old_key != key else rows.get(key)
+                    if held is not None and not held.keys() <= record.keys():
+                        record = {**held, **record}  # unchanged TOASTed values, kept
                 rows[key] = record  # never mutated: readers get copies
             else:
                 return False

@@ -79,6 +79,10 @@ class FrameTrace(logging.Filter):
         self._frames: deque[tuple[int, str, str | bytes]] = deque(maxlen=max(0, max_frames))
         self._observer = observer
         self._keep = max_frames > 0
+        # The thread that reads the attached sockets (the collector's loop thread), written by
+        # attach() on that thread: drops are counted only when reported there, because every
+        # realtime-py client of the process logs to the same logger, without saying which.
+        self._reader: int | None = None
 
     # ------------------------------------------------------------ frames
 
@@ -86,6 +90,7 @@ class FrameTrace(logging.Filter):
         """Wrap ``recv`` and ``send`` of a ``websockets`` connection to see its frames."""
         receive, send = ws.recv, ws.send
         keep, observer, frames, lock = self._keep, self._observer, self._frames, self._lock
+        self._reader = threading.get_ident()
 
         async def traced_recv(*args: Any, **kwargs: Any) -> Any:
             message = await receive(*args, **kwargs)
@@ -123,8 +128,13 @@ class FrameTrace(logging.Filter):
         logging.getLogger(CLIENT_LOGGER).removeFilter(self)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Count drop reports; never suppress a record."""
-        if record.levelno >= logging.WARNING and self._observer is not None:
+        """Count drop reports made on the thread that reads this trace's sockets (another
+        collector's drops are its own); never suppress a record."""
+        if (
+            record.levelno >= logging.WARNING
+            and self._observer is not None
+            and threading.get_ident() == self._reader
+        ):
             message = record.getMessage()
             if message.startswith("Unrecognized message format"):
                 self._observer("malformed frame", 0)

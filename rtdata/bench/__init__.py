@@ -31,6 +31,12 @@ Opt-in sections, never in the default run (name them with ``--only``):
 
 * ``soak``: the Streamlit server's RSS over ``$RTDATA_SOAK_MINUTES`` (default 30) minutes of
   wall mode, after warm-up and at the end.
+* ``chaos``: 10,000 changes written straight into a real Postgres at 50/s, followed by three
+  collectors through 20 injected faults (4 each of socket drops, server restarts on the kept
+  slot, a paused database, a slow subscriber and malformed frames); at the end every
+  subscriber's rows must equal the database's. Divergent rows, gaps, duplicate gap records
+  and recovery time p50/p99, beside the same run without faults (see
+  :mod:`rtdata.bench.chaos`). About ten minutes.
 
 Except in the live part of ``packs``, the server runs in its own process (``rtdata serve``), so
 it never shares the GIL with what is measured. Absolute numbers vary between machines and runs;
@@ -57,7 +63,7 @@ SECTIONS: Final = (
 )
 """Benchmark sections, in the order they run."""
 
-OPT_IN: Final = ("soak",)
+OPT_IN: Final = ("soak", "chaos")
 """Sections that run only when named (``--only``): they take too long for the default run."""
 
 

@@ -88,6 +88,11 @@ class Connection:
             )  # fmt: skip
         self._outbox.put_nowait((time.monotonic(), frame.decode()))
 
+    def push_raw(self, frame: str | bytes) -> None:
+        """Queue ``frame`` exactly as given, text or binary, whatever it holds (the malformed
+        frames fault: :meth:`rtdata.server.faults.Faults.malformed`)."""
+        self._outbox.put_nowait((time.monotonic(), frame))
+
     # ------------------------------------------------------------ I/O
 
     async def write_loop(self) -> None:
