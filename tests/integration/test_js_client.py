@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from rtdata import protocol
@@ -160,6 +161,35 @@ def test_postgres_changes_insert_update_delete(
         delete = change("DELETE")
         assert delete["new"] == {}
         assert delete["old"]["id"] == row_id
+        _done(js)
+
+
+@pytest.mark.parametrize("server", ["postgres"], indirect=True)
+def test_a_change_made_with_sql_reaches_the_js_client(server: LocalServer) -> None:
+    """Not through the server: a plain client of the database (psql, a migration, a trigger)."""
+    assert server.backend is not None
+    scenario = _scenario(server, "postgres_changes", "2.0.0", table="emergency_requests", count=1)
+    with run_js(scenario, RUN_S) as js:
+        _started(js)
+        js.wait_for_line(
+            lambda line: (
+                line.get("type") == "system"
+                and line["payload"].get("extension") == "postgres_changes"
+                and line["payload"].get("status") == "ok"
+            )
+        )
+        with psycopg.connect(server.backend.conninfo, autocommit=True) as conn:
+            row_id = conn.execute(
+                "insert into emergency_requests"
+                " (hospital_id, patient_name, emergency_type, lat, lon, pickup_address)"
+                " values (1, 'from psql', 'cardiac', 38.7, -9.1, 'x') returning id"
+            ).fetchone()
+        line = js.wait_for_line(lambda line: line.get("type") == "postgres_changes")
+        payload = line["payload"]
+        assert payload["eventType"] == "INSERT"
+        assert row_id is not None
+        assert payload["new"]["id"] == row_id[0]
+        assert payload["new"]["patient_name"] == "from psql"
         _done(js)
 
 
