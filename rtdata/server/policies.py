@@ -41,6 +41,11 @@ class PolicyError(ValueError):
     """A ``CREATE POLICY`` this server cannot evaluate; the text says which part."""
 
 
+class RestrictivePolicyError(PolicyError):
+    """A ``RESTRICTIVE`` policy, which this server does not evaluate. Unlike a permissive
+    policy, it cannot be left out safely: it hides rows the other policies allow."""
+
+
 @dataclass(frozen=True)
 class Policy:
     """One row-level security policy.
@@ -131,7 +136,9 @@ def parse_policy(text: str) -> Policy:
         if word == "as":
             i += 2  # PERMISSIVE / RESTRICTIVE: only permissive policies are modelled
             if lowered[i - 1] == "restrictive":
-                raise PolicyError(f"policy {name!r}: RESTRICTIVE policies are not supported")
+                raise RestrictivePolicyError(
+                    f"policy {name!r}: RESTRICTIVE policies are not supported"
+                )
         elif word == "for":
             command = lowered[i + 1]
             if command not in _COMMANDS:

@@ -24,7 +24,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from rtdata.server.policies import Policy, PolicyError, parse_policy
+from rtdata.server.policies import Policy, PolicyError, RestrictivePolicyError, parse_policy
 
 __all__ = [
     "ALL_ACTIONS",
@@ -238,8 +238,15 @@ def _apply_statement(schema: Schema, st: exp.Expr, where: str) -> None:
     ):
         try:
             policy = parse_policy(text)
-        except PolicyError as exc:
+        except RestrictivePolicyError as exc:
             raise SchemaError(f"{where}: {exc}") from None
+        except PolicyError as exc:
+            # Permissive policies only ever allow rows: without this one, fewer rows are
+            # readable here than on Postgres, never more.
+            schema.warnings.append(
+                f"{where}: {exc}; policy left out, so rows only it allows stay hidden"
+            )
+            return
         _table(schema, policy.table, where).policies.append(policy)
         return
     if isinstance(st, exp.Command) and str(st.this).upper() == "ALTER":
@@ -295,7 +302,9 @@ def _create_table(schema: Schema, st: exp.Create, where: str) -> TableSchema:
                 references.append((_names(member), member.args["reference"]))
     _set_primary_key(table, tuple(pk), where)
     for columns, reference in references:  # after the key: a table may reference itself
-        table.foreign_keys.append(_foreign_key(schema, table, columns, reference, where))
+        foreign_key = _foreign_key(schema, table, columns, reference, where)
+        if foreign_key is not None:
+            table.foreign_keys.append(foreign_key)
     return table
 
 
@@ -323,7 +332,9 @@ def _alter_table(schema: Schema, st: exp.Alter, where: str) -> bool:
             _set_primary_key(table, _names(member), where)
         else:
             reference = member.args["reference"]
-            table.foreign_keys.append(_foreign_key(schema, table, _names(member), reference, where))
+            foreign_key = _foreign_key(schema, table, _names(member), reference, where)
+            if foreign_key is not None:
+                table.foreign_keys.append(foreign_key)
     return True
 
 
@@ -350,10 +361,18 @@ def _foreign_key(
     columns: tuple[str, ...],
     reference: exp.Reference,
     where: str,
-) -> ForeignKey:
+) -> ForeignKey | None:
+    """The foreign key, or ``None`` (with a warning) when it references a table of another
+    schema that no migration defines, such as Supabase's ``auth.users``."""
     target = reference.this
     target_exp = target.this if isinstance(target, exp.Schema) else target
     name = target_exp.name
+    if target_exp.db not in ("", "public") and name not in schema.tables:
+        schema.warnings.append(
+            f"{where}: foreign key ({', '.join(columns)}) of {table.name} references "
+            f"{target_exp.db}.{name}, which no migration defines; not kept"
+        )
+        return None
     referenced = table if name == table.name else _table(schema, name, where)
     # REFERENCES t without columns means t's primary key, as in Postgres.
     ref_columns = _names(target) if isinstance(target, exp.Schema) else referenced.primary_key

@@ -92,10 +92,52 @@ def test_migrations_enable_rls_and_attach_policies(tmp_path: Path) -> None:
     assert [p.name for p in table.policies] == ["all_staff"]
 
 
-def test_a_bad_policy_in_a_migration_names_file_and_line(tmp_path: Path) -> None:
+def test_a_permissive_policy_it_cannot_evaluate_is_left_out_with_a_warning(
+    tmp_path: Path,
+) -> None:
     sql = tmp_path / "002.sql"
     sql.write_text(
-        "create table t (id int8 primary key);\n\ncreate policy p on t using (id > 3);\n"
+        "create table t (id int8 primary key);\n"
+        "alter table t enable row level security;\n"
+        "create policy p on t using (id > 3);\n"
+        "create policy q on t for select to authenticated using (true);\n"
     )
-    with pytest.raises(SchemaError, match=r"002\.sql:3: unsupported policy predicate"):
+    schema = load_schema(sql)
+    table = schema.tables["t"]
+    # Left out, the permissive policy can only hide rows Postgres would show, never the reverse.
+    assert [p.name for p in table.policies] == ["q"]
+    (warning,) = schema.warnings
+    assert warning.startswith(f"{sql}:3: unsupported policy predicate")
+    assert "left out" in warning
+    assert not visible(table.policies, True, "select", {"role": "anon"}, {"id": 9}, same)
+
+
+def test_a_restrictive_policy_is_refused_with_file_and_line(tmp_path: Path) -> None:
+    sql = tmp_path / "003.sql"
+    sql.write_text(
+        "create table t (id int8 primary key);\n\n"
+        "create policy r on t as restrictive using (id = 1);\n"
+    )
+    with pytest.raises(SchemaError, match=r"003\.sql:3: policy 'r': RESTRICTIVE"):
+        load_schema(sql)
+
+
+def test_a_foreign_key_to_a_table_of_another_schema_is_a_warning(tmp_path: Path) -> None:
+    sql = tmp_path / "004.sql"
+    sql.write_text(
+        "create table profiles (id uuid primary key references auth.users (id) on delete cascade,"
+        " team int8);\n"
+        "create table teams (id int8 primary key);\n"
+        "alter table profiles add constraint profiles_team_fkey foreign key (team)"
+        " references public.teams (id);\n"
+    )
+    schema = load_schema(sql)
+    (warning,) = schema.warnings
+    assert warning == (
+        f"{sql}:1: foreign key (id) of profiles references auth.users, which no migration"
+        " defines; not kept"
+    )
+    assert [fk.table for fk in schema.tables["profiles"].foreign_keys] == ["teams"]
+    sql.write_text("create table a (id int8 primary key references missing (id));\n")
+    with pytest.raises(SchemaError, match="'missing' is not defined"):  # public: still an error
         load_schema(sql)

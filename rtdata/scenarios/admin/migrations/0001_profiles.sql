@@ -4,7 +4,7 @@
 create type public.app_role as enum ('user', 'staff', 'admin');
 
 create table public.profiles (
-  id uuid primary key,                             -- auth.users.id (the reference: 0004_auth.sql)
+  id uuid primary key references auth.users (id) on delete cascade,
   email text not null unique,
   full_name text not null,
   role public.app_role not null default 'user',

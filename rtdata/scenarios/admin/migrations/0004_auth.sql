@@ -15,15 +15,6 @@ as $$
   );
 $$;
 
--- The profile's id is the auth user's id. Added in a DO block, not as `references auth.users`
--- in 0001: the local server behind `rtdata demo` has no auth schema and refuses the reference.
-do $$
-begin
-  alter table public.profiles
-    add constraint profiles_id_fkey foreign key (id) references auth.users (id) on delete cascade;
-exception when duplicate_object then null;
-end $$;
-
 create or replace function public.handle_new_user()
 returns trigger
 language plpgsql
@@ -84,20 +75,15 @@ create trigger patients_set_updated_at before update on public.patients
 create trigger form_submissions_set_updated_at before update on public.form_submissions
   for each row execute function public.set_updated_at();
 
--- Role-based policies, in a DO block for the same reason as the reference above: the local
--- server evaluates only `column = auth.uid()`-style predicates and refuses any other.
-do $$
-begin
-  create policy "Admins manage every profile" on public.profiles
-    for all to authenticated
-    using (public.has_role('admin')) with check (public.has_role('admin'));
-  create policy "Staff read every profile" on public.profiles
-    for select to authenticated using (public.has_role('staff'));
-  create policy "Staff read and edit patients" on public.patients
-    for all to authenticated
-    using (public.has_role('staff')) with check (public.has_role('staff'));
-  create policy "Staff review submissions" on public.form_submissions
-    for all to authenticated
-    using (public.has_role('staff')) with check (public.has_role('staff'));
-exception when duplicate_object then null;
-end $$;
+-- Role-based policies.
+create policy "Admins manage every profile" on public.profiles
+  for all to authenticated
+  using (public.has_role('admin')) with check (public.has_role('admin'));
+create policy "Staff read every profile" on public.profiles
+  for select to authenticated using (public.has_role('staff'));
+create policy "Staff read and edit patients" on public.patients
+  for all to authenticated
+  using (public.has_role('staff')) with check (public.has_role('staff'));
+create policy "Staff review submissions" on public.form_submissions
+  for all to authenticated
+  using (public.has_role('staff')) with check (public.has_role('staff'));

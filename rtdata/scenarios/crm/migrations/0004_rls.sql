@@ -38,12 +38,7 @@ create policy "agents update their tickets" on public.tickets for update to auth
 create policy "leads update their team's tickets" on public.tickets for update to authenticated
   using (team_id = ((auth.jwt() -> 'app_metadata' ->> 'team_id'))::bigint);
 
--- Admins manage the catalogue. The app's policy compares a JWT claim with a literal:
---
---   create policy "admins manage products" on public.products for all to authenticated
---     using ((auth.jwt() -> 'app_metadata' ->> 'role') = 'admin')
---     with check ((auth.jwt() -> 'app_metadata' ->> 'role') = 'admin');
---
--- rtdata's local server refuses to load a migration with that predicate ("unsupported
--- comparison in policy predicate"), so the demo could not start: the pack ships it commented
--- out (README, "Findings"). Without it, products are written by the service role only.
+-- Admins manage the catalogue.
+create policy "admins manage products" on public.products for all to authenticated
+  using ((auth.jwt() -> 'app_metadata' ->> 'role') = 'admin')
+  with check ((auth.jwt() -> 'app_metadata' ->> 'role') = 'admin');

@@ -17,7 +17,7 @@ create table public.cities (
 );
 
 create table public.profiles (
-  id uuid primary key,                             -- auth.users.id (the reference: 0006_auth.sql)
+  id uuid primary key references auth.users (id) on delete cascade,
   role public.user_role not null default 'customer',
   full_name text not null,
   email text not null unique,

@@ -2,15 +2,6 @@
 -- user, updated_at stamps, a technician's rating after each review, and the policies that
 -- need a lookup (admins, the technicians' marketplace, a booking's participants).
 
--- The profile's id is the auth user's id. Added in a DO block, not as `references auth.users`
--- in 0001: the local server behind `rtdata demo` has no auth schema and refuses the reference.
-do $$
-begin
-  alter table public.profiles
-    add constraint profiles_id_fkey foreign key (id) references auth.users (id) on delete cascade;
-exception when duplicate_object then null;
-end $$;
-
 create or replace function public.handle_new_user()
 returns trigger
 language plpgsql
@@ -84,44 +75,40 @@ $$;
 create trigger reviews_refresh_technician_rating after insert on public.reviews
   for each row execute function public.refresh_technician_rating();
 
--- Policies the local server cannot evaluate (a function call or a subquery as the predicate),
--- in a DO block for the same reason as the reference above.
-do $$
-begin
-  create policy "Admins read every profile" on public.profiles
-    for select to authenticated using (public.is_admin());
-  create policy "Admins verify technicians" on public.technicians
-    for update to authenticated using (public.is_admin()) with check (public.is_admin());
-  create policy "Admins read every booking" on public.bookings
-    for select to authenticated using (public.is_admin());
-  create policy "Technicians see open jobs in their city" on public.bookings
-    for select to authenticated
-    using (
-      status in ('pending', 'bidding')
-      and exists (
-        select 1 from public.technicians t
-        where t.id = auth.uid() and t.is_verified and t.city_id = bookings.city_id
-          and bookings.category = any (t.skills)
-      )
-    );
-  create policy "Customers read the bids on their bookings" on public.bids
-    for select to authenticated
-    using (exists (
-      select 1 from public.bookings b where b.id = bids.booking_id and b.customer_id = auth.uid()
-    ));
-  create policy "Customers accept and reject the bids on their bookings" on public.bids
-    for update to authenticated
-    using (exists (
-      select 1 from public.bookings b where b.id = bids.booking_id and b.customer_id = auth.uid()
-    ));
-  create policy "Participants read a booking's chat" on public.messages
-    for select to authenticated
-    using (exists (
-      select 1 from public.bookings b
-      where b.id = messages.booking_id
-        and auth.uid() in (b.customer_id, b.technician_id)
-    ));
-  create policy "Admins read every payment" on public.payments
-    for select to authenticated using (public.is_admin());
-exception when duplicate_object then null;
-end $$;
+-- Policies that need a lookup: the admin check, a technician's city and trades, a booking's
+-- customer and participants.
+create policy "Admins read every profile" on public.profiles
+  for select to authenticated using (public.is_admin());
+create policy "Admins verify technicians" on public.technicians
+  for update to authenticated using (public.is_admin()) with check (public.is_admin());
+create policy "Admins read every booking" on public.bookings
+  for select to authenticated using (public.is_admin());
+create policy "Technicians see open jobs in their city" on public.bookings
+  for select to authenticated
+  using (
+    status in ('pending', 'bidding')
+    and exists (
+      select 1 from public.technicians t
+      where t.id = auth.uid() and t.is_verified and t.city_id = bookings.city_id
+        and bookings.category = any (t.skills)
+    )
+  );
+create policy "Customers read the bids on their bookings" on public.bids
+  for select to authenticated
+  using (exists (
+    select 1 from public.bookings b where b.id = bids.booking_id and b.customer_id = auth.uid()
+  ));
+create policy "Customers accept and reject the bids on their bookings" on public.bids
+  for update to authenticated
+  using (exists (
+    select 1 from public.bookings b where b.id = bids.booking_id and b.customer_id = auth.uid()
+  ));
+create policy "Participants read a booking's chat" on public.messages
+  for select to authenticated
+  using (exists (
+    select 1 from public.bookings b
+    where b.id = messages.booking_id
+      and auth.uid() in (b.customer_id, b.technician_id)
+  ));
+create policy "Admins read every payment" on public.payments
+  for select to authenticated using (public.is_admin());
