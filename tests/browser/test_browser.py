@@ -136,9 +136,14 @@ def test_presence_page_shows_the_simulated_staff_online_by_role_and_hospital_nam
             page.get_by_role("heading", name="Staff online").wait_for()
             # The bars are named "role · hospital": the hospital by its name, not its id.
             chart = page.locator('[data-testid="stPlotlyChart"]').first
-            wait_until(lambda: " · Hospital" in chart.inner_text(), what="bars by role, hospital")
-            text = chart.inner_text()
-            assert "joins and leaves" in text
+            seen: list[str] = []  # read once per try: a rerun may replace the chart between reads
+
+            def bars() -> bool:
+                seen.append(chart.inner_text())
+                return " · Hospital" in seen[-1] and "joins and leaves" in seen[-1]
+
+            wait_until(bars, what="bars by role and hospital, and joins and leaves")
+            text = seen[-1]
             assert any(role in text for role in ("nurse", "doctor", "paramedic", "dispatcher"))
             assert any(name in text for name in names), (names, text)
             assert "Nobody is online" not in main.inner_text()
