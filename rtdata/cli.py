@@ -554,12 +554,17 @@ def demo_config(scenario: Scenario, env: Mapping[str, str], cwd: Path) -> Path |
     return scenario.config_path if scenario.config_path.is_file() else None
 
 
-def demo_env(url: str, key: str, config: Path | None = None) -> dict[str, str]:
-    """Return the environment ``rtdata demo`` gives its dashboard: the local server's URL and
-    service key, ``RTDATA_CONFIG`` naming ``config`` if given (see :func:`demo_config`), and
-    ``RTDATA_HISTORY=off``: the demo records the history itself, from the start and whether or
-    not anyone looks, so the dashboard must not write it a second time."""
+def demo_env(
+    url: str, key: str, config: Path | None = None, anon_key: str | None = None
+) -> dict[str, str]:
+    """Return the environment ``rtdata demo`` gives its dashboard: the local server's URL,
+    service key and anon key (for sign-in, when given), ``RTDATA_CONFIG`` naming ``config`` if
+    given (see :func:`demo_config`), and ``RTDATA_HISTORY=off``: the demo records the history
+    itself, from the start and whether or not anyone looks, so the dashboard must not write it
+    a second time."""
     env = {"SUPABASE_URL": url, "SUPABASE_KEY": key, "RTDATA_HISTORY": HISTORY_OFF}
+    if anon_key is not None:
+        env["SUPABASE_ANON_KEY"] = anon_key
     if config is not None:
         env["RTDATA_CONFIG"] = str(config)
     return env
@@ -609,7 +614,7 @@ def _demo(args: argparse.Namespace) -> int:
         )
         running.callback(simulator.stop)
         simulator.start()
-        env = {**os.environ, **demo_env(server.url, server.service_key, config)}
+        env = {**os.environ, **demo_env(server.url, server.service_key, config, server.anon_key)}
         dashboard = _start_dashboard(dashboard_port, args.dashboard_host, env, done)
         running.callback(_stop_process, dashboard)
         url = _dashboard_url(args.dashboard_host, dashboard_port, args.wall)

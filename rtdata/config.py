@@ -104,6 +104,7 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from rtdata._messages import show as _show
+from rtdata.access import ACCESS_KEYS, AccessConfig, parse_access
 from rtdata.filters import FilterError, parse_filter
 from rtdata.layout import BUILTIN_PAGES, Label, Page, parse_labels, parse_pages
 from rtdata.references import check_columns, check_references
@@ -319,6 +320,7 @@ class Config:
             tables (:mod:`rtdata.default_pages`).
         labels: How id columns are shown, by column (``[labels]``).
         source: The file the config was read from, for messages; ``None`` when built in code.
+        access: Who may look (``[access]``, :mod:`rtdata.access`).
     """
 
     connection: ConnectionConfig = field(default_factory=ConnectionConfig)
@@ -330,6 +332,7 @@ class Config:
     pages: tuple[Page, ...] = ()
     labels: Mapping[str, Label] = field(default_factory=dict)
     source: str | None = None
+    access: AccessConfig = field(default_factory=AccessConfig)
 
     @property
     def discovers(self) -> bool:
@@ -483,7 +486,10 @@ def _build(document: Mapping[str, Any], source: str, *, from_file: bool = True) 
         problems.append(f"{source}: {path}: {problem}")
 
     _find_credentials(document, "", report)
-    top = ("connection", "buffer", "alerts", "channels", "dashboard", "history", "pages", "labels")
+    top = (
+        *("connection", "buffer", "alerts", "channels", "dashboard", "history", "pages"),
+        *("labels", "access"),
+    )
     _check_keys(document, "", top, report)
     connection = _section(document, "connection", ConnectionConfig, report)
     if connection.reconnect_max_s < connection.reconnect_initial_s:
@@ -503,6 +509,7 @@ def _build(document: Mapping[str, Any], source: str, *, from_file: bool = True) 
     history = _history(document.get("history", {}), report)
     labels = parse_labels(document.get("labels", {}), report, _check_keys)
     pages = parse_pages(document.get("pages", []), labels, report, _check_keys)
+    access = parse_access(document.get("access", {}), report)
     if channels:  # else the tables are only known once the collector asked the project
         config = Config(channels=channels)
         for path, problem in check_references(
@@ -523,7 +530,9 @@ def _build(document: Mapping[str, Any], source: str, *, from_file: bool = True) 
     if problems:
         raise ConfigError(problems)
     file = source if from_file else None
-    return Config(connection, buffer, alerts, channels, dashboard, history, pages, labels, file)
+    return Config(
+        connection, buffer, alerts, channels, dashboard, history, pages, labels, file, access
+    )
 
 
 def _history(value: Any, report: _Report) -> HistoryConfig:
@@ -573,6 +582,7 @@ _CHANNEL_KEYS: Final = tuple(f.name for f in fields(Channel))
 _BINDING_KEYS: Final = tuple(f.name for f in fields(Binding))
 _KNOWN_KEYS: Final = frozenset(
     {"connection", "buffer", "alerts", "channels", "dashboard", "history", "pages", "labels"}
+    | {"access", *ACCESS_KEYS}
     | {*_CHANNEL_KEYS, *_BINDING_KEYS}
     | {
         f.name

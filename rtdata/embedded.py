@@ -81,7 +81,7 @@ class EmbeddedStack:
         if not own and self.scenario.config_path.is_file():
             pack = load_config(self.scenario.config_path)
             base = replace(base, config=replace(pack, history=config.history), tables=None)
-        return base.with_project(self.server.url, self.server.service_key)
+        return base.with_project(self.server.url, self.server.service_key, self.server.anon_key)
 
     def start(self) -> EmbeddedStack:
         """Start the server (not yet the simulator) and return once it listens."""

@@ -48,6 +48,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 from rtdata._messages import show as _show
+from rtdata.access import parse_page_roles
 
 if TYPE_CHECKING:  # the widget modules load pandas and plotly: only when pages are parsed
     from rtdata.views.widgets import breakdown, feed, lifecycle, queue, roster, series, tiles
@@ -136,7 +137,7 @@ BUILTIN_PAGES: Final[Mapping[str, tuple[str, str]]] = {
 """Pages every dashboard has, after the configured ones: name -> (title, icon)."""
 
 _PAGE_NAME: Final = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_PAGE_KEYS: Final = ("name", "title", "icon", "widgets")
+_PAGE_KEYS: Final = ("name", "title", "icon", "widgets", "roles")
 _LABEL_KEYS: Final = ("table", "key_column", "label_column")
 _IDENTIFIER: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -199,6 +200,8 @@ class Page:
         icon: Navigation icon: a Material Symbol such as ``:material/dashboard:``.
         widgets: The widgets, top to bottom.
         path: Key path of the page in the config (``pages[0]``).
+        roles: Dashboard roles that may open the page when ``[access]`` requires sign-in
+            (:mod:`rtdata.access`); empty: every signed-in user.
     """
 
     name: str
@@ -206,6 +209,7 @@ class Page:
     icon: str = ":material/dashboard:"
     widgets: tuple[Widget, ...] = ()
     path: str = ""
+    roles: tuple[str, ...] = ()
 
 
 def parse_labels(value: Any, report: Report, check_keys: CheckKeys) -> dict[str, Label]:
@@ -295,9 +299,10 @@ def parse_pages(
             _widget(w, f"{path}.widgets[{j}]", labels, report, check_keys)
             for j, w in enumerate(widgets_raw)
         ]
+        roles = parse_page_roles(raw.get("roles", []), f"{path}.roles", report)
         if all(w is not None for w in widgets) and isinstance(title, str):
             valid = tuple(w for w in widgets if w is not None)
-            pages.append(Page(name, title, str(icon), valid, path))
+            pages.append(Page(name, title, str(icon), valid, path, roles))
     return tuple(pages)
 
 

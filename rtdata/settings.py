@@ -43,6 +43,8 @@ class Settings:
         connect_timeout_s: How long ``Collector.start(wait=True)`` waits for SUBSCRIBED.
         token_provider: Called (on the collector thread) for a fresh user access token before
             connecting and before the current one expires; ``None`` uses ``key`` for everything.
+        anon_key: The project's anon (publishable) key, which the dashboard's sign-in uses
+            (``[access] require_sign_in``); never shown in ``repr`` and never sent to a browser.
     """
 
     url: str | None = None
@@ -51,6 +53,7 @@ class Settings:
     tables: Mapping[str, tuple[str, ...]] | None = None
     connect_timeout_s: float = 20.0
     token_provider: Callable[[], str] | None = field(default=None, repr=False, compare=False)
+    anon_key: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.url is not None and not re.match(r"^https?://[^\s/]+", self.url):
@@ -89,9 +92,10 @@ class Settings:
         """True when no project is configured and the embedded default is used."""
         return self.url is None
 
-    def with_project(self, url: str, key: str) -> Settings:
-        """Return a copy pointing at another project (used to attach to the embedded server)."""
-        return replace(self, url=url.rstrip("/"), key=key, tables=None)
+    def with_project(self, url: str, key: str, anon_key: str | None = None) -> Settings:
+        """Return a copy pointing at another project (used to attach to the embedded server),
+        with its anon key when given."""
+        return replace(self, url=url.rstrip("/"), key=key, tables=None, anon_key=anon_key)
 
     @classmethod
     def from_env(
@@ -101,9 +105,9 @@ class Settings:
     ) -> Settings:
         """Read settings from the environment, ``.streamlit/secrets.toml`` and ``rtdata.toml``.
 
-        ``SUPABASE_URL`` and ``SUPABASE_KEY`` are read from ``env`` first; missing ones are
-        taken from the secrets file (top-level keys of the same names, or ``url`` and ``key``
-        in a ``[supabase]`` table). The streams config comes from ``RTDATA_CONFIG`` or
+        ``SUPABASE_URL``, ``SUPABASE_KEY`` and ``SUPABASE_ANON_KEY`` are read from ``env``
+        first; missing ones are taken from the secrets file (top-level keys of the same names,
+        or ``url``, ``key`` and ``anon_key`` in a ``[supabase]`` table). The streams config comes from ``RTDATA_CONFIG`` or
         ``./rtdata.toml`` (built-in default when absent). ``RTDATA_TABLES`` (comma-separated
         ``table`` or ``table:pk1+pk2``) replaces its channels. ``RTDATA_HISTORY`` overrides
         ``[history]``: a folder turns the history on there, ``off`` turns it off (``rtdata
@@ -119,7 +123,13 @@ class Settings:
         config = load_config(env=env)
         if "RTDATA_HISTORY" in env:
             config = replace(config, history=_history(env["RTDATA_HISTORY"], config.history))
-        return cls(url=project.url, key=project.key, config=config, tables=tables)
+        return cls(
+            url=project.url,
+            key=project.key,
+            config=config,
+            tables=tables,
+            anon_key=project.anon_key,
+        )
 
     @classmethod
     def project_from_env(
@@ -142,7 +152,16 @@ class Settings:
         section: dict[str, Any] = raw_section if isinstance(raw_section, dict) else {}
         url = env.get("SUPABASE_URL") or secrets.get("SUPABASE_URL") or section.get("url")
         key = env.get("SUPABASE_KEY") or secrets.get("SUPABASE_KEY") or section.get("key")
-        return cls(url=str(url).rstrip("/") if url else None, key=str(key) if key else None)
+        anon = (
+            env.get("SUPABASE_ANON_KEY")
+            or secrets.get("SUPABASE_ANON_KEY")
+            or section.get("anon_key")
+        )
+        return cls(
+            url=str(url).rstrip("/") if url else None,
+            key=str(key) if key else None,
+            anon_key=str(anon) if anon else None,
+        )
 
 
 def _read_secrets(path: Path) -> dict[str, Any]:

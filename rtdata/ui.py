@@ -39,11 +39,13 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import plotly.graph_objects as go
 import streamlit as st
 
+from rtdata.access import AccessConfig, Decision, Refusal, decide
 from rtdata.collector import Collector
 from rtdata.embedded import EmbeddedStack
 from rtdata.lifecycle import ConnectionState
 from rtdata.recorder import Recorder
 from rtdata.settings import Settings
+from rtdata.signin import ProjectAuth, SignedIn, SignInRefused
 from rtdata.views.charts import wall_figure
 from rtdata.views.connection import connection_indicator
 from rtdata.views.widgets.tiles import TileHistory
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_PAGES_MAX_AGE_S",
+    "access",
     "cached_view",
     "chart",
     "config_problems",
@@ -62,9 +65,14 @@ __all__ = [
     "labels",
     "live",
     "page",
+    "page_decision",
     "pages",
     "recorder",
     "refresh_interval_s",
+    "refusal",
+    "sign_in_form",
+    "sign_out_control",
+    "signed_in",
     "stale_banner",
     "tile_history",
     "use_recorder",
@@ -113,6 +121,104 @@ def recorder() -> Recorder:
 def _reconnect() -> None:
     if _override is None:
         _shared().collector.reconnect()
+
+
+_SIGNED_IN_KEY: Final = "rtdata_signed_in"
+_SIGN_IN_NOTE_KEY: Final = "rtdata_sign_in_note"
+
+
+def access() -> AccessConfig:
+    """The ``[access]`` section of the shared collector's config."""
+    return recorder().settings.config.access
+
+
+def _project_auth() -> ProjectAuth | None:
+    settings = recorder().settings
+    if not settings.url or not settings.anon_key:
+        return None
+    return ProjectAuth(settings.url, settings.anon_key)
+
+
+def signed_in() -> SignedIn | None:
+    """The user signed in in this browser session, or ``None``.
+
+    The session lives in Streamlit's per-session state on the server (the browser never holds
+    the tokens) and is refreshed here when it expires within a minute; a refresh GoTrue
+    refuses ends it, with a note for the sign-in form.
+    """
+    signed = st.session_state.get(_SIGNED_IN_KEY)
+    if not isinstance(signed, SignedIn):
+        return None
+    if signed.needs_refresh(time.time()):
+        auth = _project_auth()
+        outcome = auth.refresh(signed) if auth is not None else None
+        if not isinstance(outcome, SignedIn):
+            del st.session_state[_SIGNED_IN_KEY]
+            if isinstance(outcome, SignInRefused):
+                st.session_state[_SIGN_IN_NOTE_KEY] = outcome.message
+            return None
+        st.session_state[_SIGNED_IN_KEY] = signed = outcome
+    return signed
+
+
+def page_decision(page_roles: tuple[str, ...]) -> Decision:
+    """Whether this session may open a page whose roles are ``page_roles``
+    (:func:`rtdata.access.decide` with the signed-in user's claims)."""
+    signed = signed_in()
+    return decide(access(), page_roles, signed.claims if signed is not None else None)
+
+
+def sign_in_form() -> None:
+    """Draw the sign-in form (email and password, checked by the project's GoTrue); on success
+    the session is kept and the app reruns. Shows no data."""
+    st.title("Sign in")
+    auth = _project_auth()
+    if auth is None:
+        st.error(
+            "This dashboard requires sign-in (`[access] require_sign_in`), but the project's"
+            " anon key is not configured: set `SUPABASE_ANON_KEY` (or `anon_key` in the"
+            " `[supabase]` table of `.streamlit/secrets.toml`)."
+        )
+        return
+    note = st.session_state.pop(_SIGN_IN_NOTE_KEY, None)
+    if note:
+        st.info(note)
+    with st.form("rtdata-sign-in"):
+        email = st.text_input("Email", autocomplete="username")
+        password = st.text_input("Password", type="password", autocomplete="current-password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if not submitted:
+        return
+    outcome = auth.sign_in(email, password)
+    if isinstance(outcome, SignInRefused):
+        st.error(outcome.message)
+        return
+    st.session_state[_SIGNED_IN_KEY] = outcome
+    st.rerun()
+
+
+def sign_out_control() -> None:
+    """In the sidebar: who is signed in, and a Sign out button that ends the session at the
+    project and here."""
+    signed = signed_in()
+    if signed is None:
+        return
+    with st.sidebar:
+        st.caption(f"Signed in as {signed.email}")
+        if st.button("Sign out", key="rtdata-sign-out"):
+            auth = _project_auth()
+            if auth is not None:
+                auth.sign_out(signed)
+            st.session_state.pop(_SIGNED_IN_KEY, None)
+            st.rerun()
+
+
+def refusal(decision: Decision) -> None:
+    """Draw why a page is not shown; no data."""
+    if decision.refusal is Refusal.SIGN_IN_REQUIRED:
+        sign_in_form()
+    else:
+        st.error("You do not have access to this page. Ask an admin for a role that opens it.")
 
 
 def is_wall() -> bool:
@@ -355,6 +461,9 @@ def page(title: str) -> Recorder:
     that wrap instead of truncating) and return the shared recorder."""
     _route_through_app()
     shared = recorder()
+    if shared.settings.config.access.require_sign_in and signed_in() is None:
+        sign_in_form()  # a page script run without the router (app.py gates it first)
+        st.stop()
     wall = is_wall()
     st.html(_PAGE_CSS)
     if wall:

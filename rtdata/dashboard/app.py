@@ -8,6 +8,11 @@ A config naming columns the project lacks shows its problems instead of pages of
 On a wall display (``?wall=1``) it shows one page at a time, rotating through
 ``[dashboard] wall_pages`` (every page but Events when empty) every ``wall_rotate_s`` seconds,
 and reruns the whole page every ``wall_refresh_s``.
+
+With ``[access] require_sign_in`` nothing but the sign-in form is drawn until the project's
+GoTrue signs the user in; then the navigation lists only the pages the user's roles may open,
+and a page opened by its URL without the role shows a refusal instead of its data
+(:mod:`rtdata.access`).
 """
 
 import time
@@ -31,6 +36,13 @@ st.set_page_config(
 )
 
 recorder = ui.recorder()
+access = recorder.settings.config.access
+if access.require_sign_in:
+    if ui.signed_in() is None:
+        ui.sign_in_form()
+        st.stop()
+    ui.sign_out_control()
+
 problems = ui.config_problems(recorder)
 if problems:
     named = recorder.settings.config.source or "The config"
@@ -61,6 +73,9 @@ elif not config.pages and not recorder.settings.table_keys and not wall:
     )
     st_autorefresh(interval=1000, key="discovery-refresh")
 BUILTIN_SCRIPTS = {"realtime": "realtime_health.py", "events": "events.py"}
+BUILTIN_ROLES = {"realtime": access.realtime_roles, "events": access.events_roles}
+ROLES = {**{p.name: p.roles for p in configured}, **BUILTIN_ROLES}
+DECISIONS = {name: ui.page_decision(roles) for name, roles in ROLES.items()}
 
 
 def _shows(name: str) -> Callable[[], None]:
@@ -71,32 +86,47 @@ def _shows(name: str) -> Callable[[], None]:
     return show
 
 
+def _refuses(name: str) -> Callable[[], None]:
+    def refuse() -> None:
+        ui.refusal(DECISIONS[name])
+
+    refuse.__name__ = f"refused_{name}"
+    return refuse
+
+
+allowed = [name for name, decision in DECISIONS.items() if decision.allowed]
+
+
 # Icons are Material Symbols, a font Streamlit ships: emoji need a colour-emoji font, which kiosk
 # and headless browsers often lack (they drew empty boxes).
+# The default page is the first the user may open (the first configured page without sign-in).
 PAGES = {
     p.name: st.Page(
-        _shows(p.name),
+        _shows(p.name) if DECISIONS[p.name].allowed else _refuses(p.name),
         title=p.title,
         icon=p.icon,
         url_path=p.name,
-        default=i == 0,
+        default=bool(allowed) and p.name == allowed[0],
     )
-    for i, p in enumerate(configured)
+    for p in configured
 }
 for name, (title, icon) in BUILTIN_PAGES.items():
     PAGES[name] = st.Page(
-        PAGES_DIR / BUILTIN_SCRIPTS[name],  # absolute: the checkout's app.py runs this router too
+        # absolute: the checkout's app.py runs this router too
+        PAGES_DIR / BUILTIN_SCRIPTS[name] if DECISIONS[name].allowed else _refuses(name),
         title=title,
         icon=icon,
         url_path=name,
-        default=not configured and name == "realtime",
+        default=bool(allowed) and name == allowed[0],
     )
+if not allowed:
+    st.error("Your role opens no page of this dashboard. Ask an admin for a role that does.")
+    st.stop()
 
 if wall:
     dashboard = recorder.settings.config.dashboard
-    rotation = [name for name in dashboard.wall_pages if name in PAGES] or [
-        *(p.name for p in configured),
-        "realtime",
+    rotation = [name for name in dashboard.wall_pages if name in allowed] or [
+        name for name in (*(p.name for p in configured), "realtime") if name in allowed
     ]
     # The whole page reruns every wall_refresh_s (live regions are inline on a wall, see
     # ui.live). The rotation runs the current page inside one fixed page, so the browser never
@@ -112,6 +142,13 @@ if wall:
             render.show(current, recorder)
 
     navigation = st.navigation([st.Page(wall_page, title="Wall", default=True)], position="hidden")
+elif access.require_sign_in:
+    # Every page is routed, so a page opened by its URL without the role shows its refusal;
+    # the sidebar lists only the pages the user may open.
+    navigation = st.navigation(list(PAGES.values()), position="hidden")
+    with st.sidebar:
+        for name in allowed:
+            st.page_link(PAGES[name])
 else:
     navigation = st.navigation(list(PAGES.values()))
     if not recorder.settings.config.pages:

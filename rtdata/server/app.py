@@ -24,7 +24,7 @@ from rtdata.server.auth import DEFAULT_JWT_SECRET, AuthError, Keys, decode_token
 from rtdata.server.connections import SERIALIZERS, Connection, Connections
 from rtdata.server.faults import FaultError, Faults
 from rtdata.server.gotrue import (
-    RESERVED_CLAIMS,
+    PROVIDER_CLAIMS,
     GoTrueError,
     UserDirectory,
     UserStore,
@@ -467,7 +467,7 @@ class LocalServer:
 
         Raises:
             GoTrueError: ``user_not_found`` (404) for an unknown email.
-            ValueError: A claim name is in :data:`rtdata.server.gotrue.RESERVED_CLAIMS`.
+            ValueError: A claim name is in :data:`rtdata.server.gotrue.PROVIDER_CLAIMS`.
         """
         backend, loop = self.backend, self._loop
         if backend is None or loop is None:
@@ -475,7 +475,7 @@ class LocalServer:
             return
 
         async def update() -> None:
-            clashing = sorted(RESERVED_CLAIMS.intersection(claims))
+            clashing = sorted(PROVIDER_CLAIMS.intersection(claims))
             if clashing:
                 raise ValueError(f"reserved claim names in app_metadata: {clashing}")
             if not await backend.users.set_app_metadata(email.strip().lower(), claims):

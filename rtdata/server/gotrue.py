@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_ACCESS_TOKEN_TTL_S",
     "MAX_PASSWORD_BYTES",
     "MIN_PASSWORD_LENGTH",
+    "PROVIDER_CLAIMS",
     "RESERVED_CLAIMS",
     "DirectoryError",
     "GoTrueError",
@@ -66,7 +67,12 @@ RESERVED_CLAIMS: Final = frozenset(
     {"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "email", "phone", "role", "aal", "amr"}
     | {"session_id", "is_anonymous", "app_metadata", "user_metadata", "provider", "providers"}
 )
-"""Names :meth:`UserStore.set_app_metadata` refuses: they would shadow GoTrue's own claims."""
+"""GoTrue's own claim names: an ``app_metadata`` claim of one of these names (``role`` is a
+common one) stays in ``app_metadata`` and is not copied to the token's top level."""
+
+PROVIDER_CLAIMS: Final = frozenset({"provider", "providers"})
+"""The ``app_metadata`` names GoTrue keeps for itself: :meth:`UserStore.set_app_metadata`
+refuses them."""
 
 SignOutScope = Literal["global", "local", "others"]
 """Which sessions a logout ends: all of the user's, only this one, or all but this one."""
@@ -255,7 +261,7 @@ class UserStore:
         return it (GoTrue's user JSON); no session is made.
 
         A user without a password cannot sign in with one. ``app_metadata``'s ``provider``
-        and ``providers`` are GoTrue's and ignored, as are names in :data:`RESERVED_CLAIMS`.
+        and ``providers`` are GoTrue's and ignored.
 
         Raises:
             GoTrueError: ``validation_failed`` (400) for a malformed email or id,
@@ -273,11 +279,7 @@ class UserStore:
             )
         if password is not None:
             _check_password(password)
-        custom = {
-            k: v
-            for k, v in (app_metadata or {}).items()
-            if k not in ("provider", "providers") and k not in RESERVED_CLAIMS
-        }
+        custom = {k: v for k, v in (app_metadata or {}).items() if k not in PROVIDER_CLAIMS}
         user = _User(
             user_id or str(uuid.uuid4()),
             email,
@@ -376,13 +378,14 @@ class UserStore:
         """Replace a user's custom ``app_metadata`` claims, for tokens issued from now on.
 
         The claims appear in the token's ``app_metadata`` (next to ``provider`` and
-        ``providers``) and at its top level.
+        ``providers``) and at its top level, except those named as one of GoTrue's own
+        (:data:`RESERVED_CLAIMS`), which stay in ``app_metadata`` only.
 
         Raises:
             GoTrueError: ``user_not_found`` (404) for an unknown email.
-            ValueError: A claim name is in :data:`RESERVED_CLAIMS`.
+            ValueError: A claim name is in :data:`PROVIDER_CLAIMS`.
         """
-        clashing = sorted(RESERVED_CLAIMS.intersection(claims))
+        clashing = sorted(PROVIDER_CLAIMS.intersection(claims))
         if clashing:
             raise ValueError(f"reserved claim names in app_metadata: {clashing}")
         user_id = self._ids_by_email.get(email.strip().lower())
@@ -427,7 +430,7 @@ class UserStore:
             _PasswordHash(stored.encrypted_password),
             dict(stored.user_metadata),
             stored.created_at_s,
-            custom_claims={k: v for k, v in custom.items() if k not in RESERVED_CLAIMS},
+            custom_claims=custom,
         )
         self._users[user.id] = user
         self._ids_by_email[email] = user.id
@@ -485,7 +488,7 @@ class UserStore:
         now_s = int(self._clock_s())
         expires_at_s = now_s + self.access_token_ttl_s
         claims = {
-            **user.custom_claims,
+            **{k: v for k, v in user.custom_claims.items() if k not in RESERVED_CLAIMS},
             "aud": _AUD,
             "exp": expires_at_s,
             "iat": now_s,

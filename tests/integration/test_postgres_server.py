@@ -334,8 +334,13 @@ def test_set_app_metadata_writes_auth_users_and_the_next_tokens(pg_server: Local
         pg_server.set_app_metadata("nobody@example.test", {"hospital_id": 1})
     assert unknown.value.status == 404
     with pytest.raises(ValueError, match="reserved claim"):
-        pg_server.set_app_metadata(email, {"role": "service_role"})
+        pg_server.set_app_metadata(email, {"provider": "phone"})
     assert stored()["hospital_id"] == 3
+    # A claim named as one of GoTrue's stays in app_metadata: it never shadows the token's own.
+    pg_server.set_app_metadata(email, {"role": "service_role"})
+    assert stored()["role"] == "service_role"
+    assert token_claims()["role"] == "authenticated"
+    assert token_claims()["app_metadata"]["role"] == "service_role"
 
 
 def test_a_sign_up_the_database_refuses_is_undone(tmp_path: Path) -> None:

@@ -1,0 +1,150 @@
+"""AppTest of sign-in and roles (``[access]``): the router draws only the sign-in form until
+the project's GoTrue (the local server's, on a real socket) signs a user in, then only the
+pages that user's role opens; a page opened by URL without the role is refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from rtdata import ui
+from rtdata.access import AccessConfig
+from rtdata.recorder import Recorder
+from rtdata.server import LocalServer
+from tests.pages import field_service as fs
+from tests.pages.harness import APP
+from tests.pages.test_router import navigation
+
+PASSWORD = "correct-horse-42"
+USERS = {"admin@clinic.test": "admin", "analyst@clinic.test": "analyst", "nobody@clinic.test": ""}
+SECRET_ROW = fs.CUSTOMERS[1]
+"""A value only the pages' data holds: it must not appear before sign-in."""
+
+
+@pytest.fixture(scope="module")
+def project() -> Iterator[LocalServer]:
+    """A local server whose GoTrue knows an admin, an analyst and a user without a role."""
+    with LocalServer(db="memory") as server:
+        for email, role in USERS.items():
+            server.call(lambda email=email: server.users.sign_up(email, PASSWORD))
+            if role:
+                server.set_app_metadata(email, {"role": role})
+        yield server
+
+
+@pytest.fixture
+def signed_in_required(project: LocalServer) -> Iterator[Recorder]:
+    """The field-service pages behind sign-in: "lifecycle" and "queue" for admins only, every
+    other page for any signed-in user; Events for admins and analysts."""
+    recorder = fs.filled()
+    config = recorder.settings.config
+    pages = tuple(
+        dataclasses.replace(p, roles=("admin",)) if p.name in ("lifecycle", "queue") else p
+        for p in config.pages
+    )
+    access = AccessConfig(require_sign_in=True, events_roles=("admin", "analyst"))
+    gated = dataclasses.replace(config, pages=pages, access=access)
+    recorder.settings = dataclasses.replace(
+        recorder.settings, config=gated, tables=None
+    ).with_project(project.url, project.service_key, project.anon_key)
+    ui.use_recorder(recorder)
+    yield recorder
+    ui.use_recorder(None)
+
+
+def page_text(at: AppTest) -> str:
+    """Every text element, markdown, metric and table cell of the run, as one string."""
+    parts = [str(e.value) for e in (*at.markdown, *at.title, *at.error, *at.info, *at.caption)]
+    parts += [f"{m.label} {m.value}" for m in at.metric]
+    parts += [d.value.to_string() for d in at.dataframe]
+    return "\n".join(parts)
+
+
+def sign_in(at: AppTest, email: str, password: str = PASSWORD) -> AppTest:
+    at.text_input[0].input(email)
+    at.text_input[1].input(password)
+    at.button[0].click()
+    return at.run()
+
+
+def open_by_url(at: AppTest, url_path: str) -> AppTest:
+    """Open a registered page as a browser opening its URL does. AppTest switches only to
+    file-based pages, so this sets the page hash the session would request (a private field,
+    as :func:`tests.pages.test_router.navigation` reads the registry)."""
+    (page_hash,) = [h for h, p in at._registered_pages.items() if p["url_pathname"] == url_path]
+    at._page_hash = page_hash
+    at.run()
+    assert not at.exception, [e.stack_trace for e in at.exception]
+    return at
+
+
+def opened() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception, [e.stack_trace for e in at.exception]
+    return at
+
+
+def test_before_sign_in_only_the_form_is_drawn(signed_in_required: Recorder) -> None:
+    at = opened()
+    assert [t.value for t in at.title] == ["Sign in"]
+    assert [t.label for t in at.text_input] == ["Email", "Password"]
+    assert not at.metric
+    assert not at.dataframe
+    assert SECRET_ROW not in page_text(at)
+    # Not even routed: no configured page can be opened by its URL before sign-in.
+    assert not {"lifecycle", "queue", "feed"} & {path for _, path in navigation(at)}
+
+
+def test_a_wrong_password_shows_an_error_and_nothing_else(signed_in_required: Recorder) -> None:
+    at = sign_in(opened(), "admin@clinic.test", "not-the-password")
+    assert [e.value for e in at.error] == ["Wrong email or password."]
+    assert [t.value for t in at.title] == ["Sign in"]
+    assert not at.metric
+    assert SECRET_ROW not in page_text(at)
+
+
+def test_an_admin_sees_every_page_and_signs_out(signed_in_required: Recorder) -> None:
+    at = sign_in(opened(), "admin@clinic.test")
+    assert not at.exception, [e.stack_trace for e in at.exception]
+    assert at.title[0].value == "Desk overview"
+    assert at.metric
+    assert "Signed in as admin@clinic.test" in page_text(at)
+    paths = [path for _, path in navigation(at)]
+    assert {"lifecycle", "queue", "events", "realtime"} <= set(paths)
+    at.button(key="rtdata-sign-out").click()
+    at.run()
+    assert [t.value for t in at.title] == ["Sign in"]
+    assert not at.metric
+
+
+def test_an_analyst_is_refused_an_admin_page_opened_by_url(
+    signed_in_required: Recorder,
+) -> None:
+    at = sign_in(opened(), "analyst@clinic.test")
+    assert at.title[0].value == "Desk overview"
+    links = [link.label for link in at.get("page_link")]
+    assert "Ticket board" not in links  # admins only
+    assert "Latest tickets" not in links
+    assert "Events" in links
+    open_by_url(at, "lifecycle")
+    assert [e.value for e in at.error] == [
+        "You do not have access to this page. Ask an admin for a role that opens it."
+    ]
+    assert not at.metric
+    assert not at.dataframe
+
+
+def test_a_user_without_a_role_sees_only_the_pages_open_to_everyone(
+    signed_in_required: Recorder,
+) -> None:
+    at = sign_in(opened(), "nobody@clinic.test")
+    links = [link.label for link in at.get("page_link")]
+    assert "Desk overview" in links
+    assert "Realtime health" in links
+    assert "Events" not in links
+    assert "Ticket board" not in links
