@@ -23,6 +23,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any, Final
@@ -46,6 +47,7 @@ __all__ = [
     "UnknownKioskError",
     "check",
     "create",
+    "format_table",
     "hash_token",
     "issue",
     "kiosk_path",
@@ -191,10 +193,12 @@ class NewKiosk:
     Attributes:
         kiosk: The kiosk as stored.
         token: The bearer token; print it once in a URL (:func:`kiosk_url`) and drop it.
+        replaced: The active kiosks of the same name it revoked (``replace=True``), if any.
     """
 
     kiosk: Kiosk
     token: str = field(repr=False)
+    replaced: tuple[Kiosk, ...] = ()
 
 
 def parse_duration_s(text: str) -> float:
@@ -378,6 +382,30 @@ def revoked(store: KioskStore, name: str, now_s: float) -> tuple[KioskStore, Kio
     return KioskStore(tuple(kiosks)), last
 
 
+def format_table(kiosks: Sequence[Kiosk], now_s: float) -> str:
+    """Return the kiosks as an aligned text table (name, pages, created, expires, state at
+    ``now_s``; times in UTC to the minute), or a one-line note when there is none. Neither a
+    token nor its hash is shown."""
+    if not kiosks:
+        return "no kiosks"
+    header = ("NAME", "PAGES", "CREATED", "EXPIRES", "STATE")
+    rows = [
+        (
+            k.name,
+            ",".join(k.pages),
+            _utc(k.created_at_s),
+            _utc(k.expires_at_s),
+            k.state(now_s).value,
+        )
+        for k in kiosks
+    ]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in [header, *rows]
+    )
+
+
 def kiosk_path(env: Mapping[str, str] | None = None) -> Path:
     """Return the kiosk file: ``kiosks.json`` in the state folder (:func:`state_dir`)."""
     return state_dir(env) / STORE_FILE
@@ -431,9 +459,10 @@ def create(
         OSError: The state folder or file cannot be written.
     """
     token = new_token()
-    kiosk = _update(
-        kiosk_path() if path is None else path,
-        lambda store: issue(
+    replaced: list[Kiosk] = []
+
+    def change(store: KioskStore) -> tuple[KioskStore, Kiosk]:
+        after, made = issue(
             store,
             name,
             pages,
@@ -441,9 +470,13 @@ def create(
             expires_in_s=expires_in_s,
             now_s=now_s,
             replace=replace,
-        ),
-    )
-    return NewKiosk(kiosk, token)
+        )
+        # issue keeps the kiosks before in their order and adds one at the end
+        replaced[:] = [k for k, old in zip(after.kiosks, store.kiosks, strict=False) if k != old]
+        return after, made
+
+    kiosk = _update(kiosk_path() if path is None else path, change)
+    return NewKiosk(kiosk, token, tuple(replaced))
 
 
 def revoke(name: str, *, now_s: float, path: Path | None = None) -> Kiosk:
@@ -464,6 +497,10 @@ def _update(path: Path, change: Callable[[KioskStore], tuple[KioskStore, Kiosk]]
         store, kiosk = change(load_store(path))
         write_atomically(path, _document(store))
     return kiosk
+
+
+def _utc(at_s: float) -> str:
+    return datetime.fromtimestamp(at_s, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _document(store: KioskStore) -> str:

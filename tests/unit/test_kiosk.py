@@ -25,6 +25,7 @@ from rtdata.kiosk import (
     UnknownKioskError,
     check,
     create,
+    format_table,
     hash_token,
     issue,
     kiosk_path,
@@ -218,6 +219,25 @@ def test_kiosk_urls() -> None:
             kiosk_url("t", bad)
 
 
+def test_the_table_shows_each_kiosks_state_and_no_token() -> None:
+    store, _ = revoked(_store(), "lobby", NOW_S + 60)
+    store, _ = issue(
+        store, "hall", ["presence"], token_sha256="0" * 64, expires_in_s=60, now_s=NOW_S
+    )
+    store, _ = issue(
+        store, "ward", ["health"], token_sha256="1" * 64, expires_in_s=DAY_S, now_s=NOW_S
+    )
+    table = format_table(store.kiosks, NOW_S + 120)
+    assert table.splitlines() == [
+        "NAME   PAGES                 CREATED               EXPIRES               STATE",
+        "lobby  overview,emergencies  2025-06-15 15:06 UTC  2025-07-15 15:06 UTC  revoked",
+        "hall   presence              2025-06-15 15:06 UTC  2025-06-15 15:07 UTC  expired",
+        "ward   health                2025-06-15 15:06 UTC  2025-06-16 15:06 UTC  active",
+    ]
+    assert hash_token(TOKEN) not in table
+    assert format_table([], NOW_S) == "no kiosks"
+
+
 # -- the file
 
 
@@ -235,6 +255,22 @@ def test_create_stores_the_hash_in_a_0600_file_in_a_0700_folder(tmp_path: Path) 
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert check(made.token, load_store(path), NOW_S + 1) == KioskGrant(
         "lobby", ("overview",), NOW_S + DAY_S
+    )
+
+
+def test_create_with_replace_names_the_kiosk_it_revoked(tmp_path: Path) -> None:
+    path = tmp_path / "kiosks.json"
+    first = create("lobby", ["overview"], expires_in_s=DAY_S, now_s=NOW_S, path=path)
+    assert first.replaced == ()
+    second = create(
+        "lobby", ["health"], expires_in_s=DAY_S, now_s=NOW_S + 1, path=path, replace=True
+    )
+    (old,) = second.replaced
+    assert (old.pages, old.revoked_at_s) == (("overview",), NOW_S + 1)
+    store = load_store(path)
+    assert check(first.token, store, NOW_S + 2) == KioskRefusal(KioskRefusalReason.REVOKED, "lobby")
+    assert check(second.token, store, NOW_S + 2) == KioskGrant(
+        "lobby", ("health",), NOW_S + 1 + DAY_S
     )
 
 
