@@ -32,6 +32,7 @@ from typing import Final, NamedTuple
 from rtdata.state import FILE_MODE, private_dir, state_dir
 
 __all__ = [
+    "CLI_WHO",
     "MAX_TEXT_CHARS",
     "AuditAction",
     "AuditEntry",
@@ -52,7 +53,8 @@ log = logging.getLogger(__name__)
 AUDIT_FILE: Final = "audit.jsonl"
 MAX_TEXT_CHARS: Final = 200
 """The longest ``who``, ``what`` or ``outcome`` an entry takes, in characters."""
-CLI: Final = "cli"
+CLI_WHO: Final = "cli"
+"""The ``who`` of an entry the ``rtdata`` command line writes."""
 
 _RUN: Final = r"[A-Za-z0-9_-]"
 _JWT: Final = re.compile(  # a JSON header ("eyJ" is base64 of '{"'), or three long parts
@@ -302,7 +304,7 @@ def _checked(field: str, text: str) -> str:
 
 def _checked_who(who: str) -> str:
     _checked("who", who)
-    if who == CLI or _KIOSK_WHO.fullmatch(who) or _EMAIL.fullmatch(who):
+    if who == CLI_WHO or _KIOSK_WHO.fullmatch(who) or _EMAIL.fullmatch(who):
         return who
     raise UnsafeAuditText("audit who refused: expected an email, kiosk:<name> or cli")
 
