@@ -7,7 +7,8 @@ An append-only JSON Lines file, ``audit.jsonl`` in rtdata's state folder
 :func:`record` is the one way in. It refuses (:class:`UnsafeAuditText`, a ``ValueError``) text
 that could be a secret or row data: a JWT, a long random token, a control character or more
 than :data:`MAX_TEXT_CHARS` characters. That is a bug in the caller, so it raises, before any
-I/O. A failure to write (a full disk, a read-only or foreign state folder) never raises: the
+I/O; text a person typed (the email of a failed sign-in) goes through :func:`user_who` first,
+which never raises. A failure to write (a full disk, a read-only or foreign state folder) never raises: the
 dashboard must not stop working because of its audit. The entry is not lost silently either:
 it is logged at ERROR level with its whole line (which holds no secret, by the rule above), so
 it lands in the process's log, and :func:`record` returns False so the caller can show it or
@@ -32,6 +33,7 @@ from typing import Final, NamedTuple
 from rtdata.state import FILE_MODE, private_dir, state_dir
 
 __all__ = [
+    "ANONYMOUS_WHO",
     "CLI_WHO",
     "MAX_TEXT_CHARS",
     "AuditAction",
@@ -46,6 +48,7 @@ __all__ = [
     "record",
     "secret_reason",
     "select",
+    "user_who",
 ]
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,8 @@ MAX_TEXT_CHARS: Final = 200
 """The longest ``who``, ``what`` or ``outcome`` an entry takes, in characters."""
 CLI_WHO: Final = "cli"
 """The ``who`` of an entry the ``rtdata`` command line writes."""
+ANONYMOUS_WHO: Final = "anonymous"
+"""The ``who`` of a typed sign-in name that is not a safe email (:func:`user_who`)."""
 
 _RUN: Final = r"[A-Za-z0-9_-]"
 _JWT: Final = re.compile(  # a JSON header ("eyJ" is base64 of '{"'), or three long parts
@@ -93,7 +98,7 @@ class AuditEntry:
 
     Attributes:
         at: When, tz-aware UTC.
-        who: An email, ``kiosk:<name>`` or ``cli``.
+        who: An email, ``kiosk:<name>``, ``cli`` or ``anonymous``.
         action: What happened.
         what: A short description: a page name, an export's page, format and row count.
         outcome: A short result: ``ok``, or why not (``refused``, ``expired``...).
@@ -168,6 +173,20 @@ def kiosk_who(name: str) -> str:
     return f"kiosk:{name}"
 
 
+def user_who(email: str) -> str:
+    """Return the ``who`` of a person: ``email`` if it is an email that may be logged, else
+    :data:`ANONYMOUS_WHO`.
+
+    For text a person typed (a failed sign-in's email, which might be a password typed in the
+    wrong field): it never raises, and what it returns always passes :func:`record`. A
+    password shaped like an email (``x@y.z``) cannot be told from one and is returned as is.
+    """
+    email = email.strip()
+    if _EMAIL.fullmatch(email) and secret_reason(email) is None:
+        return email
+    return ANONYMOUS_WHO
+
+
 def export_what(page: str, file_format: str, rows: int) -> str:
     """Return the ``what`` of an export: its page, format and row count (``events csv 120
     rows``)."""
@@ -196,7 +215,8 @@ def record(
 
     Args:
         action: What happened.
-        who: An email, ``kiosk:<name>`` (:func:`kiosk_who`) or ``cli``.
+        who: An email (a typed one through :func:`user_who`), ``kiosk:<name>``
+            (:func:`kiosk_who`), ``cli`` or ``anonymous``.
         what: A page name, an export's page, format and row count (:func:`export_what`)...
         outcome: ``ok``, or a short reason.
         at: When (tz-aware; default now).
@@ -304,9 +324,9 @@ def _checked(field: str, text: str) -> str:
 
 def _checked_who(who: str) -> str:
     _checked("who", who)
-    if who == CLI_WHO or _KIOSK_WHO.fullmatch(who) or _EMAIL.fullmatch(who):
+    if who in (CLI_WHO, ANONYMOUS_WHO) or _KIOSK_WHO.fullmatch(who) or _EMAIL.fullmatch(who):
         return who
-    raise UnsafeAuditText("audit who refused: expected an email, kiosk:<name> or cli")
+    raise UnsafeAuditText("audit who refused: expected an email, kiosk:<name>, cli or anonymous")
 
 
 def _append(path: Path, data: bytes) -> None:

@@ -30,6 +30,7 @@ from rtdata.audit import (
     record,
     secret_reason,
     select,
+    user_who,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,6 +106,25 @@ def test_any_other_who_is_refused(tmp_path: Path, who: str) -> None:
     with pytest.raises(UnsafeAuditText, match="who"):
         record(AuditAction.SIGN_IN, who, path=tmp_path / "a.jsonl")
     assert not (tmp_path / "a.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("typed", "who"),
+    [
+        ("ana@clinic.pt", "ana@clinic.pt"),
+        (" ana@clinic.pt ", "ana@clinic.pt"),
+        ("ana", "anonymous"),
+        ("", "anonymous"),
+        ("Tr0ub4dor&3xKq9zL2mWv8pNc", "anonymous"),  # a password in the email field
+        ("x" * 300 + "@clinic.pt", "anonymous"),
+        ("a\n@b.pt", "anonymous"),
+    ],
+)
+def test_a_typed_email_is_logged_only_when_it_is_a_safe_email(
+    tmp_path: Path, typed: str, who: str
+) -> None:
+    assert user_who(typed) == who
+    assert record(AuditAction.SIGN_IN_FAILED, user_who(typed), path=tmp_path / "a.jsonl")
 
 
 def test_kiosk_who_and_export_what() -> None:
