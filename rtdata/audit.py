@@ -5,8 +5,8 @@ An append-only JSON Lines file, ``audit.jsonl`` in rtdata's state folder
 ``{"at": ISO UTC, "who": ..., "action": ..., "what": ..., "outcome": ...}``.
 
 :func:`record` is the one way in. It refuses (:class:`UnsafeAuditText`, a ``ValueError``) text
-that could be a secret or row data: a JWT, a long random token, a control character or more
-than :data:`MAX_TEXT_CHARS` characters. That is a bug in the caller, so it raises, before any
+that could be a secret or row data (:func:`secret_reason`): a JWT, a long random token, a
+hash, a serialized row, a control character or more than :data:`MAX_TEXT_CHARS` characters. That is a bug in the caller, so it raises, before any
 I/O; text a person typed (the email of a failed sign-in) goes through :func:`user_who` first,
 which never raises. A failure to write (a full disk, a read-only or foreign state folder) never raises: the
 dashboard must not stop working because of its audit. The entry is not lost silently either:
