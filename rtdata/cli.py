@@ -1,5 +1,5 @@
 """The ``rtdata`` command: ``serve``, ``simulate``, ``bench``, ``demo``, ``dashboard``,
-``record`` and ``init``."""
+``record``, ``init``, ``kiosk`` and ``audit``."""
 
 from __future__ import annotations
 
@@ -13,13 +13,16 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
 import psycopg
 
+from rtdata import audit, kiosk
 from rtdata import bench as bench_module
 from rtdata import dashboard as dashboard_app
 from rtdata.config import DEFAULT_PATH, Config, ConfigError, HistoryConfig, load_config
@@ -236,6 +239,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     init.add_argument("--force", action="store_true", help="overwrite the file if it exists")
     init.set_defaults(run=_init)
+    _add_kiosk(sub)
+    _add_audit(sub)
     return parser
 
 
@@ -680,6 +685,136 @@ def _dashboard(args: argparse.Namespace) -> int:
     finally:
         _stop_process(dashboard)
     return _exit_status(dashboard)
+
+
+def _add_kiosk(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``kiosk create``, ``kiosk list`` and ``kiosk revoke``."""
+    parser = sub.add_parser(
+        "kiosk", help="kiosk tokens: URLs that open a wall display's pages without signing in"
+    )
+    kiosk_sub = parser.add_subparsers(dest="kiosk_command", required=True)
+    create = kiosk_sub.add_parser(
+        "create", help="make a kiosk and print its URL, once (only its token's hash is kept)"
+    )
+    create.add_argument("--name", required=True, help="the kiosk's name (a-z, 0-9, _, -)")
+    create.add_argument(
+        "--pages",
+        required=True,
+        type=lambda text: [p.strip() for p in text.split(",")],  # each checked by kiosk
+        help="comma-separated names of the pages its wall rotates through",
+    )
+    create.add_argument(
+        "--expires",
+        required=True,
+        type=_duration_s,
+        metavar="DURATION",
+        help="how long the token works: 30d, 12h, 90m or 45s",
+    )
+    create.add_argument(
+        "--base-url",
+        type=_base_url,
+        default=kiosk.DEFAULT_BASE_URL,
+        help=f"the dashboard's address (default {kiosk.DEFAULT_BASE_URL})",
+    )
+    create.add_argument(
+        "--replace", action="store_true", help="revoke an active kiosk of the same name first"
+    )
+    create.set_defaults(run=_kiosk_create)
+    listing = kiosk_sub.add_parser("list", help="every kiosk and its state (never a token)")
+    listing.set_defaults(run=_kiosk_list)
+    revoke = kiosk_sub.add_parser("revoke", help="revoke a kiosk: its URL is refused from now")
+    revoke.add_argument("name", metavar="NAME")
+    revoke.set_defaults(run=_kiosk_revoke)
+
+
+def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``audit``."""
+    parser = sub.add_parser(
+        "audit", help="print the audit log (sign-ins, refusals, kiosks, exports)"
+    )
+    parser.add_argument(
+        "--since", type=_duration_s, metavar="DURATION", help="only this recent: 24h, 7d, 90m..."
+    )
+    parser.add_argument(
+        "--action",
+        type=audit.AuditAction,
+        choices=list(audit.AuditAction),
+        metavar="ACTION",
+        help="only this action: " + ", ".join(a.value for a in audit.AuditAction),
+    )
+    parser.add_argument("--json", action="store_true", help="JSON Lines, as the log holds them")
+    parser.set_defaults(run=_audit)
+
+
+def _duration_s(text: str) -> float:
+    """Argument type of a duration: a bad one is a usage error naming it."""
+    try:
+        return kiosk.parse_duration_s(text)
+    except kiosk.DurationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _base_url(text: str) -> str:
+    """Argument type of ``--base-url``, checked before any kiosk is made."""
+    try:
+        kiosk.kiosk_url("", text)
+    except kiosk.KioskError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _audited(action: audit.AuditAction, what: str) -> None:
+    if not audit.record(action, audit.CLI_WHO, what):
+        print("rtdata kiosk: warning: the audit entry was not written (see above)", file=sys.stderr)
+
+
+def _kiosk_create(args: argparse.Namespace) -> int:
+    made = kiosk.create(
+        args.name, args.pages, expires_in_s=args.expires, now_s=time.time(), replace=args.replace
+    )
+    until = datetime.fromtimestamp(made.kiosk.expires_at_s, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    for old in made.replaced:
+        _audited(audit.AuditAction.KIOSK_REVOKED, f"{old.name} (replaced)")
+    _audited(audit.AuditAction.KIOSK_CREATED, f"{made.kiosk.name} until {until}")
+    # The URL alone on stdout (URL=$(rtdata kiosk create ...)); the notes on stderr.
+    print(kiosk.kiosk_url(made.token, args.base_url))
+    print(
+        f"rtdata kiosk: {made.kiosk.name!r} opens {', '.join(made.kiosk.pages)} until"
+        f" {until}. This is the only time the URL is shown: rtdata"
+        f" keeps only its token's hash. `rtdata kiosk revoke {made.kiosk.name}` ends it.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _kiosk_list(args: argparse.Namespace) -> int:
+    print(kiosk.format_table(kiosk.load_store().kiosks, time.time()))
+    return 0
+
+
+def _kiosk_revoke(args: argparse.Namespace) -> int:
+    gone = kiosk.revoke(args.name, now_s=time.time())
+    _audited(audit.AuditAction.KIOSK_REVOKED, gone.name)
+    print(f"rtdata kiosk: {gone.name!r} revoked; its URL opens nothing from now on")
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    path = audit.audit_path()
+    read = audit.read_entries(path)
+    since = None if args.since is None else datetime.now(UTC) - timedelta(seconds=args.since)
+    entries = audit.select(read.entries, since=since, action=args.action)
+    if args.json:
+        for entry in entries:
+            print(entry.to_json())
+    else:
+        print(audit.format_table(entries))
+    if read.unreadable:
+        print(
+            f"rtdata audit: {read.unreadable} line(s) of {path} are not entries (cut short?)",
+            file=sys.stderr,
+        )
+    return 0
 
 
 if __name__ == "__main__":
