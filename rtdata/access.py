@@ -27,6 +27,7 @@ __all__ = [
     "parse_access",
     "parse_page_roles",
     "roles_of",
+    "wall_only",
 ]
 
 ACCESS_KEYS: Final = (
@@ -35,6 +36,7 @@ ACCESS_KEYS: Final = (
     "role_map",
     "events_roles",
     "realtime_roles",
+    "wall_roles",
 )
 """The keys ``[access]`` takes."""
 
@@ -57,6 +59,8 @@ class AccessConfig:
             user).
         realtime_roles: Roles that may open the built-in Realtime health page (empty: every
             signed-in user).
+        wall_roles: Roles that only ever see the wall display: a user whose every role is one
+            of these gets the wall rotation of the pages they may open, and no navigation.
     """
 
     require_sign_in: bool = False
@@ -64,6 +68,7 @@ class AccessConfig:
     role_map: Mapping[str, str] = field(default_factory=dict)
     events_roles: tuple[str, ...] = ()
     realtime_roles: tuple[str, ...] = ()
+    wall_roles: tuple[str, ...] = ("wall",)
 
 
 class Refusal(Enum):
@@ -110,6 +115,15 @@ def roles_of(access: AccessConfig, claims: Mapping[str, Any]) -> frozenset[str]:
     value = claim(claims, access.role_claim)
     values = value if isinstance(value, list) else [value]
     return frozenset(access.role_map.get(v, v) for v in values if isinstance(v, str) and v.strip())
+
+
+def wall_only(access: AccessConfig, claims: Mapping[str, Any] | None) -> bool:
+    """Whether a user with these claims only ever sees the wall display: sign-in is required,
+    the user has roles, and every one of them is in ``wall_roles``."""
+    if not access.require_sign_in or claims is None:
+        return False
+    roles = roles_of(access, claims)
+    return bool(roles) and roles <= set(access.wall_roles)
 
 
 def decide(
@@ -168,7 +182,7 @@ def parse_access(value: Any, report: Report) -> AccessConfig:
         role_map = {}
     lists = {
         key: _roles(value.get(key, getattr(default, key)), f"access.{key}", report)
-        for key in ("events_roles", "realtime_roles")
+        for key in ("events_roles", "realtime_roles", "wall_roles")
     }
     return AccessConfig(
         require,
@@ -176,6 +190,7 @@ def parse_access(value: Any, report: Report) -> AccessConfig:
         dict(role_map),
         lists["events_roles"],
         lists["realtime_roles"],
+        lists["wall_roles"],
     )
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -18,8 +20,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
+import httpx
 import psycopg
 
 from rtdata import audit, kiosk
@@ -48,6 +51,7 @@ from rtdata.server.postgres.shape import MigrationError
 from rtdata.server.postgres.wal import WalError
 from rtdata.server.realtime import DEFAULT_MAX_RECORD_BYTES
 from rtdata.settings import HISTORY_OFF, Settings
+from rtdata.state import cookie_secret
 
 if TYPE_CHECKING:
     from rtdata.collector import Collector
@@ -157,14 +161,22 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--dashboard-host",
         default="127.0.0.1",
-        help="interface the dashboard binds (default 127.0.0.1; 0.0.0.0 for wall displays)",
+        help="interface the dashboard binds (default 127.0.0.1; another address needs"
+        " [access] require_sign_in, or --insecure-no-auth)",
     )
+    _add_insecure(demo)
     demo.add_argument("--rate", type=float, default=10.0, help="changes per second (default 10)")
     demo.add_argument(
         "--wall", action="store_true", help="print the wall-display URL (?wall=1) as the address"
     )
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     _add_db(demo)
+    demo.add_argument(
+        "--require-sign-in",
+        action="store_true",
+        help="turn on [access] require_sign_in: make a demo admin, analyst and wall user in the"
+        " local server's auth and print their credentials once",
+    )
     history = demo.add_mutually_exclusive_group()
     history.add_argument(
         "--history",
@@ -192,11 +204,13 @@ def _parser() -> argparse.ArgumentParser:
     dashboard.add_argument(
         "--host",
         default="127.0.0.1",
-        help="interface to bind (default 127.0.0.1; 0.0.0.0 for wall displays)",
+        help="interface to bind (default 127.0.0.1; another address needs [access]"
+        " require_sign_in, or --insecure-no-auth)",
     )
     dashboard.add_argument(
         "--wall", action="store_true", help="print the wall-display URL (?wall=1) as the address"
     )
+    _add_insecure(dashboard)
     dashboard.set_defaults(run=_dashboard)
 
     record = sub.add_parser(
@@ -242,6 +256,56 @@ def _parser() -> argparse.ArgumentParser:
     _add_kiosk(sub)
     _add_audit(sub)
     return parser
+
+
+def _add_insecure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="serve the dashboard on a non-loopback address without sign-in: anyone who can"
+        " reach it sees every page (a warning is printed on every start)",
+    )
+
+
+def check_exposure(host: str, require_sign_in: bool, insecure_no_auth: bool) -> str | None:
+    """Decide whether the dashboard may bind ``host``.
+
+    Returns:
+        ``None`` when it may bind silently, or a warning to print on every start
+        (``--insecure-no-auth`` on a non-loopback address without sign-in).
+
+    Raises:
+        ValueError: A non-loopback address without sign-in and without
+            ``--insecure-no-auth``: anyone who can reach it would see every page.
+    """
+    if require_sign_in or _is_loopback(host):
+        return None
+    if insecure_no_auth:
+        return (
+            f"WARNING: the dashboard serves {host} without sign-in (--insecure-no-auth):"
+            " anyone who can reach it sees every page and every row"
+        )
+    raise ValueError(
+        f"refusing to serve the dashboard on {host} without sign-in: anyone who can reach it"
+        " would see every page and every row. Turn on [access] require_sign_in in"
+        " rtdata.toml, bind 127.0.0.1, or pass --insecure-no-auth"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
+def dashboard_env(base: Mapping[str, str]) -> dict[str, str]:
+    """Return ``base`` plus this installation's cookie secret for Streamlit
+    (:func:`rtdata.state.cookie_secret`), passed in the environment, never on a command line
+    that ``ps`` shows."""
+    return {**base, "STREAMLIT_SERVER_COOKIE_SECRET": cookie_secret(base)}
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
@@ -600,6 +664,13 @@ def _demo(args: argparse.Namespace) -> int:
     if args.port and port != args.port:
         log.warning("port %d is busy; the local server uses %d instead", args.port, port)
     dashboard_port = _free_port(args.dashboard_port)
+    require_sign_in = (
+        args.require_sign_in
+        or (
+            load_config(config, env={}) if config is not None else load_config()
+        ).access.require_sign_in
+    )
+    warning = check_exposure(args.dashboard_host, require_sign_in, args.insecure_no_auth)
     done = _wait_for_signal()
     with (
         LocalServer(
@@ -619,7 +690,14 @@ def _demo(args: argparse.Namespace) -> int:
         )
         running.callback(simulator.stop)
         simulator.start()
-        env = {**os.environ, **demo_env(server.url, server.service_key, config, server.anon_key)}
+        env = dashboard_env(
+            {**os.environ, **demo_env(server.url, server.service_key, config, server.anon_key)}
+        )
+        credentials = _demo_users(server) if args.require_sign_in else {}
+        if args.require_sign_in:
+            env["RTDATA_REQUIRE_SIGN_IN"] = "1"
+        if warning is not None:
+            print(warning, file=sys.stderr, flush=True)
         dashboard = _start_dashboard(dashboard_port, args.dashboard_host, env, done)
         running.callback(_stop_process, dashboard)
         url = _dashboard_url(args.dashboard_host, dashboard_port, args.wall)
@@ -633,8 +711,32 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"             service_role key {server.service_key}", flush=True)
         if args.history is not None:
             print(f"             history in {args.history.resolve()}", flush=True)
+        for role, (email, password) in credentials.items():
+            # Printed once: only bcrypt hashes of these passwords are kept.
+            print(f"             sign in as {role}: {email} / {password}", flush=True)
         done.wait()
     return _exit_status(dashboard)
+
+
+DEMO_ROLES: Final = ("admin", "analyst", "wall")
+"""The roles of the demo users ``rtdata demo --require-sign-in`` makes, one user each."""
+
+
+def _demo_users(server: LocalServer) -> dict[str, tuple[str, str]]:
+    """Make one user per :data:`DEMO_ROLES` through the server's Auth admin API (role in
+    ``app_metadata.role``), each with a fresh random password; return role -> (email,
+    password)."""
+    made: dict[str, tuple[str, str]] = {}
+    headers = {"apikey": server.service_key, "Authorization": f"Bearer {server.service_key}"}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=10.0) as client:
+        for role in DEMO_ROLES:
+            email, password = f"{role}@rtdata.demo", secrets.token_urlsafe(12)
+            body = {"email": email, "password": password, "app_metadata": {"role": role}}
+            response = client.post("/auth/v1/admin/users", json=body)
+            if response.status_code != 200:
+                raise ValueError(f"could not make the demo {role}: HTTP {response.status_code}")
+            made[role] = (email, password)
+    return made
 
 
 def _check_pages(config: Config, schema: ProjectSchema) -> None:
@@ -672,7 +774,12 @@ def _dashboard(args: argparse.Namespace) -> int:
     if args.port and port != args.port:
         log.warning("port %d is busy; the dashboard uses %d instead", args.port, port)
     done = _wait_for_signal()
-    dashboard = _start_dashboard(port, args.host, os.environ, done)
+    warning = check_exposure(
+        args.host, settings.config.access.require_sign_in, args.insecure_no_auth
+    )
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
+    dashboard = _start_dashboard(port, args.host, dashboard_env(os.environ), done)
     try:
         print(f"rtdata dashboard: dashboard on {_dashboard_url(args.host, port, args.wall)}")
         project = (

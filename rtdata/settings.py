@@ -111,7 +111,8 @@ class Settings:
         ``./rtdata.toml`` (built-in default when absent). ``RTDATA_TABLES`` (comma-separated
         ``table`` or ``table:pk1+pk2``) replaces its channels. ``RTDATA_HISTORY`` overrides
         ``[history]``: a folder turns the history on there, ``off`` turns it off (``rtdata
-        demo`` sets it for its dashboard).
+        demo`` sets it for its dashboard). ``RTDATA_REQUIRE_SIGN_IN=1`` turns ``[access]
+        require_sign_in`` on (``rtdata demo --require-sign-in`` sets it).
 
         Raises:
             SettingsError: The secrets file is not valid TOML or a value is unusable.
@@ -123,6 +124,8 @@ class Settings:
         config = load_config(env=env)
         if "RTDATA_HISTORY" in env:
             config = replace(config, history=_history(env["RTDATA_HISTORY"], config.history))
+        if env.get("RTDATA_REQUIRE_SIGN_IN", "").strip().lower() in ("1", "true", "yes"):
+            config = replace(config, access=replace(config.access, require_sign_in=True))
         return cls(
             url=project.url,
             key=project.key,

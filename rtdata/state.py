@@ -1,5 +1,5 @@
 """rtdata's state folder: the files one installation keeps between runs (kiosk tokens, the
-audit log), private to the user who runs rtdata.
+audit log, the dashboard's cookie secret), private to the user who runs rtdata.
 
 Where it is: ``$RTDATA_STATE_DIR`` if set, else ``$XDG_STATE_HOME/rtdata``, else
 ``~/.local/state/rtdata``. :func:`state_dir` only names it; :func:`private_dir` creates it
@@ -13,14 +13,17 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import secrets
 import stat
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 __all__ = [
+    "COOKIE_SECRET_FILE",
     "STATE_DIR_ENV",
     "StateDirError",
+    "cookie_secret",
     "locked",
     "private_dir",
     "state_dir",
@@ -32,6 +35,9 @@ STATE_DIR_ENV = "RTDATA_STATE_DIR"
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+
+COOKIE_SECRET_FILE = "cookie_secret"
+"""The file in the state folder that holds the dashboard's cookie secret."""
 
 
 class StateDirError(OSError):
@@ -136,3 +142,29 @@ def write_atomically(path: Path, text: str) -> None:
         os.fsync(folder)  # the rename itself survives a crash
     finally:
         os.close(folder)
+
+
+def cookie_secret(env: Mapping[str, str] | None = None) -> str:
+    """Return this installation's cookie secret for Streamlit (``server.cookieSecret``), made
+    on first use: 32 random bytes, URL-safe, in a 0600 file of the state folder. Without it
+    Streamlit makes a new one per start, or takes one from a config file that may end up in a
+    repository.
+
+    Raises:
+        StateDirError: The state folder is shared (see :func:`private_dir`).
+    """
+    folder = private_dir(state_dir(env))
+    path = folder / COOKIE_SECRET_FILE
+    if path.is_file():
+        return path.read_text(encoding="ascii").strip()
+    # Written whole to a private temporary file, then linked into place: two dashboards
+    # starting at once agree on one secret, and nobody ever reads a half-written one.
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".cookie-")
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as file:
+            file.write(secrets.token_urlsafe(32))
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+    return path.read_text(encoding="ascii").strip()

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import plotly.graph_objects as go
 import streamlit as st
 
-from rtdata.access import AccessConfig, Decision, Refusal, decide
+from rtdata.access import AccessConfig, Decision, Refusal, decide, wall_only
 from rtdata.collector import Collector
 from rtdata.embedded import EmbeddedStack
 from rtdata.lifecycle import ConnectionState
@@ -222,8 +222,15 @@ def refusal(decision: Decision) -> None:
 
 
 def is_wall() -> bool:
-    """True in wall-display mode (``?wall=1``)."""
-    return st.query_params.get("wall") in ("1", "true", "yes")
+    """True in wall-display mode: ``?wall=1``, or a signed-in user whose every role is a wall
+    role (``[access] wall_roles``)."""
+    if st.query_params.get("wall") in ("1", "true", "yes"):
+        return True
+    config = access()
+    if not config.require_sign_in:
+        return False
+    signed = signed_in()
+    return wall_only(config, signed.claims if signed is not None else None)
 
 
 def refresh_interval_s() -> float:

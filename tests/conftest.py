@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -76,14 +76,19 @@ def demo() -> Iterator[Demo]:
 
 @contextlib.contextmanager
 def running_demo(
-    env: dict[str, str] | None = None, history: Path | None = None, scenario: str | None = None
+    env: dict[str, str] | None = None,
+    history: Path | None = None,
+    scenario: str | None = None,
+    args: Sequence[str] = (),
 ) -> Iterator[Demo]:
-    """Run `rtdata demo` on free ports (with extra environment ``env``, of pack ``scenario``)
-    until the block ends; its history goes to ``history``, else to a temporary folder, never
-    into the checkout."""
+    """Run `rtdata demo` on free ports (with extra environment ``env``, of pack ``scenario``,
+    with extra command-line ``args``) until the block ends; its history goes to ``history``,
+    else to a temporary folder, never into the checkout. Every line it prints after the first
+    two is appended to :attr:`Demo.output` as it comes."""
     command = [sys.executable, "-m", "rtdata.cli", "demo", "--port", "0", "--dashboard-port", "0"]
     if scenario is not None:
         command += ["--scenario", scenario]
+    command += list(args)
     with (
         # A demo killed below may still be writing while the folder is removed.
         tempfile.TemporaryDirectory(
@@ -107,8 +112,15 @@ def running_demo(
             assert dashboard, f"unexpected demo output: {lines!r}"
             assert server, f"unexpected demo output: {lines!r}"
             url = dashboard.group(1)
+            running = Demo(url, server.group(1), history or Path(scratch))
+            stdout = proc.stdout
+            threading.Thread(
+                target=lambda: running.output.extend(stdout),  # until the demo ends
+                name="demo-output",
+                daemon=True,
+            ).start()
             wait_until(lambda: healthy(url), timeout=60, what="the dashboard to answer")
-            yield Demo(url, server.group(1), history or Path(scratch))
+            yield running
             proc.send_signal(signal.SIGINT)
             assert proc.wait(timeout_s(30)) == 0
         finally:

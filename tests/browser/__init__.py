@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +34,14 @@ CHROMIUM_ARGS = [
 
 @dataclass(frozen=True)
 class Demo:
-    """A running `rtdata demo`: where the dashboard and the local server answer, and the folder
-    its dashboard records history to."""
+    """A running `rtdata demo`: where the dashboard and the local server answer, the folder
+    its dashboard records history to, and what it printed after its first two lines (filled
+    while it runs)."""
 
     dashboard_url: str
     server_url: str
     history: Path | None = None
+    output: list[str] = field(default_factory=list)
 
 
 def healthy(url: str) -> bool:

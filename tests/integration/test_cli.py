@@ -75,3 +75,18 @@ def test_serve_names_a_failing_migration_and_an_unreachable_database(
     err = capsys.readouterr().err
     assert err.startswith("rtdata serve: the database: connection failed"), err
     assert "hunter2-secret" not in err
+
+
+@pytest.mark.usefixtures("_signals_kept")
+def test_the_dashboard_refuses_a_public_address_without_sign_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no rtdata.toml: sign-in is off
+    monkeypatch.setenv("RTDATA_STATE_DIR", str(tmp_path / "state"))
+    for name in ("SUPABASE_URL", "SUPABASE_KEY", "RTDATA_CONFIG", "RTDATA_REQUIRE_SIGN_IN"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["dashboard", "--host", "0.0.0.0", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rtdata dashboard: refusing to serve the dashboard on 0.0.0.0"), err
+    assert main(["demo", "--dashboard-host", "0.0.0.0", "--port", "0", "--no-history"]) == 2
+    assert "refusing to serve the dashboard on 0.0.0.0" in capsys.readouterr().err
