@@ -37,11 +37,19 @@ st.set_page_config(
 
 recorder = ui.recorder()
 access = recorder.settings.config.access
-if access.require_sign_in:
-    if ui.signed_in() is None:
-        ui.sign_in_form()
-        st.stop()
-    ui.sign_out_control()
+if access.require_sign_in and ui.signed_in() is None:
+    # Every page's URL draws the sign-in form and nothing else; no navigation is shown.
+    # The same URL paths as the pages behind it, so the page asked for is the one shown
+    # once signed in.
+    names = [*(p.name for p in ui.pages(recorder)), *BUILTIN_PAGES]
+    st.navigation(
+        [
+            st.Page(ui.sign_in_form, title="Sign in", url_path=name, default=i == 0)
+            for i, name in enumerate(names)
+        ],
+        position="hidden",
+    ).run()
+    st.stop()
 
 problems = ui.config_problems(recorder)
 if problems:
@@ -163,4 +171,8 @@ else:
                     st.rerun()
 
             follow_tables()
+if access.require_sign_in:
+    # After st.navigation: the button's id depends on the page being run, and must be the
+    # same in every run of it, or the first click after signing in is lost.
+    ui.sign_out_control()
 navigation.run()

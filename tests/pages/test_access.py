@@ -96,8 +96,12 @@ def test_before_sign_in_only_the_form_is_drawn(signed_in_required: Recorder) -> 
     assert not at.metric
     assert not at.dataframe
     assert SECRET_ROW not in page_text(at)
-    # Not even routed: no configured page can be opened by its URL before sign-in.
-    assert not {"lifecycle", "queue", "feed"} & {path for _, path in navigation(at)}
+    # Every page's URL is routed to the sign-in form, and nothing else.
+    routed = navigation(at)
+    assert {title for title, _ in routed} == {"Sign in"}
+    assert {"lifecycle", "queue", "events"} <= {path for _, path in routed}
+    assert SECRET_ROW not in page_text(open_by_url(at, "queue"))
+    assert [t.value for t in at.title] == ["Sign in"]
 
 
 def test_a_wrong_password_shows_an_error_and_nothing_else(signed_in_required: Recorder) -> None:

@@ -1,0 +1,150 @@
+"""Sign-in in a real browser: ``rtdata demo --require-sign-in`` in headless Chromium.
+
+Before sign-in no row data reaches the browser, in the page's text, its HTML or the websocket
+frames Streamlit sends (every frame is captured and searched for row values read over REST);
+a wrong password shows an error and nothing else; the demo admin then sees data; signing out
+returns to the sign-in form; the wall user sees only the wall.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from rtdata.server.auth import Keys
+from tests.browser import Demo, launch
+from tests.conftest import running_demo
+from tests.support import timeout_s, wait_until
+
+CREDENTIALS = re.compile(r"sign in as (\w+): (\S+) / (\S+)")
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[Demo]:
+    with running_demo(args=["--require-sign-in"]) as running:
+        yield running
+
+
+def credentials(demo: Demo) -> dict[str, tuple[str, str]]:
+    """role -> (email, password), as the demo printed them once."""
+
+    def printed() -> dict[str, tuple[str, str]]:
+        found = (CREDENTIALS.search(line) for line in list(demo.output))
+        return {m[1]: (m[2], m[3]) for m in found if m}
+
+    wait_until(lambda: len(printed()) == 3, timeout=30, what="the demo users' credentials")
+    return printed()
+
+
+def row_values(demo: Demo) -> list[str]:
+    """Texts only the project's rows hold: hospital and patient names, read with the service
+    key over REST."""
+    service = Keys.for_secret().service
+    headers = {"apikey": service, "Authorization": f"Bearer {service}"}
+    values: list[str] = []
+    for table, column in (("hospitals", "name"), ("emergency_requests", "patient_name")):
+
+        def read(table: str = table, column: str = column) -> list[str]:
+            response = httpx.get(
+                f"{demo.server_url}/rest/v1/{table}",
+                params={"select": column},
+                headers=headers,
+                timeout=timeout_s(10),
+            )
+            return [str(r[column]) for r in response.json() if r[column]]
+
+        wait_until(lambda read=read: bool(read()), timeout=30, what=f"rows in {table}")
+        values += read()
+    return sorted({v for v in values if len(v) >= 6})
+
+
+class Browser:
+    """One Chromium page on the demo, keeping every websocket frame it receives."""
+
+    def __init__(self, playwright: Any) -> None:
+        self.browser = launch(playwright)
+        self.page = self.browser.new_page(viewport={"width": 1400, "height": 900})
+        self.frames: list[bytes] = []
+        self.page.on("websocket", self._follow)
+
+    def _follow(self, ws: Any) -> None:
+        ws.on("framereceived", lambda payload: self.frames.append(_bytes(payload)))
+
+    def leaked(self, values: list[str]) -> list[str]:
+        """The values found in the page's text, its HTML or any frame received so far."""
+        text = self.page.inner_text("body") + self.page.content()
+        frames = b"".join(self.frames)
+        return [v for v in values if v in text or v.encode() in frames]
+
+
+def _bytes(payload: Any) -> bytes:
+    return payload if isinstance(payload, bytes) else str(payload).encode()
+
+
+def sign_in(browser: Browser, email: str, password: str) -> None:
+    page = browser.page
+    page.get_by_role("textbox", name="Email").fill(email)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_no_row_data_before_sign_in_then_the_admin_sees_data_and_signs_out(demo: Demo) -> None:
+    from playwright.sync_api import sync_playwright
+
+    users = credentials(demo)
+    values = row_values(demo)
+    assert values
+    with sync_playwright() as playwright:
+        browser = Browser(playwright)
+        try:
+            page = browser.page
+            page.goto(demo.dashboard_url)
+            page.get_by_role("heading", name="Sign in").wait_for(timeout=timeout_s(60) * 1000)
+            page.goto(f"{demo.dashboard_url}/emergencies")  # a page of rows, by its URL
+            page.get_by_role("heading", name="Sign in").wait_for(timeout=timeout_s(60) * 1000)
+            assert browser.frames, "no websocket frame was captured"
+            assert browser.leaked(values) == []
+
+            email, _ = users["admin"]
+            sign_in(browser, email, "not-the-password")
+            page.get_by_text("Wrong email or password.").wait_for()
+            assert browser.leaked(values) == []
+
+            sign_in(browser, *users["admin"])
+            page.get_by_text(f"Signed in as {email}").wait_for(timeout=timeout_s(60) * 1000)
+            wait_until(lambda: bool(browser.leaked(values)), timeout=60, what="rows after sign-in")
+
+            page.get_by_role("button", name="Sign out").click()
+            page.get_by_role("heading", name="Sign in").wait_for(timeout=timeout_s(30) * 1000)
+            assert page.get_by_text(f"Signed in as {email}").count() == 0
+        finally:
+            browser.browser.close()
+
+
+def test_the_wall_user_sees_only_the_wall(demo: Demo) -> None:
+    from playwright.sync_api import sync_playwright
+
+    users = credentials(demo)
+    with sync_playwright() as playwright:
+        browser = Browser(playwright)
+        try:
+            page = browser.page
+            page.goto(demo.dashboard_url)
+            page.get_by_role("heading", name="Sign in").wait_for(timeout=timeout_s(60) * 1000)
+            sign_in(browser, *users["wall"])
+            # The wall: no navigation, the wall's refresh; a page's title is shown.
+            page.locator('[data-testid="stHeading"]').first.wait_for(timeout=timeout_s(60) * 1000)
+            wait_until(
+                lambda: (
+                    page.locator('[data-testid="stSidebarNav"]').count() == 0
+                    and page.get_by_role("heading", name="Sign in").count() == 0
+                ),
+                timeout=30,
+                what="the wall without navigation",
+            )
+        finally:
+            browser.browser.close()
