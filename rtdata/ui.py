@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import plotly.graph_objects as go
 import streamlit as st
 
+from rtdata import audit, kiosk
 from rtdata.access import AccessConfig, Decision, Refusal, decide, wall_only
 from rtdata.collector import Collector
 from rtdata.embedded import EmbeddedStack
@@ -56,12 +57,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_PAGES_MAX_AGE_S",
+    "KIOSK_PARAM",
     "access",
+    "audit_once",
     "cached_view",
     "chart",
     "config_problems",
     "connection_badge",
     "is_wall",
+    "kiosk_access",
+    "kiosk_refusal",
     "labels",
     "live",
     "page",
@@ -77,6 +82,7 @@ __all__ = [
     "tile_history",
     "use_recorder",
     "view_computations",
+    "who",
 ]
 
 T = TypeVar("T")
@@ -125,6 +131,58 @@ def _reconnect() -> None:
 
 _SIGNED_IN_KEY: Final = "rtdata_signed_in"
 _SIGN_IN_NOTE_KEY: Final = "rtdata_sign_in_note"
+_AUDITED_KEY: Final = "rtdata_audited"
+KIOSK_PARAM: Final = "kiosk"
+"""The query parameter of a kiosk URL (``?kiosk=<token>``, from ``rtdata kiosk create``)."""
+
+
+def kiosk_access() -> kiosk.KioskGrant | kiosk.KioskRefusal | None:
+    """The kiosk this session was opened as (``?kiosk=<token>``), checked against the kiosk
+    file on every run, so a revoked or expired token is refused at the next refresh; ``None``
+    without a token. A kiosk file that cannot be read refuses every token."""
+    token = st.query_params.get(KIOSK_PARAM)
+    if token is None:
+        return None
+    try:
+        store = kiosk.load_store()
+    except (kiosk.KioskStoreError, OSError):
+        return kiosk.KioskRefusal(kiosk.KioskRefusalReason.UNKNOWN)
+    outcome = kiosk.check(token, store, time.time())
+    if isinstance(outcome, kiosk.KioskGrant):
+        st.session_state[_KIOSK_NAME_KEY] = outcome.name
+        actor = audit.kiosk_who(outcome.name)
+        audit_once(audit.AuditAction.KIOSK_USED, ",".join(outcome.pages), actor=actor)
+    else:
+        actor = audit.kiosk_who(outcome.name) if outcome.name else audit.ANONYMOUS_WHO
+        audit_once(audit.AuditAction.KIOSK_REFUSED, "", outcome.reason.value, actor=actor)
+    return outcome
+
+
+def who() -> str:
+    """Who this session is, for the audit log: the signed-in email, ``kiosk:<name>``, or
+    ``anonymous``."""
+    signed = st.session_state.get(_SIGNED_IN_KEY)
+    if isinstance(signed, SignedIn):
+        return audit.user_who(signed.email)
+    granted = st.session_state.get(_KIOSK_NAME_KEY)
+    return audit.kiosk_who(granted) if isinstance(granted, str) else audit.ANONYMOUS_WHO
+
+
+_KIOSK_NAME_KEY: Final = "rtdata_kiosk_name"
+
+
+def audit_once(
+    action: audit.AuditAction, what: str = "", outcome: str = "ok", *, actor: str | None = None
+) -> None:
+    """Record ``action`` by ``actor`` (default: :func:`who`) in the audit log once per browser
+    session (a wall reruns every second: its kiosk use is one entry, not thousands)."""
+    actor = who() if actor is None else actor
+    seen = st.session_state.setdefault(_AUDITED_KEY, set())
+    key = (action, what, outcome, actor)
+    if key in seen:
+        return
+    seen.add(key)
+    audit.record(action, actor, what, outcome)
 
 
 def access() -> AccessConfig:
@@ -191,8 +249,12 @@ def sign_in_form() -> None:
         return
     outcome = auth.sign_in(email, password)
     if isinstance(outcome, SignInRefused):
+        audit.record(
+            audit.AuditAction.SIGN_IN_FAILED, audit.user_who(email), outcome=outcome.reason.value
+        )
         st.error(outcome.message)
         return
+    audit.record(audit.AuditAction.SIGN_IN, audit.user_who(outcome.email))
     st.session_state[_SIGNED_IN_KEY] = outcome
     st.rerun()
 
@@ -209,22 +271,35 @@ def sign_out_control() -> None:
             auth = _project_auth()
             if auth is not None:
                 auth.sign_out(signed)
+            audit.record(audit.AuditAction.SIGN_OUT, audit.user_who(signed.email))
             st.session_state.pop(_SIGNED_IN_KEY, None)
             st.rerun()
 
 
-def refusal(decision: Decision) -> None:
-    """Draw why a page is not shown; no data."""
+def refusal(decision: Decision, page_name: str = "") -> None:
+    """Draw why a page is not shown (no data), and record the refusal once per session."""
     if decision.refusal is Refusal.SIGN_IN_REQUIRED:
         sign_in_form()
     else:
+        audit_once(audit.AuditAction.REFUSED, page_name, "role")
         st.error("You do not have access to this page. Ask an admin for a role that opens it.")
+
+
+def kiosk_refusal(refused: kiosk.KioskRefusal) -> None:
+    """Draw why a kiosk link shows nothing; no data."""
+    why = {
+        kiosk.KioskRefusalReason.EXPIRED: "has expired",
+        kiosk.KioskRefusalReason.REVOKED: "has been revoked",
+    }.get(refused.reason, "is not valid")
+    st.error(f"This kiosk link {why}. Ask an admin for a new one (`rtdata kiosk create`).")
 
 
 def is_wall() -> bool:
     """True in wall-display mode: ``?wall=1``, or a signed-in user whose every role is a wall
     role (``[access] wall_roles``)."""
     if st.query_params.get("wall") in ("1", "true", "yes"):
+        return True
+    if st.query_params.get(KIOSK_PARAM) is not None:
         return True
     config = access()
     if not config.require_sign_in:
@@ -468,7 +543,11 @@ def page(title: str) -> Recorder:
     that wrap instead of truncating) and return the shared recorder."""
     _route_through_app()
     shared = recorder()
-    if shared.settings.config.access.require_sign_in and signed_in() is None:
+    if (
+        shared.settings.config.access.require_sign_in
+        and signed_in() is None
+        and not isinstance(kiosk_access(), kiosk.KioskGrant)
+    ):
         sign_in_form()  # a page script run without the router (app.py gates it first)
         st.stop()
     wall = is_wall()

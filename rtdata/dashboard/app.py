@@ -12,7 +12,9 @@ and reruns the whole page every ``wall_refresh_s``.
 With ``[access] require_sign_in`` nothing but the sign-in form is drawn until the project's
 GoTrue signs the user in; then the navigation lists only the pages the user's roles may open,
 and a page opened by its URL without the role shows a refusal instead of its data
-(:mod:`rtdata.access`).
+(:mod:`rtdata.access`). A kiosk link (``?kiosk=<token>``, :mod:`rtdata.kiosk`) opens the wall
+rotation of its own pages and nothing else, without sign-in; a refused token shows why, and
+nothing else, from the next rerun on.
 """
 
 import time
@@ -22,8 +24,10 @@ import streamlit as st
 from streamlit_autorefresh import st_autorefresh
 
 from rtdata import ui
+from rtdata.access import Decision, Refusal
 from rtdata.dashboard import PAGES as PAGES_DIR
 from rtdata.dashboard import render, run_script
+from rtdata.kiosk import KioskGrant, KioskRefusal
 from rtdata.layout import BUILTIN_PAGES
 from rtdata.lifecycle import ConnectionState
 
@@ -37,19 +41,25 @@ st.set_page_config(
 
 recorder = ui.recorder()
 access = recorder.settings.config.access
-if access.require_sign_in and ui.signed_in() is None:
-    # Every page's URL draws the sign-in form and nothing else; no navigation is shown.
-    # The same URL paths as the pages behind it, so the page asked for is the one shown
-    # once signed in.
+
+
+def _only(draw: Callable[[], None], title: str) -> None:
+    """Route every page's URL to ``draw`` (and nothing else, with no navigation), then stop.
+    The URL paths are the pages' own, so the page asked for is the one shown afterwards."""
     names = [*(p.name for p in ui.pages(recorder)), *BUILTIN_PAGES]
     st.navigation(
-        [
-            st.Page(ui.sign_in_form, title="Sign in", url_path=name, default=i == 0)
-            for i, name in enumerate(names)
-        ],
+        [st.Page(draw, title=title, url_path=name, default=i == 0) for i, name in enumerate(names)],
         position="hidden",
     ).run()
     st.stop()
+
+
+granted = ui.kiosk_access()  # a kiosk link (?kiosk=<token>) opens its pages without sign-in
+if isinstance(granted, KioskRefusal):
+    refused = granted
+    _only(lambda: ui.kiosk_refusal(refused), "Kiosk")
+if access.require_sign_in and granted is None and ui.signed_in() is None:
+    _only(ui.sign_in_form, "Sign in")
 
 problems = ui.config_problems(recorder)
 if problems:
@@ -83,7 +93,12 @@ elif not config.pages and not recorder.settings.table_keys and not wall:
 BUILTIN_SCRIPTS = {"realtime": "realtime_health.py", "events": "events.py"}
 BUILTIN_ROLES = {"realtime": access.realtime_roles, "events": access.events_roles}
 ROLES = {**{p.name: p.roles for p in configured}, **BUILTIN_ROLES}
-DECISIONS = {name: ui.page_decision(roles) for name, roles in ROLES.items()}
+if isinstance(granted, KioskGrant):
+    DECISIONS = {
+        name: Decision(None if name in granted.pages else Refusal.ROLE) for name in ROLES
+    }
+else:
+    DECISIONS = {name: ui.page_decision(roles) for name, roles in ROLES.items()}
 
 
 def _shows(name: str) -> Callable[[], None]:
@@ -96,7 +111,7 @@ def _shows(name: str) -> Callable[[], None]:
 
 def _refuses(name: str) -> Callable[[], None]:
     def refuse() -> None:
-        ui.refusal(DECISIONS[name])
+        ui.refusal(DECISIONS[name], name)
 
     refuse.__name__ = f"refused_{name}"
     return refuse
@@ -128,14 +143,17 @@ for name, (title, icon) in BUILTIN_PAGES.items():
         default=bool(allowed) and name == allowed[0],
     )
 if not allowed:
-    st.error("Your role opens no page of this dashboard. Ask an admin for a role that does.")
+    st.error("No page of this dashboard is open to you. Ask an admin for a role that opens one.")
     st.stop()
 
 if wall:
     dashboard = recorder.settings.config.dashboard
-    rotation = [name for name in dashboard.wall_pages if name in allowed] or [
-        name for name in (*(p.name for p in configured), "realtime") if name in allowed
-    ]
+    if isinstance(granted, KioskGrant):  # the kiosk's pages, in its order
+        rotation = [name for name in granted.pages if name in allowed]
+    else:
+        rotation = [name for name in dashboard.wall_pages if name in allowed] or [
+            name for name in (*(p.name for p in configured), "realtime") if name in allowed
+        ]
     # The whole page reruns every wall_refresh_s (live regions are inline on a wall, see
     # ui.live). The rotation runs the current page inside one fixed page, so the browser never
     # switches pages: a page switch racing a rerun left it with deltas for a page it no longer
@@ -171,7 +189,7 @@ else:
                     st.rerun()
 
             follow_tables()
-if access.require_sign_in:
+if access.require_sign_in and granted is None:
     # After st.navigation: the button's id depends on the page being run, and must be the
     # same in every run of it, or the first click after signing in is lost.
     ui.sign_out_control()

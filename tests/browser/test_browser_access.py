@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,9 +25,15 @@ CREDENTIALS = re.compile(r"sign in as (\w+): (\S+) / (\S+)")
 
 
 @pytest.fixture(scope="module")
-def demo() -> Iterator[Demo]:
-    with running_demo(args=["--require-sign-in"]) as running:
-        yield running
+def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's state folder (its audit log)."""
+    return tmp_path_factory.mktemp("state")
+
+
+@pytest.fixture(scope="module")
+def demo(state: Path) -> Iterator[Demo]:
+    with running_demo(env={"RTDATA_STATE_DIR": str(state)}, args=["--require-sign-in"]) as run:
+        yield run
 
 
 def credentials(demo: Demo) -> dict[str, tuple[str, str]]:
@@ -92,7 +99,9 @@ def sign_in(browser: Browser, email: str, password: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
-def test_no_row_data_before_sign_in_then_the_admin_sees_data_and_signs_out(demo: Demo) -> None:
+def test_no_row_data_before_sign_in_then_the_admin_sees_data_and_signs_out(
+    demo: Demo, state: Path
+) -> None:
     from playwright.sync_api import sync_playwright
 
     users = credentials(demo)
@@ -117,6 +126,26 @@ def test_no_row_data_before_sign_in_then_the_admin_sees_data_and_signs_out(demo:
             sign_in(browser, *users["admin"])
             page.get_by_text(f"Signed in as {email}").wait_for(timeout=timeout_s(60) * 1000)
             wait_until(lambda: bool(browser.leaked(values)), timeout=60, what="rows after sign-in")
+
+            # A download is audited: who, what and how many rows, never a row.
+            page.get_by_role("link", name="Events").click()  # a reload would be a new session
+            page.get_by_role("heading", name="Events").wait_for(timeout=timeout_s(60) * 1000)
+            with page.expect_download(timeout=timeout_s(60) * 1000) as download:
+                page.locator('[data-testid="stDownloadButton"] button', has_text="CSV").click()
+            assert download.value.suggested_filename == "events.csv"
+            # No table offers a download of its own, which the audit log would not see: its
+            # toolbar (shown on hover) has no "Download as CSV".
+            page.locator('[data-testid="stDataFrame"]').first.hover()
+            page.locator('[data-testid="stElementToolbar"]').first.wait_for()
+            assert page.locator('[aria-label="Download as CSV"]').count() == 0
+            wait_until(
+                lambda: '"export"' in (state / "audit.jsonl").read_text(),
+                timeout=30,
+                what="the export's audit entry",
+            )
+            log = (state / "audit.jsonl").read_text()
+            assert f'"who": "{email}"' in log or f'"who":"{email}"' in log
+            assert not [v for v in values if v in log]
 
             page.get_by_role("button", name="Sign out").click()
             page.get_by_role("heading", name="Sign in").wait_for(timeout=timeout_s(30) * 1000)

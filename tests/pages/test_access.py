@@ -6,13 +6,16 @@ pages that user's role opens; a page opened by URL without the role is refused.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from rtdata import ui
+from rtdata import kiosk, ui
 from rtdata.access import AccessConfig
+from rtdata.audit import AuditAction, AuditEntry, read_entries
 from rtdata.recorder import Recorder
 from rtdata.server import LocalServer
 from tests.pages import field_service as fs
@@ -152,3 +155,85 @@ def test_a_user_without_a_role_sees_only_the_pages_open_to_everyone(
     assert "Realtime health" in links
     assert "Events" not in links
     assert "Ticket board" not in links
+
+
+# ---------------------------------------------------------------- kiosks and the audit log
+
+
+@pytest.fixture
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """rtdata's state folder (kiosks, audit log) in a temporary folder."""
+    folder = tmp_path / "state"
+    monkeypatch.setenv("RTDATA_STATE_DIR", str(folder))
+    return folder
+
+
+def kiosk_app(token: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["kiosk"] = token
+    at.run()
+    assert not at.exception, [e.stack_trace for e in at.exception]
+    return at
+
+
+def entries(action: AuditAction) -> list[AuditEntry]:
+    return [e for e in read_entries().entries if e.action is action]
+
+
+@pytest.mark.usefixtures("state")
+def test_a_kiosk_link_opens_only_its_pages_and_a_revoked_one_is_refused_at_the_next_run(
+    signed_in_required: Recorder,
+) -> None:
+    made = kiosk.create("lobby", ["map", "feed"], expires_in_s=3600, now_s=time.time())
+    at = kiosk_app(made.token)  # no sign-in: the kiosk link is the credential
+    assert navigation(at) == [("Wall", "")]  # one fixed wall page: nothing else to open
+    assert at.title[0].value in {"Technicians", "Activity"}  # the map's and the feed's titles
+    assert not at.error
+    at.run()
+    at.run()
+    (used,) = entries(AuditAction.KIOSK_USED)  # once per session, not once per refresh
+    assert (used.who, used.what) == ("kiosk:lobby", "map,feed")
+    kiosk.revoke("lobby", now_s=time.time())
+    at.run()
+    assert [e.value for e in at.error] == [
+        "This kiosk link has been revoked. Ask an admin for a new one (`rtdata kiosk create`)."
+    ]
+    assert not at.metric
+    assert SECRET_ROW not in page_text(at)
+    (refused,) = entries(AuditAction.KIOSK_REFUSED)
+    assert (refused.who, refused.outcome) == ("kiosk:lobby", "revoked")
+
+
+@pytest.mark.usefixtures("state")
+def test_expired_and_tampered_kiosk_links_are_refused(signed_in_required: Recorder) -> None:
+    old = kiosk.create("old", ["map"], expires_in_s=60, now_s=time.time() - 120)
+    assert "has expired" in kiosk_app(old.token).error[0].value
+    good = kiosk.create("hall", ["map"], expires_in_s=3600, now_s=time.time())
+    tampered = good.token[:-1] + ("A" if good.token[-1] != "A" else "B")
+    for token in (tampered, "not-a-token", ""):
+        at = kiosk_app(token)
+        assert "is not valid" in at.error[0].value
+        assert not at.metric
+        assert SECRET_ROW not in page_text(at)
+
+
+def test_sign_ins_sign_outs_and_refusals_are_audited_without_secrets(
+    signed_in_required: Recorder, state: Path
+) -> None:
+    sign_in(opened(), "analyst@clinic.test", "wrong-password-1")
+    at = sign_in(opened(), "analyst@clinic.test")
+    open_by_url(at, "lifecycle")  # refused: admins only
+    open_by_url(at, "lifecycle")  # the same refusal again: one entry
+    at.button(key="rtdata-sign-out").click()
+    at.run()
+    log = read_entries().entries
+    assert [(e.action, e.who, e.what, e.outcome) for e in log] == [
+        (AuditAction.SIGN_IN_FAILED, "analyst@clinic.test", "", "bad_credentials"),
+        (AuditAction.SIGN_IN, "analyst@clinic.test", "", "ok"),
+        (AuditAction.REFUSED, "analyst@clinic.test", "lifecycle", "role"),
+        (AuditAction.SIGN_OUT, "analyst@clinic.test", "", "ok"),
+    ]
+    text = (state / "audit.jsonl").read_text()
+    assert PASSWORD not in text
+    assert "wrong-password-1" not in text
+    assert "eyJ" not in text  # no JWT

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from rtdata import ui
+from rtdata import audit, ui
 from rtdata.views import events as ev
 
 TABLE = "events_table"  # session_state keys of this page
@@ -57,15 +57,28 @@ def matching() -> pd.DataFrame:
     )
 
 
-def export(write: Callable[[pd.DataFrame], bytes]) -> Callable[[], bytes]:
-    """Build the file only when the button is clicked (Streamlit runs it off the script)."""
-    return lambda: write(matching())
+def export(write: Callable[[pd.DataFrame], bytes], file_format: str) -> Callable[[], bytes]:
+    """Build the file only when the button is clicked (Streamlit runs it off the script), and
+    record the export (who, format, rows; never a row) in the audit log."""
+    actor = ui.who()  # read here: the session is not at hand where the file is built
+
+    def build() -> bytes:
+        rows = matching()
+        data = write(rows)
+        audit.record(
+            audit.AuditAction.EXPORT,
+            actor,
+            audit.export_what("events", file_format, min(len(rows), ev.EXPORT_MAX_ROWS)),
+        )
+        return data
+
+    return build
 
 
 downloads = st.columns([1, 1, 4])
 downloads[0].download_button(
     "CSV",
-    export(ev.to_csv_bytes),
+    export(ev.to_csv_bytes, "csv"),
     "events.csv",
     "text/csv",
     on_click="ignore",
@@ -73,7 +86,7 @@ downloads[0].download_button(
 )
 downloads[1].download_button(
     "Parquet",
-    export(ev.to_parquet_bytes),
+    export(ev.to_parquet_bytes, "parquet"),
     "events.parquet",
     "application/vnd.apache.parquet",
     on_click="ignore",
