@@ -94,9 +94,7 @@ BUILTIN_SCRIPTS = {"realtime": "realtime_health.py", "events": "events.py"}
 BUILTIN_ROLES = {"realtime": access.realtime_roles, "events": access.events_roles}
 ROLES = {**{p.name: p.roles for p in configured}, **BUILTIN_ROLES}
 if isinstance(granted, KioskGrant):
-    DECISIONS = {
-        name: Decision(None if name in granted.pages else Refusal.ROLE) for name in ROLES
-    }
+    DECISIONS = {name: Decision(None if name in granted.pages else Refusal.ROLE) for name in ROLES}
 else:
     DECISIONS = {name: ui.page_decision(roles) for name, roles in ROLES.items()}
 
