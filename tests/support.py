@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -111,3 +114,32 @@ class Socket:
                 frame: dict[str, Any] = orjson.loads(text)
                 if frame["event"] == event and (topic is None or frame["topic"] == topic):
                     return frame
+
+
+def run_in_step(script: str, argv: Sequence[Sequence[str]], timeout_s: float = 60) -> None:
+    """Run ``python -c script ARGS`` once per ``argv`` entry, with this checkout importable;
+    each must print ``ready`` and then wait for a line on stdin. Once all are ready they are
+    told ``go`` together, so their work overlaps; each must exit with status 0."""
+    root = Path(__file__).resolve().parents[1]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, *args],
+            cwd=root,
+            env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for args in argv
+    ]
+    for worker in workers:
+        assert worker.stdout is not None
+        assert worker.stdout.readline() == "ready\n"
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write("go\n")
+        worker.stdin.close()
+    for worker in workers:
+        assert worker.wait(timeout=timeout_s) == 0
+        assert worker.stdout is not None
+        worker.stdout.close()

@@ -15,7 +15,6 @@ import random
 import signal
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -29,6 +28,7 @@ from rtdata.collector import Collector
 from rtdata.config import DEFAULT_CONFIG
 from rtdata.lifecycle import ConnectionState
 from rtdata.server import LocalServer
+from rtdata.server.postgres.cluster import new_database
 from rtdata.settings import Settings
 
 __all__ = [
@@ -81,27 +81,17 @@ def chaos_database(admin_dsn: str) -> Iterator[tuple[str, str, Path]]:
     """A new database of the cluster ``admin_dsn`` reaches, with its migrations folder; yields
     ``(conninfo, slot name, migrations folder)``. The database, its slot and the folder are
     removed afterwards."""
-    name = f"rt_chaos_{uuid.uuid4().hex[:10]}"
-    folder = Path(os.environ.get("TMPDIR", "/tmp")) / name
-    folder.mkdir(parents=True)
-    (folder / "20240101000000_chaos.sql").write_text(MIGRATION)
-    with psycopg.connect(admin_dsn, autocommit=True) as admin:
-        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    try:
-        yield conninfo.make_conninfo(admin_dsn, dbname=name), f"rtdata_{name}", folder
-    finally:
-        with psycopg.connect(admin_dsn, autocommit=True) as admin:
-            admin.execute(
-                "select pg_drop_replication_slot(slot_name) from pg_replication_slots"
-                " where database = %s and not active",
-                (name,),
-            )
-            admin.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-            )
-        for path in folder.iterdir():
-            path.unlink()
-        folder.rmdir()
+    with new_database(admin_dsn, prefix="rt_chaos_") as dsn:
+        name = str(conninfo.conninfo_to_dict(dsn)["dbname"])
+        folder = Path(os.environ.get("TMPDIR", "/tmp")) / name
+        folder.mkdir(parents=True)
+        (folder / "20240101000000_chaos.sql").write_text(MIGRATION)
+        try:
+            yield dsn, f"rtdata_{name}", folder
+        finally:
+            for path in folder.iterdir():
+                path.unlink()
+            folder.rmdir()
 
 
 def database_rows(dsn: str, table: str) -> dict[str, dict[str, Any]]:

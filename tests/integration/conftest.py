@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
 import pytest
-from psycopg import conninfo, sql
 
 from rtdata.scenarios import DEFAULT_SCENARIO, get_scenario
 from rtdata.server import LocalServer
-from rtdata.server.postgres.cluster import EmbeddedPostgres
+from rtdata.server.postgres.cluster import EmbeddedPostgres, new_database
 from rtdata.server.postgres.shape import migrate, prepare
 
 BACKENDS = ("memory", "postgres")
@@ -41,29 +39,6 @@ def postgres_admin_dsn() -> Iterator[str]:
         return
     with EmbeddedPostgres() as cluster:
         yield cluster.dsn
-
-
-@contextlib.contextmanager
-def new_database(admin_dsn: str, template: str | None = None) -> Iterator[str]:
-    """A new database of the cluster (a copy of ``template`` if given), dropped afterwards
-    with the replication slots left in it; yields its conninfo."""
-    name = f"rt_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_dsn, autocommit=True) as admin:
-        create = sql.SQL("create database {}").format(sql.Identifier(name))
-        if template is not None:
-            create += sql.SQL(" template {}").format(sql.Identifier(template))
-        admin.execute(create)
-        try:
-            yield conninfo.make_conninfo(admin_dsn, dbname=name)
-        finally:
-            admin.execute(
-                "select pg_drop_replication_slot(slot_name) from pg_replication_slots"
-                " where database = %s and not active",
-                (name,),
-            )
-            admin.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-            )
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ from supabase_auth.errors import AuthApiError
 from rtdata.scenarios import DEFAULT_SCENARIO, get_scenario
 from rtdata.server import DEFAULT_JWT_SECRET, LocalServer
 from rtdata.server.gotrue import GoTrueError
+from rtdata.server.postgres.cluster import new_database
 from rtdata.server.postgres.wal import WalError
-from tests.integration.conftest import new_database
 from tests.support import EMERGENCY_ROW, published_changes, until, wait_until
 
 APP = Path(__file__).parent / "migrations" / "supabase_app"

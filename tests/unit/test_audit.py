@@ -8,8 +8,6 @@ import logging
 import os
 import secrets
 import stat
-import subprocess
-import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,8 +30,8 @@ from rtdata.audit import (
     select,
     user_who,
 )
+from tests.support import run_in_step
 
-ROOT = Path(__file__).resolve().parents[2]
 AT = datetime(2025, 6, 1, 12, 0, 0, 250_000, tzinfo=UTC)
 
 
@@ -290,28 +288,7 @@ for i in range(n):
 def test_two_processes_appending_at_once_keep_every_line_whole(tmp_path: Path) -> None:
     log = tmp_path / "state" / "audit.jsonl"
     each = 300
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-c", _WORKER, str(log), who, str(each)],
-            cwd=ROOT,
-            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for who in ("kiosk:a", "kiosk:b")
-    ]
-    for worker in workers:
-        assert worker.stdout is not None
-        assert worker.stdout.readline() == "ready\n"
-    for worker in workers:
-        assert worker.stdin is not None
-        worker.stdin.write("go\n")
-        worker.stdin.close()
-    for worker in workers:
-        assert worker.wait(timeout=60) == 0
-        assert worker.stdout is not None
-        worker.stdout.close()
+    run_in_step(_WORKER, [[str(log), who, str(each)] for who in ("kiosk:a", "kiosk:b")])
     lines = log.read_bytes().split(b"\n")
     assert lines[-1] == b""
     assert all(json.loads(line)["action"] == "kiosk_used" for line in lines[:-1])

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -36,8 +34,8 @@ from rtdata.kiosk import (
     revoke,
     revoked,
 )
+from tests.support import run_in_step
 
-ROOT = Path(__file__).resolve().parents[2]
 NOW_S = 1_750_000_000.0
 DAY_S = 86_400.0
 TOKEN = "A" * 20 + "b" * 20 + "0-_"  # 43 base64url characters, like token_urlsafe(32)
@@ -350,27 +348,6 @@ for i in range(int(sys.argv[3])):
 def test_two_processes_creating_at_once_lose_no_kiosk(tmp_path: Path) -> None:
     path = tmp_path / "state" / "kiosks.json"
     each = 40
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-c", _WORKER, str(path), prefix, str(each)],
-            cwd=ROOT,
-            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for prefix in ("a", "b")
-    ]
-    for worker in workers:
-        assert worker.stdout is not None
-        assert worker.stdout.readline() == "ready\n"
-    for worker in workers:
-        assert worker.stdin is not None
-        worker.stdin.write("go\n")
-        worker.stdin.close()
-    for worker in workers:
-        assert worker.wait(timeout=60) == 0
-        assert worker.stdout is not None
-        worker.stdout.close()
+    run_in_step(_WORKER, [[str(path), prefix, str(each)] for prefix in ("a", "b")])
     names = {k.name for k in load_store(path).kiosks}
     assert names == {f"{p}{i}" for p in "ab" for i in range(each)}

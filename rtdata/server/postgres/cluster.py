@@ -28,11 +28,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Final
+
+import psycopg
+from psycopg import conninfo, sql
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -41,6 +45,7 @@ __all__ = [
     "ClusterError",
     "EmbeddedPostgres",
     "binaries",
+    "new_database",
 ]
 
 SERVICE_USER: Final = "rtdata-postgres"
@@ -422,3 +427,35 @@ def _alive(pid_file: Path) -> bool:
     except (OSError, ValueError, IndexError):
         return False
     return True
+
+
+@contextlib.contextmanager
+def new_database(
+    admin_dsn: str, template: str | None = None, *, prefix: str = "rt_"
+) -> Iterator[str]:
+    """A new database of the cluster ``admin_dsn`` reaches (a copy of ``template`` if given),
+    dropped afterwards with the replication slots left in it; yields its conninfo. For
+    tests and benchmarks that each need a database of their own on one cluster.
+
+    Args:
+        admin_dsn: A superuser's connection string.
+        template: A database to copy.
+        prefix: The start of the new database's name (a random suffix follows).
+    """
+    name = f"{prefix}{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        create = sql.SQL("create database {}").format(sql.Identifier(name))
+        if template is not None:
+            create += sql.SQL(" template {}").format(sql.Identifier(template))
+        admin.execute(create)
+        try:
+            yield conninfo.make_conninfo(admin_dsn, dbname=name)
+        finally:
+            admin.execute(
+                "select pg_drop_replication_slot(slot_name) from pg_replication_slots"
+                " where database = %s and not active",
+                (name,),
+            )
+            admin.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+            )
