@@ -339,8 +339,16 @@ def test_set_app_metadata_writes_auth_users_and_the_next_tokens(pg_server: Local
     # A claim named as one of GoTrue's stays in app_metadata: it never shadows the token's own.
     pg_server.set_app_metadata(email, {"role": "service_role"})
     assert stored()["role"] == "service_role"
-    assert token_claims()["role"] == "authenticated"
-    assert token_claims()["app_metadata"]["role"] == "service_role"
+    assert token_claims()["role"] == "service_role"  # the user's app_metadata
+    signed = httpx.post(
+        f"{pg_server.url}/auth/v1/token",
+        params={"grant_type": "password"},
+        json={"email": email, "password": "from-a-seed"},
+        headers={"apikey": pg_server.anon_key},
+    ).json()
+    claims = jwt.decode(signed["access_token"], options={"verify_signature": False})
+    assert claims["role"] == "authenticated"
+    assert claims["app_metadata"]["role"] == "service_role"
 
 
 def test_a_sign_up_the_database_refuses_is_undone(tmp_path: Path) -> None:
