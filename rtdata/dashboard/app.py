@@ -149,9 +149,11 @@ if wall:
     if isinstance(granted, KioskGrant):  # the kiosk's pages, in its order
         rotation = [name for name in granted.pages if name in allowed]
     else:
-        rotation = [name for name in dashboard.wall_pages if name in allowed] or [
-            name for name in (*(p.name for p in configured), "realtime") if name in allowed
-        ]
+        rotation = (
+            [name for name in dashboard.wall_pages if name in allowed]
+            or [name for name in (*(p.name for p in configured), "realtime") if name in allowed]
+            or allowed  # a user who may open only Events
+        )
     # The whole page reruns every wall_refresh_s (live regions are inline on a wall, see
     # ui.live). The rotation runs the current page inside one fixed page, so the browser never
     # switches pages: a page switch racing a rerun left it with deltas for a page it no longer
