@@ -16,6 +16,8 @@ Sections (``--only`` picks some):
   pandas over 1M.
 * ``pages``: server-side render time of each hospital page, and of a page of one widget of
   each type, with 1M events of the pack's stream buffered beside an empty buffer.
+* ``access``: what sign-in (``[access] require_sign_in``) adds to a render of the router's
+  first page, beside the same render without it (p50 of 15 each, alternated).
 * ``packs``: every scenario pack beside the hospital's: its simulator at ten times the demo's
   rate live in the embedded stack (events recorded a second, commit → buffer p99), its slowest
   page with 1M events of its stream buffered (target ≤ 300 ms) and its bytes per buffered
@@ -59,6 +61,7 @@ SECTIONS: Final = (
     "history",
     "pages",
     "packs",
+    "access",
     "browser",
 )
 """Benchmark sections, in the order they run."""
