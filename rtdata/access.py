@@ -36,6 +36,7 @@ ACCESS_KEYS: Final = (
     "role_map",
     "events_roles",
     "realtime_roles",
+    "audit_roles",
     "wall_roles",
 )
 """The keys ``[access]`` takes."""
@@ -59,6 +60,7 @@ class AccessConfig:
             user).
         realtime_roles: Roles that may open the built-in Realtime health page (empty: every
             signed-in user).
+        audit_roles: Roles that may open the audit page (shown only with sign-in).
         wall_roles: Roles that only ever see the wall display: a user whose every role is one
             of these gets the wall rotation of the pages they may open, and no navigation.
     """
@@ -68,6 +70,7 @@ class AccessConfig:
     role_map: Mapping[str, str] = field(default_factory=dict)
     events_roles: tuple[str, ...] = ()
     realtime_roles: tuple[str, ...] = ()
+    audit_roles: tuple[str, ...] = ("admin",)
     wall_roles: tuple[str, ...] = ("wall",)
 
 
@@ -182,7 +185,7 @@ def parse_access(value: Any, report: Report) -> AccessConfig:
         role_map = {}
     lists = {
         key: _roles(value.get(key, getattr(default, key)), f"access.{key}", report)
-        for key in ("events_roles", "realtime_roles", "wall_roles")
+        for key in ("events_roles", "realtime_roles", "audit_roles", "wall_roles")
     }
     return AccessConfig(
         require,
@@ -190,6 +193,7 @@ def parse_access(value: Any, report: Report) -> AccessConfig:
         dict(role_map),
         lists["events_roles"],
         lists["realtime_roles"],
+        lists["audit_roles"],
         lists["wall_roles"],
     )
 

@@ -46,7 +46,7 @@ access = recorder.settings.config.access
 def _only(draw: Callable[[], None], title: str) -> None:
     """Route every page's URL to ``draw`` (and nothing else, with no navigation), then stop.
     The URL paths are the pages' own, so the page asked for is the one shown afterwards."""
-    names = [*(p.name for p in ui.pages(recorder)), *BUILTIN_PAGES]
+    names = [*(p.name for p in ui.pages(recorder)), *BUILTIN_PAGES, "audit"]
     st.navigation(
         [st.Page(draw, title=title, url_path=name, default=i == 0) for i, name in enumerate(names)],
         position="hidden",
@@ -90,8 +90,12 @@ elif not config.pages and not recorder.settings.table_keys and not wall:
         "Reading the project's tables from its REST schema…" + (f" ({reason})" if reason else "")
     )
     st_autorefresh(interval=1000, key="discovery-refresh")
-BUILTIN_SCRIPTS = {"realtime": "realtime_health.py", "events": "events.py"}
+BUILTIN_SCRIPTS = {"realtime": "realtime_health.py", "events": "events.py", "audit": "audit.py"}
 BUILTIN_ROLES = {"realtime": access.realtime_roles, "events": access.events_roles}
+# The audit page, with sign-in only: without it there is nobody to name in the log.
+AUDIT_PAGE = {"audit": ("Audit log", ":material/policy:")} if access.require_sign_in else {}
+if AUDIT_PAGE:
+    BUILTIN_ROLES["audit"] = access.audit_roles
 ROLES = {**{p.name: p.roles for p in configured}, **BUILTIN_ROLES}
 if isinstance(granted, KioskGrant):
     DECISIONS = {name: Decision(None if name in granted.pages else Refusal.ROLE) for name in ROLES}
@@ -131,7 +135,7 @@ PAGES = {
     )
     for p in configured
 }
-for name, (title, icon) in BUILTIN_PAGES.items():
+for name, (title, icon) in {**BUILTIN_PAGES, **AUDIT_PAGE}.items():
     PAGES[name] = st.Page(
         # absolute: the checkout's app.py runs this router too
         PAGES_DIR / BUILTIN_SCRIPTS[name] if DECISIONS[name].allowed else _refuses(name),

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from rtdata import kiosk, ui
 from rtdata.access import AccessConfig
-from rtdata.audit import AuditAction, AuditEntry, read_entries
+from rtdata.audit import AuditAction, AuditEntry, read_entries, record
 from rtdata.recorder import Recorder
 from rtdata.server import LocalServer
 from tests.pages import field_service as fs
@@ -257,3 +257,22 @@ def test_the_access_section_renders_open_and_signed_in() -> None:
         figures["access.render_signed_in_p50_ms"].value - figures["access.render_open_p50_ms"].value
     )
     assert overhead.baseline == "access.render_open_p50_ms"
+
+
+def test_the_audit_page_shows_the_log_to_admins_only(
+    signed_in_required: Recorder, state: Path
+) -> None:
+    record(AuditAction.KIOSK_CREATED, "cli", "lobby")  # as `rtdata kiosk create` records it
+    at = sign_in(opened(), "admin@clinic.test")
+    assert "Audit log" in [link.label for link in at.get("page_link")]
+    open_by_url(at, "audit")
+    assert at.title[0].value == "Audit log"
+    (table,) = [d.value for d in at.dataframe]
+    assert list(table.columns) == ["at", "who", "action", "what", "outcome"]
+    assert list(table["action"]) == ["sign_in", "kiosk_created"]  # newest first
+    assert list(table["who"]) == ["admin@clinic.test", "cli"]
+    analyst = sign_in(opened(), "analyst@clinic.test")
+    assert "Audit log" not in [link.label for link in analyst.get("page_link")]
+    open_by_url(analyst, "audit")
+    assert analyst.error[0].value.startswith("You do not have access to this page.")
+    assert not analyst.dataframe
