@@ -9,6 +9,7 @@ under ``browser`` and ``e2e`` is marked ``slow``, so ``make fast`` (``-m 'not sl
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import signal
@@ -19,9 +20,10 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import jwt
 import pytest
 
-from rtdata.server import LocalServer
+from rtdata.server import DEFAULT_JWT_SECRET, LocalServer
 from tests.browser import ROOT, Demo, healthy
 from tests.support import timeout_s, wait_until
 
@@ -36,6 +38,80 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         layer = item.path.relative_to(HERE).parts[0] if item.path.is_relative_to(HERE) else ""
         if layer in SLOW_LAYERS:
             item.add_marker(pytest.mark.slow)
+
+
+# ---------------------------------------------------------------- the secrets scan
+
+_JWT = re.compile(rb"eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{8,}")
+_SCANNED_MAX_BYTES = 20_000_000
+
+
+class _Records(logging.Handler):
+    """Every log record of the session at WARNING and above (what a deployment logs), as
+    formatted text."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):
+            self.lines.append(self.format(record))
+
+
+_RECORDS = _Records()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Start keeping the session's log records for the secrets scan."""
+    logging.getLogger().addHandler(_RECORDS)
+
+
+def leaked_secrets(blob: bytes, secrets: set[str]) -> list[str]:
+    """What ``blob`` holds that must never leave the process: a registered secret (a test's
+    password, the server's JWT secret) or a user's access token (a JWT of role
+    ``authenticated``; API keys are configuration, not a user's credential)."""
+    found = [f"secret {s[:3]}…" for s in sorted(secrets) if s.encode() in blob]
+    for token in set(_JWT.findall(blob)):
+        try:
+            claims = jwt.decode(token.decode(), options={"verify_signature": False})
+        except jwt.InvalidTokenError:
+            continue
+        if claims.get("role") == "authenticated":
+            found.append(f"a user's access token ({token[:12].decode()}…)")
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The secrets scan: after the whole session, no password, JWT secret or user token may be
+    in a log record (WARNING and above), a test artifact, or any file the tests left in their
+    temporary folders (audit logs, exports, histories, page HTML, frame traces)."""
+    logging.getLogger().removeHandler(_RECORDS)
+    from tests.support import SECRETS
+
+    secrets = SECRETS | {DEFAULT_JWT_SECRET}
+    problems = [
+        f"log record: {leak}"
+        for leak in leaked_secrets("\n".join(_RECORDS.lines).encode(), secrets)
+    ]
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    roots = [HERE / "artifacts"]
+    if factory is not None:
+        with contextlib.suppress(Exception):
+            roots.append(factory.getbasetemp())
+    for root in roots:
+        for path in root.rglob("*") if root.is_dir() else []:
+            if not path.is_file() or path.stat().st_size > _SCANNED_MAX_BYTES:
+                continue
+            with contextlib.suppress(OSError):
+                problems += [
+                    f"{path}: {leak}" for leak in leaked_secrets(path.read_bytes(), secrets)
+                ]
+    if problems and exitstatus == 0:
+        session.exitstatus = 1
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("secrets scan failed:\n" + "\n".join(problems[:50]), red=True)
 
 
 @pytest.fixture

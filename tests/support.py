@@ -143,3 +143,14 @@ def run_in_step(script: str, argv: Sequence[Sequence[str]], timeout_s: float = 6
         assert worker.wait(timeout=timeout_s) == 0
         assert worker.stdout is not None
         worker.stdout.close()
+
+
+SECRETS: set[str] = set()
+"""Passwords and other secrets the tests use; the session's secrets scan (``tests/conftest.py``)
+fails if any appears in a log record, an artifact or a file the tests left behind."""
+
+
+def secret(value: str) -> str:
+    """Register ``value`` for the session's secrets scan and return it."""
+    SECRETS.add(value)
+    return value

@@ -19,7 +19,7 @@ import pytest
 from rtdata.server.auth import Keys
 from tests.browser import Demo, launch
 from tests.conftest import running_demo
-from tests.support import timeout_s, wait_until
+from tests.support import secret, timeout_s, wait_until
 
 CREDENTIALS = re.compile(r"sign in as (\w+): (\S+) / (\S+)")
 
@@ -44,7 +44,10 @@ def credentials(demo: Demo) -> dict[str, tuple[str, str]]:
         return {m[1]: (m[2], m[3]) for m in found if m}
 
     wait_until(lambda: len(printed()) == 3, timeout=30, what="the demo users' credentials")
-    return printed()
+    users = printed()
+    for _, password in users.values():
+        secret(password)  # printed once, by design; never to be found anywhere else
+    return users
 
 
 def row_values(demo: Demo) -> list[str]:

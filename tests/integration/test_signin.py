@@ -11,9 +11,10 @@ import pytest
 
 from rtdata.server import LocalServer
 from rtdata.signin import ProjectAuth, RefusalReason, SignedIn, SignInRefused
+from tests.support import secret
 
 EMAIL = "ops@clinic.test"
-PASSWORD = "correct-horse-42"
+PASSWORD = secret("correct-horse-42")
 
 
 @pytest.fixture(scope="module")

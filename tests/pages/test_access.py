@@ -21,8 +21,9 @@ from rtdata.server import LocalServer
 from tests.pages import field_service as fs
 from tests.pages.harness import APP
 from tests.pages.test_router import navigation
+from tests.support import secret
 
-PASSWORD = "correct-horse-42"
+PASSWORD = secret("correct-horse-42")
 USERS = {"admin@clinic.test": "admin", "analyst@clinic.test": "analyst", "nobody@clinic.test": ""}
 SECRET_ROW = fs.CUSTOMERS[1]
 """A value only the pages' data holds: it must not appear before sign-in."""

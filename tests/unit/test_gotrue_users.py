@@ -16,6 +16,7 @@ from rtdata.server.gotrue import (
     GoTrueError,
     UserStore,
 )
+from tests.support import secret
 
 
 class Clock:
@@ -36,7 +37,7 @@ def claims_of(access_token: str) -> dict[str, Any]:
 
 
 EMAIL = "nurse@hospital.test"
-PASSWORD = "correct-horse-battery"
+PASSWORD = secret("correct-horse-battery")
 
 
 def test_documented_defaults() -> None:
@@ -88,11 +89,17 @@ def test_sign_out_scopes() -> None:
         users.refresh(first["refresh_token"])
 
 
-def test_set_app_metadata_refuses_reserved_names_and_unknown_users() -> None:
+def test_set_app_metadata_refuses_gotrues_keys_and_unknown_users() -> None:
     users = UserStore()
     users.sign_up(EMAIL, PASSWORD)
-    with pytest.raises(ValueError, match="role"):
-        users.set_app_metadata(EMAIL, {"role": "service_role"})
+    with pytest.raises(ValueError, match="provider"):
+        users.set_app_metadata(EMAIL, {"provider": "phone"})
+    # A claim named like one of the token's own stays in app_metadata, never at the top.
+    users.set_app_metadata(EMAIL, {"role": "service_role", "team": 7})
+    claims = claims_of(users.sign_in(EMAIL, PASSWORD)["access_token"])
+    assert claims["role"] == "authenticated"
+    assert claims["app_metadata"]["role"] == "service_role"
+    assert claims["team"] == 7
     with pytest.raises(GoTrueError) as unknown:
         users.set_app_metadata("nobody@hospital.test", {"hospital_id": 1})
     assert unknown.value.error_code == "user_not_found"
