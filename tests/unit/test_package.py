@@ -57,7 +57,8 @@ def test_the_package_holds_the_router_every_page_and_the_streamlit_config() -> N
     assert dashboard.APP.is_file()
     assert dashboard.CONFIG.is_file()
     scripts = _builtin_scripts()
-    assert set(scripts) == set(BUILTIN_PAGES)  # a script for each built-in page ...
+    # A script for each built-in page, and the audit page (shown with sign-in only) ...
+    assert set(scripts) == {*BUILTIN_PAGES, "audit"}
     assert {p.name for p in dashboard.PAGES.glob("*.py")} == set(scripts.values())  # ... only
 
 

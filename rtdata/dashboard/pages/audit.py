@@ -8,6 +8,13 @@ from rtdata import audit, ui
 from rtdata.views.audit import audit_table
 
 ui.page("Audit log")
+# The router shows this page only with sign-in, to audit_roles; checked here too, so that no
+# other way of running the script shows the log.
+access = ui.access()
+decision = ui.page_decision(access.audit_roles)
+if not access.require_sign_in or not decision.allowed:
+    ui.refusal(decision, "audit")
+    st.stop()
 
 WINDOWS = {"Last hour": 1, "Last 24 hours": 24, "Last 7 days": 24 * 7, "Everything": None}
 
