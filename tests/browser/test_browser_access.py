@@ -95,6 +95,12 @@ def _bytes(payload: Any) -> bytes:
     return payload if isinstance(payload, bytes) else str(payload).encode()
 
 
+def at_sign_in(browser: Browser, url: str) -> None:
+    """Open ``url`` and wait for the sign-in form."""
+    browser.page.goto(url)
+    browser.page.get_by_role("heading", name="Sign in").wait_for(timeout=timeout_s(60) * 1000)
+
+
 def sign_in(browser: Browser, email: str, password: str) -> None:
     page = browser.page
     page.get_by_role("textbox", name="Email").fill(email)
@@ -114,10 +120,8 @@ def test_no_row_data_before_sign_in_then_the_admin_sees_data_and_signs_out(
         browser = Browser(playwright)
         try:
             page = browser.page
-            page.goto(demo.dashboard_url)
-            page.get_by_role("heading", name="Sign in").wait_for(timeout=timeout_s(60) * 1000)
-            page.goto(f"{demo.dashboard_url}/emergencies")  # a page of rows, by its URL
-            page.get_by_role("heading", name="Sign in").wait_for(timeout=timeout_s(60) * 1000)
+            at_sign_in(browser, demo.dashboard_url)
+            at_sign_in(browser, f"{demo.dashboard_url}/emergencies")  # a page of rows, by URL
             assert browser.frames, "no websocket frame was captured"
             assert browser.leaked(values) == []
 
@@ -165,8 +169,7 @@ def test_the_wall_user_sees_only_the_wall(demo: Demo) -> None:
         browser = Browser(playwright)
         try:
             page = browser.page
-            page.goto(demo.dashboard_url)
-            page.get_by_role("heading", name="Sign in").wait_for(timeout=timeout_s(60) * 1000)
+            at_sign_in(browser, demo.dashboard_url)
             sign_in(browser, *users["wall"])
             # The wall: no navigation, the wall's refresh; a page's title is shown.
             page.locator('[data-testid="stHeading"]').first.wait_for(timeout=timeout_s(60) * 1000)

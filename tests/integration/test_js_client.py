@@ -50,6 +50,18 @@ def _started(js: JsProcess) -> None:
     assert line["status"] == "SUBSCRIBED", line
 
 
+def _changes_ready(js: JsProcess) -> None:
+    """Wait for the system message after which real servers deliver changes (not the join
+    reply)."""
+    js.wait_for_line(
+        lambda line: (
+            line.get("type") == "system"
+            and line["payload"].get("extension") == "postgres_changes"
+            and line["payload"].get("status") == "ok"
+        )
+    )
+
+
 def _done(js: JsProcess) -> None:
     line = js.wait_for_line(_status("DONE"), timeout=RUN_S)
     assert line["status"] == "DONE", line
@@ -117,14 +129,7 @@ def test_postgres_changes_insert_update_delete(
     scenario = _scenario(server, "postgres_changes", vsn, table="emergency_requests", count=3)
     with run_js(scenario, RUN_S) as js:
         _started(js)
-        # Real servers deliver changes only after this system message, not after the join reply.
-        js.wait_for_line(
-            lambda line: (
-                line.get("type") == "system"
-                and line["payload"].get("extension") == "postgres_changes"
-                and line["payload"].get("status") == "ok"
-            )
-        )
+        _changes_ready(js)
 
         def change(event: str) -> dict[str, Any]:
             line = js.wait_for_line(
@@ -171,13 +176,7 @@ def test_a_change_made_with_sql_reaches_the_js_client(server: LocalServer) -> No
     scenario = _scenario(server, "postgres_changes", "2.0.0", table="emergency_requests", count=1)
     with run_js(scenario, RUN_S) as js:
         _started(js)
-        js.wait_for_line(
-            lambda line: (
-                line.get("type") == "system"
-                and line["payload"].get("extension") == "postgres_changes"
-                and line["payload"].get("status") == "ok"
-            )
-        )
+        _changes_ready(js)
         with psycopg.connect(server.backend.conninfo, autocommit=True) as conn:
             row_id = conn.execute(
                 "insert into emergency_requests"
