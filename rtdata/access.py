@@ -19,6 +19,7 @@ from typing import Any, Final
 
 __all__ = [
     "ACCESS_KEYS",
+    "ROLE_COLUMN_CLAIM",
     "AccessConfig",
     "Decision",
     "Refusal",
@@ -34,6 +35,7 @@ ACCESS_KEYS: Final = (
     "require_sign_in",
     "role_claim",
     "role_map",
+    "role_column",
     "events_roles",
     "realtime_roles",
     "audit_roles",
@@ -43,6 +45,7 @@ ACCESS_KEYS: Final = (
 
 _CLAIM_PATH: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _NAME: Final = re.compile(r"^[a-z0-9_-]{1,40}$")
+_TABLE_COLUMN: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,10 @@ class AccessConfig:
             ``app_metadata.role``; its value may be one role or a list of roles.
         role_map: Claim value -> dashboard role; a value not in it is its own role name. Empty:
             every value is its own role name.
+        role_column: ``table.column`` of a row keyed by the user's id (its ``id`` column is
+            the auth user's id, as a ``profiles`` table's is), read over REST with the user's
+            own token at sign-in, so RLS applies; when set, its value (a text or a list) gives
+            the roles instead of ``role_claim``, through ``role_map``.
         events_roles: Roles that may open the built-in Events page (empty: every signed-in
             user).
         realtime_roles: Roles that may open the built-in Realtime health page (empty: every
@@ -68,6 +75,7 @@ class AccessConfig:
     require_sign_in: bool = False
     role_claim: str = "app_metadata.role"
     role_map: Mapping[str, str] = field(default_factory=dict)
+    role_column: str | None = None
     events_roles: tuple[str, ...] = ()
     realtime_roles: tuple[str, ...] = ()
     audit_roles: tuple[str, ...] = ("admin",)
@@ -110,12 +118,21 @@ def claim(claims: Mapping[str, Any], path: str) -> Any:
     return value
 
 
+ROLE_COLUMN_CLAIM: Final = "rtdata_role_column"
+"""The key under which the dashboard keeps the ``role_column`` value it read at sign-in, beside
+the user's claims."""
+
+
 def roles_of(access: AccessConfig, claims: Mapping[str, Any]) -> frozenset[str]:
     """Return the dashboard roles of a user with these verified claims.
 
-    The claim at ``role_claim`` may be a text or a list of texts; other values give no role.
+    The value (the claim at ``role_claim``, or the ``role_column`` value kept under
+    :data:`ROLE_COLUMN_CLAIM`) may be a text or a list of texts; other values give no role.
     """
-    value = claim(claims, access.role_claim)
+    if access.role_column is not None:
+        value = claims.get(ROLE_COLUMN_CLAIM)
+    else:
+        value = claim(claims, access.role_claim)
     values = value if isinstance(value, list) else [value]
     return frozenset(access.role_map.get(v, v) for v in values if isinstance(v, str) and v.strip())
 
@@ -183,6 +200,12 @@ def parse_access(value: Any, report: Report) -> AccessConfig:
     ):
         report("access.role_map", "must map claim values to role names ([a-z0-9_-], 1-40)")
         role_map = {}
+    role_column = value.get("role_column")
+    if role_column is not None and (
+        not isinstance(role_column, str) or not _TABLE_COLUMN.match(role_column)
+    ):
+        report("access.role_column", f"must be table.column, got {role_column!r}")
+        role_column = None
     lists = {
         key: _roles(value.get(key, getattr(default, key)), f"access.{key}", report)
         for key in ("events_roles", "realtime_roles", "audit_roles", "wall_roles")
@@ -191,6 +214,7 @@ def parse_access(value: Any, report: Report) -> AccessConfig:
         require,
         role_claim,
         dict(role_map),
+        role_column,
         lists["events_roles"],
         lists["realtime_roles"],
         lists["audit_roles"],

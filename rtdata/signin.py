@@ -11,6 +11,7 @@ never an error's text; no message here ever holds a password or a token.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -142,6 +143,27 @@ class ProjectAuth:
             except httpx.HTTPError:
                 return _refused(None, signing_in=False)
         return _signed_in(response.session)
+
+    def with_column(self, signed: SignedIn, table: str, column: str, key: str) -> SignedIn:
+        """Return ``signed`` with ``column`` of the user's own row of ``table`` (the row whose
+        ``id`` is the user's id), read over REST with the user's token (so RLS applies), kept
+        in its claims under ``key``; ``None`` there when the row cannot be read."""
+        value: Any = None
+        try:
+            response = httpx.get(
+                self._url.removesuffix("/auth/v1") + f"/rest/v1/{table}",
+                params={"select": column, "id": f"eq.{signed.user_id}"},
+                headers={**self._headers, "Authorization": f"Bearer {signed.access_token}"},
+                timeout=self._timeout_s,
+            )
+            rows = response.json() if response.status_code == 200 else []
+            if isinstance(rows, list) and len(rows) == 1 and isinstance(rows[0], dict):
+                value = rows[0].get(column)
+            else:
+                log.warning("sign-in: no readable %s.%s for the user", table, column)
+        except (httpx.HTTPError, ValueError) as exc:
+            log.warning("sign-in: reading %s.%s failed: %s", table, column, type(exc).__name__)
+        return dataclasses.replace(signed, claims={**signed.claims, key: value})
 
     def sign_out(self, signed: SignedIn) -> None:
         """End the session at GoTrue (its refresh token stops working); a failure is logged,

@@ -40,7 +40,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from rtdata import audit, kiosk
-from rtdata.access import AccessConfig, Decision, Refusal, decide, wall_only
+from rtdata.access import ROLE_COLUMN_CLAIM, AccessConfig, Decision, Refusal, decide, wall_only
 from rtdata.collector import Collector
 from rtdata.embedded import EmbeddedStack
 from rtdata.lifecycle import ConnectionState
@@ -190,6 +190,15 @@ def access() -> AccessConfig:
     return recorder().settings.config.access
 
 
+def _with_role_column(auth: ProjectAuth, signed: SignedIn) -> SignedIn:
+    """``signed`` with its ``[access] role_column`` value, when one is configured."""
+    column = access().role_column
+    if column is None:
+        return signed
+    table, name = column.split(".", 1)
+    return auth.with_column(signed, table, name, ROLE_COLUMN_CLAIM)
+
+
 def _project_auth() -> ProjectAuth | None:
     settings = recorder().settings
     if not settings.url or not settings.anon_key:
@@ -210,12 +219,12 @@ def signed_in() -> SignedIn | None:
     if signed.needs_refresh(time.time()):
         auth = _project_auth()
         outcome = auth.refresh(signed) if auth is not None else None
-        if not isinstance(outcome, SignedIn):
+        if auth is None or not isinstance(outcome, SignedIn):
             del st.session_state[_SIGNED_IN_KEY]
             if isinstance(outcome, SignInRefused):
                 st.session_state[_SIGN_IN_NOTE_KEY] = outcome.message
             return None
-        st.session_state[_SIGNED_IN_KEY] = signed = outcome
+        st.session_state[_SIGNED_IN_KEY] = signed = _with_role_column(auth, outcome)
     return signed
 
 
@@ -255,7 +264,7 @@ def sign_in_form() -> None:
         st.error(outcome.message)
         return
     audit.record(audit.AuditAction.SIGN_IN, audit.user_who(outcome.email))
-    st.session_state[_SIGNED_IN_KEY] = outcome
+    st.session_state[_SIGNED_IN_KEY] = _with_role_column(auth, outcome)
     st.rerun()
 
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 
+from rtdata.access import ROLE_COLUMN_CLAIM, AccessConfig, roles_of
 from rtdata.server import LocalServer
 from rtdata.signin import ProjectAuth, RefusalReason, SignedIn, SignInRefused
 from tests.support import secret
@@ -73,3 +76,32 @@ def test_refusals_name_their_reason_and_never_a_secret(server: LocalServer) -> N
     wrong_key = ProjectAuth(server.url, "not-a-key").sign_in(EMAIL, PASSWORD)
     assert isinstance(wrong_key, SignInRefused)
     assert wrong_key.reason is RefusalReason.REFUSED  # the API gateway's 401, not the password
+
+
+def test_roles_from_the_users_own_profile_row(tmp_path: Path) -> None:
+    (tmp_path / "0001_profiles.sql").write_text(
+        "create table public.profiles (id uuid primary key, role text);\n"
+        "alter table public.profiles enable row level security;\n"
+        "create policy own on public.profiles for select to authenticated"
+        " using (id = auth.uid());\n"
+    )
+    with LocalServer(db="memory", schema=tmp_path) as server:
+        people = {"ana@clinic.test": "analyst", "bo@clinic.test": "admin"}
+        ids = {}
+        for email in people:
+            made = server.call(lambda email=email: server.users.sign_up(email, PASSWORD))
+            ids[email] = made["user"]["id"]
+        rows = [{"id": ids[e], "role": role} for e, role in people.items()]
+        headers = {"apikey": server.service_key, "Authorization": f"Bearer {server.service_key}"}
+        assert httpx.post(f"{server.url}/rest/v1/profiles", json=rows, headers=headers).is_success
+        access = AccessConfig(require_sign_in=True, role_column="profiles.role")
+        auth = ProjectAuth(server.url, server.anon_key)
+        for email, role in people.items():
+            signed = auth.sign_in(email, PASSWORD)
+            assert isinstance(signed, SignedIn)
+            with_role = auth.with_column(signed, "profiles", "role", ROLE_COLUMN_CLAIM)
+            assert with_role.claims[ROLE_COLUMN_CLAIM] == role  # its own row only (RLS)
+            assert roles_of(access, with_role.claims) == {role}
+            missing = auth.with_column(signed, "profiles", "nope", ROLE_COLUMN_CLAIM)
+            assert missing.claims[ROLE_COLUMN_CLAIM] is None
+            assert roles_of(access, missing.claims) == frozenset()

@@ -82,6 +82,7 @@ widgets = []
         ("[access]\nevents_roles = 'admin'", "access.events_roles: must be an array of role"),
         ("[access]\nrole_map = { a = 'Not A Role' }", "access.role_map: must map claim values"),
         ("access = 1", "access: must be a table"),
+        ("[access]\nrole_column = 'profiles'", "access.role_column: must be table.column"),
         (
             "[[pages]]\nname = 'p'\nroles = ['Admin']\nwidgets = []",
             "pages[0].roles: must be an array",
@@ -92,3 +93,15 @@ def test_access_mistakes_name_the_key(toml: str, problem: str) -> None:
     with pytest.raises(ConfigError) as raised:
         parse_config(toml)
     assert problem in str(raised.value)
+
+
+def test_a_role_column_replaces_the_role_claim() -> None:
+    from rtdata.access import ROLE_COLUMN_CLAIM
+
+    access = AccessConfig(require_sign_in=True, role_column="profiles.role")
+    claims = {"app_metadata": {"role": "admin"}, ROLE_COLUMN_CLAIM: ["staff", "wall"]}
+    assert roles_of(access, claims) == {"staff", "wall"}
+    assert roles_of(access, {"app_metadata": {"role": "admin"}}) == frozenset()
+    assert parse_config("[access]\nrole_column = 'profiles.role'").access.role_column == (
+        "profiles.role"
+    )
