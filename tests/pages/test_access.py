@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -18,6 +19,7 @@ from rtdata.access import AccessConfig
 from rtdata.audit import AuditAction, AuditEntry, read_entries, record
 from rtdata.recorder import Recorder
 from rtdata.server import LocalServer
+from rtdata.signin import ProjectAuth, SignedIn
 from tests.pages import field_service as fs
 from tests.pages.harness import APP
 from tests.pages.test_router import navigation
@@ -277,3 +279,27 @@ def test_the_audit_page_shows_the_log_to_admins_only(
     open_by_url(analyst, "audit")
     assert analyst.error[0].value.startswith("You do not have access to this page.")
     assert not analyst.dataframe
+
+
+def test_roles_from_the_users_own_profile_row(
+    signed_in_required: Recorder, project: LocalServer
+) -> None:
+    signed = ProjectAuth(project.url, project.anon_key).sign_in("analyst@clinic.test", PASSWORD)
+    assert isinstance(signed, SignedIn)
+    headers = {"apikey": project.service_key, "Authorization": f"Bearer {project.service_key}"}
+    row = {"id": signed.user_id, "full_name": "Ana Lyst", "role": "admin"}  # the claim: analyst
+    response = httpx.post(
+        f"{project.url}/rest/v1/profiles",
+        json=row,
+        headers={**headers, "Prefer": "resolution=merge-duplicates"},
+    )
+    assert response.is_success, response.text
+    settings = signed_in_required.settings
+    access = dataclasses.replace(settings.config.access, role_column="profiles.role")
+    config = dataclasses.replace(settings.config, access=access)
+    signed_in_required.settings = dataclasses.replace(settings, config=config, tables=None)
+    at = sign_in(opened(), "analyst@clinic.test")
+    links = [link.label for link in at.get("page_link")]
+    assert "Ticket board" in links  # admins only: the row's role, not the claim's
+    open_by_url(at, "lifecycle")
+    assert not at.error
