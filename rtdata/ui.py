@@ -547,6 +547,12 @@ def _route_through_app() -> None:
         st.rerun()
 
 
+def wall_style() -> None:
+    """Draw the wall's style (dark, large, no header, the rerun timer out of the flow). A
+    style-only ``st.html`` takes no room on the page."""
+    st.html(_WALL_CSS)
+
+
 def page(title: str) -> Recorder:
     """Set up a page (title, sidebar indicator with Reconnect, stale banner, wall mode, KPIs
     that wrap instead of truncating) and return the shared recorder."""
@@ -562,7 +568,7 @@ def page(title: str) -> Recorder:
     wall = is_wall()
     st.html(_PAGE_CSS)
     if wall:
-        st.markdown(_WALL_CSS, unsafe_allow_html=True)
+        wall_style()
     else:
         with st.sidebar:
 

@@ -162,6 +162,9 @@ if wall:
     # ui.live). The rotation runs the current page inside one fixed page, so the browser never
     # switches pages: a page switch racing a rerun left it with deltas for a page it no longer
     # showed ("Bad delta path index"), and the wall went blank.
+    # The wall's style before the timer: the timer's holder is out of the flow from its first
+    # frame (the page sets the style again, for a page script run on its own).
+    ui.wall_style()
     st_autorefresh(interval=int(dashboard.wall_refresh_s * 1000), key="wall-refresh")
     current = rotation[int(time.time() // dashboard.wall_rotate_s) % len(rotation)]
 

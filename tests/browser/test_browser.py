@@ -247,8 +247,12 @@ def test_a_wall_page_starts_at_the_top_with_the_rerun_timer_out_of_the_flow(demo
             timer = page.locator('iframe[title="streamlit_autorefresh.st_autorefresh"]')
             timer.wait_for(state="attached", timeout=timeout_s(30) * 1000)
             holder = page.locator('[data-testid="stElementContainer"]').filter(has=timer)
-            box = holder.bounding_box()
-            assert box is None or box["height"] == 0, box
+
+            def out_of_flow() -> bool:
+                box = holder.bounding_box()
+                return box is None or box["height"] == 0
+
+            wait_until(out_of_flow, timeout=30, what="the rerun timer out of the flow")
             top = heading.bounding_box()
             assert top is not None
             assert top["y"] < 80, top  # 1.5rem of padding, no room kept for a header
@@ -273,7 +277,10 @@ def test_health_page_shows_vitals_against_their_bands_resources_and_the_waiting_
             vitals = page.locator('[data-testid="stPlotlyChart"]').first
             bands = vitals.locator(".shapelayer path")
             wait_until(lambda: bands.count() >= 5, timeout=30, what="the vitals' normal bands")
-            assert "heart_rate" in vitals.inner_text()
+            # The chart is drawn again on each refresh: its legend is read once it is there.
+            wait_until(
+                lambda: "heart_rate" in vitals.inner_text(), timeout=30, what="the vitals' legend"
+            )
             for label in ("Free beds", "Free ambulances", "Waiting"):
                 value = _metric_value(page, label)
                 wait_until(lambda v=value: v.inner_text().isdigit(), what=f"{label} filled")
