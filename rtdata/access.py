@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final
 
+from rtdata.scope import RowScope, ScopeRule, parse_scopes, scope_of
+
 __all__ = [
     "ACCESS_KEYS",
     "ROLE_COLUMN_CLAIM",
@@ -28,6 +30,7 @@ __all__ = [
     "parse_access",
     "parse_page_roles",
     "roles_of",
+    "scope_for",
     "wall_only",
 ]
 
@@ -40,6 +43,7 @@ ACCESS_KEYS: Final = (
     "realtime_roles",
     "audit_roles",
     "wall_roles",
+    "scopes",
 )
 """The keys ``[access]`` takes."""
 
@@ -70,6 +74,8 @@ class AccessConfig:
         audit_roles: Roles that may open the audit page (shown only with sign-in).
         wall_roles: Roles that only ever see the wall display: a user whose every role is one
             of these gets the wall rotation of the pages they may open, and no navigation.
+        scopes: Row scoping rules (``[[access.scopes]]``, see :mod:`rtdata.scope`): a user
+            holding one of a rule's roles sees only the rows whose column equals a claim.
     """
 
     require_sign_in: bool = False
@@ -80,6 +86,7 @@ class AccessConfig:
     realtime_roles: tuple[str, ...] = ()
     audit_roles: tuple[str, ...] = ("admin",)
     wall_roles: tuple[str, ...] = ("wall",)
+    scopes: tuple[ScopeRule, ...] = ()
 
 
 class Refusal(Enum):
@@ -146,6 +153,14 @@ def wall_only(access: AccessConfig, claims: Mapping[str, Any] | None) -> bool:
     return bool(roles) and roles <= set(access.wall_roles)
 
 
+def scope_for(access: AccessConfig, claims: Mapping[str, Any] | None) -> RowScope | None:
+    """The row scope of a signed-in user with these verified claims, or ``None`` when they
+    see every row: sign-in is off, nobody is signed in, or no scope rule names their roles."""
+    if not access.require_sign_in or claims is None or not access.scopes:
+        return None
+    return scope_of(access.scopes, roles_of(access, claims), claims, claim)
+
+
 def decide(
     access: AccessConfig,
     page_roles: Sequence[str],
@@ -210,6 +225,7 @@ def parse_access(value: Any, report: Report) -> AccessConfig:
         key: _roles(value.get(key, getattr(default, key)), f"access.{key}", report)
         for key in ("events_roles", "realtime_roles", "audit_roles", "wall_roles")
     }
+    scopes = parse_scopes(value["scopes"], report) if "scopes" in value else ()
     return AccessConfig(
         require,
         role_claim,
@@ -219,6 +235,7 @@ def parse_access(value: Any, report: Report) -> AccessConfig:
         lists["realtime_roles"],
         lists["audit_roles"],
         lists["wall_roles"],
+        scopes,
     )
 
 

@@ -40,11 +40,21 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from rtdata import audit, kiosk
-from rtdata.access import ROLE_COLUMN_CLAIM, AccessConfig, Decision, Refusal, decide, wall_only
+from rtdata.access import (
+    ROLE_COLUMN_CLAIM,
+    AccessConfig,
+    Decision,
+    Refusal,
+    decide,
+    scope_for,
+    wall_only,
+)
 from rtdata.collector import Collector
 from rtdata.embedded import EmbeddedStack
 from rtdata.lifecycle import ConnectionState
 from rtdata.recorder import Recorder
+from rtdata.scope import RowScope
+from rtdata.scoped import Reader, ScopedReader
 from rtdata.settings import Settings
 from rtdata.signin import ProjectAuth, SignedIn, SignInRefused
 from rtdata.views.charts import wall_figure
@@ -75,12 +85,14 @@ __all__ = [
     "recorder",
     "refresh_interval_s",
     "refusal",
+    "shared_recorder",
     "sign_in_form",
     "sign_out_control",
     "signed_in",
     "stale_banner",
     "tile_history",
     "use_recorder",
+    "user_scope",
     "view_computations",
     "who",
 ]
@@ -119,9 +131,27 @@ def use_recorder(shared: Recorder | None) -> None:
     _override = shared
 
 
-def recorder() -> Recorder:
-    """Return the recorder every session reads, starting the shared collector on first use."""
+def shared_recorder() -> Recorder:
+    """Return the recorder every session shares, starting the shared collector on first use."""
     return _override if _override is not None else _shared().collector.recorder
+
+
+def recorder() -> Reader:
+    """Return what this session reads: the shared recorder, or, for a signed-in user under a
+    row scope (``[[access.scopes]]``), that recorder through their scope
+    (:class:`rtdata.scoped.ScopedReader`): every page and widget then sees only their rows."""
+    shared = shared_recorder()
+    scope = user_scope(shared)
+    return shared if scope is None else ScopedReader(shared, scope)
+
+
+def user_scope(shared: Reader | None = None) -> RowScope | None:
+    """The row scope of the user signed in in this session, or ``None`` (every row)."""
+    config = (shared if shared is not None else shared_recorder()).settings.config.access
+    if not config.require_sign_in or not config.scopes:
+        return None
+    signed = signed_in()
+    return scope_for(config, signed.claims if signed is not None else None)
 
 
 def _reconnect() -> None:
@@ -274,8 +304,17 @@ def sign_out_control() -> None:
     signed = signed_in()
     if signed is None:
         return
+    scope = user_scope()
     with st.sidebar:
         st.caption(f"Signed in as {signed.email}")
+        if scope is not None:
+            st.caption(
+                "Rows shown: "
+                + "; ".join(
+                    f"{b.rule.column} = {b.value}" if b.value is not None else "none"
+                    for b in scope.bounds
+                )
+            )
         if st.button("Sign out", key="rtdata-sign-out"):
             auth = _project_auth()
             if auth is not None:
@@ -375,7 +414,7 @@ def _write_stats(computations: int, at_s: float) -> None:
         pass  # diagnostics only: a page never fails because the stats file cannot be written
 
 
-def cached_view(name: str, shared: Recorder, compute: Callable[[], T]) -> T:
+def cached_view(name: str, shared: Reader, compute: Callable[[], T]) -> T:
     """Return ``compute()``, shared by every session, recomputed only when it may have changed.
 
     A computed view is reused while it is younger than :data:`VIEW_MAX_AGE_S` (a quarter of a
@@ -439,7 +478,7 @@ def _compute(key: tuple[str, int], version: int, compute: Callable[[], T]) -> T:
 # ---------------------------------------------------------------- chrome
 
 
-def connection_badge(shared: Recorder) -> None:
+def connection_badge(shared: Reader) -> None:
     """Draw the connection state dot, its label and the age of the newest event."""
     indicator = connection_indicator(shared.status, datetime.now(UTC))
     age = (
@@ -455,7 +494,7 @@ def connection_badge(shared: Recorder) -> None:
     )
 
 
-def stale_banner(shared: Recorder, *, wall: bool = False) -> None:
+def stale_banner(shared: Reader, *, wall: bool = False) -> None:
     """Show a banner when data is not live: stale, in REST fallback, or disconnected.
 
     On a wall it is a full-width block with the time of the last update, so a frozen screen
@@ -553,9 +592,9 @@ def wall_style() -> None:
     st.html(_WALL_CSS)
 
 
-def page(title: str) -> Recorder:
+def page(title: str) -> Reader:
     """Set up a page (title, sidebar indicator with Reconnect, stale banner, wall mode, KPIs
-    that wrap instead of truncating) and return the shared recorder."""
+    that wrap instead of truncating) and return what this session reads (:func:`recorder`)."""
     _route_through_app()
     shared = recorder()
     if (
@@ -567,6 +606,12 @@ def page(title: str) -> Recorder:
         st.stop()
     wall = is_wall()
     st.html(_PAGE_CSS)
+    scope = user_scope(shared)
+    if scope is not None and scope.unset_claims:
+        st.warning(
+            f"Your account has no {', '.join(scope.unset_claims)}: this dashboard shows you no "
+            "rows. Ask an admin to set it."
+        )
     if wall:
         wall_style()
     else:
@@ -606,8 +651,10 @@ def chart(figure: go.Figure, key: str | None = None) -> None:
 
 
 @st.cache_resource
-def tile_history() -> TileHistory:
-    """The tiles' history, shared by every session (deltas and sparklines)."""
+def tile_history(reader_uid: int) -> TileHistory:
+    """The tiles' history (deltas and sparklines) of what the reader ``reader_uid`` shows,
+    shared by every session that reads it: a scoped user's tiles never mix with another
+    scope's."""
     return TileHistory()
 
 
@@ -622,7 +669,7 @@ statuses do."""
 _layouts: dict[int, tuple[float, object, Any]] = {}  # recorder uid -> (at_s, inputs, layout)
 
 
-def _default_layout(shared: Recorder) -> DefaultLayout:
+def _default_layout(shared: Reader) -> DefaultLayout:
     from rtdata import default_pages
 
     tables = dict(shared.settings.table_keys)
@@ -639,21 +686,21 @@ def _default_layout(shared: Recorder) -> DefaultLayout:
     return layout
 
 
-def pages(shared: Recorder) -> tuple[Page, ...]:
+def pages(shared: Reader) -> tuple[Page, ...]:
     """Return the dashboard's pages: ``[[pages]]`` of the config, or, without them, the pages
     built from the followed tables (:func:`rtdata.default_pages.build`)."""
     configured = shared.settings.config.pages
     return configured if configured else _default_layout(shared).pages
 
 
-def labels(shared: Recorder) -> Mapping[str, Label]:
+def labels(shared: Reader) -> Mapping[str, Label]:
     """Return how id columns are shown: ``[labels]`` with ``[[pages]]``, else the labels the
     default pages found from foreign keys."""
     config = shared.settings.config
     return config.labels if config.pages else _default_layout(shared).labels
 
 
-def config_problems(shared: Recorder) -> tuple[str, ...]:
+def config_problems(shared: Reader) -> tuple[str, ...]:
     """Return what the config's pages name that the project lacks, one message per line
     (``<file>: <key path>: <problem>``): tables and channels not followed once the followed
     tables are known, and columns once the project's columns are known; empty when all is

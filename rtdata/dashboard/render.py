@@ -22,7 +22,8 @@ import streamlit as st
 from rtdata import ui
 from rtdata.events import EventKind
 from rtdata.layout import Page, Widget, WidgetType
-from rtdata.recorder import Recorder
+from rtdata.scope import RowScope
+from rtdata.scoped import Reader, ScopedReader
 from rtdata.views.labels import label_maps, labelled, parsed_times
 from rtdata.views.widgets import breakdown, feed, lifecycle, queue, roster, series, tiles
 from rtdata.views.widgets import map as map_widget
@@ -46,7 +47,7 @@ _SECONDS: Final = st.column_config.NumberColumn(format="%.0f s")
 _PERCENT: Final = st.column_config.NumberColumn(format="%.1f %%")
 
 
-def show(name: str, recorder: Recorder) -> None:
+def show(name: str, recorder: Reader) -> None:
     """Draw the dashboard page called ``name`` with its chrome (:func:`rtdata.ui.page`).
 
     Raises:
@@ -58,7 +59,7 @@ def show(name: str, recorder: Recorder) -> None:
     page(spec, recorder)
 
 
-def page(spec: Page, recorder: Recorder) -> None:
+def page(spec: Page, recorder: Reader) -> None:
     """Draw a configured page below its title: its widgets top to bottom, consecutive
     ``half`` widgets two to a row."""
     widgets = list(spec.widgets)
@@ -76,11 +77,13 @@ def page(spec: Page, recorder: Recorder) -> None:
             i += 1
 
 
-def widget(spec: Widget, recorder: Recorder) -> None:
+def widget(spec: Widget, recorder: Reader) -> None:
     """Draw one widget (heading, caption, then its live region)."""
     # Views and session state are keyed by the widget's path and what it is: a default page's
     # widget at one path can change (a status column gets its first rows), and must then never
     # be handed the cached view of the widget that was there before.
+    if isinstance(recorder, ScopedReader) and _out_of_scope(spec, recorder.scope):
+        return
     digest = zlib.crc32(repr((spec.type, spec.spec, spec.toast_template)).encode())
     spec = replace(spec, path=f"{spec.path}#{spec.type.value}:{digest:08x}")
     if spec.title:
@@ -88,6 +91,18 @@ def widget(spec: Widget, recorder: Recorder) -> None:
     if spec.caption:
         st.caption(spec.caption)
     _RENDERERS[spec.type](spec, recorder)
+
+
+def _out_of_scope(spec: Widget, scope: RowScope) -> bool:
+    """Whether a widget reads only channels the user's scope refuses by name (another
+    tenant's): it would show them nothing, under a heading that may name that tenant."""
+    if isinstance(spec.spec, feed.FeedSpec):
+        channels = [*spec.spec.channels, *([spec.spec.channel] if spec.spec.channel else [])]
+    elif isinstance(spec.spec, roster.RosterSpec):
+        channels = list(spec.spec.channels)
+    else:
+        return False
+    return bool(channels) and all(scope.allows_channel(c) is False for c in channels)
 
 
 # ---------------------------------------------------------------- data
@@ -98,7 +113,7 @@ def _now() -> datetime:
 
 
 def _changes(
-    recorder: Recorder,
+    recorder: Reader,
     table: str,
     fields: Sequence[str] = (),
     columns: Sequence[str] | None = None,
@@ -113,7 +128,7 @@ def _changes(
 
 
 def _newest(
-    recorder: Recorder,
+    recorder: Reader,
     *,
     tables: list[str] | None = None,
     kinds: list[str] | None = None,
@@ -136,7 +151,7 @@ def _newest(
     )
 
 
-def _labels(recorder: Recorder) -> dict[str, dict[str, str]]:
+def _labels(recorder: Reader) -> dict[str, dict[str, str]]:
     labels = ui.labels(recorder)
     if not labels:
         return {}
@@ -148,7 +163,7 @@ def _labels(recorder: Recorder) -> dict[str, dict[str, str]]:
     )
 
 
-def _lookups(recorder: Recorder, tables: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
+def _lookups(recorder: Reader, tables: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
     return {table: recorder.table(table) for table in tables}
 
 
@@ -191,9 +206,9 @@ def _plain(text: str) -> str:
 # ---------------------------------------------------------------- widgets
 
 
-def _tiles(spec: Widget, recorder: Recorder) -> None:
+def _tiles(spec: Widget, recorder: Reader) -> None:
     specs: tuple[tiles.TileSpec, ...] = spec.spec  # type: ignore[assignment]
-    history = ui.tile_history()
+    history = ui.tile_history(recorder.uid)
 
     def compute() -> tuple[list[tiles.TileView], int | None]:
         now = _now()
@@ -256,7 +271,7 @@ def _number(value: float | None) -> str:
     return f"{value:,.1f}"
 
 
-def _lifecycle(spec: Widget, recorder: Recorder) -> None:
+def _lifecycle(spec: Widget, recorder: Reader) -> None:
     board: lifecycle.LifecycleSpec = spec.spec  # type: ignore[assignment]
     seen = f"{spec.path}:toasted_until"
     st.session_state.setdefault(seen, _now())  # no toasts for the backlog
@@ -318,7 +333,7 @@ def _toast_new(spec: Widget, toasts: pd.DataFrame, seen: str) -> None:
         st.session_state[seen] = fresh["received_at"].iloc[-1]
 
 
-def _queue(spec: Widget, recorder: Recorder) -> None:
+def _queue(spec: Widget, recorder: Reader) -> None:
     table: queue.QueueSpec = spec.spec  # type: ignore[assignment]
 
     def compute() -> queue.QueueView:
@@ -355,7 +370,7 @@ def _queue(spec: Widget, recorder: Recorder) -> None:
     region()
 
 
-def _breakdown(spec: Widget, recorder: Recorder) -> None:
+def _breakdown(spec: Widget, recorder: Reader) -> None:
     groups: breakdown.BreakdownSpec = spec.spec  # type: ignore[assignment]
 
     def compute() -> breakdown.BreakdownView:
@@ -378,7 +393,7 @@ def _breakdown(spec: Widget, recorder: Recorder) -> None:
     region()
 
 
-def _feed(spec: Widget, recorder: Recorder) -> None:
+def _feed(spec: Widget, recorder: Reader) -> None:
     stream: feed.FeedSpec = spec.spec  # type: ignore[assignment]
     seen = f"{spec.path}:toasted_until"
     st.session_state.setdefault(seen, _now())
@@ -428,7 +443,7 @@ def _feed(spec: Widget, recorder: Recorder) -> None:
     region()
 
 
-def _series(spec: Widget, recorder: Recorder) -> None:
+def _series(spec: Widget, recorder: Reader) -> None:
     drawn: series.SeriesSpec = spec.spec  # type: ignore[assignment]
 
     def compute(entity: str | None) -> series.SeriesView:
@@ -484,7 +499,7 @@ def _series(spec: Widget, recorder: Recorder) -> None:
     region()
 
 
-def _map(spec: Widget, recorder: Recorder) -> None:
+def _map(spec: Widget, recorder: Reader) -> None:
     drawn: map_widget.MapSpec = spec.spec  # type: ignore[assignment]
     base = recorder.settings.config.base_dir
 
@@ -505,7 +520,7 @@ def _map(spec: Widget, recorder: Recorder) -> None:
     region()
 
 
-def _roster(spec: Widget, recorder: Recorder) -> None:
+def _roster(spec: Widget, recorder: Reader) -> None:
     who: roster.RosterSpec = spec.spec  # type: ignore[assignment]
 
     def compute() -> roster.RosterView:
@@ -531,7 +546,7 @@ def _roster(spec: Widget, recorder: Recorder) -> None:
     region()
 
 
-_RENDERERS: Final[Mapping[WidgetType, Callable[[Widget, Recorder], None]]] = {
+_RENDERERS: Final[Mapping[WidgetType, Callable[[Widget, Reader], None]]] = {
     WidgetType.TILES: _tiles,
     WidgetType.LIFECYCLE: _lifecycle,
     WidgetType.QUEUE: _queue,

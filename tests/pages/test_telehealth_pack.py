@@ -9,6 +9,7 @@ roster's own view, never read back from the widgets' views.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections import Counter
@@ -26,6 +27,7 @@ from rtdata.scenarios import get_scenario
 from rtdata.scenarios.telehealth import CLINICS, CareTeamRoster, TelehealthScenario, comms
 from rtdata.scenarios.telehealth.alerts import PRIORITY, SLA_S
 from rtdata.scenarios.telehealth.phases import INCIDENT_CLINIC, INCIDENT_START_S
+from rtdata.server import LocalServer
 from rtdata.settings import Settings
 from tests.pages.harness import (
     S_NS,
@@ -40,6 +42,7 @@ from tests.pages.harness import (
     texts,
 )
 from tests.pages.packs import found, other_words, page_names, words
+from tests.pages.test_access import PASSWORD, open_by_url, opened, sign_in
 
 PACK = get_scenario("telehealth")
 SEED = 7
@@ -274,3 +277,80 @@ def test_an_urgent_announcement_toasts_once_naming_its_clinic(telehealth: Telehe
     ]
     at.run()
     assert not at.toast
+
+
+# ---------------------------------------------------------------- row scoping
+
+
+@pytest.fixture(scope="module")
+def staff() -> Iterator[LocalServer]:
+    """A local server whose GoTrue knows a Lakeside nurse (role ``clinic``, the app's own
+    ``staff_tenant_id`` claim) and a platform admin."""
+    with LocalServer(db="memory") as server:
+        users = {
+            "nurse@lakeside.test": {"role": "clinic", "staff_tenant_id": CLINICS[0].id},
+            "ops@platform.test": {"role": "admin"},
+        }
+        for email, metadata in users.items():
+            server.call(lambda email=email: server.users.sign_up(email, PASSWORD))
+            server.set_app_metadata(email, metadata)
+        yield server
+
+
+@pytest.fixture
+def signed_in(telehealth: Telehealth, staff: LocalServer) -> Iterator[Telehealth]:
+    """The pack's own config, with sign-in turned on."""
+    recorder = telehealth.recorder
+    before = recorder.settings
+    config = before.config
+    access = dataclasses.replace(config.access, require_sign_in=True)
+    recorder.settings = dataclasses.replace(
+        before, config=dataclasses.replace(config, access=access), tables=None
+    ).with_project(staff.url, staff.service_key, staff.anon_key)
+    yield telehealth
+    recorder.settings = before
+
+
+def test_a_clinics_staff_see_only_their_clinics_rows(signed_in: Telehealth) -> None:
+    lakeside = CLINICS[0]
+    at = sign_in(opened(), "nurse@lakeside.test")
+    shown: dict[str, str] = {}
+    for page in (*page_names(PACK), "events"):
+        paths = {p["url_pathname"] for p in at._registered_pages.values()}
+        open_by_url(at, page if page in paths else "")
+        shown[page] = "\n".join(texts(at))
+    own_people = {
+        r["full_name"]
+        for table in ("patients", "providers")
+        for r in signed_in.rows(table)
+        if r["tenant_id"] == lakeside.id
+    }
+    others = {
+        *(c.name for c in CLINICS[1:]),
+        *(c.id for c in CLINICS[1:]),
+        *(
+            r["full_name"]
+            for table in ("patients", "providers")
+            for r in signed_in.rows(table)
+            if r["tenant_id"] != lakeside.id and r["full_name"] not in own_people
+        ),
+    }
+    for page, text in shown.items():
+        leaked = sorted(name for name in others if name in text)
+        assert not leaked, (page, leaked[:5])
+    assert lakeside.name in "\n".join(shown.values())
+    open_by_url(at, "")
+    alerts = [a for a in signed_in.rows("patient_alerts") if a["tenant_id"] == lakeside.id]
+    assert metrics(at)["Open alerts"] == str(sum(a["status"] in OPEN for a in alerts))
+    # The realtime health page names every clinic's channels: not for a clinic's staff.
+    open_by_url(at, "realtime")
+    assert at.error[0].value.startswith("You do not have access to this page.")
+
+
+def test_the_platforms_admin_sees_every_clinic(signed_in: Telehealth) -> None:
+    at = sign_in(opened(), "ops@platform.test")
+    open_by_url(at, "")
+    text = "\n".join(texts(at))
+    assert all(c.name in text for c in CLINICS)
+    alerts = signed_in.rows("patient_alerts")
+    assert metrics(at)["Open alerts"] == str(sum(a["status"] in OPEN for a in alerts))
