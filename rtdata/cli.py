@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 import psycopg
@@ -43,6 +43,7 @@ from rtdata.scenarios import (
     UnknownScenarioError,
     get_scenario,
 )
+from rtdata.scope import ScopeRule
 from rtdata.server import DEFAULT_PORT, LocalServer
 from rtdata.server.app import EMBEDDED_DB
 from rtdata.server.auth import DEFAULT_JWT_SECRET, Keys
@@ -693,7 +694,13 @@ def _demo(args: argparse.Namespace) -> int:
         env = dashboard_env(
             {**os.environ, **demo_env(server.url, server.service_key, config, server.anon_key)}
         )
-        credentials = _demo_users(server) if args.require_sign_in else {}
+        credentials: dict[str, tuple[str, str, str]] = {}
+        if args.require_sign_in:
+            demo_settings = load_config(config, env={}) if config is not None else load_config()
+            credentials = {
+                role: (email, password, "")
+                for role, (email, password) in _demo_users(server).items()
+            } | _scoped_demo_users(server, demo_settings)
         if args.require_sign_in:
             env["RTDATA_REQUIRE_SIGN_IN"] = "1"
         if warning is not None:
@@ -711,9 +718,9 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"             service_role key {server.service_key}", flush=True)
         if args.history is not None:
             print(f"             history in {args.history.resolve()}", flush=True)
-        for role, (email, password) in credentials.items():
+        for role, (email, password, note) in credentials.items():
             # Printed once: only bcrypt hashes of these passwords are kept.
-            print(f"             sign in as {role}: {email} / {password}", flush=True)
+            print(f"             sign in as {role}: {email} / {password}{note}", flush=True)
         done.wait()
     return _exit_status(dashboard)
 
@@ -737,6 +744,64 @@ def _demo_users(server: LocalServer) -> dict[str, tuple[str, str]]:
                 raise ValueError(f"could not make the demo {role}: HTTP {response.status_code}")
             made[role] = (email, password)
     return made
+
+
+SCOPED_DEMO_WAIT_S: Final = 30.0
+"""How long ``rtdata demo --require-sign-in`` waits for the simulator's first row carrying a
+scope rule's column (a tenant), to make that rule's demo user."""
+
+
+def _scoped_demo_users(server: LocalServer, config: Config) -> dict[str, tuple[str, str, str]]:
+    """Make one demo user per ``[[access.scopes]]`` rule, so the demo shows scoping: role the
+    rule's first role, and its claim (under ``app_metadata``) set to the value of the rule's
+    column in the first row of a followed table that has it, once the simulator wrote one.
+    Return role -> (email, password, what they see); a rule whose claim is not under ``app_metadata`` or
+    whose value does not appear in time gets no user (logged)."""
+    made: dict[str, tuple[str, str, str]] = {}
+    headers = {"apikey": server.service_key, "Authorization": f"Bearer {server.service_key}"}
+    tables = list(config.tables())
+    with httpx.Client(base_url=server.url, headers=headers, timeout=10.0) as client:
+        for rule in config.access.scopes:
+            role = rule.roles[0]
+            path = rule.claim.split(".")
+            if path[0] != "app_metadata" or len(path) < 2 or role in made or role in DEMO_ROLES:
+                log.warning("no demo user for the scope of %s (claim %s)", role, rule.claim)
+                continue
+            value = _first_value(client, rule, tables)
+            if value is None:
+                log.warning("no demo user for the scope of %s: no row with a value", role)
+                continue
+            metadata: dict[str, Any] = {"role": role}
+            inner = metadata
+            for step in path[1:-1]:
+                inner = inner.setdefault(step, {})
+            inner[path[-1]] = value
+            email, password = f"{role}@rtdata.demo", secrets.token_urlsafe(12)
+            body = {"email": email, "password": password, "app_metadata": metadata}
+            response = client.post("/auth/v1/admin/users", json=body)
+            if response.status_code != 200:
+                raise ValueError(f"could not make the demo {role}: HTTP {response.status_code}")
+            made[role] = (email, password, f"  (only rows with {rule.column} = {value})")
+    return made
+
+
+def _first_value(client: httpx.Client, rule: ScopeRule, tables: list[str]) -> Any:
+    """The rule's column's value in the first row (by that column) of the first of
+    ``tables`` that has one, waiting up to :data:`SCOPED_DEMO_WAIT_S`; ``None`` if none."""
+    deadline = time.monotonic() + SCOPED_DEMO_WAIT_S
+    while True:
+        for table in tables:
+            column = rule.column_of(table)
+            response = client.get(
+                f"/rest/v1/{table}",
+                params={"select": column, "order": f"{column}.asc", "limit": "1"},
+            )
+            rows = response.json() if response.status_code == 200 else []
+            if rows and isinstance(rows[0], dict) and rows[0].get(column) is not None:
+                return rows[0][column]
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.2)  # polling the simulator's first writes, bounded by the deadline
 
 
 def _check_pages(config: Config, schema: ProjectSchema) -> None:

@@ -12,7 +12,10 @@ Every rule fails closed:
 * an event is kept only when its record (or, for a DELETE, its old record) has the column
   with the user's value; a presence event only when every meta it carries does. Alerts
   (which may name any table or channel) are dropped; collector status events, which carry no
-  row, are kept.
+  row, are kept unless their channel is another value's (below).
+* with a channel pattern (``tenant:{value}:*``), a broadcast or presence message on a channel
+  of that form is kept when the channel has the user's value and dropped when it has another,
+  whatever its payload says.
 
 A user under several rules sees what every one of them allows (their intersection). Values
 are compared as text (``5`` equals ``"5"``; ``true`` equals ``"true"``).
@@ -231,6 +234,10 @@ class RowScope:
                 if verdict is not None:
                     passing[messages & (channels == channel)] = verdict
             keep &= passing
+        # A status event carries no row, but its channel's name may name another tenant.
+        for channel in set(channels[status]):
+            if self.allows_channel(channel) is False:
+                status &= channels != channel
         kept: pd.DataFrame = frame.loc[keep | status]
         return kept
 
@@ -331,7 +338,7 @@ Report = Callable[[str, str], None]
 
 def parse_scopes(value: Any, report: Report) -> tuple[ScopeRule, ...]:
     """Read ``[[access.scopes]]``; every problem is reported with its key path, and a rule
-    with a problem is left out (then :func:`rtdata.config.load` fails on the report)."""
+    with a problem is left out (then :func:`rtdata.config.load_config` fails on the report)."""
     if not isinstance(value, list):
         report("access.scopes", "must be an array of tables ([[access.scopes]])")
         return ()

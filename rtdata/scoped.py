@@ -236,7 +236,13 @@ class _ScopedBuffer:
         if newest is not None:
             kept = kept.iloc[max(0, len(kept) - newest) :] if newest else kept.iloc[:0]
         drop = [c for c in read if c not in wanted] + [field_column(f) for f in extra]
-        return kept.drop(columns=drop).reset_index(drop=True)
+        kept = kept.drop(columns=drop).reset_index(drop=True)
+        # A categorical column keeps every category of the whole buffer: another tenant's
+        # channel name would still travel with the frame (an Arrow dictionary, a picker).
+        for column in kept.columns:
+            if isinstance(kept[column].dtype, pd.CategoricalDtype):
+                kept[column] = kept[column].cat.remove_unused_categories()
+        return kept
 
 
 class _ScopedPresence:

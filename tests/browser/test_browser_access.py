@@ -22,6 +22,7 @@ from tests.conftest import running_demo
 from tests.support import secret, timeout_s, wait_until
 
 CREDENTIALS = re.compile(r"sign in as (\w+): (\S+) / (\S+)")
+SCOPED = re.compile(r"sign in as clinic: (\S+) / (\S+)  \(only rows with tenant_id = (\S+)\)")
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def credentials(demo: Demo) -> dict[str, tuple[str, str]]:
         found = (CREDENTIALS.search(line) for line in list(demo.output))
         return {m[1]: (m[2], m[3]) for m in found if m}
 
-    wait_until(lambda: len(printed()) == 3, timeout=30, what="the demo users' credentials")
+    wait_until(lambda: len(printed()) >= 3, timeout=30, what="the demo users' credentials")
     users = printed()
     for _, password in users.values():
         secret(password)  # printed once, by design; never to be found anywhere else
@@ -181,5 +182,87 @@ def test_the_wall_user_sees_only_the_wall(demo: Demo) -> None:
                 timeout=30,
                 what="the wall without navigation",
             )
+        finally:
+            browser.browser.close()
+
+
+# ---------------------------------------------------------------- row scoping
+
+
+@pytest.fixture(scope="module")
+def telehealth(state: Path) -> Iterator[Demo]:
+    """The telehealth pack's demo with sign-in: it also makes a clinic's staff user."""
+    env = {"RTDATA_STATE_DIR": str(state)}
+    with running_demo(env=env, scenario="telehealth", args=["--require-sign-in"]) as run:
+        yield run
+
+
+def other_clinics(demo: Demo, own: str) -> list[str]:
+    """Texts only other clinics' rows hold: their names and ids, and the names of their
+    patients and providers (read with the service key over REST)."""
+    service = Keys.for_secret().service
+    headers = {"apikey": service, "Authorization": f"Bearer {service}"}
+
+    def read(table: str, select: str) -> list[dict[str, Any]]:
+        response = httpx.get(
+            f"{demo.server_url}/rest/v1/{table}",
+            params={"select": select},
+            headers=headers,
+            timeout=timeout_s(10),
+        )
+        rows: list[dict[str, Any]] = response.json()
+        return rows
+
+    wait_until(lambda: len(read("tenants", "id")) >= 2, timeout=30, what="the clinics")
+    wait_until(lambda: bool(read("patients", "id")), timeout=30, what="patients")
+    people = [r for t in ("patients", "providers") for r in read(t, "full_name,tenant_id")]
+    ours = {r["full_name"] for r in people if r["tenant_id"] == own}
+    values = {v for r in read("tenants", "id,name") if r["id"] != own for v in (r["id"], r["name"])}
+    values |= {r["full_name"] for r in people if r["tenant_id"] != own} - ours
+    return sorted(v for v in values if len(v) >= 6)
+
+
+def test_a_clinics_staff_see_only_their_clinic_in_the_browser(telehealth: Demo) -> None:
+    from playwright.sync_api import sync_playwright
+
+    def printed() -> re.Match[str] | None:
+        found = (SCOPED.search(line) for line in list(telehealth.output))
+        return next((m for m in found if m), None)
+
+    wait_until(lambda: printed() is not None, timeout=60, what="the clinic user's credentials")
+    match = printed()
+    assert match is not None
+    email, password, own = match[1], secret(match[2]), match[3]
+    values = other_clinics(telehealth, own)
+    assert len(values) > 10
+    with sync_playwright() as playwright:
+        browser = Browser(playwright)
+        try:
+            page = browser.page
+            at_sign_in(browser, telehealth.dashboard_url)
+            sign_in(browser, email, password)
+            page.get_by_text(f"Signed in as {email}").wait_for(timeout=timeout_s(60) * 1000)
+            page.get_by_text(f"Rows shown: tenant_id = {own}").wait_for()
+            # Their own rows arrive (the clinic's name, by [labels]), others' never do.
+            wait_until(
+                lambda: "Lakeside Orthopaedics" in page.inner_text("body"),
+                timeout=60,
+                what="the clinic's own rows",
+            )
+            for link in ("Alert acknowledgement", "Patient activity", "Care team", "Events"):
+                page.get_by_role("link", name=link).click()
+                page.get_by_role("heading", name=link.split(" ")[0]).first.wait_for(
+                    timeout=timeout_s(60) * 1000
+                )
+                # Frames too: a table's cells (and an Arrow dictionary of its categories)
+                # travel in them, though a canvas draws them.
+                assert browser.leaked(values) == [], link
+            with page.expect_download(timeout=timeout_s(60) * 1000) as download:
+                page.locator('[data-testid="stDownloadButton"] button', has_text="CSV").click()
+            exported = Path(download.value.path()).read_text()
+            assert own in exported
+            bad = [line for line in exported.splitlines() if any(v in line for v in values)]
+            assert bad == [], bad[:3]
+            assert browser.leaked(values) == []
         finally:
             browser.browser.close()
