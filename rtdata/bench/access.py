@@ -6,10 +6,13 @@ pack's first page in Streamlit's AppTest, with the pack's stream buffered, alter
 - open: no ``[access]`` (the baseline);
 - signed in: ``[access] require_sign_in = true``, with a session signed in as an admin whose
   access token is far from expiry, so no refresh is due (a refresh is one call to GoTrue a
-  minute before expiry, not part of a render).
+  minute before expiry, not part of a render);
+- scoped: the same, signed in as a user under a row scope (``[[access.scopes]]``) that keeps
+  one hospital's rows (:data:`SCOPE_COLUMN` of the stream's pack): every table, event snapshot
+  and presence read of the page goes through :class:`rtdata.scoped.ScopedReader`.
 
-Each run starts from an empty view cache (:func:`rtdata.bench.pages.forget_views`), and the two
-alternate, so the machine's load falls on both alike. The time is of ``AppTest.run`` as a whole
+Each run starts from an empty view cache (:func:`rtdata.bench.pages.forget_views`), and the
+three alternate, so the machine's load falls on all alike. The time is of ``AppTest.run`` as a whole
 (the router, the gate and the page), the p50 of ``runs`` renders each.
 """
 
@@ -17,16 +20,21 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import Final
 
 import numpy as np
 
 from rtdata.bench.common import Figure
 
-__all__ = ["bench_access"]
+__all__ = ["SCOPE_COLUMN", "bench_access"]
+
+SCOPE_COLUMN: Final = "hospital_id"
+"""The column the scoped render keeps one value of (the stream's pack, the hospital network,
+has it in most tables; its ``hospitals`` table is keyed by ``id``)."""
 
 
 def bench_access(events: int = 100_000, runs: int = 15) -> list[Figure]:
-    """Render the router's first page ``runs`` times open and ``runs`` times signed in."""
+    """Render the router's first page ``runs`` times each open, signed in and scoped."""
     from streamlit.testing.v1 import AppTest
 
     from rtdata import ui
@@ -34,6 +42,7 @@ def bench_access(events: int = 100_000, runs: int = 15) -> list[Figure]:
     from rtdata.bench import stream
     from rtdata.bench.pages import forget_views
     from rtdata.dashboard import APP
+    from rtdata.scope import ScopeRule
     from rtdata.signin import SignedIn
 
     recorder = stream.recorder(stream.pack_config(""))
@@ -51,29 +60,49 @@ def bench_access(events: int = 100_000, runs: int = 15) -> list[Figure]:
         access_token="bench-access",
         refresh_token="bench-refresh",
     )
-    times: dict[bool, list[float]] = {False: [], True: []}
+    rule = ScopeRule(("staff",), "app_metadata.site", SCOPE_COLUMN, {"hospitals": "id"})
+    scoped_access = dataclasses.replace(gated.access, scopes=(rule,))
+    scoped_settings = dataclasses.replace(
+        signed_settings,
+        config=dataclasses.replace(gated, access=scoped_access),
+        tables=None,
+    )
+    site = recorder.table("hospitals")["id"].iloc[0]
+    staff = dataclasses.replace(
+        admin, claims={**admin.claims, "app_metadata": {"role": "staff", "site": int(site)}}
+    )
+    modes = {
+        "open": (open_settings, None),
+        "signed": (signed_settings, admin),
+        "scoped": (scoped_settings, staff),
+    }
+    times: dict[str, list[float]] = {mode: [] for mode in modes}
     ui.use_recorder(recorder)
     try:
         for i in range(runs + 1):  # the first round imports and warms what every later reuses
-            for signed in (False, True):
-                recorder.settings = signed_settings if signed else open_settings
+            for mode, (settings, user) in modes.items():
+                recorder.settings = settings
                 app = AppTest.from_file(str(APP), default_timeout=120)
-                if signed:
-                    app.session_state["rtdata_signed_in"] = admin
+                if user is not None:
+                    app.session_state["rtdata_signed_in"] = user
                 forget_views()
                 start = time.perf_counter()
                 app.run()
                 elapsed_ms = (time.perf_counter() - start) * 1000
                 if app.exception:
                     raise RuntimeError(f"the router raised: {app.exception[0].message}")
-                if signed and any(t.value == "Sign in" for t in app.title):
+                if user is not None and any(t.value == "Sign in" for t in app.title):
                     raise RuntimeError("the signed-in render drew the sign-in form")
+                if mode == "scoped" and not any(
+                    "Rows shown" in str(c.value) for c in app.sidebar.caption
+                ):
+                    raise RuntimeError("the scoped render was not scoped")
                 if i:
-                    times[signed].append(elapsed_ms)
+                    times[mode].append(elapsed_ms)
     finally:
         recorder.settings = open_settings
         ui.use_recorder(None)
-    open_ms, signed_ms = (float(np.median(times[s])) for s in (False, True))
+    open_ms, signed_ms, scoped_ms = (float(np.median(times[m])) for m in modes)
     size = f"{events:,}"
     return [
         Figure(
@@ -95,5 +124,19 @@ def bench_access(events: int = 100_000, runs: int = 15) -> list[Figure]:
             "ms",
             "what sign-in adds to a render, p50 against p50 (target ≤ 50 ms)",
             "access.render_open_p50_ms",
+        ),
+        Figure(
+            "access.render_scoped_p50_ms",
+            scoped_ms,
+            "ms",
+            f"the same, signed in under a row scope (one {SCOPE_COLUMN}), p50 of {runs}",
+            "access.render_signed_in_p50_ms",
+        ),
+        Figure(
+            "access.scoping_overhead_p50_ms",
+            scoped_ms - signed_ms,
+            "ms",
+            "what a row scope adds to a signed-in render, p50 against p50",
+            "access.render_signed_in_p50_ms",
         ),
     ]

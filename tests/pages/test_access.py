@@ -245,14 +245,21 @@ def test_sign_ins_sign_outs_and_refusals_are_audited_without_secrets(
 def test_the_access_section_renders_open_and_signed_in() -> None:
     from rtdata.bench.access import bench_access
 
-    # The benchmark of sign-in, run small: both renders really happen, the signed-in one
-    # past the gate (the section raises if it drew the sign-in form).
+    # The benchmark of sign-in, run small: the three renders really happen, the signed-in
+    # ones past the gate and the scoped one scoped (the section raises otherwise).
     figures = {f.key: f for f in bench_access(events=2_000, runs=2)}
     assert set(figures) == {
         "access.render_open_p50_ms",
         "access.render_signed_in_p50_ms",
         "access.sign_in_overhead_p50_ms",
+        "access.render_scoped_p50_ms",
+        "access.scoping_overhead_p50_ms",
     }
+    assert figures["access.render_scoped_p50_ms"].value > 0
+    assert figures["access.scoping_overhead_p50_ms"].value == pytest.approx(
+        figures["access.render_scoped_p50_ms"].value
+        - figures["access.render_signed_in_p50_ms"].value
+    )
     assert figures["access.render_open_p50_ms"].value > 0
     assert figures["access.render_signed_in_p50_ms"].value > 0
     overhead = figures["access.sign_in_overhead_p50_ms"]
