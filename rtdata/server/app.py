@@ -19,7 +19,7 @@ from aiohttp import WSMsgType, web
 from rtdata import protocol
 from rtdata.protocol import ProtocolError
 from rtdata.scenarios import DEFAULT_SCENARIO, get_scenario
-from rtdata.server import openapi, rest
+from rtdata.server import limits, openapi, rest
 from rtdata.server.auth import DEFAULT_JWT_SECRET, AuthError, Keys, decode_token
 from rtdata.server.connections import SERIALIZERS, Connection, Connections
 from rtdata.server.faults import FaultError, Faults
@@ -58,7 +58,6 @@ IDLE_TIMEOUT_S: Final = 60.0
 TOKEN_CHECK_INTERVAL_S: Final = 1.0
 """How often joined channels' tokens are checked for expiry."""
 
-_MAX_FRAME_BYTES: Final = 1 << 20
 _START_TIMEOUT_S: Final = 10.0
 _START_TIMEOUT_POSTGRES_S: Final = 60.0
 _HUB: Final = web.AppKey("hub", RealtimeHub)
@@ -80,7 +79,7 @@ def build_app(
 ) -> web.Application:
     """Assemble the routes: realtime websocket and HTTP broadcast, REST and its OpenAPI schema,
     auth, faults admin."""
-    app = web.Application(client_max_size=16 * _MAX_FRAME_BYTES)
+    app = web.Application(client_max_size=limits.MAX_BODY_BYTES)
     app[_STORE], app[_HUB], app[_SECRET] = store, hub, hub.jwt_secret
     app[_CONNECTIONS], app[_FAULTS] = connections, Faults(hub, connections)
     app[_IDLE_TIMEOUT_S] = idle_timeout_s
@@ -248,7 +247,7 @@ async def _websocket(request: web.Request) -> web.StreamResponse:
     if vsn not in SERIALIZERS:
         return web.json_response({"error": f"unsupported serializer vsn {vsn!r}"}, status=400)
     decode = protocol.decode if vsn == "1.0.0" else protocol.decode_v2
-    ws = web.WebSocketResponse(max_msg_size=_MAX_FRAME_BYTES)
+    ws = web.WebSocketResponse(max_msg_size=limits.MAX_FRAME_BYTES)
     await ws.prepare(request)
     connections = request.app[_CONNECTIONS]
     connection = Connection(ws, request.transport, vsn, connections)
