@@ -26,6 +26,7 @@ recorder's reads.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -181,7 +182,8 @@ class RowScope:
 
     def members(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The presence members (a :func:`rtdata.presence.members_frame`) this scope keeps:
-        those whose meta carries the value."""
+        those on a channel the rule's pattern gives the user's value, or, on a channel of no
+        pattern's form, whose meta carries the value."""
         if frame.empty:
             return frame
         keep = [
@@ -304,6 +306,7 @@ def _claim_text(value: Any) -> str | None:
     return text if text else None
 
 
+@functools.lru_cache(maxsize=256)
 def _channel_pattern(pattern: str, value: str | None) -> re.Pattern[str]:
     """``pattern`` (``*`` any text, ``{value}`` the value, or any text when ``None``) as a
     regular expression."""
