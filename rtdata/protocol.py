@@ -106,7 +106,25 @@ _CLIENT_KEYS: Final = ("topic", "event", "payload", "ref", "join_ref")
 
 
 class ProtocolError(ValueError):
-    """A frame that is not a valid message for its serializer; the text says what is wrong."""
+    """A frame that is not a valid message for its serializer; the text says what is wrong.
+
+    Attributes:
+        topic: The frame's topic when it could still be read (a non-empty string where the
+            serializer puts it), else ``None``: the place to answer the frame.
+        ref: The frame's ``ref`` when it could still be read, else ``None``.
+        join_ref: The frame's ``join_ref`` when it could still be read, else ``None``.
+    """
+
+    def __init__(
+        self,
+        text: str,
+        *,
+        topic: str | None = None,
+        ref: str | None = None,
+        join_ref: str | None = None,
+    ) -> None:
+        super().__init__(text)
+        self.topic, self.ref, self.join_ref = topic, ref, join_ref
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,28 +164,57 @@ def decode(frame: str | bytes) -> Message:
         raise ProtocolError(f"frame is not valid JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise ProtocolError(f"frame must be a JSON object, got {type(obj).__name__}")
-    topic, event, payload = obj.get("topic"), obj.get("event"), obj.get("payload", {})
-    if not isinstance(topic, str) or not topic:
-        raise ProtocolError("frame field 'topic' must be a non-empty string")
+    return _message(
+        obj.get("topic"),
+        obj.get("event"),
+        obj.get("payload", {}),
+        obj.get("ref"),
+        obj.get("join_ref"),
+        names=("field 'topic'", "field 'event'", "field 'payload'"),
+    )
+
+
+def _message(
+    topic: object,
+    event: object,
+    payload: object,
+    ref: object,
+    join_ref: object,
+    *,
+    names: tuple[str, str, str],
+) -> Message:
+    # Checks the five parts of a text frame; a ProtocolError carries what could be read of the
+    # topic and refs, so the server can answer the frame where its sender listens.
+    where = {
+        "topic": topic if isinstance(topic, str) and topic else None,
+        "ref": _readable_ref(ref),
+        "join_ref": _readable_ref(join_ref),
+    }
+    topic_name, event_name, payload_name = names
+    if where["topic"] is None:
+        raise ProtocolError(f"frame {topic_name} must be a non-empty string", **where)
     if not isinstance(event, str) or not event:
-        raise ProtocolError("frame field 'event' must be a non-empty string")
+        raise ProtocolError(f"frame {event_name} must be a non-empty string", **where)
     if payload is None:
         payload = {}
     if not isinstance(payload, dict):
         raise ProtocolError(
-            f"frame field 'payload' must be an object, got {type(payload).__name__}"
+            f"frame {payload_name} must be an object, got {type(payload).__name__}", **where
         )
-    ref, join_ref = obj.get("ref"), obj.get("join_ref")
-    return Message(topic, event, payload, _ref(ref, "ref"), _ref(join_ref, "join_ref"))
+    for value, name in ((ref, "ref"), (join_ref, "join_ref")):
+        if value is not None and _readable_ref(value) is None:
+            raise ProtocolError(f"frame field {name!r} must be a string or null", **where)
+    assert isinstance(topic, str)
+    return Message(topic, event, payload, where["ref"], where["join_ref"])
 
 
-def _ref(value: object, name: str) -> str | None:
+def _readable_ref(value: object) -> str | None:
     # Phoenix refs are strings; some clients send integers, which Phoenix also accepts.
-    if value is None or isinstance(value, str):
+    if isinstance(value, str):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    raise ProtocolError(f"frame field {name!r} must be a string or null")
+    return None
 
 
 def encode(message: Message, *, from_server: bool = True) -> str:
@@ -360,7 +407,14 @@ def decode_v2(frame: str | bytes) -> Message:
     """
     if isinstance(frame, str):
         return _decode_v2_text(frame)
-    return _decode_v2_binary(bytes(frame))
+    seen: dict[str, str] = {}
+    try:
+        return _decode_v2_binary(bytes(frame), seen)
+    except ProtocolError as exc:
+        if "topic" not in seen or exc.topic is not None:
+            raise
+        # Answer a broken binary frame on its topic once the header got that far.
+        raise ProtocolError(str(exc), **seen) from None
 
 
 def _decode_v2_text(frame: str) -> Message:
@@ -376,24 +430,21 @@ def _decode_v2_text(frame: str) -> Message:
             f"got {len(obj)}"
         )
     join_ref, ref, topic, event, payload = obj
-    if not isinstance(topic, str) or not topic:
-        raise ProtocolError("frame item 3 'topic' must be a non-empty string")
-    if not isinstance(event, str) or not event:
-        raise ProtocolError("frame item 4 'event' must be a non-empty string")
-    if payload is None:
-        payload = {}
-    if not isinstance(payload, dict):
-        raise ProtocolError(
-            f"frame item 5 'payload' must be an object, got {type(payload).__name__}"
-        )
-    return Message(topic, event, payload, _ref(ref, "ref"), _ref(join_ref, "join_ref"))
+    return _message(
+        topic,
+        event,
+        payload,
+        ref,
+        join_ref,
+        names=("item 3 'topic'", "item 4 'event'", "item 5 'payload'"),
+    )
 
 
 class _Reader:
     """Walks a binary frame's header; every read checks the frame is long enough."""
 
-    def __init__(self, frame: bytes, kind: BinaryKind) -> None:
-        self.frame, self.kind, self.pos = frame, kind, 1
+    def __init__(self, frame: bytes, kind: BinaryKind, seen: dict[str, str]) -> None:
+        self.frame, self.kind, self.pos, self.seen = frame, kind, 1, seen
 
     def take(self, size: int, what: str) -> bytes:
         if self.pos + size > len(self.frame):
@@ -415,13 +466,15 @@ class _Reader:
             raise ProtocolError(f"binary frame field {what!r} is not valid UTF-8") from None
         if required and not value:
             raise ProtocolError(f"binary frame field {what!r} must not be empty")
+        if value and what in ("topic", "ref", "join_ref"):
+            self.seen[what] = value
         return value
 
     def rest(self) -> bytes:
         return self.frame[self.pos :]
 
 
-def _decode_v2_binary(frame: bytes) -> Message:
+def _decode_v2_binary(frame: bytes, seen: dict[str, str]) -> Message:
     if not frame:
         raise ProtocolError("empty binary frame")
     try:
@@ -431,7 +484,7 @@ def _decode_v2_binary(frame: bytes) -> Message:
             f"unknown binary frame kind {frame[0]}; expected 0 (push), 2 (broadcast), "
             "3 (user broadcast push) or 4 (user broadcast)"
         ) from None
-    reader = _Reader(frame, kind)
+    reader = _Reader(frame, kind, seen)
     join_ref = ref = None
     if kind is BinaryKind.PUSH:
         jr_size, ref_size, topic_size, event_size = reader.sizes(
@@ -460,11 +513,11 @@ def _decode_v2_binary(frame: bytes) -> Message:
         raise ProtocolError(
             "binary frame kind 1 (reply) is not supported: Realtime never sends binary replies"
         )
+    topic = reader.text(topic_size, "topic", required=True)
     if encoding not in (_BINARY_ENCODING, _JSON_ENCODING):
         raise ProtocolError(
             f"unknown user payload encoding {encoding}; expected 0 (binary) or 1 (JSON)"
         )
-    topic = reader.text(topic_size, "topic", required=True)
     body = UserBroadcastPayload(type="broadcast", event=reader.text(event_size, "user_event"))
     raw_meta = reader.take(meta_size, "metadata")
     raw_payload = reader.rest()

@@ -30,6 +30,7 @@ from rtdata.server.gotrue import (
     UserStore,
     add_routes,
 )
+from rtdata.server.masking import refuse_unmasked_frames
 from rtdata.server.policies import BYPASS_ROLE, visible
 from rtdata.server.postgres.backend import PostgresBackend
 from rtdata.server.postgres.cluster import EmbeddedPostgres
@@ -249,6 +250,9 @@ async def _websocket(request: web.Request) -> web.StreamResponse:
     decode = protocol.decode if vsn == "1.0.0" else protocol.decode_v2
     ws = web.WebSocketResponse(max_msg_size=limits.MAX_FRAME_BYTES)
     await ws.prepare(request)
+    refuse_unmasked_frames(
+        request, ws, lambda: hub.note_bad_input("unmasked frame", "client frames must be masked")
+    )
     connections = request.app[_CONNECTIONS]
     connection = Connection(ws, request.transport, vsn, connections)
     connections.open.add(connection)
@@ -266,7 +270,7 @@ async def _websocket(request: web.Request) -> web.StreamResponse:
                 try:
                     message = decode(msg.data)
                 except ProtocolError as exc:
-                    hub.note_bad_input("malformed frame", str(exc))
+                    session.refuse_frame(exc)
                     continue
                 session.handle(message)
             elif msg.type == WSMsgType.ERROR:
@@ -534,7 +538,15 @@ class LocalServer:
             directory=None if self.backend is None else self.backend.users,
         )
         app[_FAULTS] = self.faults
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=1.0,
+            max_line_size=limits.MAX_REQUEST_LINE_BYTES,
+            max_field_size=limits.MAX_HEADER_FIELD_BYTES,
+            max_headers=limits.MAX_HEADER_COUNT,
+        )
         await runner.setup()
         try:
             site = web.TCPSite(runner, self.host, self.port)

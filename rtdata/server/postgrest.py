@@ -42,6 +42,9 @@ _ARRAY_TYPES: Final = frozenset(
     {"application/json", "application/vnd.pgrst.array+json", "application/*", "*/*"}
 )
 _RANGE: Final = re.compile(r"^(\d+)-(\d*)$")
+_LAST_ROW: Final = 2**63 - 2
+"""The highest row offset a range may name: Postgres takes ``LIMIT``/``OFFSET`` as ``bigint``,
+and no table has more rows, so a larger bound (of any length) means the same as this one."""
 
 
 @dataclass
@@ -197,7 +200,8 @@ def requested_range(
     range_header: str | None, method: str, query: RestQuery
 ) -> tuple[int, int | None]:
     """Return the requested rows as ``(first, last or None)``: the ``Range`` header (read
-    only for ``GET``/``HEAD``) intersected with ``offset``/``limit``.
+    only for ``GET``/``HEAD``) intersected with ``offset``/``limit``. Bounds past the last
+    row Postgres can address (``bigint``) are read as that row, however long their digits.
 
     Raises:
         StoreError: 416 ``PGRST103`` for a range whose upper bound is below its lower one.
@@ -205,7 +209,7 @@ def requested_range(
     lower, upper = 0, None
     match = _RANGE.match((range_header or "").strip())
     if match and method in {"GET", "HEAD"}:
-        lower, upper = int(match[1]), int(match[2]) if match[2] else None
+        lower, upper = _row_offset(match[1]), _row_offset(match[2]) if match[2] else None
         if upper is not None and upper < lower:
             raise StoreError(
                 416,
@@ -219,7 +223,17 @@ def requested_range(
     if query.limit is not None:
         last = (query.offset or 0) + query.limit - 1
         upper = last if upper is None else min(upper, last)
-    return lower, upper
+    lower = min(lower, _LAST_ROW)
+    return lower, None if upper is None else min(upper, _LAST_ROW)
+
+
+def _row_offset(digits: str) -> int:
+    # Digits past bigint's range are read as the last row without converting them, so a long
+    # header costs nothing (and never meets Python's limit on int conversion of long strings).
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > len(str(_LAST_ROW)):
+        return _LAST_ROW
+    return min(int(significant), _LAST_ROW)
 
 
 def content_range(lower: int, upper: int, total: int | None) -> str:

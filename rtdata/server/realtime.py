@@ -24,6 +24,7 @@ from rtdata import protocol
 from rtdata.filters import Condition, FilterError, check_conditions, matches, parse_filter
 from rtdata.protocol import Message
 from rtdata.server.auth import AuthError, decode_token
+from rtdata.server.limits import MAX_CHANNELS_PER_SOCKET
 from rtdata.server.policies import visible
 from rtdata.server.presence import Presence
 from rtdata.server.schema import Schema, TableSchema
@@ -37,6 +38,7 @@ __all__ = [
     "RealtimeHub",
     "Session",
     "Transport",
+    "join_payload_problem",
 ]
 
 log = logging.getLogger(__name__)
@@ -128,12 +130,44 @@ class Session:
         self.channels: dict[str, _Member] = {}
 
     def handle(self, message: Message) -> None:
-        """Handle one decoded message; bad input is answered and counted, never raised."""
-        if message.topic == protocol.PHOENIX_TOPIC:
-            if message.event == "heartbeat":
-                self.transport.push(protocol.heartbeat_reply(message.ref))
+        """Handle one decoded message; bad input is answered and counted, never raised.
+
+        A message for a topic this socket has not joined (``phoenix`` included, except a
+        heartbeat) gets Phoenix's ``unmatched topic`` error. Should handling fail all the same,
+        the failure stays on its channel, as a crashed channel process does in Phoenix: a join
+        is refused with ``UnknownErrorOnChannel``, a joined channel is dropped with
+        ``phx_error``; the socket and its other channels live on.
+        """
+        try:
+            self._dispatch(message)
+        except Exception:
+            log.exception("realtime: handling a %r message failed", message.event)
+            self.hub.note_bad_input("handler failure", message.event)
+            member = self.channels.get(message.topic)
+            if message.event == "phx_join" or member is None:
+                reason = {"reason": "UnknownErrorOnChannel: Unknown Error on Channel"}
+                self.transport.push(_reply_to(message, "error", reason))
+                return
+            self.hub.leave(member, notify=False)
+            self.transport.push(
+                Message(member.topic, "phx_error", {}, member.join_ref, member.join_ref)
+            )
+
+    def refuse_frame(self, problem: protocol.ProtocolError) -> None:
+        """Answer a frame that could not be decoded: a ``phx_reply`` error naming the problem,
+        on the frame's topic and ref when they could be read, else on topic ``phoenix``."""
+        self.hub.note_bad_input("malformed frame", str(problem))
+        topic = problem.topic or protocol.PHOENIX_TOPIC
+        reason = {"reason": f"InvalidMessage: {problem}"}
+        self.transport.push(
+            protocol.reply(topic, problem.ref, "error", reason, join_ref=problem.join_ref)
+        )
+
+    def _dispatch(self, message: Message) -> None:
+        if message.topic == protocol.PHOENIX_TOPIC and message.event == "heartbeat":
+            self.transport.push(protocol.heartbeat_reply(message.ref))
             return
-        if message.event == "phx_join":
+        if message.event == "phx_join" and message.topic.startswith(protocol.TOPIC_PREFIX):
             self.hub.join(self, message)
             return
         member = self.channels.get(message.topic)
@@ -230,17 +264,23 @@ class RealtimeHub:
         def refuse(reason: str) -> None:
             session.transport.push(_reply_to(message, "error", {"reason": reason}))
 
-        if not topic.startswith(protocol.TOPIC_PREFIX) or topic == protocol.TOPIC_PREFIX:
+        if topic == protocol.TOPIC_PREFIX:
             refuse("TopicNameRequired: You must provide a topic name")
             return
         if self.reject_joins:
             refuse("UnableToConnectToProject: joins are being rejected (fault injection)")
             return
-        payload = message.payload
-        config = payload.get("config") or {}
-        if not isinstance(config, Mapping):
-            refuse("MalformedJoinPayload: config must be an object")
+        if topic not in session.channels and len(session.channels) >= MAX_CHANNELS_PER_SOCKET:
+            self.note_bad_input("too many channels", topic)
+            refuse("ChannelRateLimitReached: Too many channels")
             return
+        payload = message.payload
+        problem = join_payload_problem(payload)
+        if problem is not None:
+            self.note_bad_input("invalid join payload", problem)
+            refuse(f"InvalidJoinPayload: {problem}")
+            return
+        config = payload.get("config") or {}
         token = payload.get("access_token") or payload.get("user_token") or session.token
         if not isinstance(token, str) or token.startswith("sb_"):
             token = session.token
@@ -257,11 +297,6 @@ class RealtimeHub:
             )
             return
         raw_bindings = config.get("postgres_changes") or []
-        if not isinstance(raw_bindings, list) or not all(
-            isinstance(b, Mapping) for b in raw_bindings
-        ):
-            refuse("MalformedJoinPayload: postgres_changes must be a list of objects")
-            return
         if topic in session.channels:  # a re-join replaces the old channel, as Phoenix does
             self.leave(session.channels[topic])
         broadcast = config.get("broadcast") if isinstance(config.get("broadcast"), Mapping) else {}
@@ -576,6 +611,91 @@ def _old_identity(change: Change) -> dict[str, Any]:
     # With RLS on, Supabase cuts a DELETE's old_record to the key even under FULL.
     full = table.replica_identity_full and not (table.rls_enabled and change.type == "DELETE")
     return dict(old) if full else {k: old[k] for k in table.primary_key if k in old}
+
+
+_FLAGS: Final = {"true", "false"}
+_JOIN_SHAPE: Final[dict[str, dict[str, str]]] = {
+    "broadcast": {"ack": "flag", "self": "flag", "replication_ready": "flag", "replay": "object"},
+    "presence": {"enabled": "flag", "key": "string"},
+}
+_BINDING_SHAPE: Final = {
+    "event": "string",
+    "schema": "string",
+    "table": "string",
+    "filter": "string",
+    "select": "string",
+}
+
+
+def join_payload_problem(payload: Mapping[str, Any]) -> str | None:
+    """Return what is wrong with the types of a ``phx_join`` payload, or ``None`` when they
+    are right.
+
+    The checks follow the shapes Realtime's join payload schemas cast to (``config``,
+    ``broadcast``, ``presence``, ``postgres_changes``): objects where objects go, booleans
+    (or the strings ``"true"``/``"false"``) for flags, strings for keys and binding fields;
+    ``null`` stands for a missing value everywhere. Keys not listed are ignored, as Realtime
+    ignores them. Filter grammar is checked later, per binding.
+    """
+    config = payload.get("config")
+    if config is None:
+        return None
+    if not isinstance(config, Mapping):
+        return f"config must be an object, got {_json_type(config)}"
+    if not _fits("flag", config.get("private")):
+        return f"config.private must be a boolean, got {_json_type(config.get('private'))}"
+    for section, fields in _JOIN_SHAPE.items():
+        value = config.get(section)
+        if value is None:
+            continue
+        if not isinstance(value, Mapping):
+            return f"config.{section} must be an object, got {_json_type(value)}"
+        for name, kind in fields.items():
+            if not _fits(kind, value.get(name)):
+                return f"config.{section}.{name} must be a {_KINDS[kind]}, got {_json_type(value.get(name))}"
+    bindings = config.get("postgres_changes")
+    if bindings is None:
+        return None
+    if not isinstance(bindings, list):
+        return f"config.postgres_changes must be a list, got {_json_type(bindings)}"
+    for index, binding in enumerate(bindings):
+        where = f"config.postgres_changes[{index}]"
+        if not isinstance(binding, Mapping):
+            return f"{where} must be an object, got {_json_type(binding)}"
+        for name, kind in _BINDING_SHAPE.items():
+            if not _fits(kind, binding.get(name)):
+                return (
+                    f"{where}.{name} must be a {_KINDS[kind]}, got {_json_type(binding.get(name))}"
+                )
+    return None
+
+
+_KINDS: Final = {"flag": "boolean", "string": "string", "object": "object"}
+
+
+def _fits(kind: str, value: object) -> bool:
+    if value is None:
+        return True
+    if kind == "flag":
+        return isinstance(value, bool) or (isinstance(value, str) and value.lower() in _FLAGS)
+    if kind == "string":
+        return isinstance(value, str)
+    return isinstance(value, Mapping)
+
+
+def _json_type(value: object) -> str:
+    """Name ``value``'s JSON type as a client would: object, array, string, number, ..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
 
 
 def _reply_to(message: Message, status: str, response: Mapping[str, Any]) -> Message:

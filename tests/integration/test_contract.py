@@ -153,6 +153,12 @@ def test_malformed_frames_are_counted_and_the_socket_keeps_serving(server: Local
             await ws.send_str("{not json")
             await ws.send_str('{"topic": 1}')
             await sock.send("phoenix", "heartbeat", {}, "9")
+            # Each malformed frame is answered on ``phoenix`` (its topic cannot be read), then
+            # the heartbeat.
+            for _ in range(2):
+                refused = await sock.expect("phx_reply", "phoenix")
+                assert refused["ref"] is None
+                assert refused["payload"]["status"] == "error"
             reply = await sock.expect("phx_reply", "phoenix")
             assert reply["ref"] == "9"
 
