@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import hypothesis.strategies as st
-import orjson
 from hypothesis import HealthCheck, given, settings
 
 from rtdata.protocol import (
