@@ -23,6 +23,8 @@ __all__ = [
     "EventError",
     "EventKind",
     "EventSource",
+    "RecordMismatch",
+    "check_record",
     "decode_record",
     "event_from_change",
     "event_from_row",
@@ -112,6 +114,88 @@ def field_column(field: str) -> str:
 
 class EventError(ValueError):
     """A payload that cannot become an event; the text names what is missing or wrong."""
+
+
+class RecordMismatch(EventError):
+    """A change whose ``record`` or ``old_record`` does not fit the columns it lists: a column
+    the table does not have, or a value whose JSON type the column's Postgres type cannot give.
+    The text names the table, the column and the types, never the value."""
+
+
+_INTEGER_TYPES: Final = frozenset({"int2", "int4", "int8", "oid"})
+_NUMBER_TYPES: Final = frozenset({"float4", "float8", "numeric"})
+_STRING_TYPES: Final = frozenset(
+    {
+        "text",
+        "varchar",
+        "bpchar",
+        "char",
+        "name",
+        "citext",
+        "uuid",
+        "date",
+        "time",
+        "timetz",
+        "timestamp",
+        "timestamptz",
+        "interval",
+        "bytea",
+        "inet",
+        "cidr",
+        "macaddr",
+    }
+)
+
+
+def _fits(pg_type: str, value: Any) -> bool:
+    """Tell whether ``value`` is a JSON value Postgres's ``to_jsonb`` can give for ``pg_type``
+    (Supabase builds a change's record with it): a number for the integer and float types
+    (a float or numeric may also be the text ``NaN`` or ``Infinity``, so a string passes
+    there), a boolean for ``bool``, text for the text, time, uuid and network types, a list
+    for an array (``_int4``); any value for JSON, enums, domains and types not listed."""
+    kind = type(value)
+    if value is None:
+        return True
+    if pg_type in _INTEGER_TYPES:
+        return kind is int
+    if pg_type in _NUMBER_TYPES:
+        return kind is int or kind is float or kind is str
+    if pg_type == "bool":
+        return kind is bool
+    if pg_type in _STRING_TYPES:
+        return kind is str
+    if pg_type.startswith("_"):
+        return kind is list
+    return True
+
+
+def check_record(table: str, record: Mapping[str, Any], columns: Any) -> None:
+    """Check that every field of ``record`` is one of ``columns`` (the change's
+    ``[{"name", "type"}, ...]``) and that its value fits the column's type (see
+    :class:`RecordMismatch`). A record may lack columns (an unchanged TOASTed value, the old
+    record's identity columns only).
+
+    Raises:
+        RecordMismatch: ``columns`` is not a list of ``{name, type}``, or a field is not among
+            them, or its value does not fit its type.
+    """
+    types: dict[str, str] = {}
+    if type(columns) is not list:
+        raise RecordMismatch(f"change of {table} lists no columns")
+    for column in columns:
+        name = column.get("name") if isinstance(column, Mapping) else None
+        pg_type = column.get("type") if isinstance(column, Mapping) else None
+        if type(name) is not str or type(pg_type) is not str:
+            raise RecordMismatch(f"change of {table} lists a column without a name and type")
+        types[name] = pg_type
+    for name, value in record.items():
+        pg_type = types.get(name)
+        if pg_type is None:
+            raise RecordMismatch(f"{table} has no column {name!r}")
+        if not _fits(pg_type, value):
+            raise RecordMismatch(
+                f"{table}.{name} is {pg_type} but the change gives a {type(value).__name__}"
+            )
 
 
 class Event(NamedTuple):
@@ -209,7 +293,10 @@ def event_from_change(
         primary_key: Primary-key columns of the table.
 
     Raises:
-        EventError: The payload lacks its data, type, table or primary key.
+        RecordMismatch: ``record`` or ``old_record`` does not fit the change's ``columns``
+            (see :func:`check_record`).
+        EventError: The payload lacks its data, type, table or primary key, or its record or
+            old record is not an object.
     """
     data = payload.get("data")
     if type(data) is not dict and not isinstance(data, Mapping):  # exact type first: cheaper
@@ -227,6 +314,12 @@ def event_from_change(
     keyed = record if record else old_record
     if type(keyed) is not dict and not isinstance(keyed, Mapping):
         raise EventError(f"{op} on {table} carries no record to take the primary key from")
+    columns = data.get("columns")
+    for part in (record, old_record):
+        if part is not None:
+            if not isinstance(part, Mapping):
+                raise EventError(f"{op} on {table} carries a record that is not an object")
+            check_record(table, part, columns)
     commit = data.get("commit_timestamp")
     # Positional: this runs once per change on the collector's hot path.
     return Event(

@@ -20,7 +20,7 @@ def change(
         "table": "todos",
         "commit_timestamp": "2024-05-01T10:00:00.123Z",
         "type": type_,
-        "columns": [],
+        "columns": [{"name": "id", "type": "int8"}, {"name": "task", "type": "text"}],
         "errors": None,
     }
     if record is not None:
