@@ -23,6 +23,8 @@ __all__ = [
     "EventError",
     "EventKind",
     "EventSource",
+    "RecordMismatch",
+    "check_record",
     "decode_record",
     "event_from_change",
     "event_from_row",
@@ -112,6 +114,82 @@ def field_column(field: str) -> str:
 
 class EventError(ValueError):
     """A payload that cannot become an event; the text names what is missing or wrong."""
+
+
+class RecordMismatch(EventError):
+    """A change whose ``record`` or ``old_record`` does not fit the columns it lists: a column
+    the table does not have, or a value whose JSON type the column's Postgres type cannot give.
+    The text names the table, the column and the types, never the value."""
+
+
+_NONE: Final = type(None)
+_INTEGER: Final = (int, _NONE)
+_NUMBER: Final = (int, float, str, _NONE)  # a float or numeric may be "NaN" or "Infinity"
+_STRING: Final = (str, _NONE)
+_JSON_TYPES: Final[Mapping[str, tuple[type, ...]]] = {
+    **dict.fromkeys(("int2", "int4", "int8", "oid"), _INTEGER),
+    **dict.fromkeys(("float4", "float8", "numeric"), _NUMBER),
+    "bool": (bool, _NONE),
+    **dict.fromkeys(
+        (
+            "text",
+            "varchar",
+            "bpchar",
+            "char",
+            "name",
+            "citext",
+            "uuid",
+            "date",
+            "time",
+            "timetz",
+            "timestamp",
+            "timestamptz",
+            "interval",
+            "bytea",
+            "inet",
+            "cidr",
+            "macaddr",
+        ),
+        _STRING,
+    ),
+}
+"""The Python types of the JSON values Postgres's ``to_jsonb`` can give for a column type
+(Supabase builds a change's record with it), by type name; JSON, enums, domains and types not
+listed may hold any value, an array (``_int4``) a list."""
+_ARRAY: Final = (list, _NONE)
+
+
+def check_record(table: str, record: Mapping[str, Any], columns: Any) -> None:
+    """Check that every field of ``record`` is one of ``columns`` (the change's
+    ``[{"name", "type"}, ...]``) and that its value's JSON type fits the column's type (see
+    :data:`_JSON_TYPES`). A record may lack columns (an unchanged TOASTed value, the old
+    record's identity columns only).
+
+    Raises:
+        RecordMismatch: ``columns`` is not a list of ``{name, type}``, or a field is not among
+            them, or its value does not fit its type.
+    """
+    try:
+        types = {column["name"]: column["type"] for column in columns}
+    except (TypeError, KeyError):
+        types = None
+    if type(columns) is not list or types is None:
+        raise RecordMismatch(f"change of {table} lists no columns with a name and type")
+    for name, value in record.items():
+        pg_type = types.get(name)
+        if type(pg_type) is not str:
+            if name not in types:
+                raise RecordMismatch(f"{table} has no column {name!r}")
+            raise RecordMismatch(f"change of {table} lists no columns with a name and type")
+        allowed = _JSON_TYPES.get(pg_type)
+        if allowed is None:
+            if pg_type[0] != "_":
+                continue
+            allowed = _ARRAY
+        if type(value) not in allowed:
+            raise RecordMismatch(
+                f"{table}.{name} is {pg_type} but the change gives a {type(value).__name__}"
+            )
 
 
 class Event(NamedTuple):
@@ -209,7 +287,10 @@ def event_from_change(
         primary_key: Primary-key columns of the table.
 
     Raises:
-        EventError: The payload lacks its data, type, table or primary key.
+        RecordMismatch: ``record`` or ``old_record`` does not fit the change's ``columns``
+            (see :func:`check_record`).
+        EventError: The payload lacks its data, type, table or primary key, or its record or
+            old record is not an object.
     """
     data = payload.get("data")
     if type(data) is not dict and not isinstance(data, Mapping):  # exact type first: cheaper
@@ -227,6 +308,12 @@ def event_from_change(
     keyed = record if record else old_record
     if type(keyed) is not dict and not isinstance(keyed, Mapping):
         raise EventError(f"{op} on {table} carries no record to take the primary key from")
+    columns = data.get("columns")
+    for part in (record, old_record):
+        if part is not None:
+            if not isinstance(part, Mapping):
+                raise EventError(f"{op} on {table} carries a record that is not an object")
+            check_record(table, part, columns)
     commit = data.get("commit_timestamp")
     # Positional: this runs once per change on the collector's hot path.
     return Event(

@@ -69,6 +69,13 @@ class ErrorKind(enum.StrEnum):
     """A client callback raised; the event it handled is lost, the link lives on."""
     INVALID_CHANGE = "invalid change"
     """A postgres_changes payload that cannot become an event."""
+    RECORD_MISMATCH = "record mismatch"
+    """A postgres_changes payload whose record does not fit the columns it lists (a column
+    the table lacks, a value of the wrong type; see :class:`rtdata.events.RecordMismatch`);
+    dropped whole, the row keeps what valid changes made it."""
+    OUT_OF_ORDER = "out-of-order change"
+    """A change older than the one that last wrote or deleted its row (see
+    :meth:`rtdata.tables.LiveTables.stale`); dropped, applying it would undo the newer one."""
     UNKNOWN_TABLE = "unknown table"
     """A change of a table that is not followed."""
     INVALID_ROW = "invalid snapshot row"
@@ -270,7 +277,9 @@ class Recorder:
                 if record is None and old_record is None:
                     self.tables.apply(event)
                 else:
-                    self.tables.apply_change(table, event.op, key, record, old_record)
+                    self.tables.apply_change(
+                        table, event.op, key, record, old_record, event.commit_ns
+                    )
                 if event.source == EventSource.REALTIME:
                     with self._lock:
                         self._events_total += 1

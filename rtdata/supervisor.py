@@ -55,7 +55,15 @@ from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 from rtdata import fastpath, introspect, link
 from rtdata.config import Channel
-from rtdata.events import Event, EventError, EventKind, EventSource, event_from_change, row_key
+from rtdata.events import (
+    Event,
+    EventError,
+    EventKind,
+    EventSource,
+    RecordMismatch,
+    event_from_change,
+    row_key,
+)
 from rtdata.lifecycle import ConnectionState
 from rtdata.link import LinkLost, LossKind
 from rtdata.reads import TableReads
@@ -513,12 +521,20 @@ class Supervisor:
                     return
                 data = payload["data"]
                 old_record = data.get("old_record")
-                recorder.record(event, data.get("record"), old_record)
                 old_key = None
-                if table in reads.touched and event.op == "UPDATE" and old_record:
+                if event.op == "UPDATE" and old_record:
                     with contextlib.suppress(EventError):
                         old_key = row_key(old_record, primary_key)
+                if recorder.tables.stale(table, event.key, event.commit_ns, old_key):
+                    recorder.count_error(
+                        ErrorKind.OUT_OF_ORDER,
+                        f"{event.op} of {table} committed before the change its row holds",
+                    )
+                    return
+                recorder.record(event, data.get("record"), old_record)
                 reads.note_change(table, event, old_key)
+            except RecordMismatch as exc:
+                recorder.count_error(ErrorKind.RECORD_MISMATCH, str(exc))
             except EventError as exc:
                 recorder.count_error(ErrorKind.INVALID_CHANGE, str(exc))
             except Exception as exc:  # never raise into the client's listen task

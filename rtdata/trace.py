@@ -4,8 +4,9 @@
 ``websockets`` connection, which realtime-py reads with ``async for``), so it sees every frame
 at the cost of one extra call, counts bytes for its observer, and keeps the last frames in a
 ring. Frames realtime-py *drops* are only reported in its log (``Unrecognized message format``
-at ERROR, a 1009 close for an oversized frame); a logging filter counts those without
-lowering the logger's level, so normal traffic never builds log records.
+at ERROR, with the whole frame); a logging filter counts those, and drops the record, without
+lowering the logger's level, so normal traffic never builds log records. A frame over the client's size limit ends the socket: the
+wrapped ``recv`` sees the close it sent (code 1009, message too big) and reports it.
 """
 
 from __future__ import annotations
@@ -19,16 +20,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ["CLIENT_LOGGER", "FrameTrace", "TracedFrame", "redact"]
+from websockets.exceptions import ConnectionClosed
+
+__all__ = ["CHANNEL_LOGGER", "CLIENT_LOGGER", "FrameTrace", "TracedFrame", "redact"]
 
 CLIENT_LOGGER: Final = "realtime._async.client"
-"""The logger realtime-py reports dropped frames to."""
+"""The logger realtime-py reports dropped frames to (and, at DEBUG, every frame)."""
+
+CHANNEL_LOGGER: Final = "realtime._async.channel"
+"""The logger realtime-py's channels write every message they handle to, at DEBUG."""
 
 _SECRET_VALUE = re.compile(
     r"""(?P<key>["']?(?:access_token|user_token|apikey|api_key|token|authorization|password|refresh_token)["']?\s*[:=]\s*)(?P<quote>["']?)[^"'&,\s}]+"""
     r"""(?P=quote)""",
     re.IGNORECASE,
 )
+_TOO_BIG: Final = 1009  # RFC 6455 close code: message too big
 _JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
 
 
@@ -93,7 +100,12 @@ class FrameTrace(logging.Filter):
         self._reader = threading.get_ident()
 
         async def traced_recv(*args: Any, **kwargs: Any) -> Any:
-            message = await receive(*args, **kwargs)
+            try:
+                message = await receive(*args, **kwargs)
+            except ConnectionClosed as exc:
+                if observer is not None and exc.sent is not None and exc.sent.code == _TOO_BIG:
+                    observer("oversized frame", 0)
+                raise
             if observer is not None:
                 observer("in", len(message))
             if keep:
@@ -120,16 +132,26 @@ class FrameTrace(logging.Filter):
     # ------------------------------------------------------------ drops (log records)
 
     def install(self) -> None:
-        """Start counting the frames realtime-py drops (its WARNING and ERROR records)."""
-        logging.getLogger(CLIENT_LOGGER).addFilter(self)
+        """Start counting the frames realtime-py drops (its WARNING and ERROR records) and
+        redacting its records (see :meth:`filter`)."""
+        for name in (CLIENT_LOGGER, CHANNEL_LOGGER):
+            logging.getLogger(name).addFilter(self)
 
     def uninstall(self) -> None:
-        """Stop counting dropped frames."""
-        logging.getLogger(CLIENT_LOGGER).removeFilter(self)
+        """Stop counting dropped frames and redacting realtime-py's records."""
+        for name in (CLIENT_LOGGER, CHANNEL_LOGGER):
+            logging.getLogger(name).removeFilter(self)
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Count drop reports made on the thread that reads this trace's sockets (another
-        collector's drops are its own); never suppress a record."""
+        collector's drops are its own) and suppress them: realtime-py writes the whole frame
+        into each, secrets and all, once per frame, and the observer's owner logs the first
+        drop of each kind itself, without the frame (the trace keeps it, redacted). Every
+        other record passes with its secrets redacted (realtime-py's DEBUG records carry
+        every frame)."""
+        if record.levelno < logging.WARNING:
+            record.msg, record.args = redact(record.getMessage()), None
+            return True
         if (
             record.levelno >= logging.WARNING
             and self._observer is not None
@@ -138,6 +160,5 @@ class FrameTrace(logging.Filter):
             message = record.getMessage()
             if message.startswith("Unrecognized message format"):
                 self._observer("malformed frame", 0)
-            elif "closed with code: 1009" in message:
-                self._observer("oversized frame", 0)
+                return False
         return True
