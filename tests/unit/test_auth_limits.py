@@ -131,3 +131,18 @@ def test_the_local_stacks_demo_keys_carry_exp_and_stay_valid() -> None:
     for key, role in ((keys.anon, "anon"), (keys.service, "service_role")):
         claims = decode_token(key, DEFAULT_JWT_SECRET)
         assert (claims["role"], claims["exp"]) == (role, 1983812996)
+
+
+def test_rtdata_serve_raises_the_auth_rate_limits_it_is_given() -> None:
+    from rtdata.cli import _auth_rate_limits, _parser
+    from rtdata.server.ratelimit import Rate
+
+    assert _auth_rate_limits(_parser().parse_args(["serve"])) == DEFAULT_AUTH_RATE_LIMITS
+    raised = _auth_rate_limits(
+        _parser().parse_args(
+            ["serve", "--auth-sign-ins-sign-ups", "500", "--auth-failures-per-email", "50"]
+        )
+    )
+    assert raised.sign_ins_sign_ups == Rate(500, 500, 300.0)
+    assert raised.failures_per_email == Rate(50, 50, 300.0)
+    assert raised.token_refreshes == DEFAULT_AUTH_RATE_LIMITS.token_refreshes
