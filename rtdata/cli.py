@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import ipaddress
 import json
 import logging
@@ -47,9 +48,11 @@ from rtdata.scope import ScopeRule
 from rtdata.server import DEFAULT_PORT, LocalServer
 from rtdata.server.app import EMBEDDED_DB
 from rtdata.server.auth import DEFAULT_JWT_SECRET, Keys
+from rtdata.server.gotrue import DEFAULT_AUTH_RATE_LIMITS, AuthRateLimits
 from rtdata.server.postgres.cluster import ClusterError
 from rtdata.server.postgres.shape import MigrationError
 from rtdata.server.postgres.wal import WalError
+from rtdata.server.ratelimit import Rate
 from rtdata.server.realtime import DEFAULT_MAX_RECORD_BYTES
 from rtdata.settings import HISTORY_OFF, Settings
 from rtdata.state import cookie_secret
@@ -117,6 +120,7 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_RECORD_BYTES,
         help="records larger than this are trimmed with error 413 (default 1048576)",
     )
+    _add_auth_rate_limits(serve)
     serve.set_defaults(run=_serve)
 
     simulate = sub.add_parser("simulate", help="write a scenario pack's changes over REST")
@@ -309,6 +313,41 @@ def dashboard_env(base: Mapping[str, str]) -> dict[str, str]:
     return {**base, "STREAMLIT_SERVER_COOKIE_SECRET": cookie_secret(base)}
 
 
+_AUTH_RATE_FLAGS: Final = {
+    "sign_ins_sign_ups": "password sign-ins and sign-ups per IP (default 30, bursts of 30)",
+    "token_refreshes": "refresh-token grants per IP (default 150, bursts of 30)",
+    "failures_per_email": "failed sign-ins per email before it locks (default 10)",
+}
+
+
+def _add_auth_rate_limits(parser: argparse.ArgumentParser) -> None:
+    """Add ``--auth-sign-ins-sign-ups``, ``--auth-token-refreshes`` and
+    ``--auth-failures-per-email``: ``/auth/v1``'s rate limits, per 5 minutes."""
+    for name, text in _AUTH_RATE_FLAGS.items():
+        parser.add_argument(
+            f"--auth-{name.replace('_', '-')}",
+            type=int,
+            metavar="N",
+            help=f"{text}, per 5 minutes; the burst is N too when given",
+        )
+
+
+def _auth_rate_limits(args: argparse.Namespace) -> AuthRateLimits:
+    """The rate limits the ``--auth-*`` flags ask for; GoTrue's defaults for the others."""
+
+    def rate(name: str, default: Rate) -> Rate:
+        n: int | None = getattr(args, f"auth_{name}")
+        return default if n is None else Rate(n, n, 300.0)
+
+    rates = DEFAULT_AUTH_RATE_LIMITS
+    return dataclasses.replace(
+        rates,
+        sign_ins_sign_ups=rate("sign_ins_sign_ups", rates.sign_ins_sign_ups),
+        token_refreshes=rate("token_refreshes", rates.token_refreshes),
+        failures_per_email=rate("failures_per_email", rates.failures_per_email),
+    )
+
+
 def _add_db(parser: argparse.ArgumentParser) -> None:
     """Add ``--db`` and ``--data-dir``: the database behind the local server."""
     parser.add_argument(
@@ -420,6 +459,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_record_bytes=args.max_record_bytes,
         db=args.db,
         data_dir=args.data_dir,
+        auth_rate_limits=_auth_rate_limits(args),
     )
     with server:
         for warning in server.schema.warnings:

@@ -24,7 +24,9 @@ from rtdata.server.auth import DEFAULT_JWT_SECRET, AuthError, Keys, decode_token
 from rtdata.server.connections import SERIALIZERS, Connection, Connections
 from rtdata.server.faults import FaultError, Faults
 from rtdata.server.gotrue import (
+    DEFAULT_AUTH_RATE_LIMITS,
     PROVIDER_CLAIMS,
+    AuthRateLimits,
     GoTrueError,
     UserDirectory,
     UserStore,
@@ -77,9 +79,10 @@ def build_app(
     *,
     idle_timeout_s: float = IDLE_TIMEOUT_S,
     directory: UserDirectory | None = None,
+    auth_rate_limits: AuthRateLimits = DEFAULT_AUTH_RATE_LIMITS,
 ) -> web.Application:
     """Assemble the routes: realtime websocket and HTTP broadcast, REST and its OpenAPI schema,
-    auth, faults admin."""
+    auth (limited by ``auth_rate_limits``), faults admin."""
     app = web.Application(client_max_size=limits.MAX_BODY_BYTES)
     app[_STORE], app[_HUB], app[_SECRET] = store, hub, hub.jwt_secret
     app[_CONNECTIONS], app[_FAULTS] = connections, Faults(hub, connections)
@@ -92,7 +95,12 @@ def build_app(
     app.router.add_get("/rest/v1", _rest_schema)
     app.router.add_route("*", "/rest/v1/{table}", _rest)
     app.router.add_route("*", "/rtdata/v1/faults", _faults)
-    add_routes(app, users if users is not None else UserStore(hub.jwt_secret), directory)
+    add_routes(
+        app,
+        users if users is not None else UserStore(hub.jwt_secret),
+        directory,
+        rate_limits=auth_rate_limits,
+    )
     return app
 
 
@@ -322,6 +330,8 @@ class LocalServer:
         slot: Name of the logical replication slot the changes are read from (on Postgres).
             Slot names are cluster-wide: servers on different databases of one cluster each
             need their own.
+        auth_rate_limits: How often ``/auth/v1`` may be asked per IP and per email; GoTrue's
+            defaults unless raised (a test or demo signing many users in from one address).
 
     Attributes:
         store: The in-memory tables (``db="memory"``), else ``None``.
@@ -343,8 +353,10 @@ class LocalServer:
         db: str = EMBEDDED_DB,
         data_dir: str | Path | None = None,
         slot: str = DEFAULT_SLOT,
+        auth_rate_limits: AuthRateLimits = DEFAULT_AUTH_RATE_LIMITS,
     ) -> None:
         self.idle_timeout_s = idle_timeout_s
+        self.auth_rate_limits = auth_rate_limits
         self.host = host
         self.port = port
         if schema is None:
@@ -536,6 +548,7 @@ class LocalServer:
             self.users,
             idle_timeout_s=self.idle_timeout_s,
             directory=None if self.backend is None else self.backend.users,
+            auth_rate_limits=self.auth_rate_limits,
         )
         app[_FAULTS] = self.faults
         runner = web.AppRunner(

@@ -17,6 +17,7 @@ DEFAULT_JWT_SECRET: Final = "super-secret-jwt-token-with-at-least-32-characters-
 """The local Supabase stack's default JWT secret."""
 
 _DEMO_EXP: Final = 1983812996  # the expiry the local stack's demo keys carry (2032-11-11)
+_CLAIMS_REQUIRED: Final = "Fields `role` and `exp` are required in JWT"  # Realtime's words
 
 
 class AuthError(Exception):
@@ -53,18 +54,22 @@ def decode_token(token: str | None, secret: str) -> dict[str, Any]:
     """Verify a JWT and return its claims.
 
     Raises:
-        AuthError: No token, a bad signature or format, an expired token, or no ``role`` claim.
+        AuthError: No token, a bad signature or format, an expired token, or no ``role`` or
+            ``exp`` claim (a token that never expires is refused, the service role's included;
+            the local stack's demo keys carry an ``exp``).
     """
     if not token:
         raise AuthError("no API key found in request")
     try:
         claims: dict[str, Any] = jwt.decode(
-            token, secret, algorithms=["HS256"], options={"verify_aud": False}
+            token, secret, algorithms=["HS256"], options={"verify_aud": False, "require": ["exp"]}
         )
     except jwt.ExpiredSignatureError:
         raise AuthError("Token has expired") from None
+    except jwt.MissingRequiredClaimError:  # a token without exp never expires: refused
+        raise AuthError(_CLAIMS_REQUIRED) from None
     except jwt.InvalidTokenError as exc:
         raise AuthError(f"Invalid JWT: {type(exc).__name__}") from None
     if "role" not in claims:
-        raise AuthError("Fields `role` and `exp` are required in JWT")
+        raise AuthError(_CLAIMS_REQUIRED)
     return claims

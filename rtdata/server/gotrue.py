@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 import secrets
 import time
@@ -35,14 +36,18 @@ import bcrypt
 import jwt
 from aiohttp import web
 
+from rtdata.server import limits
 from rtdata.server.auth import DEFAULT_JWT_SECRET, AuthError, decode_token
+from rtdata.server.ratelimit import KeyedLimiter, Rate
 
 __all__ = [
     "DEFAULT_ACCESS_TOKEN_TTL_S",
+    "DEFAULT_AUTH_RATE_LIMITS",
     "MAX_PASSWORD_BYTES",
     "MIN_PASSWORD_LENGTH",
     "PROVIDER_CLAIMS",
     "RESERVED_CLAIMS",
+    "AuthRateLimits",
     "DirectoryError",
     "GoTrueError",
     "SignOutScope",
@@ -93,10 +98,18 @@ class GoTrueError(Exception):
         error_code: GoTrue's machine-readable code, such as ``invalid_credentials``.
         message: GoTrue's human-readable message.
         reasons: For ``weak_password``, why the password was refused.
+        retry_after_s: For a rate-limited request (429), seconds until a retry can succeed
+            (sent as ``Retry-After``); else ``None``.
     """
 
     def __init__(
-        self, status: int, error_code: str, message: str, reasons: tuple[str, ...] = ()
+        self,
+        status: int,
+        error_code: str,
+        message: str,
+        reasons: tuple[str, ...] = (),
+        *,
+        retry_after_s: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.error_code, self.message, self.reasons = (
@@ -104,6 +117,93 @@ class GoTrueError(Exception):
             error_code,
             message,
             reasons,
+        )
+        self.retry_after_s = retry_after_s
+
+
+_FIVE_MINUTES_S: Final = 300.0
+_SIGN_INS_SIGN_UPS: Final = Rate(
+    limits.AUTH_RATE_BURST, limits.AUTH_SIGN_INS_SIGN_UPS_PER_5_MIN, _FIVE_MINUTES_S
+)
+_TOKEN_REFRESHES: Final = Rate(
+    limits.AUTH_RATE_BURST, limits.AUTH_TOKEN_REFRESHES_PER_5_MIN, _FIVE_MINUTES_S
+)
+_FAILURES_PER_EMAIL: Final = Rate(
+    limits.AUTH_FAILURES_PER_EMAIL_BURST, limits.AUTH_FAILURES_PER_EMAIL_PER_5_MIN, _FIVE_MINUTES_S
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthRateLimits:
+    """How often ``/auth/v1`` may be asked, as GoTrue's token buckets limit it.
+
+    Refused requests get 429 ``over_request_rate_limit`` ("Request rate limit reached") with a
+    ``Retry-After`` header, at once: nothing waits, and an admitted request is never delayed.
+
+    Attributes:
+        sign_ins_sign_ups: Per IP: password sign-ins (``/token?grant_type=password``) and
+            sign-ups (``/signup``) together (Supabase's ``sign_in_sign_ups``).
+        token_refreshes: Per IP: refresh-token grants (GoTrue's ``RATE_LIMIT_TOKEN_REFRESH``).
+        failures_per_email: Per email, from any IP: failed sign-ins and refused sign-ups.
+            Once spent, every attempt for that email is refused until it refills (a lockout
+            against password guessing from many addresses).
+        max_keys: IPs (and emails) remembered per bucket kind; the least recently seen is
+            forgotten past it.
+    """
+
+    sign_ins_sign_ups: Rate = _SIGN_INS_SIGN_UPS
+    token_refreshes: Rate = _TOKEN_REFRESHES
+    failures_per_email: Rate = _FAILURES_PER_EMAIL
+    max_keys: int = limits.AUTH_RATE_LIMIT_KEYS
+
+    @classmethod
+    def per_5_min(
+        cls, sign_ins_sign_ups: int, token_refreshes: int, failures_per_email: int
+    ) -> AuthRateLimits:
+        """Limits of the given number of requests per 5 minutes, each also its burst (a test
+        suite or a demo that signs many users in from one address raises them)."""
+
+        def rate(n: int) -> Rate:
+            return Rate(n, n, _FIVE_MINUTES_S)
+
+        return cls(rate(sign_ins_sign_ups), rate(token_refreshes), rate(failures_per_email))
+
+
+DEFAULT_AUTH_RATE_LIMITS: Final = AuthRateLimits()
+"""GoTrue's defaults: 30 sign-ins and sign-ups and 150 token refreshes per 5 minutes per IP
+(bursts of 30), and 10 failures per 5 minutes per email (see :mod:`rtdata.server.limits`)."""
+
+
+class _Limiters:
+    """The buckets of one server's ``/auth/v1``."""
+
+    def __init__(self, rates: AuthRateLimits, clock_s: Callable[[], float]) -> None:
+        def limiter(rate: Rate) -> KeyedLimiter:
+            return KeyedLimiter(rate, max_keys=rates.max_keys, clock_s=clock_s)
+
+        self.sign_ins_sign_ups = limiter(rates.sign_ins_sign_ups)
+        self.token_refreshes = limiter(rates.token_refreshes)
+        self.failures_per_email = limiter(rates.failures_per_email)
+
+    def admit_ip(self, limiter: KeyedLimiter, request: web.Request) -> None:
+        """Take a token for the request's IP, or refuse it with 429."""
+        _refuse_if_waiting(limiter.admit(request.remote or ""), "ip")
+
+    def check_email(self, email: str) -> str | None:
+        """Refuse with 429 if ``email`` is locked; return its bucket key (a hash, so a huge
+        email costs no memory), or ``None`` without an email."""
+        if not email.strip():
+            return None
+        key = _sha256(email.strip().lower())
+        _refuse_if_waiting(self.failures_per_email.wait_s(key), "email")
+        return key
+
+
+def _refuse_if_waiting(wait_s: float, by: str) -> None:
+    if wait_s > 0.0:
+        log.info("gotrue: rate limited a request (per %s) for %.1f s", by, wait_s)
+        raise GoTrueError(
+            429, "over_request_rate_limit", "Request rate limit reached", retry_after_s=wait_s
         )
 
 
@@ -150,6 +250,18 @@ def _check_password(password: str) -> None:
             "weak_password",
             f"Password cannot be longer than {MAX_PASSWORD_BYTES} characters",
             ("length",),
+        )
+
+
+def _check_metadata(name: str, metadata: Mapping[str, Any], max_bytes: int) -> None:
+    """Refuse metadata larger than ``max_bytes`` as the access token encodes it (compact JSON,
+    non-ASCII escaped), so that every token fits in one HTTP header."""
+    size_bytes = len(json.dumps(metadata, separators=(",", ":")))
+    if size_bytes > max_bytes:
+        raise GoTrueError(
+            400,
+            "validation_failed",
+            f"{name} is {size_bytes} bytes as JSON, more than the {max_bytes} allowed",
         )
 
 
@@ -230,13 +342,15 @@ class UserStore:
         """Create a confirmed user and return a new session (GoTrue's response body).
 
         Raises:
-            GoTrueError: ``validation_failed`` (400), ``weak_password`` (422) or
-                ``user_already_exists`` (422).
+            GoTrueError: ``validation_failed`` (400: a missing, malformed or too long email,
+                or ``user_metadata`` over :data:`~rtdata.server.limits.MAX_USER_METADATA_BYTES`),
+                ``weak_password`` (422) or ``user_already_exists`` (422).
         """
         email = _normalise_email(email)
         if not password:
             raise GoTrueError(400, "validation_failed", "Signup requires a valid password")
         _check_password(password)
+        _check_metadata("user_metadata", user_metadata or {}, limits.MAX_USER_METADATA_BYTES)
         if email in self._ids_by_email:
             raise GoTrueError(422, "user_already_exists", "User already registered")
         now_s = self._clock_s()
@@ -264,7 +378,8 @@ class UserStore:
         and ``providers`` are GoTrue's and ignored.
 
         Raises:
-            GoTrueError: ``validation_failed`` (400) for a malformed email or id,
+            GoTrueError: ``validation_failed`` (400) for a malformed or too long email, a
+                malformed id or metadata over its size limit (:mod:`rtdata.server.limits`),
                 ``weak_password`` (422), or ``email_exists`` (422) for a known email or id.
         """
         email = _normalise_email(email)
@@ -280,6 +395,8 @@ class UserStore:
         if password is not None:
             _check_password(password)
         custom = {k: v for k, v in (app_metadata or {}).items() if k not in PROVIDER_CLAIMS}
+        _check_metadata("user_metadata", user_metadata or {}, limits.MAX_USER_METADATA_BYTES)
+        _check_metadata("app_metadata", custom, limits.MAX_APP_METADATA_BYTES)
         user = _User(
             user_id or str(uuid.uuid4()),
             email,
@@ -382,12 +499,14 @@ class UserStore:
         (:data:`RESERVED_CLAIMS`), which stay in ``app_metadata`` only.
 
         Raises:
-            GoTrueError: ``user_not_found`` (404) for an unknown email.
+            GoTrueError: ``user_not_found`` (404) for an unknown email, ``validation_failed``
+                (400) for claims over :data:`~rtdata.server.limits.MAX_APP_METADATA_BYTES`.
             ValueError: A claim name is in :data:`PROVIDER_CLAIMS`.
         """
         clashing = sorted(PROVIDER_CLAIMS.intersection(claims))
         if clashing:
             raise ValueError(f"reserved claim names in app_metadata: {clashing}")
+        _check_metadata("app_metadata", claims, limits.MAX_APP_METADATA_BYTES)
         user_id = self._ids_by_email.get(email.strip().lower())
         if user_id is None:
             raise GoTrueError(404, "user_not_found", "User not found")
@@ -487,12 +606,15 @@ class UserStore:
         session.token_hashes.append(token_hash)
         now_s = int(self._clock_s())
         expires_at_s = now_s + self.access_token_ttl_s
+        issuer = (base_url or self.base_url).rstrip("/")
+        if len(issuer.encode()) > limits.MAX_ISSUER_BYTES:  # a hostile Host header
+            issuer = self.base_url.rstrip("/")
         claims = {
             **{k: v for k, v in user.custom_claims.items() if k not in RESERVED_CLAIMS},
             "aud": _AUD,
             "exp": expires_at_s,
             "iat": now_s,
-            "iss": f"{(base_url or self.base_url).rstrip('/')}/auth/v1",
+            "iss": f"{issuer}/auth/v1",
             "sub": user.id,
             "email": user.email,
             "phone": "",
@@ -504,8 +626,21 @@ class UserStore:
             "session_id": session.id,
             "is_anonymous": False,
         }
+        access_token = jwt.encode(claims, self.jwt_secret, algorithm="HS256")
+        if len(access_token) > limits.MAX_ACCESS_TOKEN_BYTES:
+            # Only metadata stored by hand in auth.users gets here: the API bounds it.
+            self._end_session(session.id)
+            log.warning(
+                "gotrue: user %s's access token would be %d bytes, over the %d-byte limit",
+                user.id,
+                len(access_token),
+                limits.MAX_ACCESS_TOKEN_BYTES,
+            )
+            raise GoTrueError(
+                500, "unexpected_failure", "The user's metadata is too large for an access token"
+            )
         return {
-            "access_token": jwt.encode(claims, self.jwt_secret, algorithm="HS256"),
+            "access_token": access_token,
             "token_type": "bearer",
             "expires_in": self.access_token_ttl_s,
             "expires_at": expires_at_s,
@@ -564,15 +699,22 @@ class UserDirectory(Protocol):
 
 _USERS: Final = web.AppKey("gotrue_users", UserStore)
 _DIRECTORY: Final[web.AppKey[UserDirectory | None]] = web.AppKey("gotrue_directory")
+_LIMITERS: Final = web.AppKey("gotrue_limiters", _Limiters)
 
 
 def add_routes(
-    app: web.Application, users: UserStore, directory: UserDirectory | None = None
+    app: web.Application,
+    users: UserStore,
+    directory: UserDirectory | None = None,
+    *,
+    rate_limits: AuthRateLimits = DEFAULT_AUTH_RATE_LIMITS,
+    clock_s: Callable[[], float] = time.monotonic,
 ) -> None:
     """Register the ``/auth/v1`` handlers on ``app``, serving ``users``, kept also in
-    ``directory`` when given."""
+    ``directory`` when given, and limited by ``rate_limits`` on the (monotonic) ``clock_s``."""
     app[_USERS] = users
     app[_DIRECTORY] = directory
+    app[_LIMITERS] = _Limiters(rate_limits, clock_s)
     app.router.add_post("/auth/v1/signup", _handler(_signup))
     app.router.add_post("/auth/v1/token", _handler(_token))
     app.router.add_get("/auth/v1/user", _handler(_user))
@@ -600,6 +742,8 @@ def _handler(fn: _Handler) -> Callable[[web.Request], Awaitable[web.StreamRespon
             response = await fn(request, users)
         except GoTrueError as exc:
             response = web.json_response(_error_body(exc, versioned), status=exc.status)
+            if exc.retry_after_s is not None:
+                response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
         if versioned:
             response.headers[_API_VERSION_HEADER] = _API_VERSION
         return response
@@ -620,12 +764,20 @@ def _api_key_refusal(api_key: str | None, jwt_secret: str) -> str | None:
 
 
 async def _signup(request: web.Request, users: UserStore) -> web.StreamResponse:
+    limiters = request.app[_LIMITERS]
+    limiters.admit_ip(limiters.sign_ins_sign_ups, request)
     body = await _json_body(request)
     data = body.get("data") or {}
     if not isinstance(data, dict):
         raise GoTrueError(400, "validation_failed", "data must be an object")
     email, password = _text(body, "email"), _text(body, "password")
-    session = users.sign_up(email, password, data, base_url=_base_url(request))
+    email_key = limiters.check_email(email)
+    try:
+        session = users.sign_up(email, password, data, base_url=_base_url(request))
+    except GoTrueError:
+        if email_key is not None:
+            limiters.failures_per_email.spend(email_key)
+        raise
     directory = request.app[_DIRECTORY]
     if directory is not None:
         stored = users.stored(email)
@@ -674,16 +826,26 @@ async def _admin_create_user(request: web.Request, users: UserStore) -> web.Stre
 
 async def _token(request: web.Request, users: UserStore) -> web.StreamResponse:
     grant_type = request.query.get("grant_type", "")
+    limiters = request.app[_LIMITERS]
     if grant_type == "password":
+        limiters.admit_ip(limiters.sign_ins_sign_ups, request)
         body = await _json_body(request)
         email, password = _text(body, "email"), _text(body, "password")
+        email_key = limiters.check_email(email)
         directory = request.app[_DIRECTORY]
         if directory is not None and email and not users.knows(email):
             stored = await directory.find(_normalise_email(email))
             if stored is not None:
                 users.adopt(stored)
-        return web.json_response(users.sign_in(email, password, base_url=_base_url(request)))
+        try:
+            session = users.sign_in(email, password, base_url=_base_url(request))
+        except GoTrueError as exc:
+            if email_key is not None and exc.error_code == "invalid_credentials":
+                limiters.failures_per_email.spend(email_key)
+            raise
+        return web.json_response(session)
     if grant_type == "refresh_token":
+        limiters.admit_ip(limiters.token_refreshes, request)
         body = await _json_body(request)
         refresh_token = _text(body, "refresh_token")
         return web.json_response(users.refresh(refresh_token, base_url=_base_url(request)))
@@ -732,6 +894,10 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     except json.JSONDecodeError as exc:  # exc.msg names the position, never the content
         raise GoTrueError(
             400, "bad_json", f"Could not parse request body as JSON: {exc.msg}"
+        ) from None
+    except RecursionError:  # arrays or objects nested thousands deep
+        raise GoTrueError(
+            400, "bad_json", "Could not parse request body as JSON: nested too deeply"
         ) from None
     if not isinstance(body, dict):
         raise GoTrueError(400, "bad_json", "Could not parse request body as JSON: not an object")
@@ -791,6 +957,8 @@ def _normalise_email(email: str) -> str:
     email = email.strip().lower()
     if not email:
         raise GoTrueError(400, "validation_failed", "To signup, please provide your email")
+    if len(email.encode()) > limits.MAX_EMAIL_BYTES:
+        raise GoTrueError(400, "validation_failed", "An email address is too long")
     if not _EMAIL.match(email):
         raise GoTrueError(
             400, "validation_failed", "Unable to validate email address: invalid format"

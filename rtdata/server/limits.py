@@ -12,12 +12,23 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "AUTH_FAILURES_PER_EMAIL_BURST",
+    "AUTH_FAILURES_PER_EMAIL_PER_5_MIN",
+    "AUTH_RATE_BURST",
+    "AUTH_RATE_LIMIT_KEYS",
+    "AUTH_SIGN_INS_SIGN_UPS_PER_5_MIN",
+    "AUTH_TOKEN_REFRESHES_PER_5_MIN",
+    "MAX_ACCESS_TOKEN_BYTES",
+    "MAX_APP_METADATA_BYTES",
     "MAX_BODY_BYTES",
     "MAX_CHANNELS_PER_SOCKET",
+    "MAX_EMAIL_BYTES",
     "MAX_FRAME_BYTES",
     "MAX_HEADER_COUNT",
     "MAX_HEADER_FIELD_BYTES",
+    "MAX_ISSUER_BYTES",
     "MAX_REQUEST_LINE_BYTES",
+    "MAX_USER_METADATA_BYTES",
 ]
 
 # ---------------------------------------------------------------- HTTP (REST, auth, broadcast)
@@ -45,3 +56,51 @@ MAX_CHANNELS_PER_SOCKET: Final = 100
 """A socket holding this many joined channels has its next join (of a new topic) refused with
 ``ChannelRateLimitReached: Too many channels``, Realtime's reply at ``max_channels_per_client``
 (100 by default); its other channels live on."""
+# ---------------------------------------------------------------- auth (/auth/v1, tokens)
+
+AUTH_RATE_BURST: Final = 30
+"""Requests one IP may make at once to a rate-limited auth endpoint before the bucket's refill
+rate applies (GoTrue's token buckets all hold 30)."""
+
+AUTH_SIGN_INS_SIGN_UPS_PER_5_MIN: Final = 30
+"""Password sign-ins and sign-ups one IP may make per 5 minutes once its burst is spent
+(Supabase's ``sign_in_sign_ups`` default); more get 429 ``over_request_rate_limit``."""
+
+AUTH_TOKEN_REFRESHES_PER_5_MIN: Final = 150
+"""Refresh-token grants one IP may make per 5 minutes once its burst is spent (GoTrue's
+``RATE_LIMIT_TOKEN_REFRESH`` default); more get 429 ``over_request_rate_limit``."""
+
+AUTH_FAILURES_PER_EMAIL_BURST: Final = 10
+"""Failed sign-ins (and refused sign-ups) one email may have, from any IP, before it is locked:
+further attempts for that email, a right password included, get 429 until it refills."""
+
+AUTH_FAILURES_PER_EMAIL_PER_5_MIN: Final = 10
+"""The rate at which a locked email's failure budget refills, per 5 minutes."""
+
+AUTH_RATE_LIMIT_KEYS: Final = 10_000
+"""IPs and emails the auth rate limiter remembers at once; past this the least recently seen
+is forgotten, so the limiter's memory stays bounded under a flood of addresses."""
+
+MAX_EMAIL_BYTES: Final = 255
+"""A longer email (UTF-8) is refused with 400 ``validation_failed`` "An email address is too
+long" (GoTrue's limit and message)."""
+
+MAX_USER_METADATA_BYTES: Final = 2048
+"""``user_metadata`` (sign-up's ``data``) larger than this as compact JSON is refused with 400
+``validation_failed``. GoTrue has no such limit, but the metadata travels in every access token,
+and a token must fit in one HTTP header (:data:`MAX_ACCESS_TOKEN_BYTES`)."""
+
+MAX_APP_METADATA_BYTES: Final = 1024
+"""Custom ``app_metadata`` claims larger than this as compact JSON are refused with 400
+``validation_failed``; they travel twice in every access token (in ``app_metadata`` and at its
+top level)."""
+
+MAX_ISSUER_BYTES: Final = 255
+"""A request origin (from its ``Host`` header) longer than this is not used as the access
+token's ``iss``; the server's own URL is used instead."""
+
+MAX_ACCESS_TOKEN_BYTES: Final = 8000
+"""The largest access token the server issues: with ``Bearer `` it fits in one header under the
+HTTP server's 8190-byte field limit. The sizes above keep every token under it; a user whose
+stored metadata (``auth.users`` written by hand) would exceed it is refused at sign-in with
+500 ``unexpected_failure`` instead of being given a token no request could carry."""
