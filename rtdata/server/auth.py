@@ -11,7 +11,14 @@ from typing import Any, Final
 
 import jwt
 
-__all__ = ["DEFAULT_JWT_SECRET", "AuthError", "Keys", "decode_token", "make_key"]
+__all__ = [
+    "DEFAULT_JWT_SECRET",
+    "AuthError",
+    "Keys",
+    "TokenExpiredError",
+    "decode_token",
+    "make_key",
+]
 
 DEFAULT_JWT_SECRET: Final = "super-secret-jwt-token-with-at-least-32-characters-long"
 """The local Supabase stack's default JWT secret."""
@@ -22,6 +29,10 @@ _CLAIMS_REQUIRED: Final = "Fields `role` and `exp` are required in JWT"  # Realt
 
 class AuthError(Exception):
     """A token that is missing, malformed, badly signed or expired; the text says which."""
+
+
+class TokenExpiredError(AuthError):
+    """A token that is well formed and signed but past its ``exp``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +76,7 @@ def decode_token(token: str | None, secret: str) -> dict[str, Any]:
             token, secret, algorithms=["HS256"], options={"verify_aud": False, "require": ["exp"]}
         )
     except jwt.ExpiredSignatureError:
-        raise AuthError("Token has expired") from None
+        raise TokenExpiredError("Token has expired") from None
     except jwt.MissingRequiredClaimError:  # a token without exp never expires: refused
         raise AuthError(_CLAIMS_REQUIRED) from None
     except jwt.InvalidTokenError as exc:

@@ -23,7 +23,7 @@ import orjson
 from rtdata import protocol
 from rtdata.filters import Condition, FilterError, check_conditions, matches, parse_filter
 from rtdata.protocol import Message
-from rtdata.server.auth import AuthError, decode_token
+from rtdata.server.auth import AuthError, TokenExpiredError, decode_token
 from rtdata.server.limits import MAX_CHANNELS_PER_SOCKET
 from rtdata.server.policies import visible
 from rtdata.server.presence import Presence
@@ -376,7 +376,7 @@ class RealtimeHub:
         self._rng = random.Random(seed)
 
     def _token_problem(self, exc: AuthError, token: str | None) -> str:
-        if str(exc) == "Token has expired" and token:
+        if isinstance(exc, TokenExpiredError) and token:
             try:
                 exp = jwt.decode(token, options={"verify_signature": False}).get("exp", 0)
                 return f"Token has expired {int(self.clock_s() - exp)} seconds ago"
