@@ -56,6 +56,7 @@ MAX_CHANNELS_PER_SOCKET: Final = 100
 """A socket holding this many joined channels has its next join (of a new topic) refused with
 ``ChannelRateLimitReached: Too many channels``, Realtime's reply at ``max_channels_per_client``
 (100 by default); its other channels live on."""
+
 # ---------------------------------------------------------------- auth (/auth/v1, tokens)
 
 AUTH_RATE_BURST: Final = 30
