@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
-LAYERS = ["unit", "integration", "pages", "browser", "e2e"]
+LAYERS = ["unit", "integration", "pages", "fuzz", "browser", "e2e"]
 """Fastest first, the order pytest runs them in."""
 
 
