@@ -294,8 +294,21 @@ def _as_json(value: Any) -> Any:
             value = orjson.loads(value)
         except orjson.JSONDecodeError:
             raise CastError(f'invalid input syntax for type json: "{value}"') from None
-    _refuse_nul(_shown(value))  # "\u0000" in any string of the document
+    _refuse_nul_in_document(value)
     return value
+
+
+def _refuse_nul_in_document(value: Any) -> None:
+    """Refuse a NUL in any string or key of a JSON document (Postgres refuses ``\\u0000``)."""
+    if isinstance(value, str):
+        _refuse_nul(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(str(key))
+            _refuse_nul_in_document(item)
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_nul_in_document(item)
 
 
 def _as_bool(value: Any) -> bool:
