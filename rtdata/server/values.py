@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 import math
 import re
 import uuid
@@ -140,7 +141,12 @@ def _shown(value: Any) -> str:
     """The text Postgres receives for a JSON value (how PostgREST hands it over)."""
     if isinstance(value, str):
         return value
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # any size (orjson stops at 64 bits)
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, separators=(",", ":"), default=str)
 
 
 def _as_int(value: Any, t: str, pretty: str) -> int:

@@ -274,3 +274,21 @@ def test_nul_in_text_is_refused(server: LocalServer) -> None:
         assert response.status_code == 400
         assert response.json()["code"] == "22P05"
         assert http.get("/emergency_requests").json() == []
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+def test_nul_in_a_filter_value_is_a_400_not_a_500(server: LocalServer, method: str) -> None:
+    with _rest(server) as http:
+        made = http.post("/emergency_requests", json=EMERGENCY_ROW)
+        assert made.status_code == 201, made.text
+        before = http.get("/emergency_requests").json()
+        body = {"priority": 2} if method == "PATCH" else None
+        response = http.request(method, "/emergency_requests?patient_name=eq.A%00na", json=body)
+        assert response.status_code == 400, response.text
+        assert response.json() == {
+            "code": "22021",
+            "message": 'invalid byte sequence for encoding "UTF8": 0x00',
+            "details": None,
+            "hint": None,
+        }
+        assert http.get("/emergency_requests").json() == before
