@@ -143,7 +143,7 @@ async def _rest(request: web.Request) -> web.StreamResponse:
         casts = ClaimCasts(table)
         return [r for r in rows if visible(table.policies, True, "select", claims, r, casts.claim)]
 
-    return await rest.handle(request, database, readable)
+    return await rest.handle(request, database, readable, claims)
 
 
 async def _rest_schema(request: web.Request) -> web.StreamResponse:

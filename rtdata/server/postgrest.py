@@ -76,11 +76,15 @@ def parse_query(params: Mapping[str, str] | Iterable[tuple[str, str]]) -> RestQu
     """Parse query parameters into a :class:`RestQuery`.
 
     Raises:
-        StoreError: 400 ``PGRST100`` naming the parameter that does not parse.
+        StoreError: 400 ``PGRST100`` naming the parameter that does not parse; 400 ``22021``
+            for a NUL byte in any name or value.
     """
     items = list(params.items()) if isinstance(params, Mapping) else list(params)
     query = RestQuery()
     for key, value in items:
+        if "\x00" in key or "\x00" in value:
+            # What Postgres says of a NUL byte in a text parameter; no backend may see one.
+            raise StoreError(400, "22021", 'invalid byte sequence for encoding "UTF8": 0x00')
         try:
             if key == "select":
                 _parse_select(value, query)

@@ -17,7 +17,8 @@ Deliberate differences: a query parameter that is neither reserved nor a valid f
 supported, ``count=planned|estimated`` count exactly, and ``limit`` on ``PATCH``/``DELETE`` is
 ignored.
 
-Row-level read policies plug in through ``row_filter`` (see :func:`handle`).
+Row-level read policies plug in through ``row_filter``; writes obey row-level security for
+the caller's ``claims`` in the store (see :func:`handle`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from aiohttp import web
 from rtdata.server import postgrest
 from rtdata.server.postgrest import OBJECT_MEDIA_TYPE, RestQuery, parse_query
 from rtdata.server.schema import Column, TableSchema
-from rtdata.server.store import Row, StoreError, TableStore
+from rtdata.server.store import Claims, Row, StoreError, TableStore
 from rtdata.server.values import comparable
 
 __all__ = ["RestQuery", "RowFilter", "error_response", "handle", "parse_query"]
@@ -105,7 +106,10 @@ def _check_columns(table: TableSchema, query: RestQuery) -> None:
 
 
 async def handle(
-    request: web.Request, store: TableStore, row_filter: RowFilter | None = None
+    request: web.Request,
+    store: TableStore,
+    row_filter: RowFilter | None = None,
+    claims: Claims | None = None,
 ) -> web.Response:
     """Serve one request on ``/rest/v1/<table>``.
 
@@ -114,9 +118,11 @@ async def handle(
         store: The database.
         row_filter: The extension point for row-level read policies. When given, it is called
             as ``row_filter(table, rows)`` with the rows that match the filters and returns the
-            rows the caller may see. It applies to every read: ``GET``/``HEAD`` (before
-            ordering, paging and counting) and the rows a write returns with
-            ``return=representation``. It does not yet narrow which rows a write affects.
+            rows the caller may see, for ``GET``/``HEAD`` (before ordering, paging and
+            counting).
+        claims: The caller's verified JWT claims. Writes obey the table's row-level
+            security for them (see :meth:`TableStore.insert`), and the rows a write returns
+            must pass its SELECT policies, as on Postgres. ``None`` writes without RLS.
     """
     name = request.match_info["table"]
     try:
@@ -128,6 +134,7 @@ async def handle(
         if request.method in {"GET", "HEAD"}:
             return _read(request, store, table, query, prefer, (singular, stripped), row_filter)
         check = _singular_check if singular else None
+        returning = prefer.get("return") == "representation"
         if request.method == "POST":
             rows = _payload(await request.read(), table, query, prefer)
             resolution = prefer.get("resolution")
@@ -138,19 +145,25 @@ async def handle(
                     on_conflict=query.on_conflict,
                     resolution="merge" if resolution == "merge-duplicates" else "ignore",
                     before_commit=check,
+                    claims=claims,
+                    returning=returning,
                 )
             else:
-                written = store.insert(name, rows, before_commit=check)
+                written = store.insert(
+                    name, rows, before_commit=check, claims=claims, returning=returning
+                )
         elif request.method in {"PATCH", "DELETE"}:
             if not query.conditions:
                 verb = "UPDATE" if request.method == "PATCH" else "DELETE"
                 raise StoreError(400, "21000", f"{verb} requires a WHERE clause")
             if request.method == "DELETE":
-                written = store.delete(name, query.conditions, before_commit=check)
+                written = store.delete(name, query.conditions, before_commit=check, claims=claims)
             else:
                 patch = postgrest.patch_body(await request.read(), query)
                 if patch:
-                    written = store.update(name, query.conditions, patch, before_commit=check)
+                    written = store.update(
+                        name, query.conditions, patch, before_commit=check, claims=claims
+                    )
                 else:  # PostgREST runs no UPDATE for an empty body
                     store.check_conditions(name, query.conditions)
                     written = []
@@ -158,9 +171,7 @@ async def handle(
                         check(written)
         else:
             raise StoreError(405, "PGRST117", f"Unsupported HTTP method: {request.method}")
-        return _written(
-            request.method, table, written, query, prefer, (singular, stripped), row_filter
-        )
+        return _written(request.method, table, written, query, prefer, (singular, stripped))
     except StoreError as exc:
         return error_response(exc)
 
@@ -226,7 +237,6 @@ def _written(
     query: RestQuery,
     prefer: Mapping[str, str],
     accept: tuple[bool, bool],
-    row_filter: RowFilter | None,
 ) -> web.Response:
     created = method == "POST"
     total = len(rows) if "count" in prefer else None
@@ -235,9 +245,8 @@ def _written(
     headers = {"Content-Range": postgrest.content_range(first, last, total)}
     if prefer.get("return") != "representation":
         return web.Response(status=201 if created else 204, headers=headers)
-    visible = row_filter(table, rows) if row_filter is not None else rows
     singular, stripped = accept
-    body = _render(visible, table, query, stripped)
+    body = _render(rows, table, query, stripped)
     if singular:
         _singular_check(body)
     return _json(body[0] if singular else body, 201 if created else 200, headers, singular)

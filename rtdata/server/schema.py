@@ -81,6 +81,10 @@ class Column:
         identity: True for serial and identity columns (filled from a per-table counter).
         enum_values: The labels of the column's enum type, in declaration order; empty for a
             column that is not of an enum type (nor an array of one).
+        modifiers: The type's modifiers as declared: ``(precision, scale)`` or
+            ``(precision,)`` of a ``numeric``, ``(length,)`` of a ``varchar``/``char``; empty
+            when none were given.
+        generated_always: True for ``GENERATED ALWAYS AS IDENTITY``: a write may not set it.
     """
 
     name: str
@@ -89,6 +93,8 @@ class Column:
     default: str | None = None
     identity: bool = False
     enum_values: tuple[str, ...] = ()
+    modifiers: tuple[int, ...] = ()
+    generated_always: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,6 +405,12 @@ def _column(
     typname, labels = _typname(kind, where, cd.name, schema.enums)
     nullable, default, is_pk, reference = True, None, False, None
     identity = kind.this.name in {"SERIAL", "SMALLSERIAL", "BIGSERIAL"}
+    always = False
+    modifiers = tuple(
+        int(p.this.this)
+        for p in kind.expressions
+        if isinstance(p, exp.DataTypeParam) and isinstance(p.this, exp.Literal) and p.this.is_int
+    )
     for constraint in cd.constraints:
         ck = constraint.kind
         if isinstance(ck, exp.NotNullColumnConstraint):
@@ -409,9 +421,11 @@ def _column(
             default = ck.this.sql("postgres")
         elif isinstance(ck, exp.GeneratedAsIdentityColumnConstraint):
             identity = True
+            always = ck.this is True
         elif isinstance(ck, exp.Reference):
             reference = ck
-    return Column(cd.name, typname, nullable, default, identity, labels), is_pk, reference
+    column = Column(cd.name, typname, nullable, default, identity, labels, modifiers, always)
+    return column, is_pk, reference
 
 
 def _typname(

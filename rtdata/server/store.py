@@ -7,6 +7,7 @@ Errors are :class:`StoreError` carrying PostgREST's error fields, so the REST la
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -15,12 +16,17 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from rtdata.filters import Condition, FilterError, check_conditions, predicate
+from rtdata.server.policies import BYPASS_ROLE, visible
 from rtdata.server.schema import Schema, TableSchema
 from rtdata.server.values import CastError, coerce, comparable
 
-__all__ = ["Change", "Row", "StoreError", "TableStore", "filter_error"]
+__all__ = ["Change", "Claims", "Row", "StoreError", "TableStore", "filter_error"]
 
 Row = dict[str, Any]
+Claims = Mapping[str, Any]
+"""A caller's verified JWT claims; ``role`` names the Postgres role the write runs as."""
+
+log = logging.getLogger(__name__)
 
 
 class StoreError(Exception):
@@ -96,6 +102,32 @@ class Change:
     old_record: Row | None
 
 
+class _RowSecurity:
+    """Row-level security of one write by one caller, as Postgres applies it.
+
+    ``passes`` evaluates a command's ``USING`` (or, ``checking``, its ``WITH CHECK``) for a
+    row; with no policy for the command and role it is false (default deny).
+    """
+
+    def __init__(self, table: TableSchema, claims: Claims, cast: Callable[[str, Any], Any]):
+        self.table, self.claims, self.cast = table, claims, cast
+
+    def passes(self, command: str, row: Row, *, checking: bool = False) -> bool:
+        return visible(
+            self.table.policies, True, command, self.claims, row, self.cast, checking=checking
+        )
+
+    def refusal(self, *, using: bool = False) -> StoreError:
+        # PostgREST answers 42501 with 401 for the anonymous role, 403 for any other.
+        status = 401 if self.claims.get("role", "anon") == "anon" else 403
+        kind = "(USING expression) " if using else ""
+        return StoreError(
+            status,
+            "42501",
+            f'new row violates row-level security policy {kind}for table "{self.table.name}"',
+        )
+
+
 class TableStore:
     """Rows of every table in a :class:`Schema`, keyed by primary key.
 
@@ -138,9 +170,14 @@ class TableStore:
         return [dict(row) for row in self._rows[self.table(name).name].values()]
 
     def _commit(self, changes: list[Change]) -> None:
+        # The rows are stored: a failing listener must not turn the committed write into an
+        # error (the client would retry a write that happened), nor starve the other listeners.
         if changes:
             for listener in self._listeners:
-                listener(changes)
+                try:
+                    listener(changes)
+                except Exception:
+                    log.exception("store: a change listener failed; the write stands")
 
     def _next_commit_ns(self) -> int:
         # Strictly increasing, so (table, key, commit time) identifies a change.
@@ -185,6 +222,8 @@ class TableStore:
         rows: Iterable[Mapping[str, Any]],
         *,
         before_commit: Callable[[list[Row]], None] | None = None,
+        claims: Claims | None = None,
+        returning: bool = False,
     ) -> list[Row]:
         """Insert rows (all or none), applying defaults and casts; return the stored rows.
 
@@ -195,12 +234,26 @@ class TableStore:
             rows: Row objects.
             before_commit: Called with the rows about to be returned, before anything changes;
                 raising there aborts the write (the REST layer's singular-object check).
+            claims: The caller's JWT claims: the write obeys the table's row-level security
+                for their role, as ``INSERT`` does on Postgres (``service_role`` bypasses it).
+                ``None`` writes as the table owner (no RLS), for the server's own writes.
+            returning: The caller reads the written rows back (``RETURNING``): with RLS they
+                must also pass the table's SELECT policies.
 
         Raises:
-            StoreError: Unknown column (``PGRST204``), bad value (``22P02``), NULL in a NOT NULL
-                column (``23502``) or duplicate primary key (``23505``).
+            StoreError: Unknown column (``PGRST204``), a value its column's type refuses (its
+                SQLSTATE, see :func:`rtdata.server.values.coerce`), NULL in a NOT NULL
+                column (``23502``), duplicate primary key (``23505``), a row the caller's
+                policies refuse (``42501``).
         """
-        return self.upsert(name, rows, resolution=None, before_commit=before_commit)
+        return self.upsert(
+            name,
+            rows,
+            resolution=None,
+            before_commit=before_commit,
+            claims=claims,
+            returning=returning,
+        )
 
     def upsert(
         self,
@@ -210,6 +263,8 @@ class TableStore:
         on_conflict: Sequence[str] | None = None,
         resolution: Literal["merge", "ignore"] | None = "merge",
         before_commit: Callable[[list[Row]], None] | None = None,
+        claims: Claims | None = None,
+        returning: bool = False,
     ) -> list[Row]:
         """Insert rows, resolving primary-key conflicts like ``INSERT ... ON CONFLICT``.
 
@@ -225,6 +280,11 @@ class TableStore:
                 key is a unique constraint here.
             resolution: ``"merge"``, ``"ignore"`` or ``None``.
             before_commit: As in :meth:`insert`.
+            claims: As in :meth:`insert`. Under RLS every proposed row must pass INSERT's
+                ``WITH CHECK``; a merged row's existing version must pass UPDATE's (and
+                SELECT's) ``USING`` and its new version UPDATE's ``WITH CHECK``, else the
+                whole write fails with ``42501``, as ``ON CONFLICT DO UPDATE`` does.
+            returning: As in :meth:`insert`.
 
         Returns:
             The inserted and updated rows (not the ignored ones), in payload order.
@@ -235,6 +295,7 @@ class TableStore:
                 updates the same row twice.
         """
         table = self.table(name)
+        rls = self._row_security(table, claims)
         given = [dict(row) for row in rows]
         if resolution is not None:
             self._check_conflict_target(table, on_conflict)
@@ -248,7 +309,9 @@ class TableStore:
         out: list[Row] = []
         try:
             for row_given in given:
-                row = self._complete(table, row_given, now_iso)
+                row = self._complete(table, row_given, now_iso, claims)
+                if rls is not None and not rls.passes("insert", row, checking=True):
+                    raise rls.refusal()
                 key = self._key(table, row)
                 existing = plan[key][1] if key in plan else stored.get(key)
                 if existing is None:
@@ -265,11 +328,23 @@ class TableStore:
                             "Ensure that no rows proposed for insertion within the same command"
                             " have duplicate constrained values.",
                         )
+                    if rls is not None and not (
+                        rls.passes("update", existing) and rls.passes("select", existing)
+                    ):
+                        raise rls.refusal(using=True)
                     row = {**existing, **{c: row[c] for c in update_columns}}
                     self._check_not_null(table, row)
+                    if rls is not None and not rls.passes("update", row, checking=True):
+                        raise rls.refusal()
                     plan[key] = (plan[key][0] if key in plan else existing, row)
                 else:
                     raise self._duplicate(table, key)
+                if (
+                    rls is not None
+                    and (returning or resolution == "merge")
+                    and not rls.passes("select", row)
+                ):
+                    raise rls.refusal()
                 touched.add(key)
                 out.append(row)
             if before_commit is not None:
@@ -295,20 +370,30 @@ class TableStore:
         patch: Mapping[str, Any],
         *,
         before_commit: Callable[[list[Row]], None] | None = None,
+        claims: Claims | None = None,
     ) -> list[Row]:
         """Apply ``patch`` to every row matching ``conditions`` (all or none); return new rows.
+
+        With ``claims`` (see :meth:`insert`) and row-level security, only rows that pass the
+        caller's SELECT and UPDATE ``USING`` are touched (the others are silently left, as on
+        Postgres), and every new row must pass UPDATE's ``WITH CHECK`` and SELECT's ``USING``.
 
         Raises:
             StoreError: As :meth:`insert`, plus a filter that cannot be evaluated.
         """
         table = self.table(name)
-        values = self._cast_values(table, patch)
-        targets = self._matching(table, conditions)
+        rls = self._row_security(table, claims)
+        values = self._cast_values(table, patch, updating=True)
+        targets = self._matching(table, conditions, rls, "update")
         stored = self._rows[name]
         updated = [(key, old, {**old, **values}) for key, old in targets]
         remaining = set(stored) - {key for key, _ in targets}
         for _key, _old, new in updated:
             self._check_not_null(table, new)
+            if rls is not None and not (
+                rls.passes("update", new, checking=True) and rls.passes("select", new)
+            ):
+                raise rls.refusal()
             new_key = self._key(table, new)
             if new_key in remaining:
                 raise self._duplicate(table, new_key)
@@ -335,10 +420,15 @@ class TableStore:
         conditions: Iterable[Condition],
         *,
         before_commit: Callable[[list[Row]], None] | None = None,
+        claims: Claims | None = None,
     ) -> list[Row]:
-        """Delete every row matching ``conditions``; return the deleted rows."""
+        """Delete every row matching ``conditions``; return the deleted rows.
+
+        With ``claims`` (see :meth:`insert`) and row-level security, only rows that pass the
+        caller's SELECT and DELETE ``USING`` are deleted; the others are silently left.
+        """
         table = self.table(name)
-        targets = self._matching(table, conditions)
+        targets = self._matching(table, conditions, self._row_security(table, claims), "delete")
         if before_commit is not None:
             before_commit([dict(old) for _, old in targets])
         if not targets:
@@ -355,13 +445,27 @@ class TableStore:
     # ------------------------------------------------------------ helpers
 
     def _matching(
-        self, table: TableSchema, conditions: Iterable[Condition]
+        self,
+        table: TableSchema,
+        conditions: Iterable[Condition],
+        rls: _RowSecurity | None = None,
+        command: str = "select",
     ) -> list[tuple[tuple[Any, ...], Row]]:
         conds = tuple(conditions)
         self.check_conditions(table.name, conds)
         cast, order = self._casters(table)
         test = predicate(conds, cast, order)
-        return [(k, r) for k, r in self._rows[table.name].items() if test(r)]
+        return [
+            (k, r)
+            for k, r in self._rows[table.name].items()
+            if test(r) and (rls is None or (rls.passes("select", r) and rls.passes(command, r)))
+        ]
+
+    def _row_security(self, table: TableSchema, claims: Claims | None) -> _RowSecurity | None:
+        """The RLS a write by ``claims`` obeys, or ``None`` when none applies."""
+        if claims is None or not table.rls_enabled or claims.get("role") == BYPASS_ROLE:
+            return None
+        return _RowSecurity(table, claims, self._casters(table)[0])
 
     def _check_conflict_target(self, table: TableSchema, on_conflict: Sequence[str] | None) -> None:
         if on_conflict is None:
@@ -404,7 +508,9 @@ class TableStore:
             if table.column(name) is None:
                 raise StoreError(400, "42703", f"column {table.name}.{name} does not exist")
 
-    def _cast_values(self, table: TableSchema, given: Mapping[str, Any]) -> Row:
+    def _cast_values(
+        self, table: TableSchema, given: Mapping[str, Any], *, updating: bool = False
+    ) -> Row:
         out: Row = {}
         for name, value in given.items():
             column = table.column(name)
@@ -414,13 +520,29 @@ class TableStore:
                     "PGRST204",
                     f"Could not find the '{name}' column of '{table.name}' in the schema cache",
                 )
+            if column.generated_always:
+                raise StoreError(
+                    400,
+                    "428C9",
+                    f'column "{name}" can only be updated to DEFAULT'
+                    if updating
+                    else f'cannot insert a non-DEFAULT value into column "{name}"',
+                    f'Column "{name}" is an identity column defined as GENERATED ALWAYS.',
+                    None if updating else "Use OVERRIDING SYSTEM VALUE to override.",
+                )
             try:
                 out[name] = coerce(column, value)
             except CastError as exc:
-                raise StoreError(400, "22P02", str(exc)) from None
+                raise StoreError(400, exc.sqlstate.value, exc.message, exc.detail) from None
         return out
 
-    def _complete(self, table: TableSchema, given: Mapping[str, Any], now_iso: str) -> Row:
+    def _complete(
+        self,
+        table: TableSchema,
+        given: Mapping[str, Any],
+        now_iso: str,
+        claims: Claims | None = None,
+    ) -> Row:
         values = self._cast_values(table, given)
         row: Row = {}
         for column in table.columns:
@@ -434,15 +556,27 @@ class TableStore:
                 self._identity[table.name] += 1
                 row[column.name] = self._identity[table.name]
             else:
-                row[column.name] = self._default(column.default, column.name, table, now_iso)
+                row[column.name] = self._default(
+                    column.default, column.name, table, now_iso, claims or {}
+                )
         self._check_not_null(table, row)
         return row
 
-    def _default(self, sql: str | None, column: str, table: TableSchema, now_iso: str) -> Any:
+    def _default(
+        self, sql: str | None, column: str, table: TableSchema, now_iso: str, claims: Claims
+    ) -> Any:
         if sql is None:
             return None
         text = sql.strip()
         lowered = text.lower()
+        claim = {"auth.uid()": "sub", "auth.role()": "role"}.get(lowered.strip("()") + "()")
+        if claim is not None:  # the caller's claim, as Supabase's auth.uid() reads it
+            col = table.column(column)
+            assert col is not None
+            try:
+                return coerce(col, claims.get(claim))
+            except CastError:
+                return None  # auth.uid() is NULL for a sub that is not a uuid
         if lowered in {"current_timestamp", "now()"} or "current_timestamp" in lowered:
             return now_iso
         if lowered in {"gen_random_uuid()", "uuid_generate_v4()"}:
@@ -461,7 +595,9 @@ class TableStore:
         try:
             return coerce(col, literal)
         except CastError as exc:
-            raise StoreError(400, "22P02", f"default of {table.name}.{column}: {exc}") from None
+            raise StoreError(
+                400, exc.sqlstate.value, f"default of {table.name}.{column}: {exc}"
+            ) from None
 
     @staticmethod
     def _check_not_null(table: TableSchema, row: Row) -> None:

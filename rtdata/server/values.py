@@ -2,35 +2,107 @@
 
 from __future__ import annotations
 
+import enum
 import json
+import math
+import re
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Final
+
+import orjson
 
 from rtdata.server.schema import Column
 
-__all__ = ["CastError", "coerce", "comparable"]
+__all__ = ["CastError", "SqlState", "coerce", "comparable"]
 
 _INT_TYPES = {"int2", "int4", "int8"}
 _FLOAT_TYPES = {"float4", "float8"}
 _TEXT_TYPES = {"text", "varchar", "bpchar"}
+_INT_RANGES: Mapping[str, tuple[int, int]] = {
+    "int2": (-(2**15), 2**15 - 1),
+    "int4": (-(2**31), 2**31 - 1),
+    "int8": (-(2**63), 2**63 - 1),
+}
+_FLOAT4_MAX: Final = 3.4028234663852886e38
+# Postgres's integer input (pg_strtoint, 16+): ASCII digits, "_" between digits, 0x/0o/0b.
+_INTEGER: Final = re.compile(
+    r"\s*([+-]?)(?:(\d+(?:_\d+)*)|0[xX]((?:_?[0-9a-fA-F])+)|0[oO]((?:_?[0-7])+)"
+    r"|0[bB]((?:_?[01])+))\s*",
+    re.ASCII,
+)
+_FLOAT: Final = re.compile(
+    r"\s*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)\s*",
+    re.ASCII | re.IGNORECASE,
+)
+_NUMERIC: Final = re.compile(
+    r"\s*[+-]?(?:\d+(?:_\d+)*(?:\.(?:\d+(?:_\d+)*)?)?|\.\d+(?:_\d+)*)(?:[eE][+-]?\d+)?\s*",
+    re.ASCII,
+)
+# ISO 8601 as Postgres reads it: date, optional time (T or space), optional zone.
+_DATETIME: Final = re.compile(
+    r"\s*(\d{4})-(\d{1,2})-(\d{1,2})"
+    r"(?:[T ](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,6})\d*)?)?)?"
+    r"\s*(Z|[+-]\d{1,2}(?::?\d{2})?)?\s*",
+    re.ASCII | re.IGNORECASE,
+)
+_MAX_ZONE_S: Final = 15 * 3600 + 59 * 60 + 59  # Postgres: a zone within +-15:59:59
+
+
+class SqlState(enum.Enum):
+    """The Postgres SQLSTATEs a value's cast may fail with."""
+
+    INVALID_TEXT_REPRESENTATION = "22P02"
+    """The text is not of the type at all (``invalid input syntax``, an unknown enum label)."""
+    NUMERIC_VALUE_OUT_OF_RANGE = "22003"
+    """A number outside its type's range, or beyond a ``numeric``'s precision."""
+    UNTRANSLATABLE_CHARACTER = "22P05"
+    """A NUL character (``\\u0000``) in text or JSON."""
+    STRING_DATA_RIGHT_TRUNCATION = "22001"
+    """Text longer than its ``varchar(n)``/``char(n)``."""
+    INVALID_DATETIME_FORMAT = "22007"
+    """Text that is not a date or timestamp."""
+    DATETIME_FIELD_OVERFLOW = "22008"
+    """A date or time whose field is out of range (month 13, February 30, hour 25)."""
+    INVALID_TIME_ZONE_DISPLACEMENT = "22009"
+    """A time zone offset beyond +-15:59:59."""
 
 
 class CastError(ValueError):
-    """A value that cannot be cast to its column's type (Postgres error 22P02)."""
+    """A value its column's type refuses, with the error Postgres raises for it.
+
+    Attributes:
+        sqlstate: The SQLSTATE Postgres gives this failure.
+        message: Postgres's primary message (also the exception's text).
+        detail: Postgres's detail line, or ``None``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        sqlstate: SqlState = SqlState.INVALID_TEXT_REPRESENTATION,
+        detail: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message, self.sqlstate, self.detail = message, sqlstate, detail
 
 
 def coerce(column: Column, value: Any) -> Any:
     """Cast a JSON value to ``column``'s type and return it in JSON form, as Postgres would.
 
-    Timestamps come back as ISO 8601 text with offset (``timestamptz``) the way Postgres renders
-    them in JSON; numbers, booleans, text, json and arrays keep their JSON form. A value of an
-    enum column must be one of its labels.
+    Postgres's input rules: integers within their type's range (JSON numbers with a fraction
+    or exponent are not integers, text may use ``_`` between digits and ``0x``/``0o``/``0b``
+    as in Postgres 16+), ``real`` within its range, ``numeric(p, s)`` rounded to ``s``
+    places and within ``p`` digits, text and JSON without NUL, ``varchar(n)``/``char(n)``
+    within ``n`` characters, ISO 8601 dates and timestamps with every field in range, enum
+    labels of the column's type. Timestamps come back as ISO 8601 text with offset
+    (``timestamptz``) the way Postgres renders them in JSON; numbers, booleans, text, json
+    and arrays keep their JSON form.
 
     Raises:
-        CastError: The value cannot be cast; the message names the type and value.
+        CastError: The value does not cast; its ``sqlstate`` and message are Postgres's.
     """
     if value is None:
         return None
@@ -39,42 +111,210 @@ def coerce(column: Column, value: Any) -> Any:
         if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
             value = [v.strip().strip('"') for v in value[1:-1].split(",") if v.strip()]
         if not isinstance(value, list):
-            raise CastError(f'malformed array literal: "{value}"')
+            raise CastError(f'malformed array literal: "{_shown(value)}"')
         element = Column(column.name, t[1:], enum_values=column.enum_values)
         return [coerce(element, v) for v in value]
+    pretty = _PRETTY.get(t, t)
+    if t in _INT_TYPES:
+        return _as_int(value, t, pretty)
+    if t in _FLOAT_TYPES:
+        return _as_float(value, t, pretty)
+    if t == "numeric":
+        return _as_numeric(value, column.modifiers)
+    if t in _TEXT_TYPES:
+        return _as_text(value, t, column.modifiers)
+    if t in {"timestamptz", "timestamp", "date"}:
+        return _as_datetime(value, t, pretty)
+    if t in {"json", "jsonb"}:
+        return _as_json(value)
     try:
-        cast: Callable[[Any], Any] = _CASTS.get(t, _as_text)
+        cast: Callable[[Any], Any] = _CASTS.get(t, _as_plain_text)
         cast_value = cast(value)
-    except (ValueError, TypeError, InvalidOperation, OverflowError):
-        raise CastError(f'invalid input syntax for type {_PRETTY.get(t, t)}: "{value}"') from None
+    except (ValueError, TypeError):
+        raise CastError(f'invalid input syntax for type {pretty}: "{_shown(value)}"') from None
     if column.enum_values and cast_value not in column.enum_values:
-        raise CastError(f'invalid input value for enum {t}: "{value}"')
+        raise CastError(f'invalid input value for enum {t}: "{_shown(value)}"')
     return cast_value
 
 
-def _as_int(value: Any) -> int:
-    if isinstance(value, bool):
-        raise TypeError("bool is not an integer")
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise ValueError("not an integer")
-        return int(value)
-    return int(value)
+def _shown(value: Any) -> str:
+    """The text Postgres receives for a JSON value (how PostgREST hands it over)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # any size (orjson stops at 64 bits)
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, separators=(",", ":"), default=str)
 
 
-def _as_float(value: Any) -> float:
-    if isinstance(value, bool):
-        raise TypeError("bool is not a number")
-    return float(value)
+def _as_int(value: Any, t: str, pretty: str) -> int:
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str):
+        match = _INTEGER.fullmatch(value)
+        if match is not None:
+            sign, decimal, hexa, octal, binary = match.groups()
+            digits, base = next(
+                (d, b) for d, b in ((decimal, 10), (hexa, 16), (octal, 8), (binary, 2)) if d
+            )
+            number = int(digits.replace("_", ""), base) * (-1 if sign == "-" else 1)
+    if number is None:
+        raise CastError(f'invalid input syntax for type {pretty}: "{_shown(value)}"')
+    low, high = _INT_RANGES[t]
+    if not low <= number <= high:
+        raise CastError(
+            f'value "{_shown(value).strip()}" is out of range for type {pretty}',
+            SqlState.NUMERIC_VALUE_OUT_OF_RANGE,
+        )
+    return number
 
 
-def _as_numeric(value: Any) -> int | float:
-    if isinstance(value, bool):
-        raise TypeError("bool is not a number")
-    number = Decimal(str(value))
-    if not number.is_finite():
-        raise ValueError("not finite")
+def _as_float(value: Any, t: str, pretty: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise CastError(f'invalid input syntax for type {pretty}: "{_shown(value)}"')
+    if isinstance(value, str) and _FLOAT.fullmatch(value) is None:
+        raise CastError(f'invalid input syntax for type {pretty}: "{value}"')
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    text_infinite = isinstance(value, str) and "inf" in value.lower()
+    if (math.isinf(number) and not text_infinite) or (
+        t == "float4" and math.isfinite(number) and abs(number) > _FLOAT4_MAX
+    ):
+        raise CastError(
+            f'"{_shown(value).strip()}" is out of range for type {pretty}',
+            SqlState.NUMERIC_VALUE_OUT_OF_RANGE,
+        )
+    return number
+
+
+def _as_numeric(value: Any, modifiers: tuple[int, ...]) -> int | float:
+    shown = _shown(value)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise CastError(f'invalid input syntax for type numeric: "{shown}"')
+    if isinstance(value, str) and _NUMERIC.fullmatch(value) is None:
+        # NaN and Infinity are numerics in Postgres; this store keeps numbers finite.
+        raise CastError(f'invalid input syntax for type numeric: "{shown}"')
+    number = Decimal(shown.strip().replace("_", ""))
+    if modifiers:
+        precision, scale = modifiers[0], modifiers[1] if len(modifiers) > 1 else 0
+        number = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+        digits = precision - scale
+        if abs(number) >= Decimal(10) ** digits:
+            bound = f"10^{digits}" if digits else "1"
+            raise CastError(
+                "numeric field overflow",
+                SqlState.NUMERIC_VALUE_OUT_OF_RANGE,
+                f"A field with precision {precision}, scale {scale} must round to an absolute"
+                f" value less than {bound}.",
+            )
     return int(number) if number == number.to_integral_value() else float(number)
+
+
+def _as_text(value: Any, t: str, modifiers: tuple[int, ...]) -> str:
+    text = _shown(value)  # Postgres reads a JSON object or array as its text too
+    _refuse_nul(text)
+    length = modifiers[0] if modifiers else None
+    if length is not None and len(text) > length:
+        if text[length:].strip(" "):
+            kind = "character varying" if t == "varchar" else "character"
+            raise CastError(
+                f"value too long for type {kind}({length})",
+                SqlState.STRING_DATA_RIGHT_TRUNCATION,
+            )
+        text = text[:length]  # Postgres drops trailing spaces beyond the length
+    if t == "bpchar" and length is not None:
+        text = text.ljust(length)
+    return text
+
+
+def _refuse_nul(text: str) -> None:
+    if "\x00" in text:
+        raise CastError(
+            "unsupported Unicode escape sequence",
+            SqlState.UNTRANSLATABLE_CHARACTER,
+            "\\u0000 cannot be converted to text.",
+        )
+
+
+def _as_plain_text(value: Any) -> str:
+    if isinstance(value, dict | list):
+        raise TypeError("not text")
+    text = _shown(value)
+    _refuse_nul(text)
+    return text
+
+
+def _as_datetime(value: Any, t: str, pretty: str) -> str:
+    shown = _shown(value)
+    match = _DATETIME.fullmatch(shown) if isinstance(value, str) else None
+    if match is None:
+        raise CastError(
+            f'invalid input syntax for type {pretty}: "{shown}"', SqlState.INVALID_DATETIME_FORMAT
+        )
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    try:
+        parsed = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            int((fraction or "0").ljust(6, "0")),
+        )
+    except ValueError:
+        raise CastError(
+            f'date/time field value out of range: "{shown}"', SqlState.DATETIME_FIELD_OVERFLOW
+        ) from None
+    if t == "date":
+        return parsed.date().isoformat()
+    offset_s = _zone_s(zone, shown)
+    if t == "timestamp":
+        return parsed.isoformat()
+    moment = parsed.replace(tzinfo=UTC) - timedelta(seconds=offset_s)
+    return moment.isoformat()
+
+
+def _zone_s(zone: str | None, shown: str) -> int:
+    if zone is None or zone.upper() == "Z":
+        return 0
+    digits = zone[1:].replace(":", "")
+    hours, minutes = (int(digits), 0) if len(digits) <= 2 else (int(digits[:-2]), int(digits[-2:]))
+    offset_s = hours * 3600 + minutes * 60
+    if offset_s > _MAX_ZONE_S or minutes > 59:
+        raise CastError(
+            f'time zone displacement out of range: "{shown}"',
+            SqlState.INVALID_TIME_ZONE_DISPLACEMENT,
+        )
+    return -offset_s if zone[0] == "-" else offset_s
+
+
+def _as_json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            raise CastError(f'invalid input syntax for type json: "{value}"') from None
+    _refuse_nul_in_document(value)
+    return value
+
+
+def _refuse_nul_in_document(value: Any) -> None:
+    """Refuse a NUL in any string or key of a JSON document (Postgres refuses ``\\u0000``)."""
+    if isinstance(value, str):
+        _refuse_nul(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(str(key))
+            _refuse_nul_in_document(item)
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_nul_in_document(item)
 
 
 def _as_bool(value: Any) -> bool:
@@ -88,50 +328,11 @@ def _as_bool(value: Any) -> bool:
     raise ValueError(text)
 
 
-def _as_text(value: Any) -> str:
-    if isinstance(value, dict | list):
-        raise TypeError("not text")
-    return value if isinstance(value, str) else json.dumps(value)
-
-
 def _as_uuid(value: Any) -> str:
     return str(uuid.UUID(str(value)))
 
 
-def _as_timestamptz(value: Any) -> str:
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).isoformat()
-
-
-def _as_timestamp(value: Any) -> str:
-    return (
-        datetime.fromisoformat(str(value).replace("Z", "+00:00")).replace(tzinfo=None).isoformat()
-    )
-
-
-def _as_date(value: Any) -> str:
-    return date.fromisoformat(str(value)[:10]).isoformat()
-
-
-def _as_json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
-_CASTS: dict[str, Callable[[Any], Any]] = {
-    **dict.fromkeys(_INT_TYPES, _as_int),
-    **dict.fromkeys(_FLOAT_TYPES, _as_float),
-    **dict.fromkeys(_TEXT_TYPES, _as_text),
-    "numeric": _as_numeric,
-    "bool": _as_bool,
-    "uuid": _as_uuid,
-    "timestamptz": _as_timestamptz,
-    "timestamp": _as_timestamp,
-    "date": _as_date,
-    "json": _as_json,
-    "jsonb": _as_json,
-}
+_CASTS: dict[str, Callable[[Any], Any]] = {"bool": _as_bool, "uuid": _as_uuid}
 _PRETTY: Mapping[str, str] = {
     "int2": "smallint",
     "int4": "integer",

@@ -71,7 +71,8 @@ def _serving(request: pytest.FixtureRequest, backend: str, **options: Any) -> It
     shared cluster (a copy of the default migrations' database when no ``schema`` is given)
     with its own replication slot."""
     if backend == "memory":
-        with LocalServer(**options) as srv:
+        # LocalServer's default is the embedded Postgres: the stand-in must be asked for.
+        with LocalServer(db="memory", **options) as srv:
             yield srv
         return
     admin_dsn: str = request.getfixturevalue("postgres_admin_dsn")

@@ -164,7 +164,12 @@ def test_filter_values_never_change_the_sql_text(
     assert one.params[0] in {first, first.replace("*", "%")}
 
 
-@given(values=st.lists(_VALUE.filter(lambda v: "," not in v and '"' not in v), max_size=5))
+# A NUL byte never reaches SQL: parse_query refuses it (22021).
+@given(
+    values=st.lists(
+        _VALUE.filter(lambda v: "," not in v and '"' not in v and "\x00" not in v), max_size=5
+    )
+)
 def test_in_lists_of_any_length_are_one_parameter(values: list[str]) -> None:
     statement = _read(("x", "in.(" + ",".join(values) + ")"))
     assert statement.sql == _read(("x", "in.(a)")).sql
