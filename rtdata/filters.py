@@ -132,9 +132,13 @@ class Condition:
 def parse_condition(column: str, expression: str, *, dialect: Dialect = "realtime") -> Condition:
     """Parse the right-hand side of one segment, for example ``"not.in.(1,2)"``.
 
+    In the ``realtime`` dialect a pattern is compiled here, so one that is invalid or that the
+    local engine cannot run is refused now; in the ``postgrest`` dialect that waits for
+    :func:`check_conditions` (or for Postgres, where Postgres evaluates the filter).
+
     Raises:
         FilterError: Unknown operator, missing value, a malformed ``in`` list, an ``is`` value
-            other than ``null|true|false|unknown``, or an invalid pattern.
+            other than ``null|true|false|unknown``, or (``realtime``) an invalid pattern.
     """
     segment = f"{column}={expression}"
     if not column:
@@ -160,7 +164,10 @@ def parse_condition(column: str, expression: str, *, dialect: Dialect = "realtim
         value = _unquote(raw) if dialect == "realtime" else raw
         if dialect == "postgrest" and op in {"like", "ilike"}:
             value = value.replace("*", "%")
-        if op in _PATTERN_OPS:
+        if op in _PATTERN_OPS and dialect == "realtime":
+            # Realtime filters are evaluated here, so a pattern RE2 cannot run is refused at
+            # join. A REST filter may be evaluated by Postgres, which checks its own patterns:
+            # the in-memory backend compiles them in check_conditions, before evaluating.
             _compile_pattern(op, value, segment)
     return Condition(column, op, value, negate)
 
@@ -510,7 +517,9 @@ def check_conditions(
     Raises:
         FilterError: With :attr:`FilterError.sqlstate` ``42703`` for an unknown column,
             ``42804`` for ``is.true|false|unknown`` on a non-boolean column, ``42883`` for a
-            pattern operator on a non-text column or a comparison on a ``json`` column, and
+            pattern operator on a non-text column or a comparison on a ``json`` column,
+            ``2201B`` for a regex that is invalid or that RE2 cannot run (back-references,
+            lookaround, too large), ``22025`` for a LIKE pattern ending in its escape, and
             ``22P02`` for a value ``cast`` rejects.
     """
     for cond in conditions:
@@ -527,6 +536,8 @@ def check_conditions(
         if cond.op in _PATTERN_OPS and typ not in TEXT_TYPES:
             symbol = _SQL_OPERATOR[cond.op]
             raise FilterError(f"operator does not exist: {typ} {symbol} unknown", segment, "42883")
+        if cond.op in _PATTERN_OPS:
+            _compile_pattern(cond.op, str(cond.value), segment)
         if typ == "json" and cond.op in {*COMPARE, "in"}:
             raise FilterError("operator does not exist: json = unknown", segment, "42883")
         if cast is None or cond.op in _PATTERN_OPS or cond.op == "is":
