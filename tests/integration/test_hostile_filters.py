@@ -196,3 +196,24 @@ def test_a_pathological_or_bad_realtime_filter_holds_no_other_channel(
         assert systems[topic]["status"] == "error", (topic, systems[topic])
         assert systems[topic]["extension"] == "postgres_changes"
         assert reason in systems[topic]["message"], (topic, systems[topic])
+
+
+def test_the_hostile_bench_section_runs_small() -> None:
+    from rtdata.bench.hostile import bench_hostile
+
+    # The section, run small on the in-memory server: both phases happen, the pathological
+    # client's requests are answered (the section raises on any answer but 200).
+    figures = {
+        f.key: f for f in bench_hostile(duration_s=0.3, clients=2, rows=5, databases=("memory",))
+    }
+    assert set(figures) == {
+        "hostile.memory.normal_p99_ms",
+        "hostile.memory.normal_p99_with_evil_ms",
+        "hostile.memory.evil_answered",
+        "hostile.memory.evil_p50_ms",
+    }
+    assert figures["hostile.memory.evil_answered"].value >= 1
+    assert figures["hostile.memory.normal_p99_ms"].value > 0
+    assert figures["hostile.memory.normal_p99_with_evil_ms"].baseline == (
+        "hostile.memory.normal_p99_ms"
+    )
