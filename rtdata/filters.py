@@ -563,7 +563,9 @@ def predicate(
 ) -> Callable[[Mapping[str, Any]], bool]:
     """Compile conditions once into a row test; see :func:`matches` for the semantics.
 
-    Values are cast here, so a value ``cast`` rejects raises now, even before any row.
+    Values are cast here, so a value ``cast`` rejects raises now, even before any row. A
+    pattern that does not compile (possible only in the ``postgrest`` dialect, which leaves
+    patterns to :func:`check_conditions`) matches no row.
     """
     tests = [(cond.column, _compile(cond, cast, comparable)) for cond in conditions]
 
@@ -658,7 +660,12 @@ def _compile_scalar(
     op: str, value: str, key: Callable[[Any], Any], typed: Callable[[str], Any]
 ) -> Test:
     if op in _PATTERN_OPS:
-        regex = _compile_pattern(op, value)
+        try:
+            regex = _compile_pattern(op, value)
+        except FilterError:
+            # Only a pattern parsed in the postgrest dialect, left for Postgres to check, gets
+            # here; the server refuses it in check_conditions before evaluating. Fail closed.
+            return lambda _actual: None
         search = regex.fullmatch if op in {"like", "ilike"} else regex.search
 
         def pattern_test(actual: Any) -> bool | None:

@@ -385,3 +385,9 @@ def test_a_rest_pattern_is_left_to_postgres_but_checked_before_python_evaluates_
     assert (info.value.sqlstate, info.value.segment) == ("2201B", "t=match.(a)\\1")
     with pytest.raises(FilterError, match="back-references"):
         parse_condition("t", "match.(a)\\1")  # realtime: refused at join
+
+
+def test_an_uncompiled_rest_pattern_matches_no_row_when_evaluated_directly() -> None:
+    cond = parse_condition("t", "match.(a)\\1", dialect="postgrest")
+    assert not matches([cond], {"t": "aa"}, _cast)
+    assert not matches([Condition("t", "match", "(a)\\1", negate=True)], {"t": "b"}, _cast)
