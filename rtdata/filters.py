@@ -21,10 +21,14 @@ The two dialects differ where the servers do (supabase/realtime ``subscriptions.
 - ``postgrest``: values are taken verbatim; ``in`` elements may be double-quoted but are never
   trimmed nor NULL; ``*`` in a ``like``/``ilike`` pattern means ``%``; ``is`` values ignore case.
 
-Regexes run on Python's ``re`` (search, ``.`` matches newlines), after translating the parts of
-Postgres' ARE syntax Python spells differently: ``$`` (end of text only), ``\\m \\M \\y \\Y`` and
-``[[:class:]]`` (ASCII ranges). Back-references, lookbehind and leftmost-longest matching follow
-Python; text compares by code point (the C collation).
+Patterns (``like``, ``ilike``, ``match``, ``imatch``) run on RE2, whose matching takes time
+linear in the text whatever the pattern, so no filter can stall the server (``^(a+)+$`` over
+``aaa…!`` is as quick as ``^a+$``). Postgres' ARE syntax is translated where RE2 spells it
+differently: ``$`` and ``\\Z`` (end of text only), ``\\y \\Y`` and ``\\m \\M`` (the latter
+two next to a token that matches a word character), ``[[:class:]]`` (ASCII ranges). What needs
+backtracking, back-references and lookahead/lookbehind, is refused as an invalid regular
+expression (``2201B``), as is a repetition bound above Postgres' 255. ``\\w`` and ``\\b`` know
+ASCII word characters only, and text compares by code point (the C collation).
 """
 
 from __future__ import annotations
@@ -33,14 +37,17 @@ import functools
 import math
 import operator
 import re
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+import re2
+
 __all__ = [
     "COMPARE",
     "MAX_IN_VALUES",
+    "MAX_PATTERN_MEMORY_BYTES",
+    "MAX_REPETITION",
     "OPERATORS",
     "TEXT_TYPES",
     "Condition",
@@ -125,9 +132,13 @@ class Condition:
 def parse_condition(column: str, expression: str, *, dialect: Dialect = "realtime") -> Condition:
     """Parse the right-hand side of one segment, for example ``"not.in.(1,2)"``.
 
+    In the ``realtime`` dialect a pattern is compiled here, so one that is invalid or that the
+    local engine cannot run is refused now; in the ``postgrest`` dialect that waits for
+    :func:`check_conditions` (or for Postgres, where Postgres evaluates the filter).
+
     Raises:
         FilterError: Unknown operator, missing value, a malformed ``in`` list, an ``is`` value
-            other than ``null|true|false|unknown``, or an invalid pattern.
+            other than ``null|true|false|unknown``, or (``realtime``) an invalid pattern.
     """
     segment = f"{column}={expression}"
     if not column:
@@ -153,7 +164,10 @@ def parse_condition(column: str, expression: str, *, dialect: Dialect = "realtim
         value = _unquote(raw) if dialect == "realtime" else raw
         if dialect == "postgrest" and op in {"like", "ilike"}:
             value = value.replace("*", "%")
-        if op in _PATTERN_OPS:
+        if op in _PATTERN_OPS and dialect == "realtime":
+            # Realtime filters are evaluated here, so a pattern RE2 cannot run is refused at
+            # join. A REST filter may be evaluated by Postgres, which checks its own patterns:
+            # the in-memory backend compiles them in check_conditions, before evaluating.
             _compile_pattern(op, value, segment)
     return Condition(column, op, value, negate)
 
@@ -281,8 +295,18 @@ def _unquote(value: str) -> str:
 
 # ---------------------------------------------------------------- patterns
 
+MAX_REPETITION: Final = 255
+"""Postgres' largest bound in a ``{m,n}`` repetition (``RE_DUP_MAX``); above it the regex is
+invalid (``2201B``)."""
+MAX_PATTERN_MEMORY_BYTES: Final = 2**20
+"""The memory RE2 may use for one compiled pattern, its program and its DFA cache. A pattern
+whose program does not fit is refused (``2201B`` "pattern too large"); this bounds both the
+time a pattern takes to compile (milliseconds) and the cost of matching per character."""
+_WORD_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+_REPEAT: Final = re.compile(r"\{(\d+)(?:,(\d*))?\}")
 
-def _compile_pattern(op: str, pattern: str, segment: str | None = None) -> re.Pattern[str]:
+
+def _compile_pattern(op: str, pattern: str, segment: str | None = None) -> _Regex:
     try:
         if op in {"like", "ilike"}:
             return _like_regex(pattern, op == "ilike")
@@ -291,8 +315,45 @@ def _compile_pattern(op: str, pattern: str, segment: str | None = None) -> re.Pa
         raise FilterError(exc.reason, segment, exc.sqlstate) from None
 
 
+class _Regex:
+    """A pattern compiled by RE2: matching takes time linear in the text, whatever the pattern."""
+
+    __slots__ = ("_regexp",)
+
+    def __init__(self, pattern: str, ignore_case: bool) -> None:
+        options = re2.Options()
+        options.dot_nl = True  # Postgres' '.' and '[^x]' match newlines; so does LIKE's '_'
+        options.never_capture = True  # only whether it matches is asked
+        options.case_sensitive = not ignore_case
+        options.log_errors = False
+        options.max_mem = MAX_PATTERN_MEMORY_BYTES
+        try:
+            self._regexp = re2.compile(pattern, options)
+        except re2.error as exc:
+            reason = exc.args[0].decode() if isinstance(exc.args[0], bytes) else str(exc)
+            raise FilterError(f"invalid regular expression: {reason}", None, "2201B") from None
+        except UnicodeEncodeError:
+            raise FilterError(
+                "invalid regular expression: not valid UTF-8", None, "2201B"
+            ) from None
+
+    def search(self, text: str) -> bool | None:
+        """Tell whether the pattern matches somewhere in ``text`` (``None``: not UTF-8 text)."""
+        try:
+            return self._regexp.search(text) is not None
+        except UnicodeEncodeError:
+            return None
+
+    def fullmatch(self, text: str) -> bool | None:
+        """Tell whether the pattern matches the whole ``text`` (``None``: not UTF-8 text)."""
+        try:
+            return self._regexp.fullmatch(text) is not None
+        except UnicodeEncodeError:
+            return None
+
+
 @functools.lru_cache(maxsize=1024)
-def _like_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+def _like_regex(pattern: str, ignore_case: bool) -> _Regex:
     out: list[str] = []
     chars = iter(pattern)
     for ch in chars:
@@ -300,14 +361,18 @@ def _like_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
             escaped = next(chars, None)
             if escaped is None:
                 raise FilterError("LIKE pattern must not end with escape character", None, "22025")
-            out.append(re.escape(escaped))
+            out.append(_literal(escaped))
         elif ch == "%":
             out.append(".*")
         elif ch == "_":
             out.append(".")
         else:
-            out.append(re.escape(ch))
-    return re.compile("".join(out), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+            out.append(_literal(ch))
+    return _Regex("".join(out), ignore_case)
+
+
+def _literal(ch: str) -> str:
+    return ch if ch in _WORD_CHARS or ord(ch) > 0x7F else f"\\x{{{ord(ch):x}}}"
 
 
 _POSIX_CLASSES: Final = {
@@ -318,40 +383,87 @@ _POSIX_CLASSES: Final = {
     "lower": "a-z",
     "space": r"\s",
     "blank": r" \t",
-    "punct": re.escape("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
+    "punct": "".join(_literal(c) for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
     "xdigit": "0-9A-Fa-f",
     "word": r"\w",
     "cntrl": r"\x00-\x1f\x7f",
     "print": r"\x20-\x7e",
     "graph": r"\x21-\x7e",
 }
-_ARE_ESCAPES: Final = {"m": r"\b(?=\w)", "M": r"\b(?<=\w)", "y": r"\b", "Y": r"\B"}
+_ARE_ESCAPES: Final = {"y": r"\b", "Y": r"\B", "Z": r"\z"}
 
 
 @functools.lru_cache(maxsize=1024)
-def _posix_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+def _posix_regex(pattern: str, ignore_case: bool) -> _Regex:
+    # Postgres' ARE syntax, translated to RE2's where they differ. RE2 matches in linear time,
+    # so a pattern such as ^(a+)+$ cannot stall the server; the price is that back-references
+    # and lookaround, which need backtracking, are refused.
     out: list[str] = []
     i, n = 0, len(pattern)
     while i < n:
         ch = pattern[i]
         if ch == "\\" and i + 1 < n:
-            out.append(_ARE_ESCAPES.get(pattern[i + 1], pattern[i : i + 2]))
+            nxt = pattern[i + 1]
+            if nxt.isdigit() and nxt != "0":
+                raise FilterError(_UNSUPPORTED.format("back-references"), None, "2201B")
+            if nxt in "mM":
+                out.append(_word_edge(pattern, i, out))
+            else:
+                out.append(_ARE_ESCAPES.get(nxt, pattern[i : i + 2]))
             i += 2
+        elif ch == "(" and pattern.startswith(("(?=", "(?!", "(?<=", "(?<!"), i):
+            raise FilterError(_UNSUPPORTED.format("lookahead and lookbehind"), None, "2201B")
         elif ch == "$":
-            out.append(r"\Z")
+            out.append(r"\z")
             i += 1
         elif ch == "[":
             i = _bracket(pattern, i, out)
+        elif ch == "{" and (repeat := _REPEAT.match(pattern, i)):
+            if any(int(b) > MAX_REPETITION for b in repeat.groups() if b):
+                raise FilterError(
+                    "invalid regular expression: invalid repetition count(s)", None, "2201B"
+                )
+            out.append(repeat.group())
+            i = repeat.end()
         else:
             out.append(ch)
             i += 1
-    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "possible nested set" and similar FutureWarnings
-            return re.compile("".join(out), flags)
-    except re.error as exc:
-        raise FilterError(f"invalid regular expression: {exc}", None, "2201B") from None
+    return _Regex("".join(out), ignore_case)
+
+
+_UNSUPPORTED: Final = (
+    "invalid regular expression: {} are not supported by the local server, whose regex engine"
+    " (RE2) runs in time linear in the text"
+)
+
+
+def _word_edge(pattern: str, i: int, out: list[str]) -> str:
+    # \m (start of a word) and \M (end of a word) are zero-width tests RE2 lacks. Next to a
+    # token that must match a word character they are the same as \b: \m before a literal
+    # letter, digit or underscore (or \w, \d) that is not optional, \M after one.
+    if pattern[i + 1] == "m":
+        token = (
+            pattern[i + 2 : i + 4] if pattern.startswith("\\", i + 2) else pattern[i + 2 : i + 3]
+        )
+        after = pattern[i + 2 + len(token) : i + 3 + len(token)]
+        if _is_word_token(token) and after not in {"*", "?", "{"}:
+            return r"\b"
+    else:
+        previous = out[-2:] if out and out[-1] == "+" else out[-1:]
+        token = previous[0] if previous else ""
+        if _is_word_token(token):
+            return r"\b"
+    raise FilterError(
+        _UNSUPPORTED.format(
+            "\\m and \\M other than next to a letter, digit, underscore, \\w or \\d"
+        ),
+        None,
+        "2201B",
+    )
+
+
+def _is_word_token(token: str) -> bool:
+    return (len(token) == 1 and token in _WORD_CHARS) or token in {r"\w", r"\d"}
 
 
 def _bracket(pattern: str, i: int, out: list[str]) -> int:
@@ -405,7 +517,9 @@ def check_conditions(
     Raises:
         FilterError: With :attr:`FilterError.sqlstate` ``42703`` for an unknown column,
             ``42804`` for ``is.true|false|unknown`` on a non-boolean column, ``42883`` for a
-            pattern operator on a non-text column or a comparison on a ``json`` column, and
+            pattern operator on a non-text column or a comparison on a ``json`` column,
+            ``2201B`` for a regex that is invalid or that RE2 cannot run (back-references,
+            lookaround, too large), ``22025`` for a LIKE pattern ending in its escape, and
             ``22P02`` for a value ``cast`` rejects.
     """
     for cond in conditions:
@@ -422,6 +536,8 @@ def check_conditions(
         if cond.op in _PATTERN_OPS and typ not in TEXT_TYPES:
             symbol = _SQL_OPERATOR[cond.op]
             raise FilterError(f"operator does not exist: {typ} {symbol} unknown", segment, "42883")
+        if cond.op in _PATTERN_OPS:
+            _compile_pattern(cond.op, str(cond.value), segment)
         if typ == "json" and cond.op in {*COMPARE, "in"}:
             raise FilterError("operator does not exist: json = unknown", segment, "42883")
         if cast is None or cond.op in _PATTERN_OPS or cond.op == "is":
@@ -447,7 +563,9 @@ def predicate(
 ) -> Callable[[Mapping[str, Any]], bool]:
     """Compile conditions once into a row test; see :func:`matches` for the semantics.
 
-    Values are cast here, so a value ``cast`` rejects raises now, even before any row.
+    Values are cast here, so a value ``cast`` rejects raises now, even before any row. A
+    pattern that does not compile (possible only in the ``postgrest`` dialect, which leaves
+    patterns to :func:`check_conditions`) matches no row.
     """
     tests = [(cond.column, _compile(cond, cast, comparable)) for cond in conditions]
 
@@ -542,13 +660,18 @@ def _compile_scalar(
     op: str, value: str, key: Callable[[Any], Any], typed: Callable[[str], Any]
 ) -> Test:
     if op in _PATTERN_OPS:
-        regex = _compile_pattern(op, value)
+        try:
+            regex = _compile_pattern(op, value)
+        except FilterError:
+            # Only a pattern parsed in the postgrest dialect, left for Postgres to check, gets
+            # here; the server refuses it in check_conditions before evaluating. Fail closed.
+            return lambda _actual: None
         search = regex.fullmatch if op in {"like", "ilike"} else regex.search
 
         def pattern_test(actual: Any) -> bool | None:
             if not isinstance(actual, str):
                 return None
-            return search(actual) is not None
+            return search(actual)
 
         return pattern_test
     right = typed(value)

@@ -8,6 +8,9 @@ Sections (``--only`` picks some):
 * ``postgres``: the local server on its embedded Postgres beside the in-memory one, in one run:
   start-up, commit → official client p50/p99 at 2,000 inserts/s, frames/s to 100 readers of one
   table, and idle CPU with 20 subscribers over 60 s.
+* ``hostile``: on each database, the p99 of clients reading over REST while one client sends
+  the pathological filter ``?patient_name=match.^(a+)+$`` back to back, beside the same
+  clients alone (target < 50 ms), and how many pathological requests were answered.
 * ``ingest``: the collector's throughput on one stream beside the bare official client's.
 * ``latency``: commit → buffer latency percentiles at a steady write rate.
 * ``buffer``: EventBuffer append rate beside per-row ``pd.concat``, snapshot time and memory.
@@ -55,6 +58,7 @@ __all__ = ["OPT_IN", "SECTIONS", "Figure", "render_markdown", "run", "to_json"]
 SECTIONS: Final = (
     "server",
     "postgres",
+    "hostile",
     "ingest",
     "latency",
     "buffer",

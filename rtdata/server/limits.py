@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from rtdata import filters
+
 __all__ = [
     "AUTH_FAILURES_PER_EMAIL_BURST",
     "AUTH_FAILURES_PER_EMAIL_PER_5_MIN",
@@ -23,10 +25,13 @@ __all__ = [
     "MAX_BODY_BYTES",
     "MAX_CHANNELS_PER_SOCKET",
     "MAX_EMAIL_BYTES",
+    "MAX_FILTER_BYTES",
     "MAX_FRAME_BYTES",
     "MAX_HEADER_COUNT",
     "MAX_HEADER_FIELD_BYTES",
     "MAX_ISSUER_BYTES",
+    "MAX_PATTERN_MEMORY_BYTES",
+    "MAX_REPETITION",
     "MAX_REQUEST_LINE_BYTES",
     "MAX_USER_METADATA_BYTES",
 ]
@@ -105,3 +110,23 @@ MAX_ACCESS_TOKEN_BYTES: Final = 8000
 HTTP server's 8190-byte field limit. The sizes above keep every token under it; a user whose
 stored metadata (``auth.users`` written by hand) would exceed it is refused at sign-in with
 500 ``unexpected_failure`` instead of being given a token no request could carry."""
+
+# ---------------------------------------------------------------- filters (REST and realtime)
+
+MAX_FILTER_BYTES: Final = 4096
+"""The longest filter, in UTF-8 bytes: one REST filter parameter's value (``?col=op.value``) or
+one realtime binding's whole ``filter``. Longer is refused: REST with 400 ``PGRST100``, a
+realtime join with a ``postgres_changes`` system error on that topic. Pattern filters
+(``like``, ``ilike``, ``match``, ``imatch``) need no time bound besides: they run on RE2 in
+time linear in the text (:mod:`rtdata.filters`)."""
+
+MAX_PATTERN_MEMORY_BYTES: Final = filters.MAX_PATTERN_MEMORY_BYTES
+"""The memory RE2 may use for one ``like``/``ilike``/``match``/``imatch`` pattern (the default
+lives in the pure :mod:`rtdata.filters`, below the server). A pattern that needs more is an
+invalid regular expression (``2201B``, "pattern too large"): this bounds a pattern's compile
+time and its matching cost per character, so no filter holds the server (in-memory backend and
+every realtime subscription; on Postgres the statement timeout bounds SQL evaluation)."""
+
+MAX_REPETITION: Final = filters.MAX_REPETITION
+"""Postgres' largest ``{m,n}`` bound in a regex; above it ``2201B`` "invalid repetition
+count(s)", as Postgres answers."""

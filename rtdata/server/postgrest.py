@@ -17,6 +17,7 @@ from typing import Any, Final
 import orjson
 
 from rtdata.filters import Condition, FilterError, parse_condition
+from rtdata.server.limits import MAX_FILTER_BYTES
 from rtdata.server.store import Row, StoreError, filter_error
 
 __all__ = [
@@ -102,6 +103,7 @@ def parse_query(params: Mapping[str, str] | Iterable[tuple[str, str]]) -> RestQu
             elif key in _LOGIC:
                 raise ValueError("or/and filters are not supported by the local server")
             elif key not in _IGNORED:
+                _check_filter_size(key, value)
                 query.conditions.append(parse_condition(key, value, dialect="postgrest"))
         except FilterError as exc:
             raise filter_error(FilterError(exc.reason, f"{key}={value}", exc.sqlstate)) from None
@@ -110,6 +112,17 @@ def parse_query(params: Mapping[str, str] | Iterable[tuple[str, str]]) -> RestQu
                 400, "PGRST100", f'"failed to parse {key} ({value})"', str(exc)
             ) from None
     return query
+
+
+def _check_filter_size(key: str, value: str) -> None:
+    size_bytes = len(value.encode("utf-8", "surrogatepass"))
+    if size_bytes > MAX_FILTER_BYTES:
+        raise StoreError(
+            400,
+            "PGRST100",
+            f'"failed to parse filter on {key[:64]!r} (a value of {size_bytes} bytes)"',
+            f"a filter may be at most {MAX_FILTER_BYTES} bytes long (MAX_FILTER_BYTES)",
+        )
 
 
 def _split(text: str) -> list[str]:

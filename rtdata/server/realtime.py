@@ -24,7 +24,7 @@ from rtdata import protocol
 from rtdata.filters import Condition, FilterError, check_conditions, matches, parse_filter
 from rtdata.protocol import Message
 from rtdata.server.auth import AuthError, TokenExpiredError, decode_token
-from rtdata.server.limits import MAX_CHANNELS_PER_SOCKET
+from rtdata.server.limits import MAX_CHANNELS_PER_SOCKET, MAX_FILTER_BYTES
 from rtdata.server.policies import visible
 from rtdata.server.presence import Presence
 from rtdata.server.schema import Schema, TableSchema
@@ -470,8 +470,13 @@ class RealtimeHub:
             known = self.store.schema.tables.get(table)
             if known is None or known.schema != schema or not known.published:
                 raise ValueError(f"table {schema}.{table} is not in publication supabase_realtime")
+        text = raw.get("filter")
+        if text is not None and not isinstance(text, str):
+            raise ValueError("filter must be a string")
+        if text and len(text.encode("utf-8", "surrogatepass")) > MAX_FILTER_BYTES:
+            raise ValueError(f"filter is longer than {MAX_FILTER_BYTES} bytes (MAX_FILTER_BYTES)")
         try:
-            conditions = parse_filter(raw.get("filter"))
+            conditions = parse_filter(text)
         except FilterError as exc:
             raise ValueError(str(exc)) from None
         if conditions:

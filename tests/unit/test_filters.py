@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rtdata.filters import (
     Condition,
@@ -21,6 +23,7 @@ from rtdata.server.auth import DEFAULT_JWT_SECRET, make_key
 from rtdata.server.realtime import RealtimeHub
 from rtdata.server.schema import load_schema
 from rtdata.server.store import TableStore
+from tests.support import timeout_s
 
 
 def _cast(_column: str, text: str) -> Any:
@@ -289,3 +292,102 @@ def test_the_realtime_server_reads_now_and_col_as_constants(
         "Unable to subscribe to changes with given parameters."
     )
     assert refusal in system.payload["message"]
+
+
+# ---------------------------------------------------------------- hostile patterns
+
+
+@pytest.mark.timeout(timeout_s(60))
+@pytest.mark.parametrize(
+    "text",
+    [
+        "t=match.^(a+)+$",  # exponential on a backtracking engine: 2**n paths, then no match
+        "t=imatch.^(a|aa)+$",
+        "t=match.^(\\w+\\s?)*$",
+        "t=like.%a%a%a%a%a%a%a%a%a%a%a%a%b",  # polynomial on a backtracking engine
+    ],
+)
+def test_a_pathological_pattern_is_evaluated_in_linear_time(text: str) -> None:
+    # A backtracking engine would not finish these within the test's timeout (each extra "a"
+    # doubles the work of the first); RE2 reads the text once.
+    value = "a" * 50_000 + "!"
+    assert not matches(parse_filter(text), {"t": value}, _cast)
+    assert matches(parse_filter(text), {"t": "a" * 50_000 + ("b" if "like" in text else "")}, _cast)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "problem"),
+    [
+        ("(a)\\1", "back-references are not supported by the local server"),
+        ("(?=a)a", "lookahead and lookbehind are not supported"),
+        ("(?<!a)b", "lookahead and lookbehind are not supported"),
+        ("\\m(ab)", "\\\\m and \\\\M other than next to a letter"),
+        ("a*\\M", "\\\\m and \\\\M other than next to a letter"),
+        ("a{256}", "invalid repetition count"),
+        ("a{1,300}", "invalid repetition count"),
+        ("\\pL{255}", "pattern too large"),  # past MAX_PATTERN_MEMORY_BYTES
+    ],
+)
+def test_patterns_that_need_backtracking_or_too_much_memory_are_2201B(
+    pattern: str, problem: str
+) -> None:
+    with pytest.raises(FilterError, match=problem) as info:
+        parse_condition("t", f"imatch.{pattern}")
+    assert info.value.sqlstate == "2201B"
+    assert info.value.reason.startswith("invalid regular expression: ")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "expected"),
+    [
+        ("\\mcat\\M", "the cat sat", True),
+        ("\\mcat\\M", "concatenate", False),
+        ("\\m\\w+\\M", "  word ", True),
+        ("\\m\\d+\\M", "a1", False),  # 1 does not start a word: a precedes it
+        ("x\\M", "xy", False),
+        ("a{2,255}", "aa", True),
+        ("c\\Z", "abc", True),
+        ("c\\Z", "abc\n", False),
+    ],
+)
+def test_word_edges_and_end_of_text_translate_exactly(
+    pattern: str, value: str, expected: bool
+) -> None:
+    assert matches([parse_condition("t", f"match.{pattern}")], {"t": value}, _cast) is expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    op=st.sampled_from(["like", "ilike", "match", "imatch"]),
+    pattern=st.text(max_size=40),
+    value=st.text(max_size=40),
+)
+def test_any_pattern_parses_or_is_a_filter_error_and_never_raises_when_evaluated(
+    op: str, pattern: str, value: str
+) -> None:
+    try:
+        conditions = parse_filter(f"t={op}.{pattern}")
+    except FilterError as exc:
+        error = exc
+    else:
+        assert matches(conditions, {"t": value}, _cast) in {True, False}
+        return
+    assert error.sqlstate in {None, "2201B", "22025"}
+
+
+def test_a_rest_pattern_is_left_to_postgres_but_checked_before_python_evaluates_it() -> None:
+    # PostgREST's dialect: Postgres evaluates the filter on that backend and runs
+    # back-references itself, so parsing accepts it; where Python evaluates (the in-memory
+    # store, realtime), check_conditions refuses it as PostgREST would answer Postgres.
+    cond = parse_condition("t", "match.(a)\\1", dialect="postgrest")
+    with pytest.raises(FilterError, match="back-references") as info:
+        check_conditions([cond], {"t": "text"})
+    assert (info.value.sqlstate, info.value.segment) == ("2201B", "t=match.(a)\\1")
+    with pytest.raises(FilterError, match="back-references"):
+        parse_condition("t", "match.(a)\\1")  # realtime: refused at join
+
+
+def test_an_uncompiled_rest_pattern_matches_no_row_when_evaluated_directly() -> None:
+    cond = parse_condition("t", "match.(a)\\1", dialect="postgrest")
+    assert not matches([cond], {"t": "aa"}, _cast)
+    assert not matches([Condition("t", "match", "(a)\\1", negate=True)], {"t": "b"}, _cast)
