@@ -29,10 +29,12 @@ __all__ = [
     "MAX_FRAME_BYTES",
     "MAX_HEADER_COUNT",
     "MAX_HEADER_FIELD_BYTES",
+    "MAX_IN_VALUES",
     "MAX_ISSUER_BYTES",
     "MAX_PATTERN_MEMORY_BYTES",
     "MAX_REPETITION",
     "MAX_REQUEST_LINE_BYTES",
+    "MAX_ROWS_PER_INSERT",
     "MAX_USER_METADATA_BYTES",
 ]
 
@@ -40,6 +42,11 @@ __all__ = [
 
 MAX_BODY_BYTES: Final = 16 * 2**20
 """A request body larger than this is refused with 413."""
+
+MAX_ROWS_PER_INSERT: Final = 100_000
+"""A POST (insert or upsert) of more rows than this in one body is refused with 413
+``PGRST102`` naming the count, before any row is cast or stored: one request never holds the
+database for the time a larger batch takes. Split larger loads into several requests."""
 
 MAX_REQUEST_LINE_BYTES: Final = 8190
 """A request line (method, path and query) longer than this is refused with 400, before any
@@ -126,6 +133,10 @@ lives in the pure :mod:`rtdata.filters`, below the server). A pattern that needs
 invalid regular expression (``2201B``, "pattern too large"): this bounds a pattern's compile
 time and its matching cost per character, so no filter holds the server (in-memory backend and
 every realtime subscription; on Postgres the statement timeout bounds SQL evaluation)."""
+
+MAX_IN_VALUES: Final = filters.MAX_IN_VALUES
+"""The most values an ``in`` list of a realtime binding's filter may hold (Realtime's limit);
+a join with more is refused on its topic."""
 
 MAX_REPETITION: Final = filters.MAX_REPETITION
 """Postgres' largest ``{m,n}`` bound in a regex; above it ``2201B`` "invalid repetition

@@ -17,7 +17,7 @@ from typing import Any, Final
 import orjson
 
 from rtdata.filters import Condition, FilterError, parse_condition
-from rtdata.server.limits import MAX_FILTER_BYTES
+from rtdata.server.limits import MAX_FILTER_BYTES, MAX_ROWS_PER_INSERT
 from rtdata.server.store import Row, StoreError, filter_error
 
 __all__ = [
@@ -314,10 +314,18 @@ def post_rows(
     missing=default``.
 
     Raises:
-        StoreError: 400 ``PGRST102`` for invalid JSON or objects with different keys, 400
-            ``PGRST204`` for a ``columns=`` name ``known_columns`` lacks.
+        StoreError: 400 ``PGRST102`` for invalid JSON or objects with different keys, 413
+            ``PGRST102`` for more than :data:`rtdata.server.limits.MAX_ROWS_PER_INSERT` rows,
+            400 ``PGRST204`` for a ``columns=`` name ``known_columns`` lacks.
     """
     body = load_json(raw)
+    if isinstance(body, list) and len(body) > MAX_ROWS_PER_INSERT:
+        raise StoreError(
+            413,
+            "PGRST102",
+            f"Too many rows in one request: {len(body):,} (at most {MAX_ROWS_PER_INSERT:,})",
+            hint="Send the rows in several requests",
+        )
     if query.columns is None:
         if isinstance(body, dict):
             return [body]

@@ -292,3 +292,18 @@ def test_nul_in_a_filter_value_is_a_400_not_a_500(server: LocalServer, method: s
             "hint": None,
         }
         assert http.get("/emergency_requests").json() == before
+
+
+def test_an_insert_of_more_rows_than_the_limit_is_refused_and_stores_nothing(
+    server: LocalServer,
+) -> None:
+    from rtdata.server.limits import MAX_ROWS_PER_INSERT
+
+    with _rest(server) as http:
+        rows = [EMERGENCY_ROW] * (MAX_ROWS_PER_INSERT + 1)
+        response = http.post("/emergency_requests", json=rows)
+        assert response.status_code == 413
+        body = response.json()
+        assert body["code"] == "PGRST102"
+        assert f"{MAX_ROWS_PER_INSERT:,}" in body["message"]
+        assert http.get("/emergency_requests").json() == []
