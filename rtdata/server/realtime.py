@@ -29,7 +29,7 @@ from rtdata.server.policies import visible
 from rtdata.server.presence import Presence
 from rtdata.server.schema import Schema, TableSchema
 from rtdata.server.store import Change, TableStore
-from rtdata.server.values import CastError, coerce, comparable
+from rtdata.server.values import CastError, coerce, comparable, json_bytes
 
 __all__ = [
     "DEFAULT_MAX_RECORD_BYTES",
@@ -544,7 +544,7 @@ class RealtimeHub:
                     if self.drop_fraction and self._rng.random() < self.drop_fraction:
                         continue
                     if data_json is None:  # encode the change once for every channel
-                        data_json = orjson.dumps(self.change_data(change))
+                        data_json = json_bytes(self.change_data(change))
                     member.session.transport.push_change(member.topic, ids, data_json)
 
     def change_data(self, change: Change) -> dict[str, Any]:
@@ -566,11 +566,11 @@ class RealtimeHub:
         return data
 
     def _fit(self, record: dict[str, Any], errors: list[str]) -> dict[str, Any]:
-        if len(orjson.dumps(record)) <= self.max_record_bytes:
+        if len(json_bytes(record)) <= self.max_record_bytes:
             return record
         if not errors:
             errors.append("Error 413: Payload Too Large")
-        return {k: v for k, v in record.items() if len(orjson.dumps(v)) <= _TRIMMED_VALUE_BYTES}
+        return {k: v for k, v in record.items() if len(json_bytes(v)) <= _TRIMMED_VALUE_BYTES}
 
 
 class ClaimCasts:

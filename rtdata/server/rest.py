@@ -26,14 +26,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from rtdata.server import postgrest
 from rtdata.server.postgrest import OBJECT_MEDIA_TYPE, RestQuery, parse_query
 from rtdata.server.schema import Column, TableSchema
 from rtdata.server.store import Claims, Row, StoreError, TableStore
-from rtdata.server.values import comparable
+from rtdata.server.values import comparable, json_bytes
 
 __all__ = ["RestQuery", "RowFilter", "error_response", "handle", "parse_query"]
 
@@ -60,7 +59,7 @@ def _json(
     body: Any, status: int = 200, headers: Mapping[str, str] | None = None, singular: bool = False
 ) -> web.Response:
     return web.Response(
-        body=orjson.dumps(body),
+        body=json_bytes(body),
         status=status,
         content_type=OBJECT_MEDIA_TYPE if singular else "application/json",
         charset="utf-8",

@@ -16,7 +16,7 @@ import orjson
 
 from rtdata.server.schema import Column
 
-__all__ = ["CastError", "SqlState", "coerce", "comparable"]
+__all__ = ["CastError", "SqlState", "coerce", "comparable", "json_bytes"]
 
 _INT_TYPES = {"int2", "int4", "int8"}
 _FLOAT_TYPES = {"float4", "float8"}
@@ -135,6 +135,19 @@ def coerce(column: Column, value: Any) -> Any:
     if column.enum_values and cast_value not in column.enum_values:
         raise CastError(f'invalid input value for enum {t}: "{_shown(value)}"')
     return cast_value
+
+
+def json_bytes(value: Any) -> bytes:
+    """The JSON text of a row, record or value as the server sends it.
+
+    orjson writes integers up to 64 bits; a ``numeric`` can hold more digits (Postgres keeps
+    them exactly, and PostgREST sends them all), so such a value is written by the standard
+    library instead, digits intact.
+    """
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # an integer beyond 64 bits: orjson has no other TypeError for our values
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _shown(value: Any) -> str:

@@ -29,6 +29,7 @@ create table public.readings (
   small int2,
   whole int4,
   amount numeric(6, 2),
+  big numeric,
   ratio float8,
   tiny real,
   label text,
@@ -118,6 +119,13 @@ ACCEPTED: list[tuple[str, str, Any, Any]] = [
     # 17 side by side): "1_0" is 10, as on the Postgres backend.
     ("integer_underscore", "whole", "1_0", 10),
     ("bigint_max", "id", 2**63 - 1, 2**63 - 1),
+    # A numeric keeps every digit, past 64 bits, and sends them all back.
+    (
+        "numeric_beyond_64_bits",
+        "big",
+        "123456789012345678901234567890",
+        123456789012345678901234567890,
+    ),
 ]
 
 
