@@ -24,6 +24,7 @@ from rtdata import protocol
 from rtdata.filters import Condition, FilterError, check_conditions, matches, parse_filter
 from rtdata.protocol import Message
 from rtdata.server.auth import AuthError, TokenExpiredError, decode_token
+from rtdata.server.grants import Privilege
 from rtdata.server.limits import MAX_CHANNELS_PER_SOCKET, MAX_FILTER_BYTES
 from rtdata.server.policies import visible
 from rtdata.server.presence import Presence
@@ -489,9 +490,12 @@ class RealtimeHub:
         # The memory backend's changes: read policies are evaluated here, in Python.
         def may_read(claims: Mapping[str, Any], index: int) -> bool:
             change = changes[index]
+            table = change.table
+            # Realtime refuses a role without SELECT on the table ("Error 401: Unauthorized").
+            if not table.allows(str(claims.get("role", "anon")), Privilege.SELECT):
+                return False
             if change.record is None:
                 return True  # DELETE bypasses RLS
-            table = change.table
             casts = ClaimCasts(table)
             return visible(
                 table.policies, table.rls_enabled, "select", claims, change.record, casts.claim

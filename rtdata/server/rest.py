@@ -121,7 +121,9 @@ async def handle(
             counting).
         claims: The caller's verified JWT claims. Writes obey the table's row-level
             security for them (see :meth:`TableStore.insert`), and the rows a write returns
-            must pass its SELECT policies, as on Postgres. ``None`` writes without RLS.
+            must pass its SELECT policies, as on Postgres. Reads and writes need the table
+            privileges of their role (``42501`` otherwise). ``None`` reads and writes
+            without RLS or privilege checks.
     """
     name = request.match_info["table"]
     try:
@@ -131,7 +133,8 @@ async def handle(
         prefer = _prefer(request)
         singular, stripped = _accept(request)
         if request.method in {"GET", "HEAD"}:
-            return _read(request, store, table, query, prefer, (singular, stripped), row_filter)
+            read = (singular, stripped)
+            return _read(request, store, table, query, prefer, read, row_filter, claims)
         check = _singular_check if singular else None
         returning = prefer.get("return") == "representation"
         if request.method == "POST":
@@ -163,8 +166,8 @@ async def handle(
                     written = store.update(
                         name, query.conditions, patch, before_commit=check, claims=claims
                     )
-                else:  # PostgREST runs no UPDATE for an empty body
-                    store.check_conditions(name, query.conditions)
+                else:  # PostgREST runs no UPDATE for an empty body, but a SELECT
+                    store.select(name, query.conditions, claims=claims)
                     written = []
                     if check is not None:
                         check(written)
@@ -183,8 +186,9 @@ def _read(
     prefer: Mapping[str, str],
     accept: tuple[bool, bool],
     row_filter: RowFilter | None,
+    claims: Claims | None,
 ) -> web.Response:
-    rows = store.select(table.name, query.conditions)
+    rows = store.select(table.name, query.conditions, claims=claims)
     if row_filter is not None:
         rows = row_filter(table, rows)
     for column, descending, nulls_first in reversed(query.order):

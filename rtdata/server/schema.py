@@ -5,7 +5,8 @@ Migrations are parsed with sqlglot (Postgres dialect). ``CREATE TABLE`` gives co
 table-level ``FOREIGN KEY``); ``ALTER TABLE ... ADD [CONSTRAINT ...] PRIMARY KEY | FOREIGN KEY``
 adds keys later; ``CREATE TYPE ... AS ENUM`` and ``ALTER TYPE ... ADD VALUE`` declare enum types
 that columns may use; ``ALTER PUBLICATION supabase_realtime ADD TABLE`` marks the tables that
-stream; ``ALTER TABLE ... REPLICA IDENTITY FULL`` widens ``old_record``. Foreign keys are kept
+stream; ``ALTER TABLE ... REPLICA IDENTITY FULL`` widens ``old_record``; ``GRANT`` and ``REVOKE`` on
+tables change the tables' privileges (see :mod:`rtdata.server.grants`). Foreign keys are kept
 as facts about the schema (the REST schema shows them); the store does not enforce them.
 Any statement not understood is reported once with its file and line in
 :attr:`Schema.warnings`, never dropped silently.
@@ -24,6 +25,16 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
+from rtdata.server.grants import (
+    Grant,
+    GrantError,
+    Privilege,
+    UnsupportedGrantError,
+    default_privileges,
+    has_privilege,
+    is_grant,
+    parse_grant,
+)
 from rtdata.server.policies import Policy, PolicyError, RestrictivePolicyError, parse_policy
 
 __all__ = [
@@ -129,6 +140,9 @@ class TableSchema:
         published_actions: The change types the publication streams for the table
             (``pubinsert``/``pubupdate``/``pubdelete`` of ``supabase_realtime``); every type
             unless the publication was made with ``publish = '...'``.
+        privileges: The table's privileges by grantee (a role, or ``public`` for every role):
+            Supabase's defaults (see :func:`rtdata.server.grants.default_privileges`) changed
+            by the migrations' ``GRANT`` and ``REVOKE`` statements, in order.
     """
 
     name: str
@@ -141,6 +155,14 @@ class TableSchema:
     policies: list[Policy] = field(default_factory=list)
     foreign_keys: list[ForeignKey] = field(default_factory=list)
     published_actions: frozenset[str] = ALL_ACTIONS
+    privileges: dict[str, frozenset[Privilege]] = field(
+        default_factory=lambda: default_privileges("public")
+    )
+
+    def allows(self, role: str, privilege: Privilege) -> bool:
+        """Tell whether ``role`` holds ``privilege`` on the table (itself or through
+        ``PUBLIC``), as Postgres checks it before any row-level security."""
+        return has_privilege(self.privileges, role, privilege)
 
     def column(self, name: str) -> Column | None:
         """Return the column called ``name``, or ``None``."""
@@ -195,6 +217,9 @@ def _apply_sql(schema: Schema, text: str, source: str) -> None:
     sqlglot_logger.setLevel(logging.ERROR)
     try:
         for statement_text, line in split_statements(text):
+            if is_grant(statement_text):
+                _apply_grant(schema, statement_text, f"{source}:{line}")
+                continue
             try:
                 statements = sqlglot.parse(statement_text, read="postgres")
             except ParseError as exc:
@@ -279,6 +304,32 @@ def _apply_statement(schema: Schema, st: exp.Expr, where: str) -> None:
     schema.warnings.append(f"{where}: statement not supported, ignored: {st.sql()[:80]}")
 
 
+def _apply_grant(schema: Schema, text: str, where: str) -> None:
+    """Apply one ``GRANT``/``REVOKE`` to the tables it names; warn about the forms not
+    modelled (they are ignored, as other unsupported statements are)."""
+    try:
+        grant = parse_grant(text)
+    except UnsupportedGrantError as exc:
+        # Ignoring these never widens access: column-level and other objects' privileges do
+        # not reach a table-level check, and a role membership grant gives no table privilege.
+        schema.warnings.append(f"{where}: statement not supported, ignored ({exc}): {text[:80]}")
+        return
+    except GrantError as exc:
+        raise SchemaError(f"{where}: cannot parse {text.split()[0].upper()}: {exc}") from None
+    for table in _granted_tables(schema, grant, where):
+        for grantee in grant.grantees:
+            held = table.privileges.get(grantee, frozenset())
+            table.privileges[grantee] = (
+                held - grant.privileges if grant.revoke else held | grant.privileges
+            )
+
+
+def _granted_tables(schema: Schema, grant: Grant, where: str) -> list[TableSchema]:
+    if grant.schemas:
+        return [t for t in schema.tables.values() if t.schema in grant.schemas]
+    return [_table(schema, name, where) for name in grant.tables]
+
+
 def _table(schema: Schema, qualified: str, where: str) -> TableSchema:
     name = qualified.split(".")[-1]
     if name not in schema.tables:
@@ -289,7 +340,12 @@ def _table(schema: Schema, qualified: str, where: str) -> TableSchema:
 def _create_table(schema: Schema, st: exp.Create, where: str) -> TableSchema:
     target = st.this
     table_exp = target.this if isinstance(target, exp.Schema) else target
-    table = TableSchema(name=table_exp.name, schema=table_exp.db or "public")
+    table_schema = table_exp.db or "public"
+    table = TableSchema(
+        name=table_exp.name,
+        schema=table_schema,
+        privileges=default_privileges(table_schema),
+    )
     pk: list[str] = []
     references: list[tuple[tuple[str, ...], exp.Reference]] = []
     for item in target.expressions if isinstance(target, exp.Schema) else []:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from rtdata.filters import Condition, FilterError, check_conditions, predicate
+from rtdata.server.grants import Privilege
 from rtdata.server.policies import BYPASS_ROLE, visible
 from rtdata.server.schema import Schema, TableSchema
 from rtdata.server.values import CastError, coerce, comparable
@@ -102,6 +103,23 @@ class Change:
     old_record: Row | None
 
 
+def _insufficient_privilege(claims: Claims, message: str) -> StoreError:
+    # PostgREST answers 42501 with 401 for the anonymous role, 403 for any other.
+    status = 401 if claims.get("role", "anon") == "anon" else 403
+    return StoreError(status, "42501", message)
+
+
+def _check_privileges(table: TableSchema, claims: Claims | None, *privileges: Privilege) -> None:
+    """Refuse a statement whose caller's role lacks one of ``privileges`` on ``table``, as
+    Postgres does before any row-level security: ``42501 permission denied for table``.
+    ``None`` claims are the server's own statements, which run as the table owner."""
+    if claims is None:
+        return
+    role = str(claims.get("role", "anon"))
+    if not all(table.allows(role, p) for p in privileges):
+        raise _insufficient_privilege(claims, f"permission denied for table {table.name}")
+
+
 class _RowSecurity:
     """Row-level security of one write by one caller, as Postgres applies it.
 
@@ -118,12 +136,9 @@ class _RowSecurity:
         )
 
     def refusal(self, *, using: bool = False) -> StoreError:
-        # PostgREST answers 42501 with 401 for the anonymous role, 403 for any other.
-        status = 401 if self.claims.get("role", "anon") == "anon" else 403
         kind = "(USING expression) " if using else ""
-        return StoreError(
-            status,
-            "42501",
+        return _insufficient_privilege(
+            self.claims,
             f'new row violates row-level security policy {kind}for table "{self.table.name}"',
         )
 
@@ -186,16 +201,27 @@ class TableStore:
 
     # ------------------------------------------------------------ reads
 
-    def select(self, name: str, conditions: Iterable[Condition] = ()) -> list[Row]:
+    def select(
+        self, name: str, conditions: Iterable[Condition] = (), *, claims: Claims | None = None
+    ) -> list[Row]:
         """Return copies of the rows of ``name`` matching every condition.
+
+        Args:
+            name: Table name.
+            conditions: Filters, all of which a row must pass.
+            claims: The caller's JWT claims: their role must hold ``SELECT`` on the table.
+                Row-level read policies are applied by the caller (the REST layer's
+                ``row_filter``). ``None`` reads as the table owner.
 
         Raises:
             StoreError: Unknown table (404 ``PGRST205``), unknown column (400 ``42703``), a
                 value that does not cast (400 ``22P02``) or an operator that does not fit
-                the column (see :meth:`check_conditions`).
+                the column (see :meth:`check_conditions`), no ``SELECT`` privilege
+                (``42501``).
         """
         table = self.table(name)
-        return [dict(row) for _key, row in self._matching(table, conditions)]
+        matching = self._matching(table, conditions, claims=claims, privileges=(Privilege.SELECT,))
+        return [dict(row) for _key, row in matching]
 
     def check_conditions(self, name: str, conditions: Iterable[Condition]) -> None:
         """Validate conditions against table ``name`` as Postgres would before running them.
@@ -243,8 +269,9 @@ class TableStore:
         Raises:
             StoreError: Unknown column (``PGRST204``), a value its column's type refuses (its
                 SQLSTATE, see :func:`rtdata.server.values.coerce`), NULL in a NOT NULL
-                column (``23502``), duplicate primary key (``23505``), a row the caller's
-                policies refuse (``42501``).
+                column (``23502``), duplicate primary key (``23505``), a caller's role
+                without the ``INSERT`` privilege (or ``SELECT`` when ``returning``) or a row
+                its policies refuse (``42501``).
         """
         return self.upsert(
             name,
@@ -292,13 +319,23 @@ class TableStore:
         Raises:
             StoreError: As :meth:`insert`; ``42703`` for an unknown ``on_conflict`` column,
                 ``42P10`` when it is not the primary key, 500 ``21000`` when one payload
-                updates the same row twice.
+                updates the same row twice; ``42501`` also for a ``merge`` by a role
+                without the ``UPDATE`` privilege.
         """
         table = self.table(name)
         rls = self._row_security(table, claims)
         given = [dict(row) for row in rows]
         if resolution is not None:
             self._check_conflict_target(table, on_conflict)
+        for row in given:
+            self._check_writable(table, row)
+        # INSERT ... ON CONFLICT DO UPDATE also needs UPDATE; RETURNING needs SELECT.
+        needed = [Privilege.INSERT]
+        if resolution == "merge":
+            needed.append(Privilege.UPDATE)
+        if returning:
+            needed.append(Privilege.SELECT)
+        _check_privileges(table, claims, *needed)
         update_columns = {key for row in given for key in row}
         stored = self._rows[name]
         identity = self._identity[name]
@@ -377,14 +414,25 @@ class TableStore:
         With ``claims`` (see :meth:`insert`) and row-level security, only rows that pass the
         caller's SELECT and UPDATE ``USING`` are touched (the others are silently left, as on
         Postgres), and every new row must pass UPDATE's ``WITH CHECK`` and SELECT's ``USING``.
+        Before any policy, the caller's role must hold ``UPDATE`` and ``SELECT`` (the filter
+        reads the table) on it.
 
         Raises:
             StoreError: As :meth:`insert`, plus a filter that cannot be evaluated.
         """
         table = self.table(name)
         rls = self._row_security(table, claims)
+        self._check_writable(table, patch, updating=True)
+        # The WHERE clause reads the table: UPDATE with a filter also needs SELECT.
+        targets = self._matching(
+            table,
+            conditions,
+            rls,
+            "update",
+            claims=claims,
+            privileges=(Privilege.UPDATE, Privilege.SELECT),
+        )
         values = self._cast_values(table, patch, updating=True)
-        targets = self._matching(table, conditions, rls, "update")
         stored = self._rows[name]
         updated = [(key, old, {**old, **values}) for key, old in targets]
         remaining = set(stored) - {key for key, _ in targets}
@@ -426,9 +474,23 @@ class TableStore:
 
         With ``claims`` (see :meth:`insert`) and row-level security, only rows that pass the
         caller's SELECT and DELETE ``USING`` are deleted; the others are silently left.
+        Before any policy, the caller's role must hold ``DELETE`` and ``SELECT`` (the filter
+        reads the table) on it.
+
+        Raises:
+            StoreError: A filter that cannot be evaluated (see :meth:`check_conditions`), or
+                ``42501`` for a role without those privileges.
         """
         table = self.table(name)
-        targets = self._matching(table, conditions, self._row_security(table, claims), "delete")
+        # The WHERE clause reads the table: DELETE with a filter also needs SELECT.
+        targets = self._matching(
+            table,
+            conditions,
+            self._row_security(table, claims),
+            "delete",
+            claims=claims,
+            privileges=(Privilege.DELETE, Privilege.SELECT),
+        )
         if before_commit is not None:
             before_commit([dict(old) for _, old in targets])
         if not targets:
@@ -450,9 +512,15 @@ class TableStore:
         conditions: Iterable[Condition],
         rls: _RowSecurity | None = None,
         command: str = "select",
+        *,
+        claims: Claims | None = None,
+        privileges: Sequence[Privilege] = (),
     ) -> list[tuple[tuple[Any, ...], Row]]:
+        # As in Postgres: the filters are checked when the statement is planned, the
+        # privileges when it starts, the rows' policies as it runs.
         conds = tuple(conditions)
         self.check_conditions(table.name, conds)
+        _check_privileges(table, claims, *privileges)
         cast, order = self._casters(table)
         test = predicate(conds, cast, order)
         return [
@@ -508,11 +576,12 @@ class TableStore:
             if table.column(name) is None:
                 raise StoreError(400, "42703", f"column {table.name}.{name} does not exist")
 
-    def _cast_values(
+    def _check_writable(
         self, table: TableSchema, given: Mapping[str, Any], *, updating: bool = False
-    ) -> Row:
-        out: Row = {}
-        for name, value in given.items():
+    ) -> None:
+        """Refuse a key that is not a column (``PGRST204``) or is an identity column
+        ``GENERATED ALWAYS`` (``428C9``), before any value is cast."""
+        for name in given:
             column = table.column(name)
             if column is None:
                 raise StoreError(
@@ -530,6 +599,15 @@ class TableStore:
                     f'Column "{name}" is an identity column defined as GENERATED ALWAYS.',
                     None if updating else "Use OVERRIDING SYSTEM VALUE to override.",
                 )
+
+    def _cast_values(
+        self, table: TableSchema, given: Mapping[str, Any], *, updating: bool = False
+    ) -> Row:
+        self._check_writable(table, given, updating=updating)
+        out: Row = {}
+        for name, value in given.items():
+            column = table.column(name)
+            assert column is not None  # checked above
             try:
                 out[name] = coerce(column, value)
             except CastError as exc:
