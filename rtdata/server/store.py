@@ -319,8 +319,8 @@ class TableStore:
         Raises:
             StoreError: As :meth:`insert`; ``42703`` for an unknown ``on_conflict`` column,
                 ``42P10`` when it is not the primary key, 500 ``21000`` when one payload
-                updates the same row twice; ``42501`` also for a ``merge`` by a role
-                without the ``UPDATE`` privilege.
+                updates the same row twice; ``42501`` also for a role without ``SELECT``
+                (any ``resolution``) or, for a ``merge``, without ``UPDATE``.
         """
         table = self.table(name)
         rls = self._row_security(table, claims)
@@ -329,11 +329,12 @@ class TableStore:
             self._check_conflict_target(table, on_conflict)
         for row in given:
             self._check_writable(table, row)
-        # INSERT ... ON CONFLICT DO UPDATE also needs UPDATE; RETURNING needs SELECT.
+        # As Postgres: ON CONFLICT reads the conflict target (SELECT), DO UPDATE also needs
+        # UPDATE, and RETURNING the written rows needs SELECT.
         needed = [Privilege.INSERT]
         if resolution == "merge":
             needed.append(Privilege.UPDATE)
-        if returning:
+        if returning or resolution is not None:
             needed.append(Privilege.SELECT)
         _check_privileges(table, claims, *needed)
         update_columns = {key for row in given for key in row}
