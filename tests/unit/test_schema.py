@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from rtdata.scenarios import get_scenario
+from rtdata.server.grants import Privilege
 from rtdata.server.schema import Column, ForeignKey, Schema, SchemaError, load_schema
 from rtdata.server.values import CastError, coerce
 
@@ -230,3 +231,133 @@ def test_enum_values_are_checked_like_postgres() -> None:
     assert coerce(array, "{pending,done}") == ["pending", "done"]
     with pytest.raises(CastError, match='invalid input value for enum status: "x"'):
         coerce(array, ["x"])
+
+
+# ---------------------------------------------------------------- grants
+
+SELECT, INSERT = Privilege.SELECT, Privilege.INSERT
+API_ROLES = ("anon", "authenticated", "service_role")
+
+
+def _held(schema: Schema, table: str) -> dict[str, set[str]]:
+    """Each Supabase API role's privileges on ``table``, as the store checks them."""
+    t = schema.tables[table]
+    return {role: {p.value for p in Privilege if t.allows(role, p)} for role in API_ROLES}
+
+
+def test_tables_of_public_start_with_supabases_default_privileges(tmp_path: Path) -> None:
+    schema = _load(tmp_path, "create table t (id int primary key);\ncreate table ops.a (id int);")
+    every = {"SELECT", "INSERT", "UPDATE", "DELETE"}
+    assert _held(schema, "t") == dict.fromkeys(API_ROLES, every)
+    assert _held(schema, "a") == {role: set() for role in API_ROLES}  # not in public
+    assert not schema.tables["t"].allows("postgres_fdw_user", SELECT)
+
+
+def test_grants_and_revokes_apply_in_migration_order(tmp_path: Path) -> None:
+    schema = _load(
+        tmp_path,
+        """
+        create table public.t (id int primary key);
+        create table u (id int primary key);
+        create table "Quoted" (id int primary key);
+        revoke insert, update, delete on public.t from anon;
+        REVOKE ALL PRIVILEGES ON TABLE t, u FROM authenticated, service_role CASCADE;
+        grant select on table public.t to authenticated with grant option;
+        grant update, truncate, references, trigger on u to group service_role;
+        revoke all on "Quoted" from anon, authenticated, service_role;
+        """,
+    )
+    assert schema.warnings == []
+    assert _held(schema, "t") == {
+        "anon": {"SELECT"},
+        "authenticated": {"SELECT"},
+        "service_role": set(),
+    }
+    assert _held(schema, "u") == {
+        "anon": {"SELECT", "INSERT", "UPDATE", "DELETE"},
+        "authenticated": set(),
+        "service_role": {"UPDATE"},
+    }
+    assert _held(schema, "Quoted") == {role: set() for role in API_ROLES}
+
+
+def test_all_tables_in_schema_covers_the_tables_existing_then(tmp_path: Path) -> None:
+    schema = _load(
+        tmp_path,
+        """
+        create table a (id int primary key);
+        create table ops.audit (id int primary key);
+        revoke all on all tables in schema public from anon;
+        grant select on all tables in schema ops to authenticated;
+        create table b (id int primary key);
+        """,
+    )
+    assert _held(schema, "a")["anon"] == set()
+    assert _held(schema, "b")["anon"] == {"SELECT", "INSERT", "UPDATE", "DELETE"}
+    assert _held(schema, "audit") == {
+        "anon": set(),
+        "authenticated": {"SELECT"},
+        "service_role": set(),
+    }
+
+
+def test_public_is_every_role_and_revoking_from_it_leaves_a_roles_own_grant(
+    tmp_path: Path,
+) -> None:
+    schema = _load(
+        tmp_path,
+        """
+        create table t (id int primary key);
+        revoke all on t from anon, authenticated;
+        grant select on t to public;
+        create table u (id int primary key);
+        revoke all on u from public;
+        """,
+    )
+    assert _held(schema, "t")["anon"] == {"SELECT"}
+    assert schema.tables["t"].allows("some_other_role", SELECT)
+    assert not schema.tables["t"].allows("some_other_role", INSERT)
+    assert _held(schema, "u")["anon"] == {"SELECT", "INSERT", "UPDATE", "DELETE"}
+
+
+def test_revoke_grant_option_for_keeps_the_privilege(tmp_path: Path) -> None:
+    schema = _load(
+        tmp_path,
+        "create table t (id int primary key);\nrevoke grant option for all on t from anon;",
+    )
+    assert _held(schema, "t")["anon"] == {"SELECT", "INSERT", "UPDATE", "DELETE"}
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "grant select (id) on t to anon",
+        "revoke update (id) on t from anon",
+        "grant usage on schema public to anon",
+        "grant execute on function f() to anon",
+        "grant all on sequence s to anon",
+        "grant select on all sequences in schema public to anon",
+        "grant anon to authenticator",
+    ],
+)
+def test_grants_not_on_whole_tables_are_reported_and_ignored(
+    tmp_path: Path, statement: str
+) -> None:
+    schema = _load(tmp_path, f"create table t (id int primary key);\n{statement};\n")
+    assert len(schema.warnings) == 1
+    assert schema.warnings[0].startswith(f"{tmp_path / '0001.sql'}:2: statement not supported")
+    assert _held(schema, "t")["anon"] == {"SELECT", "INSERT", "UPDATE", "DELETE"}
+
+
+def test_a_grant_on_an_unknown_table_is_the_usual_error(tmp_path: Path) -> None:
+    with pytest.raises(SchemaError, match=r"0001.sql:1: table 'public.nope' is not defined"):
+        _load(tmp_path, "revoke all on public.nope from anon;")
+
+
+@pytest.mark.parametrize(
+    "statement", ["revoke select on t", "grant select on t to", "grant select on t to anon junk"]
+)
+def test_a_grant_that_does_not_parse_is_an_error(tmp_path: Path, statement: str) -> None:
+    # Ignoring an unreadable REVOKE would leave more access than Postgres does.
+    with pytest.raises(SchemaError, match=r"0001.sql:2: cannot parse"):
+        _load(tmp_path, f"create table t (id int primary key);\n{statement};")
