@@ -231,3 +231,21 @@ def test_realtime_subscriber_without_select_gets_no_change(world: World) -> None
         await client.close()
 
     asyncio.run(run())
+
+
+def test_privileges_are_checked_before_row_level_security(world: World) -> None:
+    # feed's policy lets everyone read, but anon lost SELECT: the privilege decides.
+    _denied(world.anon.get("/feed"), 401, "feed")
+    # anon keeps INSERT and has no insert policy: past the privilege, RLS refuses.
+    refused = world.anon.post("/feed", json={"id": 2, "body": "x"})
+    assert (refused.status_code, refused.json()["message"]) == (
+        401,
+        'new row violates row-level security policy for table "feed"',
+    )
+    assert world.rows("feed") == [{"id": 1, "body": "seed"}]
+
+
+def test_an_empty_patch_still_needs_select(world: World) -> None:
+    # PostgREST runs a SELECT instead of an UPDATE for an empty body.
+    _denied(world.user.patch("/drop_box?id=eq.1", json={}), 403, "drop_box")
+    assert world.anon.patch("/notes?id=eq.1", json={}).status_code == 204
