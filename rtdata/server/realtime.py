@@ -505,12 +505,11 @@ class RealtimeHub:
 
     def subscribed_claims(self, changes: Sequence[Change]) -> list[dict[str, Any]]:
         """Return the distinct JWT claims of the channels with a binding that wants one of
-        ``changes`` whose row-level security must be checked (an insert or update of a table
-        with RLS on), in join order; empty when no change needs a check."""
-        checked = [c for c in changes if c.record is not None and c.table.rls_enabled]
+        ``changes``, in join order: whoever the backend must check the changes for (the
+        SELECT privilege on the table for every change, and row-level security for inserts
+        and updates of tables with RLS on); empty when nobody wants them."""
+        checked = [c for c in changes if c.table.published]
         seen: dict[bytes, dict[str, Any]] = {}
-        if not checked:
-            return []
         for members in self._topics.values():
             for member in members:
                 if any(b.wants(c) for b in member.bindings for c in checked):

@@ -47,7 +47,7 @@ alter table public.feed enable row level security;
 create policy "everyone reads" on public.feed for select using (true);
 revoke select on public.feed from anon;
 
-alter publication supabase_realtime add table public.notes, public.feed;
+alter publication supabase_realtime add table public.notes, public.feed, public.drop_box;
 """
 
 PASSWORD = "long-enough-password-17"
@@ -208,26 +208,35 @@ def test_realtime_subscriber_without_select_gets_no_change(world: World) -> None
         )
         await client.connect()
         channel = client.channel("grants")
-        for table in ("feed", "notes"):
+        for table in ("feed", "drop_box", "notes"):
             channel.on_postgres_changes(
                 "*",
                 schema="public",
                 table=table,
-                callback=lambda p, table=table: got.append((table, p["data"]["record"])),
+                callback=lambda p, table=table: got.append(
+                    (table, p["data"].get("record") or p["data"].get("old_record"))
+                ),
             )
         states: list[RealtimeSubscribeStates] = []
         await channel.subscribe(lambda state, _error: states.append(state))
         await until(lambda: RealtimeSubscribeStates.SUBSCRIBED in states, what="subscribed")
-        # feed's insert commits first; notes' change arriving on the same socket means the
-        # feed change was decided (and withheld) before it.
-        for table in ("feed", "notes"):
+        # feed (RLS) and drop_box (no RLS) change first, drop_box's row is deleted too (a
+        # DELETE is not RLS-checked, but still needs SELECT); notes' change arriving on the
+        # same socket means the others were decided (and withheld) before it.
+        for table in ("feed", "drop_box", "notes"):
             response = await asyncio.to_thread(
                 world.service.post, f"/{table}", json={"id": 7, "body": table}
             )
             assert response.status_code == 201, response.text
-        await until(lambda: ("notes", {"id": 7, "body": "notes"}) in got, within_s=10)
+        deleted = await asyncio.to_thread(world.service.delete, "/drop_box", params={"id": "eq.7"})
+        assert deleted.status_code == 204, deleted.text
+        response = await asyncio.to_thread(
+            world.service.post, "/notes", json={"id": 8, "body": "last"}
+        )
+        assert response.status_code == 201, response.text
+        await until(lambda: ("notes", {"id": 8, "body": "last"}) in got, within_s=10)
         # (On Postgres the seeds' changes may arrive after the subscription: notes' is allowed.)
-        assert [table for table, _record in got if table == "feed"] == []
+        assert [table for table, _record in got if table in ("feed", "drop_box")] == []
         await client.close()
 
     asyncio.run(run())

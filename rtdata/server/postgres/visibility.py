@@ -7,11 +7,14 @@ does the same, batched: subscribers with identical claims form one group, and ea
 one transaction (``SET LOCAL ROLE`` + ``set_config('request.jwt.claims', ..., true)``) with one
 query per table of the batch, selecting the rows by primary key. What it decides:
 
-- DELETEs are visible to everyone (Supabase does not RLS-check them).
-- A table without RLS is visible to everyone (grants are not checked here).
-- The ``service_role`` sees everything (it bypasses RLS) without a query.
-- A row that the select does not return, a row without a primary key, a role that does not
-  exist or lacks the SELECT privilege: not visible.
+- Every change first needs the SELECT privilege on its table for the subscriber's role
+  (``has_table_privilege``, as Supabase's ``apply_rls`` checks it for every change type): a
+  role without it sees no change of the table, DELETEs included.
+- DELETEs are then visible (Supabase does not RLS-check them), and so is every change of a
+  table without RLS.
+- The ``service_role`` bypasses RLS: it sees every change of the tables it may select.
+- A row that the select does not return, a row without a primary key, or a role that does not
+  exist: not visible.
 
 The select reads the row as it is when the check runs, as Supabase's does; a row deleted
 since is not visible.
@@ -59,28 +62,58 @@ async def visible_changes(
         claims: The subscribers' JWT claims; ``role`` names the database role (``anon`` when
             missing).
     """
-    everyone = frozenset(i for i, c in enumerate(changes) if not _needs_check(c))
-    checked = [i for i in range(len(changes)) if i not in everyone]
+    unchecked = [i for i, c in enumerate(changes) if not _needs_check(c)]
+    checked = [i for i, c in enumerate(changes) if _needs_check(c)]
     groups: dict[bytes, list[int]] = {}
     for position, claim in enumerate(claims):
         groups.setdefault(orjson.dumps(claim, option=orjson.OPT_SORT_KEYS), []).append(position)
-    out: list[frozenset[int]] = [everyone] * len(claims)
-    if not checked:
-        return out
+    out: list[frozenset[int]] = [frozenset()] * len(claims)
     by_table: dict[tuple[str, str], list[int]] = {}
     for i in checked:
         table = changes[i].table
         by_table.setdefault((table.schema, table.name), []).append(i)
+    tables = sorted({(c.table.schema, c.table.name) for c in changes})
+    privileges: dict[str, frozenset[tuple[str, str]]] = {}
     for key, positions in groups.items():
-        claim = claims[positions[0]]
-        role = str(claim.get("role") or _DEFAULT_ROLE)
+        role = str(claims[positions[0]].get("role") or _DEFAULT_ROLE)
+        if role not in privileges:
+            privileges[role] = await _selectable(conn, role, tables)
+        selectable = privileges[role]
         if role == SERVICE_ROLE:
-            seen = frozenset(range(len(changes)))
+            seen = frozenset(i for i, c in enumerate(changes) if _name(c) in selectable)
         else:
-            seen = everyone | await _check_group(conn, role, key.decode(), changes, by_table)
+            plain = frozenset(i for i in unchecked if _name(changes[i]) in selectable)
+            rls = (
+                await _check_group(conn, role, key.decode(), changes, by_table)
+                if by_table
+                else frozenset()
+            )
+            seen = plain | rls
         for position in positions:
             out[position] = seen
     return out
+
+
+def _name(change: Change) -> tuple[str, str]:
+    return (change.table.schema, change.table.name)
+
+
+async def _selectable(
+    conn: psycopg.AsyncConnection[Any], role: str, tables: Sequence[tuple[str, str]]
+) -> frozenset[tuple[str, str]]:
+    """The ``tables`` ``role`` has the SELECT privilege on (none for a role that does not
+    exist)."""
+    if not tables:
+        return frozenset()
+    try:
+        cur = await conn.execute(
+            "select s, n from unnest(%s::text[], %s::text[]) as t(s, n)"
+            " where has_table_privilege(%s, format('%%I.%%I', s, n), 'SELECT')",
+            ([s for s, _ in tables], [n for _, n in tables], role),
+        )
+        return frozenset((str(s), str(n)) for s, n in await cur.fetchall())
+    except _REFUSED:
+        return frozenset()
 
 
 def _needs_check(change: Change) -> bool:
