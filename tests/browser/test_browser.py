@@ -253,6 +253,9 @@ def test_a_wall_page_starts_at_the_top_with_the_rerun_timer_out_of_the_flow(demo
                 return box is None or box["height"] == 0
 
             wait_until(out_of_flow, timeout=30, what="the rerun timer out of the flow")
+            # Until the feed is live, a stale banner rightly comes first: measure after it.
+            banner = page.locator('[data-testid="rtdata-stale-banner"]')
+            wait_until(lambda: banner.count() == 0, timeout=60, what="a live feed (no banner)")
             top = heading.bounding_box()
             assert top is not None
             assert top["y"] < 80, top  # 1.5rem of padding, no room kept for a header

@@ -157,7 +157,12 @@ def test_no_row_data_before_sign_in_then_the_admin_sees_data_and_signs_out(
 
             page.get_by_role("button", name="Sign out").click()
             page.get_by_role("heading", name="Sign in").wait_for(timeout=timeout_s(30) * 1000)
-            assert page.get_by_text(f"Signed in as {email}").count() == 0
+            # The signed-in page's elements stay until the run that signed out has finished.
+            wait_until(
+                lambda: page.get_by_text(f"Signed in as {email}").count() == 0,
+                timeout=30,
+                what="the signed-in sidebar gone",
+            )
         finally:
             browser.browser.close()
 
