@@ -466,3 +466,28 @@ def test_a_subscriber_sees_only_rows_it_may_read_and_the_service_role_all(db: Co
     assert alice_again == alice_sees
     assert anon_sees == {2, 3}
     assert nobody == frozenset()  # a role that does not exist may select no table
+
+
+def test_a_revoked_select_reaches_realtime_within_the_privileges_ttl(db: Conn) -> None:
+    from rtdata.server.postgres.visibility import PRIVILEGE_TTL_S, SelectPrivileges
+
+    db.execute(TODOS)
+    now_s = [100.0]
+    privileges = SelectPrivileges(clock_s=lambda: now_s[0])
+
+    async def go() -> list[frozenset[int]]:
+        async with reader(db) as r:
+            db.execute("insert into todos (task) values ('a')")
+            changes = [c for t in await read_all(r, 1) for c in t.changes]
+            conn = r._connection()
+            seen = await visible_changes(conn, changes, [{"role": "anon"}], privileges)
+            db.execute("revoke select on todos from anon")
+            cached = await visible_changes(conn, changes, [{"role": "anon"}], privileges)
+            now_s[0] += PRIVILEGE_TTL_S + 0.001
+            later = await visible_changes(conn, changes, [{"role": "anon"}], privileges)
+            return [seen[0], cached[0], later[0]]
+
+    seen, cached, later = run(go())
+    assert seen == {0}
+    assert cached == {0}  # kept for the TTL
+    assert later == frozenset()  # read again: revoked

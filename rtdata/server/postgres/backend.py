@@ -33,7 +33,7 @@ from rtdata.server.postgres.catalog import read_catalog_async
 from rtdata.server.postgres.rest_pg import PostgresRest
 from rtdata.server.postgres.shape import Applied, migrate, prepare
 from rtdata.server.postgres.users import PostgresUsers
-from rtdata.server.postgres.visibility import visible_changes
+from rtdata.server.postgres.visibility import SelectPrivileges, visible_changes
 from rtdata.server.postgres.wal import DEFAULT_SLOT, ChangeReader
 from rtdata.server.schema import Schema
 from rtdata.server.store import Change
@@ -89,6 +89,7 @@ class PostgresBackend:
         self._users: PostgresUsers | None = None
         self._reader: ChangeReader | None = None
         self._checker: psycopg.AsyncConnection[Any] | None = None
+        self._privileges = SelectPrivileges()  # the realtime SELECT checks, kept a second
         self._task: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -230,7 +231,7 @@ class PostgresBackend:
         # Never deliver unchecked: without a connection for the check, this raises, the slot
         # is not advanced past these changes, and the reader retries them (see _follow).
         checker = await self._checker_connection()
-        visible = await visible_changes(checker, changes, claims)
+        visible = await visible_changes(checker, changes, claims, self._privileges)
         by_claims = {_claims_key(c): v for c, v in zip(claims, visible, strict=True)}
 
         def may_read(holder: Mapping[str, Any], index: int) -> bool:

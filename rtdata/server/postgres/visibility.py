@@ -22,7 +22,8 @@ since is not visible.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import orjson
@@ -33,7 +34,7 @@ from psycopg import sql
 from rtdata.server.schema import TableSchema
 from rtdata.server.store import Change
 
-__all__ = ["SERVICE_ROLE", "visible_changes"]
+__all__ = ["PRIVILEGE_TTL_S", "SERVICE_ROLE", "SelectPrivileges", "visible_changes"]
 
 SERVICE_ROLE: Final = "service_role"
 """The role that bypasses row-level security."""
@@ -47,10 +48,56 @@ _REFUSED: Final = (
 )
 
 
+PRIVILEGE_TTL_S: Final = 1.0
+"""How long a role's SELECT privilege on a table, once read, is reused for realtime: a
+``GRANT`` or ``REVOKE`` reaches subscribers within this, and a busy feed costs one privilege
+query per role per second instead of one per batch."""
+
+
+class SelectPrivileges:
+    """The tables each role may SELECT, read with ``has_table_privilege`` and kept for
+    :data:`PRIVILEGE_TTL_S`.
+
+    Args:
+        clock_s: A monotonic clock in seconds (injectable for tests).
+    """
+
+    def __init__(self, clock_s: Callable[[], float] = time.monotonic) -> None:
+        self._clock_s = clock_s
+        self._known: dict[tuple[str, str, str], tuple[float, bool]] = {}
+
+    async def selectable(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        role: str,
+        tables: Sequence[tuple[str, str]],
+    ) -> frozenset[tuple[str, str]]:
+        """The ``tables`` ``role`` may select (none for a role that does not exist)."""
+        now_s = self._clock_s()
+        fresh = {
+            t: known[1]
+            for t in tables
+            if (known := self._known.get((role, *t))) is not None and known[0] > now_s
+        }
+        missing = [t for t in tables if t not in fresh]
+        if missing:
+            allowed = await _selectable(conn, role, missing)
+            if len(self._known) > _MAX_KNOWN:
+                self._known.clear()
+            for t in missing:
+                fresh[t] = t in allowed
+                self._known[(role, *t)] = (now_s + PRIVILEGE_TTL_S, fresh[t])
+        return frozenset(t for t, ok in fresh.items() if ok)
+
+
+_MAX_KNOWN: Final = 10_000  # (role, table) pairs kept; past it the cache starts over
+
+
 async def visible_changes(
     conn: psycopg.AsyncConnection[Any],
     changes: Sequence[Change],
     claims: Sequence[Mapping[str, Any]],
+    privileges: SelectPrivileges | None = None,
 ) -> list[frozenset[int]]:
     """Return, for each claims set (same order), the indexes of ``changes`` its holder may see.
 
@@ -61,7 +108,10 @@ async def visible_changes(
         changes: A batch of changes (one or several transactions).
         claims: The subscribers' JWT claims; ``role`` names the database role (``anon`` when
             missing).
+        privileges: Where the roles' SELECT privileges are read and kept; a new one (no
+            reuse) when omitted.
     """
+    privileges = privileges if privileges is not None else SelectPrivileges()
     unchecked = [i for i, c in enumerate(changes) if not _needs_check(c)]
     checked = [i for i, c in enumerate(changes) if _needs_check(c)]
     groups: dict[bytes, list[int]] = {}
@@ -73,12 +123,9 @@ async def visible_changes(
         table = changes[i].table
         by_table.setdefault((table.schema, table.name), []).append(i)
     tables = sorted({(c.table.schema, c.table.name) for c in changes})
-    privileges: dict[str, frozenset[tuple[str, str]]] = {}
     for key, positions in groups.items():
         role = str(claims[positions[0]].get("role") or _DEFAULT_ROLE)
-        if role not in privileges:
-            privileges[role] = await _selectable(conn, role, tables)
-        selectable = privileges[role]
+        selectable = await privileges.selectable(conn, role, tables)
         if role == SERVICE_ROLE:
             seen = frozenset(i for i, c in enumerate(changes) if _name(c) in selectable)
         else:
