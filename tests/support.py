@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+import httpx
 import orjson
 
 if TYPE_CHECKING:
@@ -154,3 +155,22 @@ def secret(value: str) -> str:
     """Register ``value`` for the session's secrets scan and return it."""
     SECRETS.add(value)
     return value
+
+
+def rest_client(server: LocalServer, key: str, token: str | None = None) -> httpx.Client:
+    """An httpx client of ``server``'s REST API with ``key`` as apikey, bearing ``token`` (the
+    key itself when none): a signed-in user is ``rest_client(server, anon_key, token)``."""
+    headers = {"apikey": key, "Authorization": f"Bearer {token or key}"}
+    return httpx.Client(base_url=f"{server.url}/rest/v1", headers=headers, timeout=10)
+
+
+def sign_up(server: LocalServer, email: str, password: str) -> tuple[str, str]:
+    """Sign a user up through ``server``'s GoTrue; return their access token and user id."""
+    response = httpx.post(
+        f"{server.url}/auth/v1/signup",
+        json={"email": email, "password": password},
+        headers={"apikey": server.anon_key},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return body["access_token"], body["user"]["id"]

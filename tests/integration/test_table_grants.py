@@ -22,7 +22,7 @@ import pytest
 from realtime import AsyncRealtimeClient, RealtimeSubscribeStates
 
 from rtdata.server import LocalServer
-from tests.support import SECRETS, until
+from tests.support import SECRETS, rest_client, sign_up, until
 
 GRANTS_SQL = """
 create table public.notes (id bigint primary key, body text);
@@ -69,11 +69,6 @@ class World:
         return rows
 
 
-def _client(server: LocalServer, key: str, token: str | None = None) -> httpx.Client:
-    headers = {"apikey": key, "Authorization": f"Bearer {token or key}"}
-    return httpx.Client(base_url=f"{server.url}/rest/v1", headers=headers, timeout=10)
-
-
 @pytest.fixture
 def world(
     tmp_path: Path, serve: Callable[..., AbstractContextManager[LocalServer]]
@@ -81,16 +76,10 @@ def world(
     migration = tmp_path / "001_grants.sql"
     migration.write_text(GRANTS_SQL)
     with serve(schema=migration) as server:
-        signup = httpx.post(
-            f"{server.url}/auth/v1/signup",
-            json={"email": "user@example.com", "password": PASSWORD},
-            headers={"apikey": server.anon_key},
-        )
-        assert signup.status_code == 200, signup.text
-        token = signup.json()["access_token"]
-        anon = _client(server, server.anon_key)
-        user = _client(server, server.anon_key, token)
-        service = _client(server, server.service_key)
+        token, _user_id = sign_up(server, "user@example.com", PASSWORD)
+        anon = rest_client(server, server.anon_key)
+        user = rest_client(server, server.anon_key, token)
+        service = rest_client(server, server.service_key)
         try:
             for table in ("notes", "secret", "drop_box", "ledger", "feed"):
                 seeded = service.post(f"/{table}", json={"id": 1, "body": "seed"})

@@ -19,7 +19,7 @@ import pytest
 from realtime import AsyncRealtimeClient, RealtimeSubscribeStates
 
 from rtdata.server import LocalServer
-from tests.support import EMERGENCY_ROW, until
+from tests.support import EMERGENCY_ROW, rest_client, until
 
 TYPES_SQL = """
 create type public.stage as enum ('open', 'done');
@@ -144,9 +144,7 @@ def readings(
 
 
 def _rest(server: LocalServer) -> httpx.Client:
-    return httpx.Client(
-        base_url=f"{server.url}/rest/v1", headers=_headers(server.service_key), timeout=10
-    )
+    return rest_client(server, server.service_key)
 
 
 async def _watch(

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from rtdata.server import LocalServer
-from tests.support import SECRETS, published_changes, wait_until
+from tests.support import SECRETS, published_changes, rest_client, sign_up, wait_until
 
 OWNER_ONLY_SQL = """
 create table public.items (
@@ -71,22 +71,6 @@ class World:
         return rows
 
 
-def _client(server: LocalServer, key: str, token: str | None = None) -> httpx.Client:
-    headers = {"apikey": key, "Authorization": f"Bearer {token or key}"}
-    return httpx.Client(base_url=f"{server.url}/rest/v1", headers=headers, timeout=10)
-
-
-def _sign_up(server: LocalServer, email: str) -> tuple[str, str]:
-    response = httpx.post(
-        f"{server.url}/auth/v1/signup",
-        json={"email": email, "password": PASSWORD},
-        headers={"apikey": server.anon_key},
-    )
-    assert response.status_code == 200, response.text
-    body = response.json()
-    return body["access_token"], body["user"]["id"]
-
-
 @pytest.fixture
 def world(
     tmp_path: Path, serve: Callable[..., AbstractContextManager[LocalServer]]
@@ -94,13 +78,13 @@ def world(
     migration = tmp_path / "001_items.sql"
     migration.write_text(OWNER_ONLY_SQL)
     with serve(schema=migration) as server:
-        token_a, id_a = _sign_up(server, "a@example.com")
-        token_b, id_b = _sign_up(server, "b@example.com")
+        token_a, id_a = sign_up(server, "a@example.com", PASSWORD)
+        token_b, id_b = sign_up(server, "b@example.com", PASSWORD)
         clients = [
-            _client(server, server.anon_key, token_a),
-            _client(server, server.anon_key, token_b),
-            _client(server, server.anon_key),
-            _client(server, server.service_key),
+            rest_client(server, server.anon_key, token_a),
+            rest_client(server, server.anon_key, token_b),
+            rest_client(server, server.anon_key),
+            rest_client(server, server.service_key),
         ]
         try:
             yield World(
