@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final
 
-from rtdata.scope import RowScope, ScopeRule, parse_scopes, scope_of
+from rtdata.scope import CLAIM_PATH, ROLE_NAME, RowScope, ScopeRule, parse_scopes, scope_of
 
 __all__ = [
     "ACCESS_KEYS",
@@ -47,8 +47,6 @@ ACCESS_KEYS: Final = (
 )
 """The keys ``[access]`` takes."""
 
-_CLAIM_PATH: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_NAME: Final = re.compile(r"^[a-z0-9_-]{1,40}$")
 _TABLE_COLUMN: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -206,12 +204,12 @@ def parse_access(value: Any, report: Report) -> AccessConfig:
         report("access.require_sign_in", f"must be true or false, got {require!r}")
         require = default.require_sign_in
     role_claim = value.get("role_claim", default.role_claim)
-    if not isinstance(role_claim, str) or not _CLAIM_PATH.match(role_claim):
+    if not isinstance(role_claim, str) or not CLAIM_PATH.match(role_claim):
         report("access.role_claim", f"must be a dotted claim path, got {role_claim!r}")
         role_claim = default.role_claim
     role_map = value.get("role_map", {})
     if not isinstance(role_map, dict) or not all(
-        isinstance(v, str) and _NAME.match(v) for v in role_map.values()
+        isinstance(v, str) and ROLE_NAME.match(v) for v in role_map.values()
     ):
         report("access.role_map", "must map claim values to role names ([a-z0-9_-], 1-40)")
         role_map = {}
@@ -246,7 +244,7 @@ def parse_page_roles(value: Any, path: str, report: Report) -> tuple[str, ...]:
 
 def _roles(value: Any, path: str, report: Report) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not all(
-        isinstance(r, str) and _NAME.match(r) for r in value
+        isinstance(r, str) and ROLE_NAME.match(r) for r in value
     ):
         report(path, f"must be an array of role names ([a-z0-9_-], 1-40), got {value!r}")
         return ()

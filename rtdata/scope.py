@@ -40,6 +40,8 @@ import pandas as pd
 from rtdata.events import EventKind, field_column
 
 __all__ = [
+    "CLAIM_PATH",
+    "ROLE_NAME",
     "SCOPE_KEYS",
     "Bound",
     "RowScope",
@@ -51,9 +53,11 @@ __all__ = [
 SCOPE_KEYS: Final = ("roles", "claim", "column", "columns", "channel")
 """The keys an ``[[access.scopes]]`` entry takes."""
 
-_CLAIM_PATH: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+CLAIM_PATH: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+"""A dotted claim path, such as ``app_metadata.role`` (``[access]`` reads its claims with it)."""
+ROLE_NAME: Final = re.compile(r"^[a-z0-9_-]{1,40}$")
+"""A dashboard role's name."""
 _IDENTIFIER: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-_ROLE: Final = re.compile(r"^[a-z0-9_-]{1,40}$")
 
 
 @dataclass(frozen=True)
@@ -371,11 +375,11 @@ def parse_scopes(value: Any, report: Report) -> tuple[ScopeRule, ...]:
         if (
             not isinstance(roles, list)
             or not roles
-            or not all(isinstance(r, str) and _ROLE.match(r) for r in roles)
+            or not all(isinstance(r, str) and ROLE_NAME.match(r) for r in roles)
         ):
             report(f"{path}.roles", "must be a non-empty array of role names ([a-z0-9_-], 1-40)")
             bad = True
-        if not isinstance(claim, str) or not _CLAIM_PATH.match(claim):
+        if not isinstance(claim, str) or not CLAIM_PATH.match(claim):
             report(f"{path}.claim", f"must be a dotted claim path, got {claim!r}")
             bad = True
         if not isinstance(column, str) or not _IDENTIFIER.match(column):

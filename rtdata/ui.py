@@ -606,7 +606,7 @@ def page(title: str) -> Reader:
         st.stop()
     wall = is_wall()
     st.html(_PAGE_CSS)
-    scope = user_scope(shared)
+    scope = shared.scope if isinstance(shared, ScopedReader) else None
     if scope is not None and scope.unset_claims:
         st.warning(
             f"Your account has no {', '.join(scope.unset_claims)}: this dashboard shows you no "
