@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint typecheck pytest fast bench chromium jsdeps clean
+.PHONY: demo test lint typecheck pytest fast explore bench chromium jsdeps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ fast: $(STAMP)
 	$(BIN)/python -m pytest -m 'not slow' -q -n auto
 
 test: lint typecheck pytest
+
+# The property tests with fresh random examples, 2,000 each (the gate runs a fixed set).
+explore: $(STAMP)
+	HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest -q -n auto -m 'not slow' -p no:cacheprovider \
+		$$(grep -rl --include='*.py' '^from hypothesis' tests)
 
 bench: $(VENV)/.installed
 	$(BIN)/rtdata bench

@@ -22,10 +22,19 @@ from pathlib import Path
 
 import jwt
 import pytest
+from hypothesis import settings
 
 from rtdata.server import LocalServer
 from tests.browser import ROOT, Demo, healthy
 from tests.support import timeout_s, wait_until
+
+# Property tests: the gate (`make test`, CI) runs the same examples every time, so a run that
+# passes on one clone passes on another and a failure is reproducible; `make explore` draws new
+# examples, many more of them, to look for counterexamples. Timing is a benchmark's business, so
+# no example has a deadline.
+settings.register_profile("gate", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("explore", max_examples=2_000, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "gate"))
 
 HERE = Path(__file__).resolve().parent
 SLOW_LAYERS = frozenset({"browser", "e2e"})

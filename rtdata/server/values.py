@@ -309,6 +309,7 @@ def _zone_s(zone: str | None, shown: str) -> int:
 
 def _as_json(value: Any) -> Any:
     if isinstance(value, str):
+        _refuse_nul(value)  # Postgres refuses a NUL in any text, a document's text included
         try:
             value = orjson.loads(value)
         except orjson.JSONDecodeError:
