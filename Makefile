@@ -58,7 +58,7 @@ test: lint typecheck pytest
 # The property tests with fresh random examples, 2,000 each (the gate runs a fixed set).
 explore: $(STAMP)
 	HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest -q -n auto -m 'not slow' -p no:cacheprovider \
-		$$(grep -rl --include='*.py' '^from hypothesis' tests)
+		$$(grep -rl --include='*.py' '@given' tests)
 
 bench: $(VENV)/.installed
 	$(BIN)/rtdata bench
