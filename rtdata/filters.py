@@ -520,7 +520,8 @@ def check_conditions(
             pattern operator on a non-text column or a comparison on a ``json`` column,
             ``2201B`` for a regex that is invalid or that RE2 cannot run (back-references,
             lookaround, too large), ``22025`` for a LIKE pattern ending in its escape, and
-            ``22P02`` for a value ``cast`` rejects.
+            and, for a value ``cast`` rejects, the SQLSTATE of the :class:`FilterError` it
+            raised (``22003`` out of range, ``22007`` not a date, ...), else ``22P02``.
     """
     for cond in conditions:
         segment = cond.text()
@@ -547,6 +548,8 @@ def check_conditions(
             if value is not None:
                 try:
                     cast(cond.column, value)
+                except FilterError as exc:  # a cast that knows its error's SQLSTATE
+                    raise FilterError(exc.reason, segment, exc.sqlstate or "22P02") from None
                 except ValueError as exc:
                     raise FilterError(str(exc), segment, "22P02") from None
 

@@ -30,7 +30,7 @@ from rtdata.server.policies import visible
 from rtdata.server.presence import Presence
 from rtdata.server.schema import Schema, TableSchema
 from rtdata.server.store import Change, TableStore
-from rtdata.server.values import CastError, coerce, comparable, json_bytes
+from rtdata.server.values import CastError, coerce, coerce_literal, comparable, json_bytes
 
 __all__ = [
     "DEFAULT_MAX_RECORD_BYTES",
@@ -583,7 +583,7 @@ class ClaimCasts:
         self.columns = {c.name: c for c in table.columns}
 
     def filter(self, column: str, text: str) -> Any:
-        return coerce(self.columns[column], text)
+        return coerce_literal(self.columns[column], text)
 
     def order(self, column: str, value: Any) -> Any:
         return comparable(self.columns[column], value)

@@ -19,7 +19,7 @@ from rtdata.filters import Condition, FilterError, check_conditions, predicate
 from rtdata.server.grants import Privilege
 from rtdata.server.policies import BYPASS_ROLE, visible
 from rtdata.server.schema import Schema, TableSchema
-from rtdata.server.values import CastError, coerce, comparable
+from rtdata.server.values import CastError, coerce, coerce_literal, comparable
 
 __all__ = ["Change", "Claims", "Row", "StoreError", "TableStore", "filter_error"]
 
@@ -215,9 +215,9 @@ class TableStore:
 
         Raises:
             StoreError: Unknown table (404 ``PGRST205``), unknown column (400 ``42703``), a
-                value that does not cast (400 ``22P02``) or an operator that does not fit
-                the column (see :meth:`check_conditions`), no ``SELECT`` privilege
-                (``42501``).
+                value that does not cast (400 with its SQLSTATE: ``22P02``, ``22003``,
+                ``22007``, ...) or an operator that does not fit the column (see
+                :meth:`check_conditions`), no ``SELECT`` privilege (``42501``).
         """
         table = self.table(name)
         matching = self._matching(table, conditions, claims=claims, privileges=(Privilege.SELECT,))
@@ -227,7 +227,7 @@ class TableStore:
         """Validate conditions against table ``name`` as Postgres would before running them.
 
         Raises:
-            StoreError: ``42703`` unknown column, ``22P02`` uncastable value, ``42804``
+            StoreError: ``42703`` unknown column, an uncastable value (its SQLSTATE), ``42804``
                 ``is.true`` on a non-boolean column, 404 ``42883`` an operator the column's
                 type lacks (``like`` on a number).
         """
@@ -565,7 +565,10 @@ class TableStore:
 
         def cast(column: str, text: str) -> Any:
             # Like Postgres, "null" is only text here: eq.null on a number is 22P02.
-            return coerce(columns[column], text)
+            try:
+                return coerce_literal(columns[column], text)
+            except CastError as exc:  # out of range is 22003, a bad date 22007, ...
+                raise FilterError(exc.message, None, exc.sqlstate.value) from None
 
         def order(column: str, value: Any) -> Any:
             return comparable(columns[column], value)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import functools
 import json
 import math
 import re
@@ -16,7 +18,15 @@ import orjson
 
 from rtdata.server.schema import Column
 
-__all__ = ["CastError", "SqlState", "coerce", "comparable", "json_bytes"]
+__all__ = [
+    "CastError",
+    "NonFinite",
+    "SqlState",
+    "coerce",
+    "coerce_literal",
+    "comparable",
+    "json_bytes",
+]
 
 _INT_TYPES = {"int2", "int4", "int8"}
 _FLOAT_TYPES = {"float4", "float8"}
@@ -49,6 +59,61 @@ _DATETIME: Final = re.compile(
     re.ASCII | re.IGNORECASE,
 )
 _MAX_ZONE_S: Final = 15 * 3600 + 59 * 60 + 59  # Postgres: a zone within +-15:59:59
+# numeric's special values (Postgres 14+), case-insensitive; "-NaN" is not one.
+_NUMERIC_SPECIAL: Final[Mapping[str, float]] = {
+    "nan": math.nan,
+    **dict.fromkeys(("infinity", "+infinity", "inf", "+inf"), math.inf),
+    **dict.fromkeys(("-infinity", "-inf"), -math.inf),
+}
+_ENDLESS_TIMES: Final[Mapping[str, str]] = {
+    "infinity": "infinity",
+    "+infinity": "infinity",
+    "-infinity": "-infinity",
+}
+_TIME_WORDS: Final = frozenset({"epoch", "now", "today", "tomorrow", "yesterday"})
+
+
+class NonFinite(float):
+    """A ``NaN`` or infinite ``real``, ``double precision`` or ``numeric``, as this store keeps it.
+
+    It orders and compares as the float it is. JSON has no such numbers, so Postgres writes
+    them as text, and so does :func:`json_bytes`: ``"NaN"``, ``"Infinity"``, ``"-Infinity"``.
+    """
+
+    __slots__ = ()
+
+    @property
+    def text(self) -> str:
+        """Postgres's JSON text of the value."""
+        if math.isnan(self):
+            return "NaN"
+        return "Infinity" if self > 0 else "-Infinity"
+
+
+@functools.total_ordering
+class _Endless:
+    """A timestamp or date ``infinity`` (``sign`` 1) or ``-infinity`` (-1): after, or before,
+    every other moment, and equal only to itself (a datetime defers to it when compared)."""
+
+    __slots__ = ("sign",)
+
+    def __init__(self, sign: int) -> None:
+        self.sign = sign
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Endless) and other.sign == self.sign
+
+    def __lt__(self, other: object) -> bool:
+        return self.sign < other.sign if isinstance(other, _Endless) else self.sign < 0
+
+    def __hash__(self) -> int:
+        return hash(("endless", self.sign))
+
+    def __repr__(self) -> str:
+        return "infinity" if self.sign > 0 else "-infinity"
+
+
+_ENDLESS: Final[Mapping[str, _Endless]] = {"infinity": _Endless(1), "-infinity": _Endless(-1)}
 
 
 class SqlState(enum.Enum):
@@ -99,7 +164,10 @@ def coerce(column: Column, value: Any) -> Any:
     within ``n`` characters, ISO 8601 dates and timestamps with every field in range, enum
     labels of the column's type. Timestamps come back as ISO 8601 text with offset
     (``timestamptz``) the way Postgres renders them in JSON; numbers, booleans, text, json
-    and arrays keep their JSON form.
+    and arrays keep their JSON form. Postgres's special values are read too: ``NaN`` and
+    ``Infinity`` in ``real``, ``double precision`` and ``numeric`` (as :class:`NonFinite`),
+    and ``infinity``, ``-infinity``, ``epoch``, ``now``, ``today``, ``tomorrow`` and
+    ``yesterday`` in dates and timestamps (the words as of now, in UTC).
 
     Raises:
         CastError: The value does not cast; its ``sqlstate`` and message are Postgres's.
@@ -137,6 +205,21 @@ def coerce(column: Column, value: Any) -> Any:
     return cast_value
 
 
+def coerce_literal(column: Column, text: str) -> Any:
+    """Cast a filter's value as Postgres casts a literal compared with ``column``.
+
+    The literal takes the column's base type, without its length or precision: ``eq.abcd`` on
+    a ``varchar(3)`` or ``eq.Infinity`` on a ``numeric(6, 2)`` matches nothing, where writing
+    the same value is an error.
+
+    Raises:
+        CastError: As :func:`coerce`.
+    """
+    if column.modifiers:
+        column = dataclasses.replace(column, modifiers=())
+    return coerce(column, text)
+
+
 def json_bytes(value: Any) -> bytes:
     """The JSON text of a row, record or value as the server sends it.
 
@@ -145,15 +228,34 @@ def json_bytes(value: Any) -> bytes:
     library instead, digits intact.
     """
     try:
-        return orjson.dumps(value)
+        return orjson.dumps(value, default=_json_default)
     except TypeError:  # an integer beyond 64 bits: orjson has no other TypeError for our values
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+        return json.dumps(_plain(value), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, NonFinite):  # orjson hands float subclasses here
+        return value.text
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with every :class:`NonFinite` as its text, for the standard library's writer."""
+    if isinstance(value, NonFinite):
+        return value.text
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _shown(value: Any) -> str:
     """The text Postgres receives for a JSON value (how PostgREST hands it over)."""
     if isinstance(value, str):
         return value
+    if isinstance(value, NonFinite):
+        return value.text
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)  # any size (orjson stops at 64 bits)
     try:
@@ -194,7 +296,9 @@ def _as_float(value: Any, t: str, pretty: str) -> float:
         number = float(value)
     except OverflowError:
         number = math.inf
-    text_infinite = isinstance(value, str) and "inf" in value.lower()
+    text_infinite = isinstance(value, NonFinite) or (
+        isinstance(value, str) and "inf" in value.lower()
+    )
     if (math.isinf(number) and not text_infinite) or (
         t == "float4" and math.isfinite(number) and abs(number) > _FLOAT4_MAX
     ):
@@ -202,16 +306,27 @@ def _as_float(value: Any, t: str, pretty: str) -> float:
             f'"{_shown(value).strip()}" is out of range for type {pretty}',
             SqlState.NUMERIC_VALUE_OUT_OF_RANGE,
         )
-    return number
+    return number if math.isfinite(number) else NonFinite(number)
 
 
 def _as_numeric(value: Any, modifiers: tuple[int, ...]) -> int | float:
     shown = _shown(value)
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise CastError(f'invalid input syntax for type numeric: "{shown}"')
+    if isinstance(value, NonFinite):
+        value = value.text
     if isinstance(value, str) and _NUMERIC.fullmatch(value) is None:
-        # NaN and Infinity are numerics in Postgres; this store keeps numbers finite.
-        raise CastError(f'invalid input syntax for type numeric: "{shown}"')
+        special = _NUMERIC_SPECIAL.get(value.strip().lower())
+        if special is None:
+            raise CastError(f'invalid input syntax for type numeric: "{shown}"')
+        if modifiers and math.isinf(special):
+            precision, scale = modifiers[0], modifiers[1] if len(modifiers) > 1 else 0
+            raise CastError(
+                "numeric field overflow",
+                SqlState.NUMERIC_VALUE_OUT_OF_RANGE,
+                f"A field with precision {precision}, scale {scale} cannot hold an infinite value.",
+            )
+        return NonFinite(special)
     number = Decimal(shown.strip().replace("_", ""))
     if modifiers:
         precision, scale = modifiers[0], modifiers[1] if len(modifiers) > 1 else 0
@@ -264,6 +379,12 @@ def _as_plain_text(value: Any) -> str:
 
 def _as_datetime(value: Any, t: str, pretty: str) -> str:
     shown = _shown(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _ENDLESS_TIMES:
+            return _ENDLESS_TIMES[word]
+        if word in _TIME_WORDS:
+            return _moment_text(_word_moment(word), t)
     match = _DATETIME.fullmatch(shown) if isinstance(value, str) else None
     if match is None:
         raise CastError(
@@ -290,6 +411,28 @@ def _as_datetime(value: Any, t: str, pretty: str) -> str:
     if t == "timestamp":
         return parsed.isoformat()
     moment = parsed.replace(tzinfo=UTC) - timedelta(seconds=offset_s)
+    return moment.isoformat()
+
+
+def _word_moment(word: str) -> datetime:
+    """The moment a special date/time word names, in UTC (the REST session's time zone)."""
+    now = datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    moments = {
+        "epoch": datetime(1970, 1, 1, tzinfo=UTC),
+        "now": now,
+        "today": midnight,
+        "tomorrow": midnight + timedelta(days=1),
+        "yesterday": midnight - timedelta(days=1),
+    }
+    return moments[word]
+
+
+def _moment_text(moment: datetime, t: str) -> str:
+    if t == "date":
+        return moment.date().isoformat()
+    if t == "timestamp":
+        return moment.replace(tzinfo=None).isoformat()
     return moment.isoformat()
 
 
@@ -362,10 +505,14 @@ _PRETTY: Mapping[str, str] = {
 def comparable(column: Column, value: Any) -> Any:
     """Return a value of ``column`` in a form that orders the way Postgres orders it.
 
-    Timestamps and dates compare as datetimes, numbers as numbers, everything else as stored.
+    Timestamps and dates compare as datetimes (``infinity`` after and ``-infinity`` before
+    every one), numbers as numbers, everything else as stored.
     """
     if value is None:
         return None
     if column.type in {"timestamptz", "timestamp", "date"}:
+        endless = _ENDLESS.get(value) if isinstance(value, str) else None
+        if endless is not None:
+            return endless
         return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     return value

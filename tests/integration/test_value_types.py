@@ -101,6 +101,30 @@ REFUSED: list[tuple[str, str, Any, str, str]] = [
         "22008",
         'date/time field value out of range: "2024-13-01"',
     ),
+    # Postgres's special values have exact spellings, and a constrained numeric holds no
+    # infinity (checked on both backends: the Postgres run is the reference).
+    (
+        "numeric_minus_nan",
+        "big",
+        "-NaN",
+        "22P02",
+        'invalid input syntax for type numeric: "-NaN"',
+    ),
+    ("numeric_precision_infinity", "amount", "Infinity", "22003", "numeric field overflow"),
+    (
+        "float8_infinite",
+        "ratio",
+        "infinite",
+        "22P02",
+        'invalid input syntax for type double precision: "infinite"',
+    ),
+    (
+        "timestamp_allballs",
+        "at",
+        "allballs",
+        "22007",
+        'invalid input syntax for type timestamp with time zone: "allballs"',
+    ),
     (
         "generated_always",
         "serial_no",
@@ -313,3 +337,115 @@ def test_an_insert_of_more_rows_than_the_limit_is_refused_and_stores_nothing(
         assert body["code"] == "PGRST102"
         assert f"{MAX_ROWS_PER_INSERT:,}" in body["message"]
         assert http.get("/emergency_requests").json() == []
+
+
+# ---------------------------------------------------------------- Postgres's special values
+
+SPECIAL: list[tuple[str, Any, Any]] = [
+    # (column, value sent, value read back: Postgres writes NaN and infinities as JSON text)
+    ("ratio", "NaN", "NaN"),
+    ("ratio", " Infinity ", "Infinity"),
+    ("ratio", "-inf", "-Infinity"),
+    ("ratio", "-NaN", "NaN"),  # a float reads "-NaN"; a numeric does not
+    ("tiny", "nan", "NaN"),
+    ("big", "NaN", "NaN"),
+    ("big", "+Infinity", "Infinity"),
+    ("big", "-inf", "-Infinity"),
+    ("amount", "NaN", "NaN"),
+    ("at", "infinity", "infinity"),
+    ("at", "-Infinity", "-infinity"),
+    ("at", "EPOCH", "1970-01-01T00:00:00+00:00"),
+    ("day", "+infinity", "infinity"),
+    ("day", "epoch", "1970-01-01"),
+]
+
+
+def test_nan_infinity_and_epoch_are_stored_read_back_and_sent_as_postgres_writes_them(
+    readings: LocalServer,
+) -> None:
+    """On the in-memory database NaN and infinities used to be stored and then read back as
+    null; numeric NaN, Infinity and the date words were refused. Both backends now agree."""
+
+    async def run() -> None:
+        seen: list[dict[str, Any]] = []
+        client = await _watch(readings, "readings", seen)
+        with _rest(readings) as http:
+            for column, sent, read in SPECIAL:
+                made = http.post(
+                    "/readings",
+                    json={column: sent},
+                    headers={"Prefer": "return=representation"},
+                )
+                assert made.status_code == 201, (column, sent, made.text)
+                assert made.json()[0][column] == read, (column, sent)
+                listed = http.get(
+                    "/readings", params={"select": column, "id": f"eq.{made.json()[0]['id']}"}
+                )
+                assert listed.json() == [{column: read}], (column, sent)
+            await until(lambda: len(seen) == len(SPECIAL), what="a change per special value")
+            assert [r[c] for r, (c, _s, _r) in zip(seen, SPECIAL, strict=True)] == [
+                r for _c, _s, r in SPECIAL
+            ]
+        await client.close()
+
+    asyncio.run(run())
+
+
+def test_special_values_filter_and_order_as_in_postgres(readings: LocalServer) -> None:
+    with _rest(readings) as http:
+        for row in [
+            {"ratio": "NaN", "at": "infinity"},
+            {"ratio": "Infinity", "at": "-infinity"},
+            {"ratio": 1.5, "at": "2024-01-01T00:00:00Z"},
+            {"ratio": "-Infinity", "at": "epoch"},
+        ]:
+            assert http.post("/readings", json=row).status_code == 201
+
+        def ratios(**params: str) -> list[Any]:
+            response = http.get("/readings", params={"select": "ratio", **params})
+            assert response.status_code == 200, response.text
+            return [r["ratio"] for r in response.json()]
+
+        def moments(**params: str) -> list[Any]:
+            response = http.get("/readings", params={"select": "at", **params})
+            assert response.status_code == 200, response.text
+            return [r["at"] for r in response.json()]
+
+        # NaN sorts above every number and equals itself; infinities bound the rest.
+        assert ratios(order="ratio") == ["-Infinity", 1.5, "Infinity", "NaN"]
+        assert ratios(ratio="eq.NaN") == ["NaN"]
+        assert ratios(ratio="gt.1e308", order="ratio") == ["Infinity", "NaN"]
+        assert ratios(ratio="lt.Infinity", order="ratio") == ["-Infinity", 1.5]
+        assert moments(order="at") == [
+            "-infinity",
+            "1970-01-01T00:00:00+00:00",
+            "2024-01-01T00:00:00+00:00",
+            "infinity",
+        ]
+        assert moments(at="gt.epoch", order="at.desc") == ["infinity", "2024-01-01T00:00:00+00:00"]
+        assert moments(at="eq.-infinity") == ["-infinity"]
+
+
+def test_a_filter_value_takes_the_column_type_without_its_length_or_precision(
+    readings: LocalServer,
+) -> None:
+    """As on Postgres: comparing is not writing, so a value too long or too precise for the
+    column matches nothing instead of failing, and an out-of-range one is 22003, not 22P02."""
+    with _rest(readings) as http:
+        assert http.post("/readings", json={"code": "abc", "amount": 1.5}).status_code == 201
+        for params in ({"code": "eq.abcd"}, {"amount": "eq.Infinity"}, {"amount": "eq.12345.678"}):
+            response = http.get("/readings", params=params)
+            assert (response.status_code, response.json()) == (200, []), params
+        for params, message in [
+            ({"small": "eq.40000"}, 'value "40000" is out of range for type smallint'),
+            (
+                {"id": "eq.99999999999999999999"},
+                'value "99999999999999999999" is out of range for type bigint',
+            ),
+            ({"tiny": "eq.1e400"}, '"1e400" is out of range for type real'),
+        ]:
+            response = http.get("/readings", params=params)
+            assert response.status_code == 400, params
+            assert (response.json()["code"], response.json()["message"]) == ("22003", message)
+        response = http.get("/readings", params={"at": "eq.nonsense"})
+        assert (response.status_code, response.json()["code"]) == (400, "22007")

@@ -6,6 +6,7 @@ Examples pin messages and SQLSTATEs observed on Postgres 18 (the embedded cluste
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 from hypothesis import example, given
 
 from rtdata.server.schema import Column
-from rtdata.server.values import CastError, SqlState, coerce
+from rtdata.server.values import CastError, SqlState, coerce, comparable, json_bytes
 
 RANGES = {"int2": 2**15, "int4": 2**31, "int8": 2**63}
 PRETTY = {"int2": "smallint", "int4": "integer", "int8": "bigint"}
@@ -156,3 +157,79 @@ def test_varchar_length_and_trailing_spaces() -> None:
         "value too long for type character varying(3)",
     )
     assert coerce(Column("c", "bpchar", modifiers=(3,)), "a") == "a  "
+
+
+# ---------------------------------------------------------------- special values
+
+
+def _postgres_json(number: float) -> Any:
+    """How Postgres writes a float in JSON: a number, or text for NaN and the infinities."""
+    if number != number:
+        return "NaN"
+    if number in (float("inf"), float("-inf")):
+        return "Infinity" if number > 0 else "-Infinity"
+    return number
+
+
+@given(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(["float8", "numeric"]))
+def test_every_double_is_read_from_its_text_and_written_as_valid_json(
+    number: float, typ: str
+) -> None:
+    stored = coerce(Column("c", typ), str(number))  # "nan", "inf", "-inf", "1e+300", ...
+    written = json.loads(json_bytes({"c": stored}), parse_constant=_refuse)["c"]  # no bare NaN
+    expected = _postgres_json(number)
+    if isinstance(expected, str):
+        assert written == expected
+    else:  # a numeric keeps the decimal digits of the text it was given
+        assert Decimal(str(written)) == Decimal(str(number))
+
+
+def _refuse(constant: str) -> None:
+    raise AssertionError(f"{constant} is not JSON")
+
+
+def test_special_values_stay_special_when_written_again() -> None:
+    column = Column("c", "float8")
+    stored = coerce(column, "-Infinity")
+    assert json_bytes(coerce(column, stored)) == b'"-Infinity"'
+    numeric = Column("c", "numeric")
+    assert json_bytes(coerce(numeric, coerce(numeric, "NaN"))) == b'"NaN"'
+
+
+def test_a_document_past_64_bits_with_a_nan_is_still_valid_json() -> None:
+    stored = [coerce(Column("c", "numeric"), "NaN"), 10**30]
+    assert json.loads(json_bytes(stored)) == ["NaN", 10**30]  # json keeps every digit
+
+
+def test_a_constrained_numeric_holds_nan_but_no_infinity() -> None:
+    column = Column("c", "numeric", modifiers=(6, 2))
+    assert json_bytes(coerce(column, "nan")) == b'"NaN"'
+    error = _refusal(column, "-inf")
+    assert (error.sqlstate, error.message, error.detail) == (
+        SqlState.NUMERIC_VALUE_OUT_OF_RANGE,
+        "numeric field overflow",
+        "A field with precision 6, scale 2 cannot hold an infinite value.",
+    )
+
+
+@pytest.mark.parametrize("typ", ["timestamptz", "timestamp", "date"])
+def test_infinities_bound_every_moment_and_equal_only_themselves(typ: str) -> None:
+    column = Column("c", typ)
+    moments = [coerce(column, v) for v in ["infinity", "2024-05-01", "-infinity", "epoch"]]
+    ordered = sorted(moments, key=lambda v: comparable(column, v))
+    assert ordered[0] == "-infinity"
+    assert ordered[-1] == "infinity"
+    assert ordered[1].startswith("1970-01-01")
+    assert ordered[2].startswith("2024-05-01")
+    assert comparable(column, "infinity") == comparable(column, coerce(column, " +Infinity "))
+    assert comparable(column, "infinity") != comparable(column, "-infinity")
+
+
+def test_date_words_are_read_as_of_now_in_utc() -> None:
+    before = datetime.now(UTC)
+    now = datetime.fromisoformat(coerce(Column("c", "timestamptz"), "now"))
+    after = datetime.now(UTC)
+    assert before <= now <= after
+    today = coerce(Column("c", "date"), "today")
+    assert today in {before.date().isoformat(), after.date().isoformat()}
+    assert coerce(Column("c", "timestamp"), "epoch") == "1970-01-01T00:00:00"
