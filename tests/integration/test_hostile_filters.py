@@ -7,39 +7,19 @@ is refused by the join's type checks: tests/integration/test_hostile_frames.py.)
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
 import httpx
-import pytest
 
 from rtdata.server import LocalServer
-from rtdata.server.app import MEMORY_DB
 from rtdata.server.limits import MAX_FILTER_BYTES
-from tests.integration.conftest import BACKENDS, _serving
 from tests.support import EMERGENCY_ROW, Socket, timeout_s
 
 EVIL = "match.^(a+)+$"
 """Exponential on a backtracking engine: each extra "a" before the "!" doubles the work."""
 EVIL_NAME = "a" * 40 + "!"
 """Two to the fortieth paths for a backtracking engine: it would not finish within any test."""
-
-
-@pytest.fixture(params=BACKENDS)
-def server(request: pytest.FixtureRequest) -> Iterator[LocalServer]:
-    """A local server with the hospital schema on each backend.
-
-    Not conftest's ``server``: its ``memory`` case starts ``LocalServer()`` without ``db``, whose
-    default is the embedded Postgres, so the in-memory backend, where Python evaluates every
-    filter, would go untested here."""
-    if request.param == "memory":
-        with LocalServer(db=MEMORY_DB) as srv:
-            assert srv.store is not None
-            yield srv
-        return
-    with _serving(request, request.param) as srv:
-        yield srv
 
 
 def _headers(server: LocalServer) -> dict[str, str]:
