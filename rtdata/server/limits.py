@@ -20,6 +20,7 @@ __all__ = [
     "AUTH_RATE_LIMIT_KEYS",
     "AUTH_SIGN_INS_SIGN_UPS_PER_5_MIN",
     "AUTH_TOKEN_REFRESHES_PER_5_MIN",
+    "JOIN_RATE_WINDOW_S",
     "MAX_ACCESS_TOKEN_BYTES",
     "MAX_APP_METADATA_BYTES",
     "MAX_BODY_BYTES",
@@ -31,6 +32,7 @@ __all__ = [
     "MAX_HEADER_FIELD_BYTES",
     "MAX_IN_VALUES",
     "MAX_ISSUER_BYTES",
+    "MAX_JOINS_PER_S",
     "MAX_PATTERN_MEMORY_BYTES",
     "MAX_REPETITION",
     "MAX_REQUEST_LINE_BYTES",
@@ -68,6 +70,19 @@ MAX_CHANNELS_PER_SOCKET: Final = 100
 """A socket holding this many joined channels has its next join (of a new topic) refused with
 ``ChannelRateLimitReached: Too many channels``, Realtime's reply at ``max_channels_per_client``
 (100 by default); its other channels live on."""
+
+MAX_JOINS_PER_S: Final = 100
+"""Channel joins the server takes per second from all sockets together, averaged over
+:data:`JOIN_RATE_WINDOW_S` (Supabase's free-plan "channel joins per second", counted for the
+whole project as Realtime counts it). Past it a join is refused with
+``ClientJoinRateLimitReached: Too many joins per second`` on its own topic, and its socket and
+that socket's other channels live on; joins are taken again as the window moves on. A refused
+join is not counted, so a client that keeps retrying is let in once the rate falls."""
+
+JOIN_RATE_WINDOW_S: Final = 10
+"""The window over which :data:`MAX_JOINS_PER_S` is averaged: a burst of up to
+``MAX_JOINS_PER_S * JOIN_RATE_WINDOW_S`` joins (a dashboard of many tables reconnecting) is
+taken at once."""
 
 # ---------------------------------------------------------------- auth (/auth/v1, tokens)
 

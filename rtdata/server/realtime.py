@@ -13,6 +13,7 @@ import logging
 import random
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
@@ -25,7 +26,12 @@ from rtdata.filters import Condition, FilterError, check_conditions, matches, pa
 from rtdata.protocol import Message
 from rtdata.server.auth import AuthError, TokenExpiredError, decode_token
 from rtdata.server.grants import Privilege
-from rtdata.server.limits import MAX_CHANNELS_PER_SOCKET, MAX_FILTER_BYTES
+from rtdata.server.limits import (
+    JOIN_RATE_WINDOW_S,
+    MAX_CHANNELS_PER_SOCKET,
+    MAX_FILTER_BYTES,
+    MAX_JOINS_PER_S,
+)
 from rtdata.server.policies import visible
 from rtdata.server.presence import Presence
 from rtdata.server.schema import Schema, TableSchema
@@ -229,6 +235,8 @@ class RealtimeHub:
         self._bad_input_seen: set[str] = set()
         self.bad_input: dict[str, int] = {}
         """Count of rejected inputs by kind (malformed frame, unknown event, ...)."""
+        self._join_times_s: deque[float] = deque()
+        """When each join counted by the join rate limit arrived (``clock_s``), oldest first."""
         self.reject_joins = False
         """Fault: refuse every new join."""
         self.drop_fraction = 0.0
@@ -258,6 +266,17 @@ class RealtimeHub:
 
     # ------------------------------------------------------------ join / leave
 
+    def _take_join(self) -> bool:
+        """Count a join against :data:`MAX_JOINS_PER_S`, or say it is over the limit."""
+        now_s = self.clock_s()
+        times = self._join_times_s
+        while times and times[0] <= now_s - JOIN_RATE_WINDOW_S:
+            times.popleft()
+        if len(times) >= MAX_JOINS_PER_S * JOIN_RATE_WINDOW_S:
+            return False
+        times.append(now_s)
+        return True
+
     def join(self, session: Session, message: Message) -> None:
         """Handle ``phx_join``: authorise, validate bindings, reply, then push system/presence."""
         topic = message.topic
@@ -270,6 +289,10 @@ class RealtimeHub:
             return
         if self.reject_joins:
             refuse("UnableToConnectToProject: joins are being rejected (fault injection)")
+            return
+        if not self._take_join():
+            self.note_bad_input("too many joins per second", topic)
+            refuse("ClientJoinRateLimitReached: Too many joins per second")
             return
         if topic not in session.channels and len(session.channels) >= MAX_CHANNELS_PER_SOCKET:
             self.note_bad_input("too many channels", topic)

@@ -21,7 +21,12 @@ import pytest
 
 from rtdata import protocol
 from rtdata.server import LocalServer
-from rtdata.server.limits import MAX_CHANNELS_PER_SOCKET, MAX_HEADER_FIELD_BYTES
+from rtdata.server.limits import (
+    JOIN_RATE_WINDOW_S,
+    MAX_CHANNELS_PER_SOCKET,
+    MAX_HEADER_FIELD_BYTES,
+    MAX_JOINS_PER_S,
+)
 from rtdata.server.masking import UNMASKED_CLOSE_MESSAGE
 from tests.support import timeout_s
 
@@ -254,6 +259,33 @@ def test_too_many_channels_refuses_the_next_join_and_keeps_the_others(
             assert (await raw.reply("realtime:many-1", "leave")).payload["status"] == "ok"
             assert (await raw.join("realtime:many-extra", "extra2")).payload["status"] == "ok"
             await raw.ws.close()
+
+    asyncio.run(run())
+
+
+def test_a_join_flood_is_refused_on_its_topic_and_the_socket_lives_on(server: LocalServer) -> None:
+    """Past the joins-per-second limit (for the whole server) a join gets Realtime's refusal on
+    its own topic; the flooding socket's channel, and another socket, keep working."""
+
+    async def run() -> None:
+        async with aiohttp.ClientSession() as session:
+            raw = Raw(await connect(session, server, "1.0.0"), "1.0.0")
+            other = Raw(await connect(session, server, "2.0.0"), "2.0.0")
+            assert (await other.join(KEEP, "k", ACK)).payload["status"] == "ok"
+            burst = MAX_JOINS_PER_S * JOIN_RATE_WINDOW_S - 1  # the other socket's join counted
+            for n in range(burst):
+                await raw.send("realtime:flood", "phx_join", {"config": ACK}, str(n))
+            # Replies come in order: the last of the burst is the last join taken.
+            assert (await raw.reply("realtime:flood", str(burst - 1))).payload["status"] == "ok"
+            refused = await raw.join("realtime:flood-more", "over")
+            assert refused.payload == {
+                "status": "error",
+                "response": {"reason": "ClientJoinRateLimitReached: Too many joins per second"},
+            }
+            await raw.still_joined("realtime:flood", "live")
+            await other.still_joined(KEEP, "live")
+            await raw.ws.close()
+            await other.ws.close()
 
     asyncio.run(run())
 
