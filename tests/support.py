@@ -17,6 +17,7 @@ import httpx
 import orjson
 
 if TYPE_CHECKING:
+    from rtdata.protocol import Message
     from rtdata.server import LocalServer
     from rtdata.server.store import Change
 
@@ -174,3 +175,17 @@ def sign_up(server: LocalServer, email: str, password: str) -> tuple[str, str]:
     assert response.status_code == 200, response.text
     body = response.json()
     return body["access_token"], body["user"]["id"]
+
+
+class KeptPushes:
+    """A :class:`rtdata.server.realtime.Transport` for the I/O-free hub in unit tests: it keeps
+    every message the hub sends, in order, and fails the test if a change is written."""
+
+    def __init__(self) -> None:
+        self.sent: list[Message] = []
+
+    def push(self, message: Message) -> None:
+        self.sent.append(message)
+
+    def push_change(self, topic: str, ids: list[int], data_json: bytes) -> None:
+        raise AssertionError(f"no change is written (one was, on {topic})")

@@ -23,7 +23,7 @@ from rtdata.server.auth import DEFAULT_JWT_SECRET, make_key
 from rtdata.server.realtime import RealtimeHub
 from rtdata.server.schema import load_schema
 from rtdata.server.store import TableStore
-from tests.support import timeout_s
+from tests.support import KeptPushes, timeout_s
 
 
 def _cast(_column: str, text: str) -> Any:
@@ -240,19 +240,6 @@ def test_check_conditions_accepts_what_fits() -> None:
 # ---------------------------------------------------------------- the realtime server
 
 
-class _Pushes:
-    """A transport that keeps what the hub sends."""
-
-    def __init__(self) -> None:
-        self.sent: list[Message] = []
-
-    def push(self, message: Message) -> None:
-        self.sent.append(message)
-
-    def push_change(self, topic: str, ids: list[int], data_json: bytes) -> None:
-        raise AssertionError("no change is written")
-
-
 @pytest.mark.parametrize(
     ("filter_text", "refusal"),
     [
@@ -274,7 +261,7 @@ def test_the_realtime_server_reads_now_and_col_as_constants(
         "alter publication supabase_realtime add table items;\n"
     )
     hub = RealtimeHub(TableStore(load_schema(sql)), DEFAULT_JWT_SECRET)
-    transport = _Pushes()
+    transport = KeptPushes()
     session = hub.connect(transport, make_key("service_role"))
     binding = {"event": "*", "schema": "public", "table": "items", "filter": filter_text}
     config = {"postgres_changes": [binding]}
