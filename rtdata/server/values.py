@@ -225,7 +225,8 @@ def json_bytes(value: Any) -> bytes:
 
     orjson writes integers up to 64 bits; a ``numeric`` can hold more digits (Postgres keeps
     them exactly, and PostgREST sends them all), so such a value is written by the standard
-    library instead, digits intact.
+    library instead, digits intact. A :class:`NonFinite` is written as Postgres writes it in
+    JSON, as text (``"NaN"``, ``"Infinity"``, ``"-Infinity"``), never as ``null``.
     """
     try:
         return orjson.dumps(value, default=_json_default)
