@@ -90,6 +90,9 @@ class ErrorKind(enum.StrEnum):
     """realtime-py dropped a frame it could not decode."""
     OVERSIZED_FRAME = "oversized frame"
     """realtime-py closed the socket on a frame over its size limit."""
+    UNEXPECTED_REPLY = "unexpected reply"
+    """A ``phx_reply`` whose ref answers no request of its socket, or one already answered
+    (see :class:`rtdata.trace.ReplyLedger`); realtime-py ignores it, and the link lives on."""
     INTROSPECTION_FAILED = "introspection failed"
     """The project's REST schema could not be read (see :mod:`rtdata.introspect`)."""
 

@@ -6,7 +6,9 @@ at the cost of one extra call, counts bytes for its observer, and keeps the last
 ring. Frames realtime-py *drops* are only reported in its log (``Unrecognized message format``
 at ERROR, with the whole frame); a logging filter counts those, and drops the record, without
 lowering the logger's level, so normal traffic never builds log records. A frame over the client's size limit ends the socket: the
-wrapped ``recv`` sees the close it sent (code 1009, message too big) and reports it.
+wrapped ``recv`` sees the close it sent (code 1009, message too big) and reports it. A reply
+that answers no request of the socket (an unknown ref, or one already answered) is reported as
+an unexpected reply (:class:`ReplyLedger`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,17 @@ from typing import Any, Final
 
 from websockets.exceptions import ConnectionClosed
 
-__all__ = ["CHANNEL_LOGGER", "CLIENT_LOGGER", "FrameTrace", "TracedFrame", "redact"]
+from rtdata import protocol
+
+__all__ = [
+    "CHANNEL_LOGGER",
+    "CLIENT_LOGGER",
+    "MAX_PENDING_REFS",
+    "FrameTrace",
+    "ReplyLedger",
+    "TracedFrame",
+    "redact",
+]
 
 CLIENT_LOGGER: Final = "realtime._async.client"
 """The logger realtime-py reports dropped frames to (and, at DEBUG, every frame)."""
@@ -36,6 +48,9 @@ _SECRET_VALUE = re.compile(
     re.IGNORECASE,
 )
 _TOO_BIG: Final = 1009  # RFC 6455 close code: message too big
+MAX_PENDING_REFS: Final = 1000
+"""Requests a :class:`ReplyLedger` remembers awaiting their reply; past it the oldest is
+forgotten (some requests, such as a token update, get no reply)."""
 _JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
 
 
@@ -62,6 +77,57 @@ class TracedFrame:
     at_ns: int
     direction: str
     text: str
+
+
+def _decoded(frame: str | bytes) -> protocol.Message | None:
+    """The message in a text frame of either serializer, or ``None`` when it cannot be read."""
+    if not isinstance(frame, str):
+        return None  # binary frames are vsn 2 broadcasts; a request's ref is never only there
+    try:
+        if frame.lstrip().startswith("["):
+            return protocol.decode_v2(frame)
+        return protocol.decode(frame)
+    except protocol.ProtocolError:
+        return None
+
+
+class ReplyLedger:
+    """The refs of one socket's requests awaiting a reply, to notice a ``phx_reply`` that
+    answers none of them: an unknown ref, or a ref already answered. realtime-py ignores such
+    a reply, and so does the collector; it is counted, because a server that sends one is
+    confused about the socket's state. Sans-I/O: frames in, verdicts out.
+
+    Args:
+        max_pending: Refs remembered at once (:data:`MAX_PENDING_REFS`).
+    """
+
+    def __init__(self, max_pending: int = MAX_PENDING_REFS) -> None:
+        self._pending: dict[str, None] = {}
+        self._max_pending = max_pending
+
+    def sent(self, frame: str | bytes) -> None:
+        """Note the ref of a frame the client sent, if it has one."""
+        message = _decoded(frame)
+        if message is None or message.ref is None:
+            return
+        self._pending[message.ref] = None
+        if len(self._pending) > self._max_pending:
+            del self._pending[next(iter(self._pending))]
+
+    def unexpected(self, frame: str | bytes) -> bool:
+        """Whether ``frame`` is a reply to no pending request; a reply that is expected is
+        taken off the ledger."""
+        if not isinstance(frame, str) or "phx_reply" not in frame:
+            return False
+        message = _decoded(frame)
+        if message is None or message.event != "phx_reply" or message.ref is None:
+            return False  # an undecodable frame is counted as malformed elsewhere
+        if not {"status", "response"} <= message.payload.keys():
+            return False  # not a reply realtime-py reads: counted as malformed, once
+        if message.ref in self._pending:
+            del self._pending[message.ref]
+            return False
+        return True
 
 
 Observer = Callable[[str, int], None]
@@ -97,6 +163,7 @@ class FrameTrace(logging.Filter):
         """Wrap ``recv`` and ``send`` of a ``websockets`` connection to see its frames."""
         receive, send = ws.recv, ws.send
         keep, observer, frames, lock = self._keep, self._observer, self._frames, self._lock
+        ledger = ReplyLedger()  # refs are this socket's own
         self._reader = threading.get_ident()
 
         async def traced_recv(*args: Any, **kwargs: Any) -> Any:
@@ -108,12 +175,16 @@ class FrameTrace(logging.Filter):
                 raise
             if observer is not None:
                 observer("in", len(message))
+                if ledger.unexpected(message):
+                    observer("unexpected reply", 0)
             if keep:
                 with lock:
                     frames.append((time.time_ns(), "in", message))
             return message
 
         async def traced_send(message: Any, *args: Any, **kwargs: Any) -> Any:
+            if observer is not None and isinstance(message, str | bytes):
+                ledger.sent(message)
             if keep and isinstance(message, str | bytes):
                 with lock:
                     frames.append((time.time_ns(), "out", message))

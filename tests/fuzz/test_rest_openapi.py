@@ -10,6 +10,7 @@ its table as it was. The counts of one run go to ``tests/artifacts/fuzz-rest-<ba
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from rtdata.server import LocalServer
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-EXAMPLES_PER_OPERATION = 12
-"""Requests generated per operation (33 operations on the hospital schema): the run stays
-within the fast layer's budget."""
+EXAMPLES_PER_OPERATION = int(os.environ.get("RTDATA_FUZZ_EXAMPLES", "12"))
+"""Requests generated per operation (33 operations on the hospital schema): 12 keeps the gate
+within the fast layer's budget; ``make explore`` asks for more (``RTDATA_FUZZ_EXAMPLES``)."""
 TIMEOUT_S = 10.0
 """A response slower than this counts as a hang."""
 WRITES = {"POST", "PATCH", "PUT", "DELETE"}
@@ -52,7 +53,7 @@ def _fuzz(operation: Any, check: Any) -> None:
     @settings(
         max_examples=EXAMPLES_PER_OPERATION,
         deadline=None,
-        derandomize=True,
+        derandomize=settings.default.derandomize,  # fixed in the gate, fresh in explore
         database=None,
         phases=[Phase.generate],  # no shrinking: a failure is reported as generated
         suppress_health_check=list(HealthCheck),

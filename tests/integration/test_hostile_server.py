@@ -317,7 +317,9 @@ def test_out_of_order_changes_leave_each_row_as_its_newest_change_made_it(
     assert replayed.rows(TABLE) == hostile.collector.tables.rows(TABLE)
 
 
-def test_duplicate_and_unknown_reply_refs_leave_the_subscription_alone(hostile: Hostile) -> None:
+def test_duplicate_and_unknown_reply_refs_are_counted_and_leave_the_subscription_alone(
+    hostile: Hostile,
+) -> None:
     joins = [
         orjson.loads(f.text)
         for f in hostile.collector.frames()
@@ -331,6 +333,13 @@ def test_duplicate_and_unknown_reply_refs_leave_the_subscription_alone(hostile: 
         lambda topic, ids: frame_v1(topic, "phx_reply", {"status": "ok"}, join["ref"]),
     )
     _between_two_valid_changes(hostile, raw("{not json"))
+    wait_until(
+        lambda: hostile.errors(ErrorKind.UNEXPECTED_REPLY) == 2, what="the two replies counted"
+    )
+    # The reply without a response is one realtime-py cannot read: counted once, as malformed.
+    # The collector's own requests (joins, heartbeats) were answered as expected: not counted.
+    assert hostile.errors(ErrorKind.MALFORMED_FRAME) == 2
+    assert hostile.collector.status.errors_total == 4
     assert hostile.collector.state == ConnectionState.SUBSCRIBED
     assert not hostile.reconnected()
     assert hostile.exact()
