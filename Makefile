@@ -58,7 +58,8 @@ test: lint typecheck pytest
 # The property tests with fresh random examples, 2,000 each, and 200 generated REST requests
 # per operation (the gate runs a fixed set).
 explore: $(STAMP)
-	HYPOTHESIS_PROFILE=explore RTDATA_FUZZ_EXAMPLES=200 $(BIN)/python -m pytest -q -n auto -m 'not slow' -p no:cacheprovider \
+	HYPOTHESIS_PROFILE=explore RTDATA_FUZZ_EXAMPLES=200 $(BIN)/python -m pytest -q -n auto -m 'not slow' \
+		-p no:cacheprovider --timeout 3600 \
 		$$(grep -rl --include='*.py' '@given' tests)
 
 bench: $(VENV)/.installed
