@@ -19,6 +19,7 @@ three alternate, so the machine's load falls on all alike. The time is of ``AppT
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from typing import Final
 
@@ -31,6 +32,16 @@ __all__ = ["SCOPE_COLUMN", "bench_access"]
 SCOPE_COLUMN: Final = "hospital_id"
 """The column the scoped render keeps one value of (the stream's pack, the hospital network,
 has it in most tables; its ``hospitals`` table is keyed by ``id``)."""
+
+
+_SCRIPT_CONTEXT_LOGGER: Final = "streamlit.runtime.scriptrunner_utils.script_run_context"
+
+
+class _NoBareModeWarning(logging.Filter):
+    """Drops Streamlit's "missing ScriptRunContext" warnings."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "missing ScriptRunContext" not in record.getMessage()
 
 
 def bench_access(events: int = 100_000, runs: int = 15) -> list[Figure]:
@@ -78,6 +89,11 @@ def bench_access(events: int = 100_000, runs: int = 15) -> list[Figure]:
     }
     times: dict[str, list[float]] = {mode: [] for mode in modes}
     ui.use_recorder(recorder)
+    # Setting a test session's state from this thread makes Streamlit warn, each time, that
+    # the thread has no script context: true, and beside the point of a benchmark.
+    bare_mode = logging.getLogger(_SCRIPT_CONTEXT_LOGGER)
+    quiet = _NoBareModeWarning()  # a filter: Streamlit resets its loggers' levels on each run
+    bare_mode.addFilter(quiet)
     try:
         for i in range(runs + 1):  # the first round imports and warms what every later reuses
             for mode, (settings, user) in modes.items():
@@ -102,6 +118,7 @@ def bench_access(events: int = 100_000, runs: int = 15) -> list[Figure]:
     finally:
         recorder.settings = open_settings
         ui.use_recorder(None)
+        bare_mode.removeFilter(quiet)
     open_ms, signed_ms, scoped_ms = (float(np.median(times[m])) for m in modes)
     size = f"{events:,}"
     return [
