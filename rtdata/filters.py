@@ -39,6 +39,7 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Final, Literal
 
 import re2
@@ -609,7 +610,7 @@ def _order_key(value: Any) -> Any:
     # Postgres orders NaN above every other float and NaN = NaN is true.
     if isinstance(value, float) and math.isnan(value):
         return (1, 0.0)
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
         return (0, value)
     return value
 

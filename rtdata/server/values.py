@@ -11,7 +11,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any, Final
 
 import orjson
@@ -65,6 +65,8 @@ _NUMERIC_SPECIAL: Final[Mapping[str, float]] = {
     **dict.fromkeys(("infinity", "+infinity", "inf", "+inf"), math.inf),
     **dict.fromkeys(("-infinity", "-inf"), -math.inf),
 }
+_NUMERIC_MAX_WEIGHT: Final = 131072  # digits before the point a numeric may have
+_NUMERIC_MAX_SCALE: Final = 16383  # digits after it
 _ENDLESS_TIMES: Final[Mapping[str, str]] = {
     "infinity": "infinity",
     "+infinity": "infinity",
@@ -237,13 +239,24 @@ def json_bytes(value: Any) -> bytes:
 def _json_default(value: Any) -> Any:
     if isinstance(value, NonFinite):  # orjson hands float subclasses here
         return value.text
+    if isinstance(value, Decimal):  # a numeric no float or 64-bit integer holds: every digit
+        return orjson.Fragment(_decimal_text(value))
     raise TypeError(f"not JSON: {type(value).__name__}")
 
 
+def _decimal_text(value: Decimal) -> str:
+    """A numeric as Postgres writes it: positional, every digit, no negative zero."""
+    return format(value if value else value.copy_abs(), "f")
+
+
 def _plain(value: Any) -> Any:
-    """``value`` with every :class:`NonFinite` as its text, for the standard library's writer."""
+    """``value`` with every :class:`NonFinite` as its text, for the standard library's writer
+    (a :class:`~decimal.Decimal` as a float: only a document with an integer orjson cannot
+    write comes here, and a stored numeric never is one)."""
     if isinstance(value, NonFinite):
         return value.text
+    if isinstance(value, Decimal):
+        return float(value)
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -310,7 +323,7 @@ def _as_float(value: Any, t: str, pretty: str) -> float:
     return number if math.isfinite(number) else NonFinite(number)
 
 
-def _as_numeric(value: Any, modifiers: tuple[int, ...]) -> int | float:
+def _as_numeric(value: Any, modifiers: tuple[int, ...]) -> int | float | Decimal:
     shown = _shown(value)
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise CastError(f'invalid input syntax for type numeric: "{shown}"')
@@ -329,19 +342,31 @@ def _as_numeric(value: Any, modifiers: tuple[int, ...]) -> int | float:
             )
         return NonFinite(special)
     number = Decimal(shown.strip().replace("_", ""))
+    exponent = number.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite: the specials were handled above
+    if (number and number.adjusted() >= _NUMERIC_MAX_WEIGHT) or -exponent > _NUMERIC_MAX_SCALE:
+        raise CastError("value overflows numeric format", SqlState.NUMERIC_VALUE_OUT_OF_RANGE)
     if modifiers:
         precision, scale = modifiers[0], modifiers[1] if len(modifiers) > 1 else 0
-        number = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
         digits = precision - scale
+        overflow = CastError(
+            "numeric field overflow",
+            SqlState.NUMERIC_VALUE_OUT_OF_RANGE,
+            f"A field with precision {precision}, scale {scale} must round to an absolute"
+            f" value less than {f'10^{digits}' if digits else '1'}.",
+        )
+        if number and number.adjusted() >= digits:
+            raise overflow  # before rounding, which could not fit it in any context
+        room = Context(prec=precision + 2)
+        number = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP, context=room)
         if abs(number) >= Decimal(10) ** digits:
-            bound = f"10^{digits}" if digits else "1"
-            raise CastError(
-                "numeric field overflow",
-                SqlState.NUMERIC_VALUE_OUT_OF_RANGE,
-                f"A field with precision {precision}, scale {scale} must round to an absolute"
-                f" value less than {bound}.",
-            )
-    return int(number) if number == number.to_integral_value() else float(number)
+            raise overflow  # rounding carried it over (999.995 in a numeric(5, 2))
+    if number == number.to_integral_value():
+        # An integer orjson cannot write (past 64 bits) stays a Decimal, written whole.
+        return int(number) if number.adjusted() < 18 else number
+    as_float = float(number)
+    # A float when it says the same number; else every digit is kept (1e-1001, 0.1234...89).
+    return as_float if Decimal(repr(as_float)) == number else number
 
 
 def _as_text(value: Any, t: str, modifiers: tuple[int, ...]) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from realtime import AsyncRealtimeClient, RealtimeSubscribeStates
 
@@ -111,6 +112,11 @@ REFUSED: list[tuple[str, str, Any, str, str]] = [
         'invalid input syntax for type numeric: "-NaN"',
     ),
     ("numeric_precision_infinity", "amount", "Infinity", "22003", "numeric field overflow"),
+    # Found by `make explore`: a value far past the precision was a 500 on the in-memory
+    # database (its rounding ran out of digits before the check).
+    ("numeric_precision_1e30", "amount", 1e30, "22003", "numeric field overflow"),
+    ("numeric_past_its_format", "big", "1e131072", "22003", "value overflows numeric format"),
+    ("numeric_scale_past_its_format", "big", "1e-16384", "22003", "value overflows numeric format"),
     (
         "float8_infinite",
         "ratio",
@@ -449,3 +455,23 @@ def test_a_filter_value_takes_the_column_type_without_its_length_or_precision(
             assert (response.json()["code"], response.json()["message"]) == ("22003", message)
         response = http.get("/readings", params={"at": "eq.nonsense"})
         assert (response.status_code, response.json()["code"]) == (400, "22007")
+
+
+def test_a_numeric_keeps_every_digit_postgres_keeps(readings: LocalServer) -> None:
+    """The in-memory database used to answer 500 for an integer of more than 4,300 digits (its
+    JSON writer's limit) and to read 1e-1001 back as 0.0 (a float's limit). Postgres keeps
+    131,072 digits before the point and 16,383 after; both backends send them all."""
+    long_integer = "9" * 5000
+    tiny = "0." + "0" * 1000 + "1"
+    exact = "0.1234567890123456789"
+    with _rest(readings) as http:
+        for sent, digits in [(long_integer, long_integer), ("1e-1001", tiny), (exact, exact)]:
+            made = http.post(
+                "/readings", json={"big": sent}, headers={"Prefer": "return=representation"}
+            )
+            assert made.status_code == 201, made.text[:200]
+            assert f'"big":{digits}' in made.text.replace(" ", "")
+            row_id = orjson.loads(made.text.replace(digits, "0"))[0]["id"]
+            read = http.get("/readings", params={"select": "big", "id": f"eq.{row_id}"})
+            assert read.status_code == 200
+            assert read.text.replace(" ", "") == f'[{{"big":{digits}}}]'

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
 import hypothesis.strategies as st
@@ -233,3 +233,32 @@ def test_date_words_are_read_as_of_now_in_utc() -> None:
     today = coerce(Column("c", "date"), "today")
     assert today in {before.date().isoformat(), after.date().isoformat()}
     assert coerce(Column("c", "timestamp"), "epoch") == "1970-01-01T00:00:00"
+
+
+@given(
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.integers(1, 40),
+    st.integers(0, 10),
+)
+@example(Decimal("1E+30"), 12, 2)  # found by make explore: a 500 on the in-memory database
+def test_a_constrained_numeric_casts_or_overflows_never_crashes(
+    number: Decimal, precision: int, scale: int
+) -> None:
+    column = Column("c", "numeric", modifiers=(precision, scale))
+    limit = Decimal(10) ** (precision - scale)
+    exponent = number.as_tuple().exponent
+    assert isinstance(exponent, int)
+    unreadable = (number and number.adjusted() >= 131072) or -exponent > 16383  # Postgres's
+    too_big = bool(number) and number.adjusted() >= precision - scale
+    room = Context(prec=precision + 2)
+
+    def rounds_past_limit() -> bool:
+        rounded = number.quantize(Decimal(10) ** -scale, rounding=ROUND_HALF_UP, context=room)
+        return abs(rounded) >= limit
+
+    if unreadable or too_big or rounds_past_limit():
+        with pytest.raises(CastError) as caught:
+            coerce(column, str(number))
+        assert caught.value.sqlstate is SqlState.NUMERIC_VALUE_OUT_OF_RANGE
+    else:
+        assert abs(Decimal(str(coerce(column, str(number))))) < limit
