@@ -520,7 +520,7 @@ def check_conditions(
             ``42804`` for ``is.true|false|unknown`` on a non-boolean column, ``42883`` for a
             pattern operator on a non-text column or a comparison on a ``json`` column,
             ``2201B`` for a regex that is invalid or that RE2 cannot run (back-references,
-            lookaround, too large), ``22025`` for a LIKE pattern ending in its escape, and
+            lookaround, too large), ``22025`` for a LIKE pattern ending in its escape,
             and, for a value ``cast`` rejects, the SQLSTATE of the :class:`FilterError` it
             raised (``22003`` out of range, ``22007`` not a date, ...), else ``22P02``.
     """
